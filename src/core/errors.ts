@@ -1,0 +1,129 @@
+/**
+ * Machine-readable error codes. Every error rxllm raises carries one of these,
+ * so callers branch on `error.code` rather than on message text.
+ *
+ * | code | meaning |
+ * |---|---|
+ * | `invalid-request` | the request failed validation; nothing was sent |
+ * | `invalid-config` | an option passed to an rxllm function is wrong |
+ * | `auth` | HTTP 401 or 403 |
+ * | `bad-request` | HTTP 400, 404 or 422: the server refused the request as written |
+ * | `rate-limited` | HTTP 429; `retryAfterMs` says how long the server asked to wait |
+ * | `server` | HTTP 5xx |
+ * | `http` | any other non-success status (408, 409, ...) |
+ * | `stream-error` | the server reported an error inside a successful (200) response |
+ * | `malformed-event` | a stream event whose data is not JSON |
+ * | `incomplete-stream` | the body ended before every choice finished, or `[DONE]` came with nothing produced |
+ * | `connection-lost` | the connection failed mid-body (reset, network failure) |
+ * | `timeout` | a time limit fired (raised by timeout middleware) |
+ * | `invalid-output` | a step's answer did not match its schema |
+ */
+export type RxllmErrorCode =
+  | 'invalid-request'
+  | 'invalid-config'
+  | 'auth'
+  | 'bad-request'
+  | 'rate-limited'
+  | 'server'
+  | 'http'
+  | 'stream-error'
+  | 'malformed-event'
+  | 'incomplete-stream'
+  | 'connection-lost'
+  | 'timeout'
+  | 'invalid-output';
+
+/** The optional, structured fields an {@link RxllmError} may carry. */
+export interface RxllmErrorDetails {
+  /** The underlying error (a network error, an SDK error, a zod error). */
+  cause?: unknown;
+  /** HTTP status, when the error came from an HTTP response. */
+  status?: number;
+  /** The provider's request id (`x-request-id` header), when it sent one. */
+  requestId?: string;
+  /** How long the server asked the client to wait before retrying, in milliseconds. */
+  retryAfterMs?: number;
+  /** The text (choice 0) received before the error, if any. */
+  partialText?: string;
+  /** True when content had already been emitted downstream before the error: a retry would duplicate it. */
+  tokensEmitted?: boolean;
+  /** The provider's own error code or type (`"context_length_exceeded"`, `"server_error"`, ...). */
+  providerCode?: string;
+  /** Where the problem is, for validation errors (`"messages.0.role"`). */
+  path?: string;
+  /** The raw text or payload the error is about (a malformed event's data, an invalid answer). */
+  raw?: string;
+}
+
+/**
+ * The one error class rxllm raises. Branch on {@link RxllmError.code}; read the
+ * optional fields for details. Use {@link isRxllmError} rather than `instanceof`,
+ * which fails when two copies of rxllm are installed.
+ */
+export class RxllmError extends Error implements RxllmErrorDetails {
+  /** Brand that survives duplicate copies of the package, unlike `instanceof`. */
+  readonly isRxllmError = true as const;
+  readonly code: RxllmErrorCode;
+  readonly status?: number;
+  readonly requestId?: string;
+  readonly retryAfterMs?: number;
+  readonly partialText?: string;
+  readonly tokensEmitted?: boolean;
+  readonly providerCode?: string;
+  readonly path?: string;
+  readonly raw?: string;
+
+  constructor(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = 'RxllmError';
+    this.code = code;
+    // Only defined fields are set, so `toEqual` comparisons and JSON output stay clean.
+    for (const key of DETAIL_KEYS) {
+      const value = details[key];
+      if (value !== undefined) (this as Record<string, unknown>)[key] = value;
+    }
+  }
+
+  /**
+   * A copy of this error with more details (for example `partialText` added by a
+   * layer that knows what was streamed). The code and message stay the same.
+   */
+  with(details: RxllmErrorDetails): RxllmError {
+    const merged: RxllmErrorDetails = { cause: this.cause };
+    for (const key of DETAIL_KEYS) merged[key] = this[key] as never;
+    const copy = new RxllmError(this.code, this.message, { ...merged, ...details });
+    copy.stack = this.stack;
+    return copy;
+  }
+
+  /** A plain object for logs and `--json` output. */
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = { name: this.name, code: this.code, message: this.message };
+    for (const key of DETAIL_KEYS) if (this[key] !== undefined) out[key] = this[key];
+    return out;
+  }
+}
+
+const DETAIL_KEYS = [
+  'status',
+  'requestId',
+  'retryAfterMs',
+  'partialText',
+  'tokensEmitted',
+  'providerCode',
+  'path',
+  'raw',
+] as const satisfies readonly (keyof RxllmErrorDetails)[];
+
+/**
+ * True for any error raised by rxllm, including one from another installed copy
+ * of the package (it checks a brand, not the prototype chain).
+ */
+export function isRxllmError(error: unknown): error is RxllmError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { isRxllmError?: unknown }).isRxllmError === true &&
+    typeof (error as { code?: unknown }).code === 'string'
+  );
+}

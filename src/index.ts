@@ -1,0 +1,32 @@
+/* Public surface of "rxllm": explicit named exports, grouped by layer. */
+
+/* Core model */
+export { llmRequestSchema, parseRequest, type LlmRequest, type LlmMessage } from './core/request.js';
+export {
+  isContentEvent,
+  type LlmEvent,
+  type TextEvent,
+  type ReasoningEvent,
+  type RefusalEvent,
+  type ToolCallEvent,
+  type UsageEvent,
+  type FinishEvent,
+  type FinishReason,
+  type LlmUsage,
+} from './core/events.js';
+export { RxllmError, isRxllmError, type RxllmErrorCode, type RxllmErrorDetails } from './core/errors.js';
+export { withMiddleware, type Transport, type Middleware } from './core/transport.js';
+
+/* Transports */
+export { sseTransport, type SseTransportConfig } from './transport/sse.js';
+export { fromEventStream, type EventSourceMessage } from './transport/fromEventStream.js';
+export { decodeChatStream } from './transport/decodeChatStream.js';
+export { eventsFromResponse } from './transport/eventsFromResponse.js';
+
+/* Operators over events */
+export { tokens } from './operators/tokens.js';
+export { textSoFar } from './operators/textSoFar.js';
+export { text } from './operators/text.js';
+export { toolCalls } from './operators/toolCalls.js';
+export { result, type LlmResult, type AssembledToolCall } from './operators/result.js';
+export type { ChoiceConfig } from './operators/choiceOption.js';

@@ -1,0 +1,2 @@
+/* Entry point "rxllm/node": Node-only helpers (servers, SSE responses). */
+export {};

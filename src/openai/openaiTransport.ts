@@ -1,0 +1,100 @@
+import OpenAI, { type ClientOptions } from 'openai';
+import { Observable } from 'rxjs';
+import type { LlmEvent } from '../core/events.js';
+import { RxllmError } from '../core/errors.js';
+import { parseRequest, type LlmRequest } from '../core/request.js';
+import type { Transport } from '../core/transport.js';
+import { eventsFromResponse } from '../transport/eventsFromResponse.js';
+import { errorFromHttpResponse } from '../transport/httpError.js';
+import { wireBody } from '../transport/sse.js';
+
+/** Options for {@link openaiTransport} when it builds its own client. */
+export interface OpenAITransportConfig extends ClientOptions {
+  /** See {@link SseTransportConfig.includeUsage}. @defaultValue true */
+  includeUsage?: boolean;
+}
+
+/**
+ * A {@link Transport} over the official `openai` SDK: the SDK builds and sends
+ * the request (auth, base URL, Azure and other client options, its HTTP error
+ * classes); rxllm reads the response body itself.
+ *
+ * Why not the SDK's own stream iterator: it ends silently on a truncated body,
+ * on an error object without an `error` key (vLLM) and on `event: error`, and
+ * an answer cut off without an error is the worst failure a pipeline can have.
+ * Reading the body with the same decoder as {@link sseTransport} reports every
+ * one of them, and makes the two transports emit identical events.
+ *
+ * The SDK's own retries are switched off (`maxRetries: 0`): retries belong to
+ * rxllm's `retry()`, where they can stop once tokens were emitted.
+ *
+ * Emits the answer's {@link LlmEvent}s; completes after the last `finish`;
+ * errors with a typed {@link RxllmError}. Cold: nothing is sent before subscribe.
+ * Unsubscribe aborts the HTTP request.
+ *
+ * @param clientOrConfig an `OpenAI` client (an `AzureOpenAI` works too), or options to build one.
+ *
+ * @example
+ * ```ts
+ * import OpenAI from 'openai';
+ * import { openaiTransport } from 'rxllm/openai';
+ * const llm = openaiTransport(new OpenAI());
+ * ```
+ */
+export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig = {}): Transport {
+  const client = isOpenAIClient(clientOrConfig) ? clientOrConfig : new OpenAI({ ...clientOrConfig, maxRetries: 0 });
+  const includeUsage = isOpenAIClient(clientOrConfig) ? true : (clientOrConfig.includeUsage ?? true);
+
+  return (request: LlmRequest) =>
+    new Observable<LlmEvent>((subscriber) => {
+      let body: LlmRequest;
+      try {
+        body = wireBody(parseRequest(request), includeUsage);
+      } catch (error) {
+        subscriber.error(error);
+        return;
+      }
+      const controller = new AbortController();
+      let inner: { unsubscribe(): void } | undefined;
+      client.chat.completions
+        .create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal: controller.signal, maxRetries: 0 })
+        .asResponse()
+        .then(
+          (response) => {
+            if (subscriber.closed) {
+              response.body?.cancel().catch(() => undefined);
+              return;
+            }
+            inner = eventsFromResponse(response).subscribe(subscriber);
+          },
+          (error: unknown) => {
+            if (controller.signal.aborted) return;
+            subscriber.error(fromSdkError(error));
+          },
+        );
+      return () => {
+        inner?.unsubscribe();
+        controller.abort();
+      };
+    });
+}
+
+// Duck-typed, so a client from another copy of the SDK is recognised too.
+function isOpenAIClient(value: OpenAI | OpenAITransportConfig): value is OpenAI {
+  return typeof (value as { chat?: { completions?: { create?: unknown } } }).chat?.completions?.create === 'function';
+}
+
+/** Maps an SDK error to rxllm's error family, keeping the SDK error as `cause`. */
+function fromSdkError(error: unknown): RxllmError {
+  const sdkError = error as { status?: unknown; headers?: unknown; error?: unknown; message?: unknown };
+  if (typeof sdkError.status === 'number') {
+    const headers = sdkError.headers instanceof Headers ? sdkError.headers : new Headers();
+    const body = JSON.stringify(sdkError.error ?? { message: String(sdkError.message) });
+    return errorFromHttpResponse(sdkError.status, headers, body).with({ cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new RxllmError('connection-lost', `The request failed before a response arrived: ${message}. Check the URL and that the server is up.`, {
+    cause: error,
+    tokensEmitted: false,
+  });
+}

@@ -1,0 +1,249 @@
+import type { LlmEvent, LlmUsage } from '../core/events.js';
+import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
+
+/** What the decoder knows about the HTTP response, for the errors it raises. */
+export interface ResponseContext {
+  status?: number;
+  requestId?: string;
+}
+
+interface ToolSlot {
+  id?: string;
+  providerIndex?: number;
+}
+
+interface ChoiceState {
+  finished: boolean;
+  slots: ToolSlot[];
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * Turns chat-completion payloads (stream chunks or a whole response) into
+ * {@link LlmEvent}s, smoothing over how real servers differ: role-only and
+ * empty deltas, usage in odd places (`x_groq.usage`, on every vLLM chunk),
+ * tool calls with no index or with index 0 for every call, error objects inside
+ * a 200 stream. One instance per response: it keeps the state needed to say
+ * whether the stream ended complete.
+ */
+export class ChatCompletionDecoder {
+  private readonly choices = new Map<number, ChoiceState>();
+  private readonly textParts: string[] = [];
+  private contentEmitted = false;
+  private lastUsage: string | undefined;
+
+  constructor(
+    private readonly emit: (event: LlmEvent) => void,
+    private readonly context: ResponseContext = {},
+  ) {}
+
+  /** Decodes one stream chunk. Throws an {@link RxllmError} for an error the provider put in the stream. */
+  chunk(payload: unknown): void {
+    if (!isObject(payload)) {
+      throw this.error('malformed-event', `Expected a JSON object in the stream, got ${typeof payload}.`);
+    }
+    this.throwIfProviderError(payload);
+    const choices = payload['choices'];
+    if (Array.isArray(choices)) {
+      for (const choice of choices) {
+        if (!isObject(choice)) continue;
+        const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
+        const state = this.choice(index);
+        const delta = choice['delta'];
+        if (isObject(delta)) this.message(index, state, delta, false);
+        this.finish(index, state, choice['finish_reason']);
+      }
+    }
+    this.usage(payload['usage']);
+    const groq = payload['x_groq'];
+    if (isObject(groq)) this.usage(groq['usage']);
+  }
+
+  /** Decodes a whole (non-streaming) response body into the same events a stream would give. */
+  completion(payload: unknown): void {
+    if (!isObject(payload)) {
+      throw this.error('malformed-event', `Expected a JSON object as the response body, got ${typeof payload}.`);
+    }
+    this.throwIfProviderError(payload);
+    const choices = payload['choices'];
+    if (!Array.isArray(choices) || choices.length === 0) {
+      throw this.error('incomplete-stream', 'The response has no choices: the server produced no answer.', {
+        raw: JSON.stringify(payload).slice(0, 2000),
+      });
+    }
+    for (const choice of choices) {
+      if (!isObject(choice)) continue;
+      const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
+      const state = this.choice(index);
+      const message = choice['message'];
+      if (isObject(message)) this.message(index, state, message, true);
+      this.finish(index, state, choice['finish_reason'] ?? 'stop');
+    }
+    this.usage(payload['usage']);
+  }
+
+  /**
+   * Says whether the stream ended complete. `sawDone`: the `[DONE]` sentinel arrived.
+   * Returns the `incomplete-stream` error to raise, or undefined.
+   */
+  end(sawDone: boolean): RxllmError | undefined {
+    if (this.choices.size === 0) {
+      return this.error(
+        'incomplete-stream',
+        sawDone
+          ? 'The stream ended with [DONE] but produced no answer. Check the model name and the server logs.'
+          : 'The stream ended before any answer arrived. The server closed the connection early; retry the request.',
+      );
+    }
+    if (sawDone) return undefined;
+    const unfinished = [...this.choices].filter(([, state]) => !state.finished).map(([index]) => index);
+    if (unfinished.length === 0) return undefined;
+    return this.error(
+      'incomplete-stream',
+      `The stream ended without [DONE] while choice ${unfinished.join(', ')} had no finish_reason: the answer is cut off. Retry the request.`,
+    );
+  }
+
+  /** An error carrying what this response produced so far (`partialText`, `tokensEmitted`). */
+  error(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}): RxllmError {
+    const partialText = this.textParts.join('');
+    return new RxllmError(code, message, {
+      ...this.context,
+      ...(partialText ? { partialText } : {}),
+      tokensEmitted: this.contentEmitted,
+      ...details,
+    });
+  }
+
+  private choice(index: number): ChoiceState {
+    let state = this.choices.get(index);
+    if (!state) {
+      state = { finished: false, slots: [] };
+      this.choices.set(index, state);
+    }
+    return state;
+  }
+
+  private message(choice: number, state: ChoiceState, message: Json, whole: boolean): void {
+    const content = message['content'];
+    if (typeof content === 'string' && content !== '') {
+      if (choice === 0) this.textParts.push(content);
+      this.content({ type: 'text', choice, text: content });
+    }
+    // DeepSeek and vLLM send `reasoning_content`; OpenRouter and Ollama send `reasoning`.
+    const reasoning = message['reasoning_content'] ?? message['reasoning'];
+    if (typeof reasoning === 'string' && reasoning !== '') this.content({ type: 'reasoning', choice, text: reasoning });
+    const refusal = message['refusal'];
+    if (typeof refusal === 'string' && refusal !== '') this.content({ type: 'refusal', choice, text: refusal });
+    const toolCalls = message['tool_calls'];
+    if (Array.isArray(toolCalls)) {
+      toolCalls.forEach((call, position) => {
+        if (isObject(call)) this.toolCall(choice, state, call, whole ? position : undefined);
+      });
+    }
+  }
+
+  private toolCall(choice: number, state: ChoiceState, call: Json, wholePosition: number | undefined): void {
+    const id = nonEmptyString(call['id']);
+    const providerIndex = typeof call['index'] === 'number' ? call['index'] : wholePosition;
+    const fn = isObject(call['function']) ? call['function'] : {};
+    const name = nonEmptyString(fn['name']);
+    const args = fn['arguments'];
+    const callIndex = this.slot(state, id, providerIndex);
+    const event: LlmEvent = {
+      type: 'tool-call',
+      choice,
+      callIndex,
+      arguments: typeof args === 'string' ? args : args === undefined || args === null ? '' : JSON.stringify(args),
+    };
+    if (id !== undefined) event.id = id;
+    if (name !== undefined) event.name = name;
+    this.content(event);
+  }
+
+  /**
+   * Finds the call slot a fragment belongs to. A new id always opens a new slot
+   * (Ollama gives every call index 0 with distinct ids); a fragment without an id
+   * continues the latest slot with its index, or the latest slot when it has no index.
+   */
+  private slot(state: ChoiceState, id: string | undefined, providerIndex: number | undefined): number {
+    const { slots } = state;
+    if (id !== undefined) {
+      const known = slots.findIndex((slot) => slot.id === id);
+      if (known !== -1) return known;
+      // A first fragment without an id may have opened this index; the id completes it.
+      const opened = providerIndex === undefined ? -1 : lastIndexOf(slots, (slot) => slot.providerIndex === providerIndex);
+      if (opened !== -1 && slots[opened]!.id === undefined) {
+        slots[opened]!.id = id;
+        return opened;
+      }
+      slots.push({ id, providerIndex });
+      return slots.length - 1;
+    }
+    if (providerIndex !== undefined) {
+      const latest = lastIndexOf(slots, (slot) => slot.providerIndex === providerIndex);
+      if (latest !== -1) return latest;
+      slots.push({ providerIndex });
+      return slots.length - 1;
+    }
+    if (slots.length === 0) slots.push({});
+    return slots.length - 1;
+  }
+
+  private finish(choice: number, state: ChoiceState, reason: unknown): void {
+    if (typeof reason !== 'string' || reason === '') return;
+    if (reason === 'error') {
+      throw this.error('stream-error', 'The provider ended the answer with finish_reason "error". Retry the request.');
+    }
+    state.finished = true;
+    this.emit({ type: 'finish', choice, reason });
+  }
+
+  private usage(usage: unknown): void {
+    if (!isObject(usage) || typeof usage['completion_tokens'] !== 'number') return;
+    // vLLM with continuous usage stats repeats usage on every chunk; pass on changes only.
+    const key = `${usage['prompt_tokens']}/${usage['completion_tokens']}/${usage['total_tokens']}`;
+    if (key === this.lastUsage) return;
+    this.lastUsage = key;
+    this.emit({ type: 'usage', choice: 0, usage: usage as LlmUsage });
+  }
+
+  private content(event: LlmEvent): void {
+    this.contentEmitted = true;
+    this.emit(event);
+  }
+
+  private throwIfProviderError(payload: Json): void {
+    const error = payload['error'];
+    if (error !== undefined && error !== null) {
+      const body = isObject(error) ? error : { message: String(error) };
+      throw this.providerError(body);
+    }
+    // vLLM sends the error object itself, with no `error` key around it.
+    if (payload['object'] === 'error') throw this.providerError(payload);
+  }
+
+  /** The `stream-error` for an error object the provider sent inside a successful response. */
+  providerError(body: Json): RxllmError {
+    const message = typeof body['message'] === 'string' ? body['message'] : JSON.stringify(body);
+    const providerCode = body['code'] ?? body['type'];
+    return this.error('stream-error', `The provider reported an error mid-response: ${message}`, {
+      ...(providerCode === undefined || providerCode === null ? {} : { providerCode: String(providerCode) }),
+      raw: JSON.stringify(body),
+    });
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nonEmptyString(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function lastIndexOf<T>(items: readonly T[], match: (item: T) => boolean): number {
+  for (let i = items.length - 1; i >= 0; i--) if (match(items[i]!)) return i;
+  return -1;
+}

@@ -1,0 +1,72 @@
+import { defer, from, Observable, switchMap } from 'rxjs';
+import type { LlmEvent } from '../core/events.js';
+import { RxllmError } from '../core/errors.js';
+import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
+import { decodeChatStream } from './decodeChatStream.js';
+import { fromEventStream } from './fromEventStream.js';
+import { errorFromHttpResponse } from './httpError.js';
+
+/**
+ * The events of one chat-completions HTTP response, whatever its shape:
+ * an error status becomes a typed error; a `text/event-stream` body is decoded
+ * as it arrives; a JSON body (asked for, or sent where a stream was asked)
+ * becomes the same events, and an error object in it is an error even with
+ * status 200. Cold: the body is read on subscribe; unsubscribe cancels it.
+ */
+export function eventsFromResponse(response: Response): Observable<LlmEvent> {
+  const requestId = response.headers.get('x-request-id') ?? undefined;
+  const context: ResponseContext = { status: response.status, ...(requestId ? { requestId } : {}) };
+  if (!response.ok) {
+    return defer(() => from(readText(response))).pipe(
+      switchMap((text) => {
+        throw errorFromHttpResponse(response.status, response.headers, text);
+      }),
+    );
+  }
+  if (!response.body) {
+    return defer(() => {
+      throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', context);
+    });
+  }
+  const contentType = response.headers.get('content-type') ?? '';
+  if (contentType.includes('text/event-stream')) {
+    return fromEventStream(response.body).pipe(decodeChatStream(context));
+  }
+  return defer(() => from(readText(response))).pipe(
+    switchMap(
+      (text) =>
+        new Observable<LlmEvent>((subscriber) => {
+          const decoder = new ChatCompletionDecoder((event) => subscriber.next(event), context);
+          let payload: unknown;
+          try {
+            payload = JSON.parse(text);
+          } catch (cause) {
+            subscriber.error(
+              decoder.error('malformed-event', `Expected a JSON or event-stream body, got ${contentType || 'no content-type'}: ${text.slice(0, 200)}`, {
+                cause,
+                raw: text.slice(0, 2000),
+              }),
+            );
+            return;
+          }
+          try {
+            decoder.completion(payload);
+            subscriber.complete();
+          } catch (error) {
+            subscriber.error(error);
+          }
+        }),
+    ),
+  );
+}
+
+async function readText(response: Response): Promise<string> {
+  try {
+    return await response.text();
+  } catch (cause) {
+    throw new RxllmError('connection-lost', 'The connection was lost while reading the response body. Retry the request.', {
+      cause,
+      status: response.status,
+    });
+  }
+}
