@@ -1,0 +1,123 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { runChat } from '../../src/cli/chat';
+
+// A tiny OpenAI-compatible server: streams "Hello world" unless the prompt asks for a failure.
+let server: Server;
+let baseURL: string;
+const received: Array<{ body: Record<string, unknown>; authorization?: string }> = [];
+
+const chunk = (delta: object, finish: string | null = null) =>
+  `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+
+beforeAll(async () => {
+  server = createServer((req: IncomingMessage, res) => {
+    let raw = '';
+    req.on('data', (data: Buffer) => (raw += data));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as { messages: Array<{ content: string }> };
+      received.push({ body, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+      const prompt = body.messages[body.messages.length - 1]!.content;
+      if (prompt === 'unauthorized') {
+        res.writeHead(401, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ role: 'assistant', content: '' }));
+      res.write(chunk({ content: 'Hello' }));
+      if (prompt === 'cut off') {
+        res.end(); // no finish, no [DONE]
+        return;
+      }
+      res.write(chunk({ content: ' world' }));
+      res.write(chunk({}, 'stop'));
+      res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+});
+
+afterAll(async () => {
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function capture(env: Record<string, string | undefined> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env },
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+  };
+}
+
+describe('rxllm chat', () => {
+  it.each(['sse', 'openai'])('streams the answer to stdout over the %s transport', async (transport) => {
+    const run = capture();
+    const code = await runChat(['--base-url', baseURL, '--transport', transport, 'Say hello'], run.io);
+    expect(code).toBe(0);
+    expect(run.stdout()).toBe('Hello world\n');
+  });
+
+  it('--json prints one line per event, then the result', async () => {
+    const run = capture();
+    const code = await runChat(['--base-url', baseURL, '--json', '--system', 'Be brief', '--max-tokens', '20', 'Say hello'], run.io);
+    expect(code).toBe(0);
+    const lines = run.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.slice(0, -1)).toEqual([
+      { type: 'text', choice: 0, text: 'Hello' },
+      { type: 'text', choice: 0, text: ' world' },
+      { type: 'finish', choice: 0, reason: 'stop' },
+      { type: 'usage', choice: 0, usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } },
+    ]);
+    expect(lines.at(-1)).toEqual({
+      type: 'result',
+      text: 'Hello world',
+      refusal: '',
+      reasoning: '',
+      toolCalls: [],
+      usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 },
+      finishReason: 'stop',
+    });
+    const sent = received.at(-1)!.body;
+    expect(sent['messages']).toEqual([
+      { role: 'system', content: 'Be brief' },
+      { role: 'user', content: 'Say hello' },
+    ]);
+    expect(sent['max_tokens']).toBe(20);
+  });
+
+  it('takes the endpoint and key from OPENAI_BASE_URL / OPENAI_API_KEY', async () => {
+    const run = capture({ OPENAI_BASE_URL: baseURL, OPENAI_API_KEY: 'sk-test' });
+    expect(await runChat(['hi'], run.io)).toBe(0);
+    expect(received.at(-1)!.authorization).toBe('Bearer sk-test');
+  });
+
+  it('ends a failed answer with an error line, keeps the partial text and exits non-zero', async () => {
+    const run = capture();
+    const code = await runChat(['--base-url', baseURL, '--json', 'cut off'], run.io);
+    expect(code).toBe(1);
+    const last = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(last).toMatchObject({ type: 'error', code: 'incomplete-stream', status: 200, partialText: 'Hello' });
+  });
+
+  it('reports an HTTP error with its code on stderr', async () => {
+    const run = capture();
+    expect(await runChat(['--base-url', baseURL, 'unauthorized'], run.io)).toBe(1);
+    expect(run.stderr()).toContain('auth: 401 Incorrect API key provided');
+  });
+
+  it('rejects bad usage with exit code 2 and says what to do', async () => {
+    const noPrompt = capture();
+    expect(await runChat(['--base-url', baseURL], noPrompt.io)).toBe(2);
+    expect(noPrompt.stderr()).toContain('give a prompt');
+    const badTokens = capture();
+    expect(await runChat(['--max-tokens', 'lots', 'hi'], badTokens.io)).toBe(2);
+    expect(badTokens.stderr()).toContain('--max-tokens must be an integer');
+    const badTransport = capture();
+    expect(await runChat(['--transport', 'grpc', 'hi'], badTransport.io)).toBe(2);
+  });
+});
