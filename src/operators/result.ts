@@ -1,6 +1,6 @@
 import { defer, map, type OperatorFunction, reduce } from 'rxjs';
 import type { FinishReason, LlmEvent, LlmUsage } from '../core/events.js';
-import type { ChoiceConfig } from './choiceOption.js';
+import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 
 /** One assembled tool call. `arguments` is the JSON text the model wrote (parse it yourself, or with zod). */
 export interface AssembledToolCall {
@@ -26,13 +26,17 @@ export interface LlmResult {
  * `{ text, refusal, reasoning, toolCalls, usage, finishReason }`.
  *
  * ```text
- * events:  --t(Hi)--c(0,get_weather,{"ci)--c(0,ty":"Oslo"})--u--f(tool_calls)|
- * result:  -------------------------------------------------------------------(r|)
+ * events:  -r-a-c-b-d-u-f|      r: reasoning, a: text 'Let me ', c: call 0 get_weather '{"city":',
+ *                               b: text 'check.', d: call 0 '"Oslo"}', u: usage, f: finish tool_calls
+ * result:  --------------(r|)   r: { text: 'Let me check.', toolCalls: [get_weather {"city":"Oslo"}], ... }
  * ```
  *
  * Emits exactly one {@link LlmResult} on completion; errors with the source and
  * emits nothing (a partial answer is never passed off as whole); unsubscribe
- * unsubscribes the source. Cold; the accumulator is per subscription.
+ * unsubscribes the source. Cold; the accumulator is per subscription. Tool
+ * calls come in `callIndex` order, whatever order their fragments arrived in.
+ *
+ * @throws {@link RxllmError} `invalid-config` at once when `choice` is not an integer ≥ 0.
  *
  * @example
  * ```ts
@@ -41,7 +45,7 @@ export interface LlmResult {
  * @see toolCalls
  */
 export function result(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, LlmResult> {
-  const choice = config.choice ?? 0;
+  const choice = choiceOf(config, 'result');
   // The accumulator is created inside `defer` so each subscription gets its own.
   return (events) => defer(() => events.pipe(reduce(collect(choice), newCollector()), map(assemble)));
 }
@@ -51,13 +55,15 @@ interface Collector {
   text: string[];
   refusal: string[];
   reasoning: string[];
-  calls: AssembledToolCall[];
+  // Keyed by callIndex, not an array: a provider may skip slots, and a sparse array silently loses an index
+  // that is not a valid array index (2 ** 32, say), where a Map keeps it.
+  calls: Map<number, AssembledToolCall>;
   usage?: LlmUsage;
   finishReason?: FinishReason;
 }
 
 function newCollector(): Collector {
-  return { text: [], refusal: [], reasoning: [], calls: [] };
+  return { text: [], refusal: [], reasoning: [], calls: new Map() };
 }
 
 function collect(choice: number) {
@@ -66,7 +72,8 @@ function collect(choice: number) {
     else if (event.choice !== choice) return acc;
     else if (event.type === 'finish') acc.finishReason = event.reason;
     else if (event.type === 'tool-call') {
-      const call = (acc.calls[event.callIndex] ??= { id: '', name: '', arguments: '' });
+      let call = acc.calls.get(event.callIndex);
+      if (!call) acc.calls.set(event.callIndex, (call = { id: '', name: '', arguments: '' }));
       if (event.id && !call.id) call.id = event.id;
       if (event.name && !call.name) call.name = event.name;
       call.arguments += event.arguments;
@@ -80,8 +87,8 @@ function assemble(acc: Collector): LlmResult {
     text: acc.text.join(''),
     refusal: acc.refusal.join(''),
     reasoning: acc.reasoning.join(''),
-    // A provider may skip slots (index 1 without 0); holes are dropped.
-    toolCalls: acc.calls.filter((call): call is AssembledToolCall => call !== undefined),
+    // In callIndex order, whatever order the fragments came in; skipped slots leave no hole.
+    toolCalls: [...acc.calls].sort(([a], [b]) => a - b).map(([, call]) => call),
   };
   if (acc.usage) assembled.usage = acc.usage;
   if (acc.finishReason !== undefined) assembled.finishReason = acc.finishReason;

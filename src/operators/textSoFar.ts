@@ -1,19 +1,22 @@
 import { scan, type OperatorFunction } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
-import type { ChoiceConfig } from './choiceOption.js';
+import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 import { tokens } from './tokens.js';
 
 /**
  * The answer's text so far, growing with every token: what a UI renders.
  *
  * ```text
- * events:  --t(Hel)--t(lo)--f|
- * result:  --Hel-----Hello---|
+ * events:     -r-a-b-e-c-u-f|     r: reasoning, a: text 'Hel', b: text 'lo', e: text '', c: text ' world'
+ * textSoFar:  ---a-b---c----|     a: 'Hel', b: 'Hello', c: 'Hello world'
  * ```
  *
  * Emits after each text delta of the choice; completes and errors with the
  * source; unsubscribe unsubscribes the source (aborting the request). Cold; the
- * accumulated text is per subscription.
+ * accumulated text is per subscription. After an error, what was emitted is
+ * only a partial answer.
+ *
+ * @throws {@link RxllmError} `invalid-config` at once when `choice` is not an integer ≥ 0.
  *
  * @example
  * ```ts
@@ -22,9 +25,10 @@ import { tokens } from './tokens.js';
  * @see text
  */
 export function textSoFar(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, string> {
+  const choice = choiceOf(config, 'textSoFar');
   return (events) =>
     events.pipe(
-      tokens(config),
+      tokens({ choice }),
       scan((soFar, token) => soFar + token, ''),
     );
 }

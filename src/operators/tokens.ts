@@ -1,18 +1,20 @@
 import { filter, map, type OperatorFunction } from 'rxjs';
 import type { LlmEvent, TextEvent } from '../core/events.js';
-import type { ChoiceConfig } from './choiceOption.js';
+import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 
 /**
  * The text deltas of a stream, as strings.
  *
  * ```text
- * events:  --t(Hel)--t(lo)--u--f|
- * result:  --Hel-----lo-------- |
+ * events:  -a-e-b-u-f|     a: text 'Hel', e: text '', b: text 'lo', u: usage, f: finish
+ * tokens:  -a---b----|     a: 'Hel', b: 'lo'
  * ```
  *
  * Emits one string per non-empty text event of the choice (reasoning, refusals
- * and tool calls are skipped); completes and errors with the source;
+ * and tool calls are skipped; so are empty deltas); completes and errors with the source;
  * unsubscribe unsubscribes the source (aborting the request). Cold.
+ *
+ * @throws {@link RxllmError} `invalid-config` at once when `choice` is not an integer ≥ 0.
  *
  * @example
  * ```ts
@@ -21,10 +23,11 @@ import type { ChoiceConfig } from './choiceOption.js';
  * @see textSoFar
  */
 export function tokens(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, string> {
-  const choice = config.choice ?? 0;
+  const choice = choiceOf(config, 'tokens');
   return (events) =>
     events.pipe(
-      filter((event): event is TextEvent => event.type === 'text' && event.choice === choice),
+      // Empty deltas are dropped so that textSoFar() never repeats a value and a UI never re-renders for nothing.
+      filter((event): event is TextEvent => event.type === 'text' && event.choice === choice && event.text !== ''),
       map((event) => event.text),
     );
 }

@@ -1,6 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
-import type { ChoiceConfig } from './choiceOption.js';
+import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 import { result, type AssembledToolCall } from './result.js';
 
 /**
@@ -8,13 +8,17 @@ import { result, type AssembledToolCall } from './result.js';
  * stream completes.
  *
  * ```text
- * events:  --c(0,id1,get_weather,{"ci)--c(0,ty":"Oslo"})--f(tool_calls)|
- * result:  -------------------------------------------------------------([call]|)
+ * events:     -a-b-c-d-e-f|       fragments of two parallel calls, interleaved:
+ *                                 a: call 1 get_time '{"tz"'     b: call 0 get_weather '{"city"'
+ *                                 c: call 1 ':"CET"}'            d: call 0 ':"Oslo"'   e: call 0 '}'
+ * toolCalls:  ------------(c|)    c: [get_weather {"city":"Oslo"}, get_time {"tz":"CET"}]
  * ```
  *
  * Emits one array (empty when the model called no tool) in call order;
  * errors with the source and emits nothing; unsubscribe unsubscribes the
- * source. Cold.
+ * source. Cold; fragments are collected per subscription.
+ *
+ * @throws {@link RxllmError} `invalid-config` at once when `choice` is not an integer ≥ 0.
  *
  * @example
  * ```ts
@@ -24,5 +28,6 @@ import { result, type AssembledToolCall } from './result.js';
  * @see result
  */
 export function toolCalls(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, AssembledToolCall[]> {
-  return (events) => events.pipe(result(config), map((assembled) => assembled.toolCalls));
+  const choice = choiceOf(config, 'toolCalls');
+  return (events) => events.pipe(result({ choice }), map((assembled) => assembled.toolCalls));
 }
