@@ -30,3 +30,22 @@ export { text } from './operators/text.js';
 export { toolCalls } from './operators/toolCalls.js';
 export { result, type LlmResult, type AssembledToolCall } from './operators/result.js';
 export type { ChoiceConfig } from './operators/choiceOption.js';
+
+/* Pipelines */
+export { step, type Step, type StepConfig } from './pipeline/step.js';
+export type { StepState, StepStatus } from './pipeline/StepState.js';
+export {
+  parallel,
+  type Parallel,
+  type ParallelConfig,
+  type ParallelState,
+  type ParallelValue,
+  type ParallelInput,
+  type Branches,
+  type BranchState,
+  type BranchValue,
+} from './pipeline/parallel.js';
+export { graph, type Graph, type GraphConfig, type GraphNode, type GraphNodeState, type GraphState } from './pipeline/graph.js';
+export { criticalPath, type TimelineEntry } from './pipeline/criticalPath.js';
+export { finalValue } from './pipeline/finalValue.js';
+export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable } from './pipeline/Progress.js';

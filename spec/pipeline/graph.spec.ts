@@ -1,0 +1,439 @@
+import { last, map, type Observable, of, switchMap, throwError } from 'rxjs';
+import { z } from 'zod';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import { graph, type GraphState } from '../../src/pipeline/graph';
+import type { Progress } from '../../src/pipeline/Progress';
+import { step } from '../../src/pipeline/step';
+import type { StepState } from '../../src/pipeline/StepState';
+import { ask, createTestScheduler, events, routedTransport } from './fakes';
+
+type Label = 'positive' | 'negative';
+type Analysis = { classify: Label; summary: string; draft: string; reply: string };
+
+/**
+ * classify ──► draft ──┐
+ * summary ─────────────┴──► reply
+ * Every step's request names its route (the model) and carries its inputs in the prompt.
+ */
+function analysisGraph(transport: ReturnType<typeof routedTransport>, onError?: 'fail-fast' | 'continue') {
+  const classify = step('classify', (text: string) => ask('classify', text), { transport, output: z.enum(['positive', 'negative']) });
+  const summary = step('summary', (text: string) => ask('summary', text), { transport });
+  const draft = step('draft', (input: { text: string; label: Label }) => ask('draft', `${input.label}: ${input.text}`), { transport });
+  const reply = step('reply', (input: { draft: string; summary: string }) => ask('reply', `${input.draft} | ${input.summary}`), {
+    transport,
+  });
+  return graph<string, Analysis>({
+    nodes: {
+      classify,
+      summary,
+      draft: { after: ['classify'], run: (text, { classify }) => draft.run({ text, label: classify }) },
+      reply: { after: ['draft', 'summary'], run: (_, { draft, summary }) => reply.run({ draft, summary }) },
+    },
+    ...(onError ? { onError } : {}),
+  });
+}
+
+const statuses = (state: GraphState<Record<string, unknown>>) =>
+  `${state.status}: ${Object.entries(state.nodes)
+    .map(([node, nodeState]) => `${node}=${nodeState.status}`)
+    .join(' ')}`;
+
+describe('graph', () => {
+  it('starts each node at the frame its last input finishes; wall time = the critical path', () => {
+    let sent: { model: string; messages: { content?: unknown }[] }[] = [];
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const classify = cold('  300ms (af|)', events({ a: 'positive' }));
+      const classifySubs = '   ^ 299ms !   ';
+      const summary = cold('   900ms (af|)', events({ a: 'Short.' }));
+      const summarySubs = '    ^ 899ms !   ';
+      const draft = cold('     200ms (af|)', events({ a: 'Thanks!' }));
+      const draftSubs = '      300ms ^ 199ms !';
+      const reply = cold('     100ms (af|)', events({ a: 'Dear reader' }));
+      const replySubs = '      900ms ^ 99ms !';
+      const expected = '       1000ms (v|)';
+
+      const transport = routedTransport({ classify: [classify], summary: [summary], draft: [draft], reply: [reply] });
+      const pipeline = analysisGraph(transport);
+
+      expectObservable(pipeline.value('I love it')).toBe(expected, {
+        v: { classify: 'positive', summary: 'Short.', draft: 'Thanks!', reply: 'Dear reader' },
+      });
+      expectSubscriptions(classify.subscriptions).toBe(classifySubs);
+      expectSubscriptions(summary.subscriptions).toBe(summarySubs);
+      expectSubscriptions(draft.subscriptions).toBe(draftSubs);
+      expectSubscriptions(reply.subscriptions).toBe(replySubs);
+      sent = transport.requests;
+    });
+    // Each node received its inputs' final values.
+    expect(sent.map((request) => `${request.model} <- ${String(request.messages[0]!.content)}`)).toEqual([
+      'classify <- I love it',
+      'summary <- I love it',
+      'draft <- positive: I love it',
+      'reply <- Thanks! | Short.',
+    ]);
+  });
+
+  it('ends with a timeline (start, first token, end per node) and the critical path', () => {
+    const testScheduler = createTestScheduler();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const classify = cold(' 100ms a 199ms (f|)', events({ a: 'negative' }));
+      const summary = cold('  50ms a 849ms (f|) ', events({ a: 'Short.' }));
+      const draft = cold('    20ms a 179ms (f|) ', events({ a: 'Sorry.' }));
+      const reply = cold('    10ms a 89ms (f|)  ', events({ a: 'Dear reader' }));
+
+      const pipeline = analysisGraph(routedTransport({ classify: [classify], summary: [summary], draft: [draft], reply: [reply] }));
+      const final = pipeline.run('text').pipe(
+        last(),
+        map((state) => ({
+          status: state.status,
+          startedAt: state.startedAt,
+          firstTokenAt: state.firstTokenAt,
+          endedAt: 'endedAt' in state ? state.endedAt : undefined,
+          timeline: state.timeline,
+          criticalPath: state.status === 'done' ? state.criticalPath : undefined,
+        })),
+      );
+
+      expectObservable(final).toBe('1000ms (s|)', {
+        s: {
+          status: 'done',
+          startedAt: 0,
+          firstTokenAt: 50,
+          endedAt: 1000,
+          timeline: [
+            { node: 'classify', after: [], status: 'done', startedAt: 0, firstTokenAt: 100, endedAt: 300 },
+            { node: 'summary', after: [], status: 'done', startedAt: 0, firstTokenAt: 50, endedAt: 900 },
+            { node: 'draft', after: ['classify'], status: 'done', startedAt: 300, firstTokenAt: 320, endedAt: 500 },
+            { node: 'reply', after: ['draft', 'summary'], status: 'done', startedAt: 900, firstTokenAt: 910, endedAt: 1000 },
+          ],
+          criticalPath: ['summary', 'reply'],
+        },
+      });
+    });
+  });
+
+  it('emits a snapshot per node change: pending → waiting → streaming → done', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const first = cold('  10ms a 9ms (f|)', events({ a: 'A' }));
+      const second = cold('          10ms (af|)', events({ a: 'B' }));
+      const expected = '    a 9ms b 9ms (cd) 6ms (ef|)';
+      const values = {
+        a: 'waiting: first=waiting second=pending',
+        b: 'streaming: first=streaming second=pending',
+        c: 'streaming: first=done second=pending',
+        d: 'streaming: first=done second=waiting',
+        e: 'streaming: first=done second=streaming',
+        f: 'done: first=done second=done',
+      };
+
+      const transport = routedTransport({ first: [first], second: [second] });
+      const firstStep = step('first', () => ask('first'), { transport });
+      const secondStep = step('second', (input: string) => ask('second', input), { transport });
+      const pipeline = graph<string, { first: string; second: string }>({
+        nodes: { first: firstStep, second: { after: ['first'], run: (_, { first }) => secondStep.run(first) } },
+      });
+
+      expectObservable(pipeline.run('x').pipe(map(statuses))).toBe(expected, values);
+    });
+  });
+
+  it('copies a step node\'s textSoFar into its node state, for live display', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const only = cold('-a-b-(f|)', events({ a: 'Hel', b: 'lo' }));
+      const pipeline = graph({ nodes: { only: step('only', () => ask('only'), { transport: routedTransport({ only: [only] }) }) } });
+
+      const texts = pipeline.run('x').pipe(map((state) => (state.nodes.only as { textSoFar?: string }).textSoFar ?? '-'));
+      expectObservable(texts).toBe('wa-b-(c|)', { w: '-', a: 'Hel', b: 'Hello', c: 'Hello' });
+    });
+  });
+
+  it('runs each node once per run, however many nodes wait for it', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const base = cold('   100ms (af|)', events({ a: 'base' }));
+      const baseSubs = '    ^ 99ms !    ';
+      const left = cold('   50ms (af|) ', events({ a: 'L' }));
+      const right = cold('  70ms (af|) ', events({ a: 'R' }));
+      const both = cold('   10ms (af|) ', events({ a: 'LR' }));
+
+      const transport = routedTransport({ base: [base], left: [left], right: [right], both: [both] });
+      const on = (model: string) => step(model, (input: string) => ask(model, input), { transport });
+      const pipeline = graph<string, { base: string; left: string; right: string; both: string }>({
+        nodes: {
+          // Declared dependents-first on purpose: order must not matter.
+          both: { after: ['left', 'right', 'base'], run: (_, { left, right }) => on('both').run(left + right) },
+          left: { after: ['base'], run: (_, { base }) => on('left').run(base) },
+          right: { after: ['base'], run: (_, { base }) => on('right').run(base) },
+          base: on('base'),
+        },
+      });
+
+      expectObservable(pipeline.value('x')).toBe('180ms (v|)', { v: { base: 'base', left: 'L', right: 'R', both: 'LR' } });
+      expectSubscriptions(base.subscriptions).toBe(baseSubs);
+      expectSubscriptions(left.subscriptions).toBe('100ms ^ 49ms !');
+      expectSubscriptions(right.subscriptions).toBe('100ms ^ 69ms !');
+      expectSubscriptions(both.subscriptions).toBe('170ms ^ 9ms !');
+    });
+  });
+
+  it('runs a node that ends synchronously once too, whatever the declaration order', () => {
+    const base = jest.fn(() => of<Progress<string>>({ status: 'done', value: 'base', startedAt: 0, endedAt: 0 }));
+    let result: unknown;
+    createTestScheduler().run(({ cold }) => {
+      const transport = routedTransport({ left: [cold('10ms (af|)', events({ a: 'L' }))] });
+      const left = step('left', (input: string) => ask('left', input), { transport });
+      graph<string, { left: string; right: string; base: string }>({
+        nodes: {
+          left: { after: ['base'], run: (_, inputs) => left.run(inputs.base) },
+          right: { after: ['base'], run: (_, inputs) => of<Progress<string>>({ status: 'done', value: inputs.base, startedAt: 0, endedAt: 0 }) },
+          base: { run: base },
+        },
+      })
+        .value('x')
+        .subscribe((value) => (result = value));
+    });
+    expect(base).toHaveBeenCalledTimes(1);
+    expect(result).toEqual({ left: 'L', right: 'base', base: 'base' });
+  });
+
+  it('shares nothing between runs: each subscription runs every node again', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const only = cold('10ms (af|)', events({ a: 'A' }));
+      const pipeline = graph({ nodes: { only: step('only', () => ask('only'), { transport: routedTransport({ only: [only, only] }) }) } });
+      const value$ = pipeline.value('x');
+
+      expectObservable(value$).toBe('10ms (v|)', { v: { only: 'A' } });
+      expectObservable(value$).toBe('10ms (v|)', { v: { only: 'A' } });
+      expectSubscriptions(only.subscriptions).toBe(['^ 9ms !', '^ 9ms !']);
+    });
+  });
+
+  describe('on a node error', () => {
+    it('fails fast by default: errors with the node\'s error and unsubscribes every running node', () => {
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const failure = new RxllmError('server', 'HTTP 500');
+        const classify = cold('  100ms (af|)   ', events({ a: 'positive' }));
+        const summary = cold<LlmEvent>('200ms #', undefined, failure);
+        const summarySubs = '    ^ 199ms !     ';
+        const draft = cold('     200ms (af|)   ', events({ a: 'Thanks!' }));
+        const draftSubs = '      100ms ^ 99ms !';
+        const reply = cold('     100ms (af|)   ', events({ a: 'never sent' }));
+
+        const transport = routedTransport({ classify: [classify], summary: [summary], draft: [draft], reply: [reply] });
+
+        expectObservable(analysisGraph(transport).value('text')).toBe('200ms #', undefined, failure);
+        expectSubscriptions(summary.subscriptions).toBe(summarySubs);
+        expectSubscriptions(draft.subscriptions).toBe(draftSubs);
+        expectSubscriptions(reply.subscriptions).toBe([]);
+      });
+    });
+
+    it('fail-fast run() emits a failed snapshot naming the node, then the error', () => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const failure = new RxllmError('server', 'HTTP 500');
+        const transport = routedTransport({
+          classify: [cold('100ms (af|)', events({ a: 'positive' }))],
+          summary: [cold<LlmEvent>('200ms #', undefined, failure)],
+          draft: [cold('200ms (af|)', events({ a: 'Thanks!' }))],
+        });
+        const expected = '(..) 96ms (...) 95ms (f#)';
+
+        const failed = analysisGraph(transport)
+          .run('text')
+          .pipe(map((state) => (state.status === 'failed' ? { errors: state.errors, criticalPath: state.criticalPath } : '.')));
+        expectObservable(failed).toBe(expected, { '.': '.', f: { errors: [{ node: 'summary', error: failure }], criticalPath: ['summary'] } }, failure);
+      });
+    });
+
+    it("with onError: 'continue', independent nodes finish, dependents are skipped, partial results reported", () => {
+      let final: GraphState<Analysis> | undefined;
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const failure = new RxllmError('server', 'HTTP 500');
+        const classify = cold('  100ms (af|)   ', events({ a: 'positive' }));
+        const summary = cold<LlmEvent>('200ms #', undefined, failure);
+        const draft = cold('     400ms (af|)   ', events({ a: 'Thanks!' }));
+        const draftSubs = '      100ms ^ 399ms !';
+        const reply = cold('     100ms (af|)   ', events({ a: 'never sent' }));
+
+        const transport = routedTransport({
+          classify: [classify, classify],
+          summary: [summary, summary],
+          draft: [draft, draft],
+          reply: [reply],
+        });
+        const pipeline = analysisGraph(transport, 'continue');
+
+        pipeline.run('text').pipe(last()).subscribe((state) => (final = state));
+        expectObservable(pipeline.value('text')).toBe('500ms #', undefined, failure);
+        expectSubscriptions(draft.subscriptions).toBe([draftSubs, draftSubs]);
+        expectSubscriptions(reply.subscriptions).toBe([]);
+      });
+      expect(final).toMatchObject({
+        status: 'failed',
+        endedAt: 500,
+        values: { classify: 'positive', draft: 'Thanks!' },
+        nodes: {
+          summary: { status: 'failed', startedAt: 0, endedAt: 200 },
+          reply: { status: 'skipped', because: ['summary'] },
+        },
+        errors: [{ node: 'summary' }],
+        criticalPath: ['classify', 'draft'],
+      });
+    });
+
+    it("with onError: 'continue', a skip propagates: dependents of a skipped node are skipped too", () => {
+      let final: GraphState<Record<string, unknown>> | undefined;
+      createTestScheduler().run(({ cold }) => {
+        const transport = routedTransport({ ok: [cold('10ms (af|)', events({ a: 'ok' }))] });
+        const pipeline = graph<string, { bad: string; mid: string; end: string; ok: string }>({
+          onError: 'continue',
+          nodes: {
+            bad: { run: () => throwError(() => new RxllmError('timeout', 'too slow')) },
+            mid: { after: ['bad'], run: () => throwError(() => new Error('never runs')) },
+            end: { after: ['mid', 'ok'], run: () => throwError(() => new Error('never runs')) },
+            ok: step('ok', () => ask('ok'), { transport }),
+          },
+        });
+        pipeline.run('x').pipe(last()).subscribe((state) => (final = state));
+      });
+      expect(final?.nodes).toMatchObject({
+        bad: { status: 'failed' },
+        mid: { status: 'skipped', because: ['bad'] },
+        end: { status: 'skipped', because: ['mid'] },
+        ok: { status: 'done', value: 'ok' },
+      });
+    });
+
+    it('a node that completes without a done state fails with a named incomplete-stream error', () => {
+      let error: RxllmError | undefined;
+      createTestScheduler().run(({ cold }) => {
+        const silent = cold<StepState<string>>('10ms |');
+        graph({ nodes: { silent: { run: () => silent } } })
+          .value('x')
+          .subscribe({ error: (e: RxllmError) => (error = e) });
+      });
+      expect(error?.code).toBe('incomplete-stream');
+      expect(error?.message).toMatch(/^graph node "silent" completed without a final value/);
+    });
+  });
+
+  describe('cancellation', () => {
+    it('unsubscribing cancels every running node', () => {
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const classify = cold('  30ms (af|)', events({ a: 'positive' }));
+        const summary = cold('   900ms (af|)', events({ a: 'Short.' }));
+        const draft = cold('     200ms (af|)', events({ a: 'Thanks!' }));
+        const unsub = '          ^ 49ms !   ';
+
+        const transport = routedTransport({ classify: [classify], summary: [summary], draft: [draft] });
+
+        expectObservable(analysisGraph(transport).value('text'), unsub).toBe('');
+        expectSubscriptions(classify.subscriptions).toBe('^ 29ms !');
+        expectSubscriptions(summary.subscriptions).toBe('^ 49ms !');
+        expectSubscriptions(draft.subscriptions).toBe('30ms ^ 19ms !');
+      });
+    });
+
+    it("input$.pipe(switchMap(pipeline.value)) cancels the previous input's whole graph", () => {
+      createTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+        const input = hot('   a 149ms b');
+        const classify = cold('100ms (af|)', events({ a: 'positive' }));
+        const summary = cold(' 900ms (af|)', events({ a: 'Short.' }));
+        const draft = cold('   200ms (af|)', events({ a: 'Thanks!' }));
+        const reply = cold('   100ms (af|)', events({ a: 'Dear reader' }));
+        const expected = '    150ms 1000ms v';
+
+        const transport = routedTransport({
+          classify: [classify, classify],
+          summary: [summary, summary],
+          draft: [draft, draft],
+          reply: [reply],
+        });
+        const pipeline = analysisGraph(transport);
+
+        expectObservable(input.pipe(switchMap(pipeline.value))).toBe(expected, {
+          v: { classify: 'positive', summary: 'Short.', draft: 'Thanks!', reply: 'Dear reader' },
+        });
+        expectSubscriptions(classify.subscriptions).toBe(['^ 99ms !', '150ms ^ 99ms !']);
+        expectSubscriptions(summary.subscriptions).toBe(['^ 149ms !', '150ms ^ 899ms !']);
+        expectSubscriptions(draft.subscriptions).toBe(['100ms ^ 49ms !', '250ms ^ 199ms !']);
+        expectSubscriptions(reply.subscriptions).toBe('1050ms ^ 99ms !');
+      });
+    });
+  });
+
+  describe('building', () => {
+    const node = { run: () => throwError(() => new Error('not run')) };
+
+    it('rejects unknown names, with "Did you mean …?" for a near miss', () => {
+      const build = () =>
+        graph({ nodes: { classify: node, summary: node, reply: { after: ['clasify', 'summary', 'translation'], run: node.run } } } as never);
+      expect(build).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+      expect(messageOf(build)).toMatchInlineSnapshot(`
+        "Invalid graph (nodes: classify, summary, reply):
+          ✖ node "reply" is after "clasify", which is not a node. Did you mean "classify"?
+          ✖ node "reply" is after "translation", which is not a node."
+      `);
+    });
+
+    it('rejects cycles, naming them', () => {
+      const build = () =>
+        graph({
+          nodes: {
+            a: { after: ['c'], run: node.run },
+            b: { after: ['a'], run: node.run },
+            c: { after: ['b'], run: node.run },
+            d: { after: ['d'], run: node.run },
+            e: node,
+          },
+        } as never);
+      expect(build).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+      expect(messageOf(build)).toMatchInlineSnapshot(`
+        "Invalid graph (nodes: a, b, c, d, e):
+          ✖ nodes wait for each other in a cycle: a → c → b → a. Remove one of these \`after\` entries.
+          ✖ node "d" is after itself."
+      `);
+    });
+
+    it('rejects an empty graph, a node without run, and a bad onError', () => {
+      expect(messageOf(() => graph({ nodes: {} }))).toMatchInlineSnapshot(
+        `"graph() needs at least one node: graph({ nodes: { summary, reply: { after: [...], run } } })."`,
+      );
+      expect(messageOf(() => graph({ nodes: { a: { after: ['b'] }, b: node } } as never))).toMatchInlineSnapshot(`
+        "Invalid graph (nodes: a, b):
+          ✖ node "a" has no run function: give it { run } or pass a step."
+      `);
+      expect(messageOf(() => graph({ nodes: { a: node }, onError: 'ignore' } as never))).toMatchInlineSnapshot(
+        `"graph(): \`onError\` must be 'fail-fast' or 'continue', got "ignore"."`,
+      );
+    });
+
+    it('types after names and inputs from the record type', () => {
+      const transport = routedTransport({});
+      const summary = step('summary', (text: string) => ask(text), { transport });
+      const pipeline = graph<string, { summary: string; title: string }>({
+        nodes: {
+          summary,
+          title: { after: ['summary'], run: (_, { summary: text }) => summary.run(text) },
+        },
+      });
+      const value: Observable<{ summary: string; title: string }> = pipeline.value('text');
+      expect(() =>
+        graph<string, { summary: string; title: string }>({
+          // @ts-expect-error: 'sumary' is not a node
+          nodes: { summary, title: { after: ['sumary'], run: (_, { summary: text }) => summary.run(text) } },
+        }),
+      ).toThrow(/Did you mean "summary"/);
+      expect(value).toBeDefined();
+    });
+  });
+});
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a throw');
+}

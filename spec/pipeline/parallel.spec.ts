@@ -1,0 +1,212 @@
+import { EMPTY, last, map, type Observable, switchMap } from 'rxjs';
+import { z } from 'zod';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import { parallel } from '../../src/pipeline/parallel';
+import { step } from '../../src/pipeline/step';
+import type { StepState } from '../../src/pipeline/StepState';
+import { ask, createTestScheduler, events, routedTransport, show } from './fakes';
+
+const label = z.enum(['positive', 'negative', 'neutral']);
+
+/** The article's three steps over one fake transport; each step's request names its own route. */
+function contentSteps(transport: ReturnType<typeof routedTransport>) {
+  return {
+    sentiment: step('sentiment', (text: string) => ask('sentiment', text), { transport, output: label }),
+    summary: step('summary', (text: string) => ask('summary', text), { transport }),
+    keywords: step('keywords', (text: string) => ask('keywords', text), { transport }),
+  };
+}
+
+describe('parallel', () => {
+  it('finishes when the slowest branch does: wall time = max, not sum', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const sentiment = cold('  300ms (af|)', events({ a: 'positive' }));
+      const sentimentSubs = '   ^ 299ms !   ';
+      const summary = cold('    900ms (af|)', events({ a: 'Rx is fast.' }));
+      const summarySubs = '     ^ 899ms !   ';
+      const keywords = cold('   600ms (af|)', events({ a: 'rx, llm' }));
+      const keywordsSubs = '    ^ 599ms !   ';
+      const expected = '        900ms (v|)  ';
+
+      const analysis = parallel(contentSteps(routedTransport({ sentiment: [sentiment], summary: [summary], keywords: [keywords] })));
+
+      expectObservable(analysis.value('text')).toBe(expected, {
+        v: { sentiment: 'positive', summary: 'Rx is fast.', keywords: 'rx, llm' },
+      });
+      expectSubscriptions(sentiment.subscriptions).toBe(sentimentSubs);
+      expectSubscriptions(summary.subscriptions).toBe(summarySubs);
+      expectSubscriptions(keywords.subscriptions).toBe(keywordsSubs);
+    });
+  });
+
+  it('run() emits a snapshot of every branch whenever one changes (combineLatest), ending done', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const fast = cold('   -a--(f|)    ', events({ a: 'A' }));
+      const fastSubs = '    ^---!       ';
+      const slow = cold('   --b-----(f|)', events({ b: 'B' }));
+      const slowSubs = '    ^-------!   ';
+      const expected = '    wxy-z---(d|)';
+      const values = {
+        w: 'waiting | waiting: | waiting:',
+        x: 'streaming | streaming:A | waiting:',
+        y: 'streaming | streaming:A | streaming:B',
+        z: 'streaming | done:"A" | streaming:B',
+        d: 'done | done:"A" | done:"B"',
+      };
+
+      const transport = routedTransport({ fast: [fast], slow: [slow] });
+      const group = parallel({
+        fast: step('fast', () => ask('fast'), { transport }),
+        slow: step('slow', () => ask('slow'), { transport }),
+      });
+      const picture = group
+        .run('x')
+        .pipe(map((state) => `${state.status} | ${show(state.branches.fast)} | ${show(state.branches.slow)}`));
+
+      expectObservable(picture).toBe(expected, values);
+      expectSubscriptions(fast.subscriptions).toBe(fastSubs);
+      expectSubscriptions(slow.subscriptions).toBe(slowSubs);
+    });
+  });
+
+  it('the done snapshot carries the record and the group timing', () => {
+    const testScheduler = createTestScheduler();
+    testScheduler.run(({ cold, expectObservable }) => {
+      const fast = cold(' 10ms a 9ms (f|)', events({ a: 'A' }));
+      const slow = cold(' 30ms a 9ms (f|)', events({ a: 'B' }));
+
+      const transport = routedTransport({ fast: [fast], slow: [slow] });
+      const group = parallel(
+        { fast: step('fast', () => ask('fast'), { transport }), slow: step('slow', () => ask('slow'), { transport }) },
+        { scheduler: testScheduler },
+      );
+
+      expectObservable(
+        group.run('x').pipe(
+          last(),
+          map((state) => state.status === 'done' && { value: state.value, startedAt: state.startedAt, firstTokenAt: state.firstTokenAt, endedAt: state.endedAt }),
+        ),
+      ).toBe('40ms (v|)', { v: { value: { fast: 'A', slow: 'B' }, startedAt: 0, firstTokenAt: 10, endedAt: 40 } });
+    });
+  });
+
+  it('fails fast: the first branch error errors the group and unsubscribes the others', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const failure = new RxllmError('rate-limited', 'HTTP 429', { retryAfterMs: 1000 });
+      const sentiment = cold('  300ms (af|)', events({ a: 'positive' }));
+      const sentimentSubs = '   ^ 199ms !   ';
+      const summary = cold<LlmEvent>('200ms #', undefined, failure);
+      const summarySubs = '     ^ 199ms !   ';
+      const keywords = cold('   600ms (af|)', events({ a: 'rx' }));
+      const keywordsSubs = '    ^ 199ms !   ';
+      const expected = '        200ms #     ';
+
+      const analysis = parallel(contentSteps(routedTransport({ sentiment: [sentiment], summary: [summary], keywords: [keywords] })));
+
+      expectObservable(analysis.value('text')).toBe(expected, undefined, failure);
+      expectSubscriptions(sentiment.subscriptions).toBe(sentimentSubs);
+      expectSubscriptions(summary.subscriptions).toBe(summarySubs);
+      expectSubscriptions(keywords.subscriptions).toBe(keywordsSubs);
+    });
+  });
+
+  it('a branch that completes without a value is a named error, not a silent empty completion', () => {
+    const errors: RxllmError[] = [];
+    createTestScheduler().run(({ cold, expectSubscriptions }) => {
+      const summary = cold('  900ms (af|)', events({ a: 'Rx is fast.' }));
+      const summarySubs = '   ^ 99ms !    ';
+      const empty = cold<StepState<string>>('100ms |');
+      const emptySubs = '     ^ 99ms !    ';
+
+      const transport = routedTransport({ summary: [summary, summary] });
+      const group = parallel({
+        summary: step('summary', () => ask('summary'), { transport }),
+        translation: { run: () => empty }, // a hand-written Runnable that breaks the contract
+      });
+
+      group.value('x').subscribe({ error: (e: RxllmError) => errors.push(e) });
+      group.run('x').subscribe({ error: (e: RxllmError) => errors.push(e) });
+      expectSubscriptions(summary.subscriptions).toBe([summarySubs, summarySubs]);
+      expectSubscriptions(empty.subscriptions).toBe([emptySubs, emptySubs]);
+    });
+    expect(errors.map((e) => e.code)).toEqual(['incomplete-stream', 'incomplete-stream']);
+    expect(errors[0]!.message).toMatchInlineSnapshot(
+      `"parallel branch "translation" completed without a final value: its run() must end with a { status: 'done', value } state. If it can legitimately produce nothing, end it with a done state carrying a default value."`,
+    );
+  });
+
+  it('unsubscribing cancels every branch', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const sentiment = cold('  300ms (af|)', events({ a: 'positive' }));
+      const summary = cold('    900ms (af|)', events({ a: 'Rx is fast.' }));
+      const keywords = cold('   600ms (af|)', events({ a: 'rx' }));
+      const branchSubs = '      ^ 49ms !    ';
+      const unsub = '           ^ 49ms !    ';
+
+      const analysis = parallel(contentSteps(routedTransport({ sentiment: [sentiment], summary: [summary], keywords: [keywords] })));
+
+      expectObservable(analysis.value('text'), unsub).toBe('');
+      for (const branch of [sentiment, summary, keywords]) expectSubscriptions(branch.subscriptions).toBe(branchSubs);
+    });
+  });
+
+  it('input$.pipe(switchMap(group.value)) cancels the previous input\'s whole group', () => {
+    createTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const input = hot('         a 99ms b            ');
+      const sentiment = cold('    300ms (af|)         ', events({ a: 'neutral' }));
+      const summary = cold('      900ms (af|)         ', events({ a: 'S' }));
+      const keywords = cold('     600ms (af|)         ', events({ a: 'K' }));
+      const firstRunSubs = '      ^ 99ms !            ';
+      const expected = '          100ms 900ms v       ';
+      const transport = routedTransport({
+        sentiment: [sentiment, sentiment],
+        summary: [summary, summary],
+        keywords: [keywords, keywords],
+      });
+
+      const analysis = parallel(contentSteps(transport));
+
+      expectObservable(input.pipe(switchMap(analysis.value))).toBe(expected, {
+        v: { sentiment: 'neutral', summary: 'S', keywords: 'K' },
+      });
+      expectSubscriptions(sentiment.subscriptions).toBe([firstRunSubs, '100ms ^ 299ms !']);
+      expectSubscriptions(summary.subscriptions).toBe([firstRunSubs, '100ms ^ 899ms !']);
+      expectSubscriptions(keywords.subscriptions).toBe([firstRunSubs, '100ms ^ 599ms !']);
+    });
+  });
+
+  it('nests: a group is a Runnable, so it can be a branch of another group', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const transport = routedTransport({
+        a: [cold('10ms (af|)', events({ a: 'A' }))],
+        b: [cold('20ms (af|)', events({ a: 'B' }))],
+        c: [cold('15ms (af|)', events({ a: 'C' }))],
+      });
+      const inner = parallel({ a: step('a', () => ask('a'), { transport }), b: step('b', () => ask('b'), { transport }) });
+      const outer = parallel({ inner, c: step('c', () => ask('c'), { transport }) });
+
+      const value: Observable<{ inner: { a: string; b: string }; c: string }> = outer.value('x');
+      expectObservable(value).toBe('20ms (v|)', { v: { inner: { a: 'A', b: 'B' }, c: 'C' } });
+    });
+  });
+
+  it('infers the record type from the branches', () => {
+    const transport = routedTransport({});
+    const analysis = parallel(contentSteps(transport));
+    const value: Observable<{ sentiment: 'positive' | 'negative' | 'neutral'; summary: string; keywords: string }> =
+      analysis.value('text');
+    // @ts-expect-error: the branches take a string
+    analysis.value(42);
+    expect(value).toBeDefined();
+  });
+
+  it('rejects an empty group or a branch that is not runnable, at construction', () => {
+    expect(() => parallel({})).toThrowErrorMatchingInlineSnapshot(
+      `"parallel() needs at least one branch: parallel({ sentiment, summary })."`,
+    );
+    expect(() => parallel({ a: EMPTY as never, b: 'text' as never })).toThrowErrorMatchingInlineSnapshot(
+      `"parallel(): branches "a", "b" must be a step (or any object with a run(input) method)."`,
+    );
+  });
+});

@@ -1,0 +1,355 @@
+import { last, map, mergeMap, type Observable, switchMap } from 'rxjs';
+import { z } from 'zod';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import { step } from '../../src/pipeline/step';
+import type { StepState } from '../../src/pipeline/StepState';
+import { ask, createTestScheduler, events, routedTransport, show } from './fakes';
+
+function messageOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('expected a throw');
+}
+
+const shown = (states: Observable<StepState<unknown>>) => states.pipe(map(show));
+
+describe('step', () => {
+  it('streams waiting → streaming (text so far) → done, then completes', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const answer = cold('  --a--b--(f|)', events({ a: 'Hel', b: 'lo' }));
+      const answerSubs = '   ^-------!   ';
+      const expected = '     w-x--y--(d|)';
+      const values = { w: 'waiting:', x: 'streaming:Hel', y: 'streaming:Hello', d: 'done:"Hello"' };
+
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }) });
+
+      expectObservable(shown(greet.run('x'))).toBe(expected, values);
+      expectSubscriptions(answer.subscriptions).toBe(answerSubs);
+    });
+  });
+
+  it('times the step on the scheduler clock: startedAt, firstTokenAt, endedAt', () => {
+    const testScheduler = createTestScheduler();
+    testScheduler.run(({ cold, hot, expectObservable }) => {
+      const answer = cold('       --a--b--(f|)', events({ a: 'Hel', b: 'lo' }));
+      const start = hot('   100ms x           ');
+      const expected = '    100ms --------d   ';
+
+      const greet = step('greet', () => ask('greet'), {
+        transport: routedTransport({ greet: [answer] }),
+        scheduler: testScheduler,
+      });
+
+      expectObservable(start.pipe(mergeMap(() => greet.run('x').pipe(last())))).toBe(expected, {
+        d: { step: 'greet', status: 'done', textSoFar: 'Hello', reask: 0, value: 'Hello', startedAt: 100, firstTokenAt: 102, endedAt: 108 },
+      });
+    });
+  });
+
+  it('value() emits only the final value', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const answer = cold('  --a--b--(f|)', events({ a: 'Hel', b: 'lo' }));
+      const answerSubs = '   ^-------!   ';
+      const expected = '     --------(v|)';
+
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }) });
+
+      expectObservable(greet.value('x')).toBe(expected, { v: 'Hello' });
+      expectSubscriptions(answer.subscriptions).toBe(answerSubs);
+    });
+  });
+
+  it('a first non-text token (reasoning) moves the step to streaming once', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const reasoning: LlmEvent = { type: 'reasoning', choice: 0, text: 'hmm' };
+      const answer = cold('  -r-r-a-(f|)', { ...events({ a: 'Hi' }), r: reasoning });
+      const expected = '     ws---x-(d|)';
+      const values = { w: 'waiting:', s: 'streaming:', x: 'streaming:Hi', d: 'done:"Hi"' };
+
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }) });
+
+      expectObservable(shown(greet.run('x'))).toBe(expected, values);
+    });
+  });
+
+  it('is cold: builds and sends nothing before subscribe, one request per subscription', () => {
+    createTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const first = cold('        --a-(f|)', events({ a: 'one' }));
+      const second = cold('       --a-(f|)', events({ a: 'two' }));
+      const firstSubs = '   ---^---!      ';
+      const secondSubs = '  -----^---!    ';
+      const trigger1 = hot('---x           ');
+      const trigger2 = hot('-----x         ');
+      const build = jest.fn(() => ask('greet'));
+
+      const greet = step('greet', build, { transport: routedTransport({ greet: [first, second] }) });
+      const answer$ = greet.value('x'); // one observable, subscribed twice below
+
+      expect(build).not.toHaveBeenCalled();
+      expectObservable(trigger1.pipe(mergeMap(() => answer$))).toBe('-------v', { v: 'one' });
+      expectObservable(trigger2.pipe(mergeMap(() => answer$))).toBe('---------v', { v: 'two' });
+      expectSubscriptions(first.subscriptions).toBe(firstSubs);
+      expectSubscriptions(second.subscriptions).toBe(secondSubs);
+    });
+  });
+
+  it('unsubscribing unsubscribes the transport (the request is aborted)', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const answer = cold('  --a--b--(f|)', events({ a: 'Hel', b: 'lo' }));
+      const answerSubs = '   ^---!       ';
+      const unsub = '        ^---!       ';
+      const expected = '     w-x--       ';
+
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }) });
+
+      expectObservable(shown(greet.run('x')), unsub).toBe(expected, { w: 'waiting:', x: 'streaming:Hel' });
+      expectSubscriptions(answer.subscriptions).toBe(answerSubs);
+    });
+  });
+
+  it('switchMap over inputs cancels the previous input\'s request', () => {
+    createTestScheduler().run(({ cold, hot, expectObservable, expectSubscriptions }) => {
+      const forA = cold('      ----a-(f|)', events({ a: 'A' }));
+      const forB = cold('        ----a-(f|)', events({ a: 'B' }));
+      const forASubs = '     ^-!         ';
+      const forBSubs = '     --^-----!   ';
+      const input = hot('    a-b         ');
+      const expected = '     --------v   ';
+
+      const transport = routedTransport({ a: [forA], b: [forB] });
+      const echo = step('echo', (letter: string) => ask(letter), { transport });
+
+      expectObservable(input.pipe(switchMap(echo.value))).toBe(expected, { v: 'B' });
+      expectSubscriptions(forA.subscriptions).toBe(forASubs);
+      expectSubscriptions(forB.subscriptions).toBe(forBSubs);
+    });
+  });
+
+  it('passes a transport error through unchanged', () => {
+    createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const failure = new RxllmError('server', 'HTTP 503');
+      const answer = cold('  --a--#', events({ a: 'Hel' }), failure);
+      const answerSubs = '   ^----!';
+      const expected = '     w-x--#';
+
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }) });
+
+      expectObservable(shown(greet.run('x'))).toBe(expected, { w: 'waiting:', x: 'streaming:Hel' }, failure);
+      expectSubscriptions(answer.subscriptions).toBe(answerSubs);
+    });
+  });
+
+  describe('with an output schema', () => {
+    const Summary = z.object({ title: z.string(), keywords: z.array(z.string()).length(2) });
+
+    it('parses and validates the final text into the schema\'s type', () => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const answer = cold('--a-b-(f|)', events({ a: '{"title":"Rx",', b: '"keywords":["a","b"]}' }));
+        const summary = step('summary', () => ask('s'), { transport: routedTransport({ s: [answer] }), output: Summary });
+
+        expectObservable(summary.value('x')).toBe('------(v|)', { v: { title: 'Rx', keywords: ['a', 'b'] } });
+      });
+    });
+
+    it('sends the schema from z.toJSONSchema (without $schema), named after the step', () => {
+      let sent: { response_format?: unknown }[] = [];
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const answer = cold('-(a|)', events({ a: '{"title":"Rx","keywords":["a","b"]}' }));
+        const routed = routedTransport({ s: [answer] });
+        const summary = step('my summary', () => ask('s'), { transport: routed, output: Summary });
+        expectObservable(summary.value('x')).toBe('-(v|)', { v: { title: 'Rx', keywords: ['a', 'b'] } });
+        sent = routed.requests;
+      });
+      expect(sent[0]!.response_format).toEqual({
+        type: 'json_schema',
+        json_schema: {
+          name: 'my_summary',
+          schema: {
+            type: 'object',
+            properties: {
+              title: { type: 'string' },
+              keywords: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 },
+            },
+            required: ['title', 'keywords'],
+            additionalProperties: false,
+          },
+        },
+      });
+    });
+
+    it('keeps a response_format the request sets itself', () => {
+      let sent: { response_format?: unknown }[] = [];
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const answer = cold('-(a|)', events({ a: '{"title":"Rx","keywords":["a","b"]}' }));
+        const routed = routedTransport({ s: [answer] });
+        const summary = step('s', () => ({ ...ask('s'), response_format: { type: 'json_object' as const } }), {
+          transport: routed,
+          output: Summary,
+        });
+        expectObservable(summary.value('x')).toBe('-(v|)', { v: { title: 'Rx', keywords: ['a', 'b'] } });
+        sent = routed.requests;
+      });
+      expect(sent[0]!.response_format).toEqual({ type: 'json_object' });
+    });
+
+    it('tolerates a ```json fence around the answer', () => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const answer = cold('-a-(b|)', events({ a: 'Here you go:\n```json\n{"title":"Rx",', b: '"keywords":["a","b"]}\n```' }));
+        const summary = step('s', () => ask('s'), { transport: routedTransport({ s: [answer] }), output: Summary });
+
+        expectObservable(summary.value('x')).toBe('---(v|)', { v: { title: 'Rx', keywords: ['a', 'b'] } });
+      });
+    });
+
+    it.each([
+      ['a bare label', 'Positive.', 'positive'],
+      ['a JSON string', '"negative"', 'negative'],
+      ['the { value } wrapper it asked for', '{"value":"neutral"}', 'neutral'],
+      ['a fenced wrapper', '```json\n{"value": "neutral"}\n```', 'neutral'],
+    ])('accepts %s for a z.enum', (_, text, label) => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const answer = cold('-(a|)', events({ a: text }));
+        const sentiment = step('sentiment', () => ask('s'), {
+          transport: routedTransport({ s: [answer] }),
+          output: z.enum(['positive', 'negative', 'neutral']),
+        });
+
+        expectObservable(sentiment.value('x')).toBe('-(v|)', { v: label });
+      });
+    });
+
+    it('asks for a non-object schema wrapped as { value } (OpenAI needs an object root)', () => {
+      let sent: { response_format?: unknown }[] = [];
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const routed = routedTransport({ s: [cold('-(a|)', events({ a: 'positive' }))] });
+        const sentiment = step('sentiment', () => ask('s'), { transport: routed, output: z.enum(['positive', 'negative']) });
+        expectObservable(sentiment.value('x')).toBe('-(v|)', { v: 'positive' });
+        sent = routed.requests;
+      });
+      expect(sent[0]!.response_format).toEqual({
+        type: 'json_schema',
+        json_schema: {
+          name: 'sentiment',
+          schema: {
+            type: 'object',
+            properties: { value: { type: 'string', enum: ['positive', 'negative'] } },
+            required: ['value'],
+            additionalProperties: false,
+          },
+        },
+      });
+    });
+
+    it('re-asks with the validation error, then succeeds', () => {
+      let sent: { messages: unknown[] }[] = [];
+      createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+        const first = cold('   --a-(f|)      ', events({ a: 'maybe?' }));
+        const firstSubs = '    ^---!         ';
+        const second = cold('      --a-(f|)  ', events({ a: 'negative' }));
+        const secondSubs = '   ----^---!     ';
+        const expected = '     w-s-v-t-(d|)  ';
+        const values = { w: 'waiting:0:', s: 'streaming:0:maybe?', v: 'waiting:1:', t: 'streaming:1:negative', d: 'done:1:"negative"' };
+        // The re-ask's waiting state shows reask 1 and an empty textSoFar.
+        const shownWithReask = (state: StepState<unknown>) => show(state).replace(':', `:${state.reask}:`);
+
+        const routed = routedTransport({ s: [first, second] });
+        const sentiment = step('sentiment', () => ask('s', 'How does this sound?'), {
+          transport: routed,
+          output: z.enum(['positive', 'negative', 'neutral']),
+          reasks: 1,
+        });
+
+        expectObservable(sentiment.run('x').pipe(map(shownWithReask))).toBe(expected, values);
+        expectSubscriptions(first.subscriptions).toBe(firstSubs);
+        expectSubscriptions(second.subscriptions).toBe(secondSubs);
+        sent = routed.requests;
+      });
+      expect(sent[1]!.messages).toMatchInlineSnapshot(`
+        [
+          {
+            "content": "How does this sound?",
+            "role": "user",
+          },
+          {
+            "content": "maybe?",
+            "role": "assistant",
+          },
+          {
+            "content": "Your previous answer does not match the required format:
+        ✖ Invalid option: expected one of "positive"|"negative"|"neutral"
+        Reply again with only the corrected answer as JSON, no other text.",
+            "role": "user",
+          },
+        ]
+      `);
+    });
+
+    it('fails with invalid-output carrying the raw text and zod issues once re-asks run out', () => {
+      let error: unknown;
+      createTestScheduler().run(({ cold, expectSubscriptions }) => {
+        const first = cold('   --a-(f|)      ', events({ a: 'maybe?' }));
+        const second = cold('      --a-(f|)  ', events({ a: 'still unsure' }));
+        const secondSubs = '   ----^---!     ';
+
+        const sentiment = step('sentiment', () => ask('s'), {
+          transport: routedTransport({ s: [first, second] }),
+          output: z.enum(['positive', 'negative', 'neutral']),
+          reasks: 1,
+        });
+
+        sentiment.value('x').subscribe({ error: (e: unknown) => (error = e) });
+        expectSubscriptions(second.subscriptions).toBe(secondSubs);
+      });
+      expect(error).toBeInstanceOf(RxllmError);
+      const failure = error as RxllmError;
+      expect(failure.code).toBe('invalid-output');
+      expect(failure.raw).toBe('still unsure');
+      expect(failure.cause).toBeInstanceOf(z.ZodError);
+      expect((failure.cause as z.ZodError).issues[0]!.code).toBe('invalid_value');
+      expect(failure.message).toMatchInlineSnapshot(`
+        "step "sentiment" answered text that is not JSON and does not match its output schema (after 1 re-ask):
+        ✖ Invalid option: expected one of "positive"|"negative"|"neutral"
+        The answer is in error.raw. Make the prompt more explicit, loosen the schema, or raise \`reasks\`."
+      `);
+    });
+
+    it('reports JSON that does not match an object schema without re-asking by default', () => {
+      let error: RxllmError | undefined;
+      createTestScheduler().run(({ cold, expectSubscriptions }) => {
+        const answer = cold('--(a|)', events({ a: '{"title":"Rx","keywords":["only one"]}' }));
+        const summary = step('summary', () => ask('s'), { transport: routedTransport({ s: [answer] }), output: Summary });
+        summary.run('x').subscribe({ error: (e: RxllmError) => (error = e) });
+        expectSubscriptions(answer.subscriptions).toBe('^-!');
+      });
+      expect(error?.message).toMatchInlineSnapshot(`
+        "step "summary" answered JSON that does not match its output schema:
+        ✖ Too small: expected array to have exactly 2 items
+          → at keywords
+        The answer is in error.raw. Make the prompt more explicit, loosen the schema, or raise \`reasks\`."
+      `);
+    });
+  });
+
+  describe('configuration', () => {
+    const transport = routedTransport({});
+
+    it('rejects missing or wrong parameters at construction', () => {
+      expect(() => step('', () => ask('x'), { transport: undefined as never, reasks: -1 })).toThrowErrorMatchingInlineSnapshot(
+        `"step(""): \`name\` must be a non-empty string; \`transport\` is required: pass a Transport such as sseTransport(...); \`reasks\` must be an integer ≥ 0, got -1."`,
+      );
+      expect(() => step('s', () => ask('x'), { transport, reasks: 1.5 })).toThrow(
+        expect.objectContaining({ code: 'invalid-config' }),
+      );
+    });
+
+    it('rejects an output schema that JSON Schema cannot express, at construction', () => {
+      const build = () => step('when', () => ask('x'), { transport, output: z.object({ at: z.date() }) });
+      expect(build).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+      expect(messageOf(build)).toMatchInlineSnapshot(`"step "when": its output schema cannot be expressed as JSON Schema (Date cannot be represented in JSON Schema). Use JSON types (string, number, boolean, enum, object, array) and convert afterwards."`);
+    });
+  });
+});

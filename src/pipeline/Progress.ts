@@ -1,0 +1,54 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * A run that has started and has no final value yet: `waiting` for its first
+ * token, or `streaming`. Times are `scheduler.now()` readings, in milliseconds.
+ */
+export interface ProgressRunning {
+  status: 'waiting' | 'streaming';
+  startedAt: number;
+  /** When the first token (of any part of the run) arrived. */
+  firstTokenAt?: number;
+}
+
+/** A run that finished with its final value. */
+export interface ProgressDone<O> {
+  status: 'done';
+  value: O;
+  startedAt: number;
+  firstTokenAt?: number;
+  endedAt: number;
+}
+
+/**
+ * A run that ended without a value and without erroring: only a
+ * {@link graph} with `onError: 'continue'` ends like this (some nodes failed,
+ * the others' results are in the state).
+ */
+export interface ProgressFailed {
+  status: 'failed';
+  startedAt: number;
+  firstTokenAt?: number;
+  endedAt: number;
+}
+
+/**
+ * The protocol every pipeline piece speaks: a run emits progressive states and
+ * ends with one `done` state that carries the value. {@link StepState},
+ * {@link ParallelState} and {@link GraphState} are all `Progress`es, which is
+ * why a step, a parallel group and a graph can be nested in one another.
+ */
+export type Progress<O> = ProgressRunning | ProgressDone<O> | ProgressFailed;
+
+/**
+ * Anything that runs on an input and reports its {@link Progress}: a
+ * {@link Step}, a {@link Parallel} group, a {@link Graph}, or your own object
+ * with a `run` method. `parallel()` branches and `graph()` nodes are Runnables.
+ *
+ * The contract: `run(input)` is cold (nothing starts before subscribe),
+ * unsubscribing cancels everything under it, and a successful run emits a
+ * `done` state last and then completes.
+ */
+export interface Runnable<I, O, S extends Progress<O> = Progress<O>> {
+  run(input: I): Observable<S>;
+}

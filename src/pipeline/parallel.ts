@@ -1,0 +1,148 @@
+import { asyncScheduler, combineLatest, defer, forkJoin, map, type Observable, type SchedulerLike } from 'rxjs';
+import { RxllmError } from '../core/errors.js';
+import { doneValue, requireDone } from './finalValue.js';
+import type { Progress, Runnable } from './Progress.js';
+
+/** Options for {@link parallel}. */
+export interface ParallelConfig {
+  /** The clock for the group's `startedAt` / `firstTokenAt` / `endedAt`. @defaultValue asyncScheduler */
+  scheduler?: SchedulerLike;
+}
+
+/** The branches of a {@link parallel} group: named {@link Runnable}s (steps, groups, graphs). */
+export type Branches = Record<string, Runnable<unknown, unknown>>;
+
+/** The state type a branch emits (a {@link StepState} for a step). */
+export type BranchState<R> = R extends { run(input: never): Observable<infer S> } ? S : never;
+
+/** The final value of a branch. */
+export type BranchValue<R> = BranchState<R> extends infer S ? (S extends { status: 'done'; value: infer V } ? V : never) : never;
+
+/** The record of final values of a group: `{ sentiment: 'positive', summary: '...', ... }`. */
+export type ParallelValue<B> = { [K in keyof B]: BranchValue<B[K]> };
+
+/** The input a group accepts: what every branch accepts. */
+export type ParallelInput<B> = {
+  [K in keyof B]: (input: B[K] extends { run(input: infer I): unknown } ? I : never) => void;
+}[keyof B] extends (input: infer I) => void
+  ? I
+  : never;
+
+interface ParallelStateBase<B> {
+  /** The latest state of every branch. */
+  branches: { [K in keyof B]: BranchState<B[K]> };
+  startedAt: number;
+  /** When the first token of any branch arrived. */
+  firstTokenAt?: number;
+}
+
+/**
+ * One snapshot of a {@link parallel} group: every branch's latest state, and
+ * once all are done, the record of values. A {@link Progress}, so groups nest.
+ */
+export type ParallelState<B> =
+  | (ParallelStateBase<B> & { status: 'waiting' | 'streaming' })
+  | (ParallelStateBase<B> & { status: 'done'; value: ParallelValue<B>; endedAt: number });
+
+/** A group of branches run at once on the same input. See {@link parallel}. */
+export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelState<B>> {
+  /** Every snapshot (combineLatest semantics), ending with a `done` one carrying the record. */
+  readonly run: (input: I) => Observable<ParallelState<B>>;
+  /** Only the record of final values, when every branch is done (forkJoin semantics). */
+  readonly value: (input: I) => Observable<ParallelValue<B>>;
+}
+
+/**
+ * Runs named branches at once on the same input: wall time is the slowest
+ * branch, not the sum.
+ *
+ * ```text
+ * sentiment:  w--s-(d|)
+ * summary:    w------s------(d|)
+ * keywords:   w-----s---(d|)
+ * value:      --------------(r|)       r = { sentiment, summary, keywords }
+ * run:        a--b-cd-e-f---(g|)       one snapshot per branch state (combineLatest)
+ * ```
+ *
+ * `value(input)` emits the record of final values once, when every branch is
+ * done, and completes. `run(input)` emits a {@link ParallelState} for every
+ * branch state (all branches' latest `textSoFar` for a live view), the last one
+ * `done` with the record. Both are fail-fast: the first branch error errors
+ * the group and unsubscribes the other branches, aborting their requests. A
+ * branch that completes without a `done` state is an `incomplete-stream`
+ * {@link RxllmError} naming it, never a silent empty completion (forkJoin's
+ * trap). To keep going past a failed branch, use {@link graph} with
+ * `onError: 'continue'`. Cold: every branch starts on subscribe, per
+ * subscription. Unsubscribe cancels every branch.
+ *
+ * @throws {@link RxllmError} `invalid-config` at construction when there are
+ * no branches or a branch has no `run` method.
+ *
+ * @example
+ * ```ts
+ * const analysis = parallel({ sentiment, summary, keywords });
+ * text$.pipe(switchMap(analysis.value)).subscribe(({ sentiment, summary, keywords }) => show(...));
+ * analysis.run(text).subscribe(({ branches }) => render(branches.summary.textSoFar));
+ * ```
+ * @see step
+ * @see graph
+ */
+export function parallel<B extends Branches>(branches: B, config: ParallelConfig = {}): Parallel<ParallelInput<B>, B> {
+  const names = validate(branches);
+  const scheduler = config.scheduler ?? asyncScheduler;
+  const start = (name: string, input: unknown) =>
+    (branches[name] as Runnable<unknown, unknown>).run(input);
+
+  const run = (input: ParallelInput<B>): Observable<ParallelState<B>> =>
+    defer(() => {
+      // Per subscription: each run has its own clock readings.
+      const startedAt = scheduler.now();
+      let firstTokenAt: number | undefined;
+      const sources = Object.fromEntries(
+        names.map((name) => [name, start(name, input).pipe(requireDone(`parallel branch "${name}"`))]),
+      );
+      return combineLatest(sources).pipe(
+        map((states): ParallelState<B> => {
+          const all = Object.values(states) as Progress<unknown>[];
+          if (firstTokenAt === undefined && all.some((state) => state.firstTokenAt !== undefined)) {
+            firstTokenAt = scheduler.now();
+          }
+          const base = {
+            branches: states as ParallelStateBase<B>['branches'],
+            startedAt,
+            ...(firstTokenAt === undefined ? {} : { firstTokenAt }),
+          };
+          if (all.every((state) => state.status === 'done')) {
+            const value = Object.fromEntries(names.map((name) => [name, (states[name] as { value: unknown }).value]));
+            return { ...base, status: 'done', value: value as ParallelValue<B>, endedAt: scheduler.now() };
+          }
+          return { ...base, status: all.some((state) => state.status !== 'waiting') ? 'streaming' : 'waiting' };
+        }),
+      );
+    });
+
+  const value = (input: ParallelInput<B>): Observable<ParallelValue<B>> =>
+    defer(() =>
+      forkJoin(
+        Object.fromEntries(names.map((name) => [name, start(name, input).pipe(doneValue(`parallel branch "${name}"`))])),
+      ),
+    ) as Observable<ParallelValue<B>>;
+
+  return { run, value };
+}
+
+function validate(branches: unknown): string[] {
+  if (typeof branches !== 'object' || branches === null || Object.keys(branches).length === 0) {
+    throw new RxllmError('invalid-config', 'parallel() needs at least one branch: parallel({ sentiment, summary }).');
+  }
+  const names = Object.keys(branches);
+  const bad = names.filter((name) => typeof (branches as Record<string, { run?: unknown }>)[name]?.run !== 'function');
+  if (bad.length) {
+    throw new RxllmError(
+      'invalid-config',
+      `parallel(): branch${bad.length === 1 ? '' : 'es'} ${bad.map((name) => `"${name}"`).join(', ')} ` +
+        `must be a step (or any object with a run(input) method).`,
+    );
+  }
+  return names;
+}
