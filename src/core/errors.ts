@@ -17,6 +17,7 @@
  * | `connection-lost` | the connection failed mid-body (reset, network failure) |
  * | `timeout` | a time limit fired (raised by timeout middleware) |
  * | `invalid-output` | a step's answer did not match its schema |
+ * | `overloaded` | a load limiter's queue is full: the request was rejected before it was sent |
  */
 export type RxllmErrorCode =
   | 'invalid-request'
@@ -31,7 +32,8 @@ export type RxllmErrorCode =
   | 'incomplete-stream'
   | 'connection-lost'
   | 'timeout'
-  | 'invalid-output';
+  | 'invalid-output'
+  | 'overloaded';
 
 /** The optional, structured fields an {@link RxllmError} may carry. */
 export interface RxllmErrorDetails {
@@ -64,14 +66,16 @@ export class RxllmError extends Error implements RxllmErrorDetails {
   /** Brand that survives duplicate copies of the package, unlike `instanceof`. */
   readonly isRxllmError = true as const;
   readonly code: RxllmErrorCode;
-  readonly status?: number;
-  readonly requestId?: string;
-  readonly retryAfterMs?: number;
-  readonly partialText?: string;
-  readonly tokensEmitted?: boolean;
-  readonly providerCode?: string;
-  readonly path?: string;
-  readonly raw?: string;
+  // `declare`: no own property unless the constructor sets one (a plain field would be an own
+  // `undefined` under ES2022 class fields, showing up in Object.keys and strict equality).
+  declare readonly status?: number;
+  declare readonly requestId?: string;
+  declare readonly retryAfterMs?: number;
+  declare readonly partialText?: string;
+  declare readonly tokensEmitted?: boolean;
+  declare readonly providerCode?: string;
+  declare readonly path?: string;
+  declare readonly raw?: string;
 
   constructor(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

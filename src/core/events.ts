@@ -51,7 +51,10 @@ export interface ToolCallEvent {
   arguments: string;
 }
 
-/** Token usage for the whole request (sent once, near the end, by most servers). */
+/**
+ * Token usage for the whole request: at most one per response, after the last `finish`,
+ * when the server reported usage. `choice` is always 0 (usage covers every choice).
+ */
 export interface UsageEvent {
   type: 'usage';
   choice: number;

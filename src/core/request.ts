@@ -19,10 +19,17 @@ const filePart = z.looseObject({
 });
 const refusalPart = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
 
-const userContent = z.union([
-  z.string(),
-  z.array(z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart])),
-]);
+const userPart = z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
+const knownUserPartTypes: readonly string[] = ['text', 'image_url', 'input_audio', 'file'];
+// Servers add part types of their own (vLLM's video_url and audio_url): a part of any other
+// `type` passes through, like any vendor field. The static type names the OpenAI parts only,
+// so code that narrows on `part.type` keeps working.
+const vendorPart = z.looseObject({
+  type: z.string().refine((type) => !knownUserPartTypes.includes(type), { message: 'Invalid content part', abort: true }),
+});
+const userContent = z.union([z.string(), z.array(z.union([userPart, vendorPart]))]) as unknown as z.ZodUnion<
+  [z.ZodString, z.ZodArray<typeof userPart>]
+>;
 const textContent = z.union([z.string(), z.array(textPart)]);
 
 const toolCall = z.looseObject({
@@ -89,7 +96,8 @@ export const llmRequestSchema = z.looseObject({
   max_completion_tokens: positiveInt.nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  // No count limit: OpenAI takes 4 stop sequences, vLLM and llama.cpp take more; each server enforces its own.
+  stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
   n: positiveInt.nullable().optional(),
   seed: z.number().int().nullable().optional(),
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
@@ -121,7 +129,7 @@ export type LlmMessage = LlmRequest['messages'][number];
 export function parseRequest(input: unknown): LlmRequest {
   const parsed = llmRequestSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues;
+  const issues = parsed.error.issues.flatMap((issue) => specific(issue, []));
   const first = issues[0];
   const path = first ? formatPath(first.path) : '';
   const lines = issues.map((issue) => `  at ${formatPath(issue.path) || '(request)'}: ${issue.message}`);
@@ -130,6 +138,38 @@ export function parseRequest(input: unknown): LlmRequest {
     `Invalid chat request; fix these fields before sending:\n${lines.join('\n')}`,
     { path, cause: parsed.error },
   );
+}
+
+interface Problem {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+/**
+ * The problems behind one zod issue, located as precisely as possible. A union (content that
+ * is a string or an array of parts) reports only "Invalid input" at its own path; the branch
+ * that got furthest into the value says what is actually wrong, and where.
+ */
+function specific(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Problem[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [{ path, message: issue.message }];
+  let best: Problem[] | undefined;
+  let bestDepth = 0;
+  for (const branch of issue.errors) {
+    const problems = branch.flatMap((inner) => specific(inner, path));
+    const depth = Math.max(...problems.map((problem) => problem.path.length)) - path.length;
+    if (depth > bestDepth) {
+      best = problems;
+      bestDepth = depth;
+    }
+  }
+  if (best) return best;
+  // Every branch failed on the value itself: say which types would do.
+  const expected = issue.errors.flatMap((branch) => branch.flatMap((inner) => (inner.code === 'invalid_type' ? [inner.expected] : [])));
+  const received = /received (\w+)/.exec(issue.errors[0]?.[0]?.message ?? '')?.[1];
+  return expected.length === issue.errors.length
+    ? [{ path, message: `Invalid input: expected ${[...new Set(expected)].join(' or ')}${received ? `, received ${received}` : ''}` }]
+    : [{ path, message: issue.message }];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

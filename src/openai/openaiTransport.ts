@@ -88,13 +88,25 @@ function isOpenAIClient(value: OpenAI | OpenAITransportConfig): value is OpenAI 
 function fromSdkError(error: unknown): RxllmError {
   const sdkError = error as { status?: unknown; headers?: unknown; error?: unknown; message?: unknown };
   if (typeof sdkError.status === 'number') {
-    const headers = sdkError.headers instanceof Headers ? sdkError.headers : new Headers();
-    const body = JSON.stringify(sdkError.error ?? { message: String(sdkError.message) });
-    return errorFromHttpResponse(sdkError.status, headers, body).with({ cause: error });
+    // Duck-typed: a custom fetch may bring its own Headers class.
+    const headers = typeof (sdkError.headers as Headers | undefined)?.get === 'function' ? (sdkError.headers as Headers) : new Headers();
+    return errorFromHttpResponse(sdkError.status, headers, sdkErrorBody(sdkError.status, sdkError)).with({ cause: error });
   }
   const message = error instanceof Error ? error.message : String(error);
   return new RxllmError('connection-lost', `The request failed before a response arrived: ${message}. Check the URL and that the server is up.`, {
     cause: error,
     tokensEmitted: false,
   });
+}
+
+/**
+ * The error body as the server sent it, as far as the SDK kept it: the `error` member of a
+ * JSON body, or the text of any other body behind its own "<status> " prefix. (A JSON body
+ * without an `error` member, like vLLM's, leaves the SDK nothing but the status.)
+ */
+function sdkErrorBody(status: number, sdkError: { error?: unknown; message?: unknown }): string {
+  if (sdkError.error !== undefined && sdkError.error !== null) return JSON.stringify({ error: sdkError.error });
+  const message = typeof sdkError.message === 'string' ? sdkError.message : '';
+  if (message === `${status} status code (no body)`) return '';
+  return message.startsWith(`${status} `) ? message.slice(`${status} `.length) : message;
 }

@@ -31,7 +31,10 @@ export class ChatCompletionDecoder {
   private readonly choices = new Map<number, ChoiceState>();
   private readonly textParts: string[] = [];
   private contentEmitted = false;
-  private lastUsage: string | undefined;
+  private finishEmitted = false;
+  // Held until the response ends, so one usage event reports the whole request even when a server
+  // repeats running counts on every chunk (vLLM's continuous usage stats).
+  private latestUsage: LlmUsage | undefined;
 
   constructor(
     private readonly emit: (event: LlmEvent) => void,
@@ -81,22 +84,34 @@ export class ChatCompletionDecoder {
       this.finish(index, state, choice['finish_reason'] ?? 'stop');
     }
     this.usage(payload['usage']);
+    this.flushUsage();
   }
 
   /**
    * Says whether the stream ended complete. `sawDone`: the `[DONE]` sentinel arrived.
-   * Returns the `incomplete-stream` error to raise, or undefined.
+   * Returns the `incomplete-stream` error to raise, or undefined after emitting the
+   * request's usage (when the server reported it).
    */
   end(sawDone: boolean): RxllmError | undefined {
+    const incomplete = this.incomplete(sawDone);
+    if (incomplete) return incomplete;
+    this.flushUsage();
+    return undefined;
+  }
+
+  private incomplete(sawDone: boolean): RxllmError | undefined {
+    if (sawDone) {
+      // A role-only delta is not an answer: [DONE] must follow content or a finish_reason.
+      return this.contentEmitted || this.finishEmitted
+        ? undefined
+        : this.error('incomplete-stream', 'The stream ended with [DONE] but produced no answer. Check the model name and the server logs.');
+    }
     if (this.choices.size === 0) {
       return this.error(
         'incomplete-stream',
-        sawDone
-          ? 'The stream ended with [DONE] but produced no answer. Check the model name and the server logs.'
-          : 'The stream ended before any answer arrived. The server closed the connection early; retry the request.',
+        'The stream ended before any answer arrived. The server closed the connection early; retry the request.',
       );
     }
-    if (sawDone) return undefined;
     const unfinished = [...this.choices].filter(([, state]) => !state.finished).map(([index]) => index);
     if (unfinished.length === 0) return undefined;
     return this.error(
@@ -197,16 +212,18 @@ export class ChatCompletionDecoder {
       throw this.error('stream-error', 'The provider ended the answer with finish_reason "error". Retry the request.');
     }
     state.finished = true;
+    this.finishEmitted = true;
     this.emit({ type: 'finish', choice, reason });
   }
 
   private usage(usage: unknown): void {
-    if (!isObject(usage) || typeof usage['completion_tokens'] !== 'number') return;
-    // vLLM with continuous usage stats repeats usage on every chunk; pass on changes only.
-    const key = `${usage['prompt_tokens']}/${usage['completion_tokens']}/${usage['total_tokens']}`;
-    if (key === this.lastUsage) return;
-    this.lastUsage = key;
-    this.emit({ type: 'usage', choice: 0, usage: usage as LlmUsage });
+    if (isObject(usage) && typeof usage['completion_tokens'] === 'number') this.latestUsage = usage as LlmUsage;
+  }
+
+  private flushUsage(): void {
+    const usage = this.latestUsage;
+    this.latestUsage = undefined;
+    if (usage) this.emit({ type: 'usage', choice: 0, usage });
   }
 
   private content(event: LlmEvent): void {

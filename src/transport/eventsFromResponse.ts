@@ -12,6 +12,12 @@ import { errorFromHttpResponse } from './httpError.js';
  * as it arrives; a JSON body (asked for, or sent where a stream was asked)
  * becomes the same events, and an error object in it is an error even with
  * status 200. Cold: the body is read on subscribe; unsubscribe cancels it.
+ *
+ * @example
+ * ```ts
+ * const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(request) });
+ * eventsFromResponse(response).pipe(textSoFar()).subscribe(render);
+ * ```
  */
 export function eventsFromResponse(response: Response): Observable<LlmEvent> {
   const requestId = response.headers.get('x-request-id') ?? undefined;

@@ -1,7 +1,15 @@
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { createParser, type EventSourceMessage as ParsedMessage } from 'eventsource-parser';
 import { Observable } from 'rxjs';
 
-export type { EventSourceMessage };
+/** One Server-Sent Event: eventsource-parser's message, plus whether the body ended inside it. */
+export interface EventSourceMessage extends ParsedMessage {
+  /**
+   * True for an event dispatched only because the body ended: no blank line followed it
+   * (llama.cpp ends with `data: [DONE]` and none), or only a last bare CR that could still
+   * have been the start of a CRLF. The data may be whole, or cut off mid-event.
+   */
+  unterminated?: true;
+}
 
 /**
  * Reads a `text/event-stream` body and emits its Server-Sent Events.
@@ -9,21 +17,28 @@ export type { EventSourceMessage };
  * - Emits one {@link EventSourceMessage} per event, parsed by eventsource-parser
  *   (any line ending, events split anywhere across reads, UTF-8 split across reads,
  *   a leading BOM).
- * - A last event with no blank line after it (llama.cpp's `[DONE]`) is still emitted.
+ * - A last event with no blank line after it (llama.cpp's `[DONE]`) is still emitted,
+ *   marked `unterminated`, so a reader can tell whole data from data cut off mid-event.
  * - llama.cpp's non-standard `error:` field is emitted as an `event: error` message,
  *   so the error it carries is not lost.
  * - Completes when the body ends; errors with the reader's own error when the
  *   connection fails mid-body.
  * - Cold: the body is read from subscribe on. Unsubscribe cancels the reader,
  *   which closes the connection.
+ *
+ * @example
+ * ```ts
+ * fromEventStream(response.body!).subscribe((message) => console.log(message.event, message.data));
+ * ```
  */
 export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<EventSourceMessage> {
   return new Observable<EventSourceMessage>((subscriber) => {
     const reader = body.getReader();
     // TextDecoder removes the BOM and keeps multi-byte characters split across reads whole.
     const decoder = new TextDecoder();
+    let atEnd = false;
     const parser = createParser({
-      onEvent: (message) => subscriber.next(message),
+      onEvent: (message) => subscriber.next(atEnd ? { ...message, unterminated: true } : message),
       onError: (error) => {
         if (error.type === 'unknown-field' && error.field === 'error') {
           subscriber.next({ event: 'error', data: error.value ?? '' });
@@ -40,7 +55,11 @@ export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<Ev
       }
       const rest = decoder.decode();
       if (rest) parser.feed(rest);
-      parser.reset({ consume: true });
+      // eventsource-parser drops an event the body ends inside (as the SSE spec says), and
+      // holds a trailing CR until it knows whether an LF follows. Ending the line and the event
+      // here dispatches what the server did send; the flag tells the reader it was unterminated.
+      atEnd = true;
+      parser.feed('\n\n');
       subscriber.complete();
     };
     pump().catch((error: unknown) => subscriber.error(error));

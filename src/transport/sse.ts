@@ -77,7 +77,8 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
       }
       const controller = new AbortController();
       let inner: { unsubscribe(): void } | undefined;
-      fetchImpl(url, { method: 'POST', headers, body, signal: controller.signal }).then(
+      // Through a Promise so a custom fetch that throws synchronously still becomes a typed error.
+      new Promise<Response>((resolve) => resolve(fetchImpl(url, { method: 'POST', headers, body, signal: controller.signal }))).then(
         (response) => {
           if (subscriber.closed) {
             response.body?.cancel().catch(() => undefined);

@@ -1,0 +1,50 @@
+import { lastValueFrom, toArray } from 'rxjs';
+import { eventsFromResponse } from '../../src/transport/eventsFromResponse';
+import { chunkedResponse } from '../helpers/chunkedFetch';
+import { failure } from '../helpers/transportContract';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('eventsFromResponse', () => {
+  it('a 200 with no body → incomplete-stream', async () => {
+    const { error } = await failure(eventsFromResponse(new Response(null, { status: 200 })));
+    expect(error).toMatchObject({ code: 'incomplete-stream', status: 200 });
+  });
+
+  it('an error status → the HTTP error, with the request id', async () => {
+    const response = new Response('{"error":{"message":"nope","type":"invalid_request_error","code":"bad"}}', {
+      status: 400,
+      headers: { 'x-request-id': 'req_9' },
+    });
+    const { error } = await failure(eventsFromResponse(response));
+    expect(error).toMatchObject({ code: 'bad-request', status: 400, requestId: 'req_9', providerCode: 'bad', tokensEmitted: false });
+  });
+
+  it('an error status whose body fails mid-read → connection-lost', async () => {
+    const response = chunkedResponse([bytes('{"error":')], { status: 500, failWith: new TypeError('terminated') });
+    const { error } = await failure(eventsFromResponse(response));
+    expect(error).toMatchObject({ code: 'connection-lost', status: 500 });
+  });
+
+  it('a JSON answer with no content-type is still read as JSON', async () => {
+    const response = chunkedResponse([bytes('{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]}')]);
+    expect(await lastValueFrom(eventsFromResponse(response).pipe(toArray()))).toEqual([
+      { type: 'text', choice: 0, text: 'ok' },
+      { type: 'finish', choice: 0, reason: 'stop' }, // a whole answer without finish_reason has stopped
+    ]);
+  });
+
+  it('a JSON answer with no choices → incomplete-stream', async () => {
+    const response = new Response('{"id":"x","choices":[]}', { headers: { 'content-type': 'application/json' } });
+    const { error } = await failure(eventsFromResponse(response));
+    expect(error).toMatchObject({ code: 'incomplete-stream', raw: '{"id":"x","choices":[]}' });
+  });
+
+  it('a body that is neither JSON nor an event stream → malformed-event naming the content type', async () => {
+    const response = new Response('<html>hello</html>', { headers: { 'content-type': 'text/html' } });
+    const { error } = await failure(eventsFromResponse(response));
+    expect(error.code).toBe('malformed-event');
+    expect(error.message).toContain('text/html');
+    expect(error.raw).toBe('<html>hello</html>');
+  });
+});

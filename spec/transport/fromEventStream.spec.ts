@@ -1,0 +1,67 @@
+import { lastValueFrom, take, toArray } from 'rxjs';
+import { fromEventStream, type EventSourceMessage } from '../../src/transport/fromEventStream';
+import { chunkedResponse } from '../helpers/chunkedFetch';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const bodyOf = (...chunks: string[]) => chunkedResponse(chunks.map(bytes)).body!;
+const messages = (...chunks: string[]) => lastValueFrom(fromEventStream(bodyOf(...chunks)).pipe(toArray()));
+
+describe('fromEventStream', () => {
+  it('emits each event with its type and id, skipping comments', async () => {
+    expect(await messages(': keep-alive\n\nid: 7\nevent: delta\ndata: {"a":1}\n\n', 'data: two\ndata: lines\n\n')).toEqual<EventSourceMessage[]>([
+      { id: '7', event: 'delta', data: '{"a":1}' },
+      { id: undefined, event: undefined, data: 'two\nlines' },
+    ]);
+  });
+
+  it('emits llama.cpp’s non-standard `error:` field as an error event', async () => {
+    expect(await messages('error: {"code":500,"message":"boom"}\n\n')).toEqual([{ event: 'error', data: '{"code":500,"message":"boom"}' }]);
+  });
+
+  it('emits an event the body ends inside, marked unterminated', async () => {
+    expect(await messages('data: whole\n\n', 'data: [DONE]')).toEqual([
+      { id: undefined, event: undefined, data: 'whole' },
+      { id: undefined, event: undefined, data: '[DONE]', unterminated: true },
+    ]);
+    expect(await messages('data: [DONE]\n')).toEqual([{ id: undefined, event: undefined, data: '[DONE]', unterminated: true }]);
+    expect(await messages('data: [DONE]\r\r')).toEqual([{ id: undefined, event: undefined, data: '[DONE]', unterminated: true }]);
+  });
+
+  it('emits nothing more at the end of a body that ends on a blank line', async () => {
+    expect(await messages('data: a\n\n')).toEqual([{ id: undefined, event: undefined, data: 'a' }]);
+    expect(await messages('')).toEqual([]);
+  });
+
+  it('errors with the reader’s error when the body fails', async () => {
+    const failing = chunkedResponse([bytes('data: a\n\n')], { failWith: new TypeError('terminated') }).body!;
+    const seen: EventSourceMessage[] = [];
+    const error = await new Promise((resolve) => fromEventStream(failing).subscribe({ next: (m) => seen.push(m), error: resolve }));
+    expect(error).toEqual(new TypeError('terminated'));
+    expect(seen).toEqual([{ id: undefined, event: undefined, data: 'a' }]);
+  });
+
+  it('is cold, and unsubscribing cancels the body', async () => {
+    let pulls = 0;
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          controller.enqueue(bytes(`data: ${pulls}\n\n`));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const events$ = fromEventStream(body);
+    await Promise.resolve();
+    expect(pulls).toBe(0);
+
+    const first = await lastValueFrom(events$.pipe(take(1)));
+
+    expect(first.data).toBe('1');
+    expect(cancelled).toBe(true);
+  });
+});

@@ -1,0 +1,101 @@
+import { codeForStatus, errorFromHttpResponse, retryAfterFromHeaders } from '../../src/transport/httpError';
+
+describe('codeForStatus', () => {
+  it.each([
+    [401, 'auth'],
+    [403, 'auth'],
+    [400, 'bad-request'],
+    [404, 'bad-request'],
+    [422, 'bad-request'],
+    [429, 'rate-limited'],
+    [500, 'server'],
+    [502, 'server'],
+    [503, 'server'],
+    [504, 'server'],
+    [408, 'http'],
+    [409, 'http'],
+    [418, 'http'],
+  ])('%i → %s', (status, code) => {
+    expect(codeForStatus(status)).toBe(code);
+  });
+});
+
+describe('retryAfterFromHeaders', () => {
+  const now = Date.parse('Wed, 21 Oct 2015 07:28:00 GMT');
+
+  it.each([
+    ['retry-after-ms', { 'retry-after-ms': '1500' }, 1500],
+    ['retry-after-ms over retry-after', { 'retry-after-ms': '250', 'retry-after': '9' }, 250],
+    ['retry-after in seconds', { 'retry-after': '2' }, 2000],
+    ['retry-after in fractional seconds', { 'retry-after': '0.5' }, 500],
+    ['retry-after as an HTTP date', { 'retry-after': 'Wed, 21 Oct 2015 07:28:30 GMT' }, 30_000],
+    ['an HTTP date in the past', { 'retry-after': 'Wed, 21 Oct 2015 07:27:00 GMT' }, 0],
+    ['a negative wait', { 'retry-after': '-3' }, 0],
+    ['a malformed retry-after-ms, falling back to retry-after', { 'retry-after-ms': 'soon', 'retry-after': '1' }, 1000],
+    ['garbage', { 'retry-after': 'later, maybe' }, undefined],
+    ['an empty header', { 'retry-after': ' ' }, undefined],
+    ['no header', {}, undefined],
+  ])('%s', (_name, headers, expected) => {
+    expect(retryAfterFromHeaders(new Headers(headers), now)).toBe(expected);
+  });
+});
+
+describe('errorFromHttpResponse', () => {
+  it('keeps the provider message, code, request id and wait of an OpenAI error body', () => {
+    const headers = new Headers({ 'x-request-id': 'req_abc', 'retry-after': '3' });
+    const body = JSON.stringify({ error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } });
+
+    const error = errorFromHttpResponse(429, headers, body, 0);
+
+    expect(error.toJSON()).toEqual({
+      name: 'RxllmError',
+      code: 'rate-limited',
+      message: '429 Rate limit reached (rate limited; the server asks to wait 3000 ms)',
+      status: 429,
+      requestId: 'req_abc',
+      retryAfterMs: 3000,
+      providerCode: 'rate_limit_exceeded',
+      raw: body,
+      tokensEmitted: false,
+    });
+  });
+
+  it('falls back to the error type when the code is null', () => {
+    const body = JSON.stringify({ error: { message: 'boom', type: 'server_error', code: null } });
+    expect(errorFromHttpResponse(500, new Headers(), body).providerCode).toBe('server_error');
+  });
+
+  it('reads an error body without an `error` member (vLLM)', () => {
+    const body = JSON.stringify({ object: 'error', message: 'The model `x` does not exist.', type: 'NotFoundError', param: null, code: 404 });
+    const error = errorFromHttpResponse(404, new Headers(), body);
+    expect(error.code).toBe('bad-request');
+    expect(error.message).toMatch(/^404 The model `x` does not exist\. \(/);
+    expect(error.providerCode).toBe('404');
+  });
+
+  it('reads an `error` that is a string (Ollama)', () => {
+    const error = errorFromHttpResponse(404, new Headers(), '{"error":"model \\"llama9\\" not found, try pulling it first"}');
+    expect(error.message).toContain('404 model "llama9" not found, try pulling it first');
+    expect(error.providerCode).toBeUndefined();
+  });
+
+  it('uses a text body as the message, and says so when there is none', () => {
+    expect(errorFromHttpResponse(502, new Headers(), '  Bad Gateway\n').message).toBe('502 Bad Gateway (server error; retrying usually helps)');
+    expect(errorFromHttpResponse(503, new Headers(), '').message).toBe('503 no message (server error; retrying usually helps)');
+  });
+
+  it('says what to do for each kind of failure', () => {
+    expect(errorFromHttpResponse(401, new Headers(), 'x').message).toContain('check the API key');
+    expect(errorFromHttpResponse(404, new Headers(), 'x').message).toContain('check the model name');
+    expect(errorFromHttpResponse(429, new Headers(), 'x').message).toContain('retry later');
+    expect(errorFromHttpResponse(409, new Headers(), 'conflict').message).toBe('409 conflict');
+  });
+
+  it('keeps at most 2000 characters of the raw body and 500 of a text message', () => {
+    const body = 'x'.repeat(5000);
+    const error = errorFromHttpResponse(500, new Headers(), body);
+    expect(error.raw).toHaveLength(2000);
+    expect(error.message).toContain('x'.repeat(500));
+    expect(error.message).not.toContain('x'.repeat(501));
+  });
+});
