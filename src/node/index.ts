@@ -1,2 +1,2 @@
-/* Entry point "rxllm/node": Node-only helpers (servers, SSE responses). */
-export {};
+/* Entry point "rxllm/node": Node-only helpers (the simulator server, Server-Sent Events responses). */
+export { startSimulatorServer, type SimulatorServer, type SimulatorServerConfig, type SimulatorStats } from './simulatorServer.js';

@@ -1,0 +1,163 @@
+import type { LlmRequest } from '../../src/core/request';
+import { composeAnswer } from '../../src/simulator/answer';
+import { createRng } from '../../src/simulator/prng';
+import { sentences, words } from '../../src/simulator/textAnalysis';
+import { tokenize } from '../../src/simulator/tokenize';
+
+const ARTICLE =
+  'Streaming cuts perceived latency because users see the first tokens early. ' +
+  'Caching removes repeated requests entirely, and caching works best for deterministic prompts. ' +
+  'Parallel steps finish in the time of the slowest step. ' +
+  'Hedging sends a backup request when the primary one is slow, and cancels the loser.';
+
+function answer(request: Partial<LlmRequest> & { messages: LlmRequest['messages'] }, seed = 1, tokens = 40): string {
+  const result = composeAnswer({ model: 'gpt-4o-mini', ...request }, createRng(seed), tokens);
+  if (result.type !== 'text') throw new Error(`expected text, got a call of ${result.name}`);
+  return result.text;
+}
+const user = (content: string): LlmRequest['messages'] => [{ role: 'user', content }];
+
+describe('composeAnswer', () => {
+  describe('sentiment', () => {
+    it.each([
+      ['The food was great and the staff were lovely.', 'positive'],
+      ['Terrible service, the order was late and the soup was cold.', 'negative'],
+      ['The package arrived on Tuesday.', 'neutral'],
+      ['It was not good at all.', 'negative'],
+    ])('labels %j as %s, one of the labels offered', (review, label) => {
+      expect(answer({ messages: user(`Classify the sentiment of this review as positive, negative, or neutral.\n\n${review}`) })).toBe(label);
+    });
+
+    it('answers in the wording and casing the prompt uses', () => {
+      const messages: LlmRequest['messages'] = [
+        { role: 'system', content: 'You are a sentiment classifier. Reply with exactly one of: "Happy" | "Unhappy".' },
+        { role: 'user', content: 'I love it, best purchase this year!' },
+      ];
+      expect(answer({ messages })).toBe('Happy');
+    });
+
+    it('chooses among arbitrary labels of a classification prompt', () => {
+      const label = answer({ messages: user('Classify this ticket as bug, feature, or question: the app crashes on start') });
+      expect(['bug', 'feature', 'question']).toContain(label);
+    });
+  });
+
+  describe('summaries', () => {
+    it('"summarize in one sentence" gives one sentence made of the input’s own words', () => {
+      const summary = answer({ messages: user(`Summarize in one sentence:\n${ARTICLE}`) });
+      expect(sentences(summary)).toHaveLength(1);
+      expect(summary).toMatch(/^[A-Z].*\.$/);
+      const inputWords = new Set(words(ARTICLE).map((w) => w.toLowerCase()));
+      for (const word of words(summary)) expect(inputWords).toContain(word.toLowerCase());
+    });
+
+    it('gives N sentences when asked, in the input’s order', () => {
+      const summary = answer({ messages: user(`Summarize the text below in 2 sentences.\n\n${ARTICLE}`) });
+      const chosen = sentences(summary);
+      expect(chosen).toHaveLength(2);
+      const positions = chosen.map((s) => ARTICLE.indexOf(s.slice(0, 20)));
+      expect(positions.every((p) => p >= 0)).toBe(true);
+      expect(positions[0]).toBeLessThan(positions[1]!);
+    });
+
+    it('does not mistake an input that mentions a summary for the task', () => {
+      const text = answer({ messages: user('Extract 2 keywords: The summary mentions caching, caching again, and hedging.') });
+      expect(text.split(', ')).toHaveLength(2);
+    });
+  });
+
+  describe('keywords', () => {
+    it.each([
+      ['Extract 3 keywords from this text:', 3],
+      ['List five keywords for the following text.\n\n', 5],
+      ['Give me the top 4 key phrases:', 4],
+    ])('%j → that many keywords, each from the input', (instruction, count) => {
+      const text = answer({ messages: user(`${instruction}\n${ARTICLE}`) });
+      const keywords = text.split(', ');
+      expect(keywords).toHaveLength(count);
+      for (const keyword of keywords) expect(ARTICLE.toLowerCase()).toContain(keyword.toLowerCase());
+      expect(keywords[0]).toBe('caching'); // the most frequent content word
+    });
+
+    it('honours "as a JSON array" and "one per line"', () => {
+      expect(JSON.parse(answer({ messages: user(`Extract 2 keywords as a JSON array:\n${ARTICLE}`) }))).toEqual(['caching', expect.any(String)]);
+      expect(answer({ messages: user(`Extract 2 keywords, one per line:\n${ARTICLE}`) }).split('\n')).toEqual(['- caching', expect.stringMatching(/^- /)]);
+    });
+  });
+
+  describe('structured output', () => {
+    it('json_object gets a JSON object shaped by the task', () => {
+      const text = answer({
+        messages: user(`Classify the sentiment as positive or negative and answer in JSON: I hate waiting.`),
+        response_format: { type: 'json_object' },
+      });
+      expect(JSON.parse(text)).toEqual({ sentiment: 'negative' });
+    });
+
+    it('json_schema gets JSON for the schema (see jsonSchemaValue.spec for the schema coverage)', () => {
+      const text = answer({
+        messages: user(`Analyse: ${ARTICLE}`),
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'a', schema: { type: 'object', properties: { topic: { type: 'string' }, score: { type: 'number', minimum: 0, maximum: 1 } }, required: ['topic', 'score'] } },
+        },
+      });
+      const value = JSON.parse(text) as { topic: string; score: number };
+      expect(typeof value.topic).toBe('string');
+      expect(value.score).toBeGreaterThanOrEqual(0);
+      expect(value.score).toBeLessThanOrEqual(1);
+    });
+  });
+
+  describe('tools', () => {
+    const tools: LlmRequest['tools'] = [
+      { type: 'function', function: { name: 'send_email', description: 'Send an email', parameters: { type: 'object', properties: { to: { type: 'string', format: 'email' } }, required: ['to'] } } },
+      { type: 'function', function: { name: 'get_weather', description: 'Get the weather forecast for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+    ];
+
+    it('calls the tool that matches the prompt, with arguments for its parameters', () => {
+      const call = composeAnswer({ model: 'm', messages: user('What will the weather be in Lisbon tomorrow?'), tools }, createRng(1), 20);
+      expect(call).toEqual({ type: 'tool-call', id: expect.stringMatching(/^call_\w+$/), name: 'get_weather', arguments: '{"city":"Lisbon"}' });
+    });
+
+    it('follows tool_choice: a named function, or none', () => {
+      const named = composeAnswer(
+        { model: 'm', messages: user('What will the weather be in Lisbon?'), tools, tool_choice: { type: 'function', function: { name: 'send_email' } } },
+        createRng(1),
+        20,
+      );
+      expect(named).toMatchObject({ type: 'tool-call', name: 'send_email' });
+      expect(JSON.parse((named as { arguments: string }).arguments)).toEqual({ to: 'alex@example.com' });
+      expect(composeAnswer({ model: 'm', messages: user('Weather in Lisbon?'), tools, tool_choice: 'none' }, createRng(1), 20).type).toBe('text');
+    });
+
+    it('answers in words after a tool result, quoting it', () => {
+      const messages: LlmRequest['messages'] = [
+        { role: 'user', content: 'Weather in Lisbon?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lisbon"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: 'Sunny, 24 degrees, light wind.' },
+      ];
+      const text = answer({ messages, tools }, 1, 30);
+      expect(text).toMatch(/^According to the tool result, sunny, 24 degrees, light wind\./);
+    });
+  });
+
+  describe('free-form answers', () => {
+    it('are fluent filler about the prompt’s topics, exactly the requested number of tokens', () => {
+      const text = answer({ messages: user('How do caching and hedging reduce latency in LLM pipelines?') }, 1, 60);
+      expect(tokenize(text)).toHaveLength(60);
+      expect(text).toMatch(/caching|hedging|latency|pipelines/);
+      expect(text).toMatch(/[.\n]$/);
+    });
+
+    it('greet back', () => {
+      expect(answer({ messages: user('Hello!') }, 1, 40)).toBe('Hello! How can I help you today?');
+    });
+
+    it('are the same for the same request and seed, and differ across seeds', () => {
+      const request = { messages: user('Tell me about observables and schedulers in RxJS') };
+      expect(answer(request, 5)).toBe(answer(request, 5));
+      expect(answer(request, 5)).not.toBe(answer(request, 6));
+    });
+  });
+});

@@ -1,0 +1,304 @@
+import type { LlmMessage, LlmRequest } from '../core/request.js';
+import { valueForSchema, type ValueContext } from './jsonSchemaValue.js';
+import type { Rng } from './prng.js';
+import { countTokens, tokenize } from './tokenize.js';
+import {
+  asSentence,
+  chooseSentimentLabel,
+  contentWords,
+  offeredLabels,
+  readCount,
+  sentences,
+  summarySentences,
+  topKeywords,
+} from './textAnalysis.js';
+
+/** What one choice of a simulated answer says: text, or one tool call. */
+export type ChoiceAnswer =
+  | { type: 'text'; text: string }
+  | { type: 'tool-call'; id: string; name: string; arguments: string };
+
+/** The parts of a conversation the answer is built from. */
+interface Prompt {
+  /** System and developer messages, then the last user message: where the task is stated. */
+  instructions: string;
+  /** The text the task is about. */
+  input: string;
+  /** Every user and tool message, for free-form answers. */
+  conversation: string;
+  /** The tool message that ends the conversation, if it ends with one. */
+  toolResult?: string;
+}
+
+type Task =
+  | { type: 'sentiment'; labels: string[] }
+  | { type: 'keywords'; count: number; format: 'comma' | 'lines' | 'json' }
+  | { type: 'summary'; sentences: number; maxWords: number }
+  | { type: 'free' };
+
+/**
+ * The answer a plausible model would give, from the request alone and the
+ * answer's own randomness (so the same request and seed give the same answer):
+ *
+ * - tools offered (and `tool_choice` not `"none"`, and the last message not a
+ *   tool result) → a call of the tool that best matches the prompt, with
+ *   arguments valid for its parameters;
+ * - `response_format` `json_schema` → JSON valid for the schema; `json_object` → a JSON object;
+ * - a sentiment (or other classification) prompt → one of the labels the prompt names;
+ * - "extract N keywords" → N keywords from the input;
+ * - "summarize (in N sentences)" → sentences built from the input's own words;
+ * - anything else → fluent filler about the prompt's topics, `freeFormTokens` tokens long.
+ */
+export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: number): ChoiceAnswer {
+  const prompt = readPrompt(request.messages);
+  const task = recogniseTask(prompt.instructions);
+  const keywordCount = task.type === 'keywords' ? task.count : undefined;
+  const context: ValueContext = { rng, input: prompt.input, ...(keywordCount === undefined ? {} : { keywordCount }) };
+
+  const toolCall = chooseToolCall(request, prompt, context);
+  if (toolCall) return toolCall;
+
+  const format = request.response_format;
+  if (format?.type === 'json_schema') {
+    const schema = format.json_schema.schema ?? { type: 'object', properties: {} };
+    return { type: 'text', text: JSON.stringify(valueForSchema(schema, context)) };
+  }
+  if (format?.type === 'json_object') return { type: 'text', text: JSON.stringify(jsonObjectFor(task, prompt, rng, freeFormTokens)) };
+
+  switch (task.type) {
+    case 'sentiment':
+      return { type: 'text', text: chooseSentimentLabel(prompt.input, task.labels, rng.int(task.labels.length)) };
+    case 'keywords':
+      return { type: 'text', text: formatKeywords(keywordsOf(prompt.input, task.count), task.format) };
+    case 'summary':
+      return { type: 'text', text: summaryOf(prompt.input, task.sentences, task.maxWords) };
+    default:
+      return { type: 'text', text: freeForm(prompt, rng, freeFormTokens) };
+  }
+}
+
+function readPrompt(messages: readonly LlmMessage[]): Prompt {
+  const system = messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .map(messageText)
+    .join('\n');
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const userText = lastUser ? messageText(lastUser) : '';
+  const last = messages[messages.length - 1];
+  const toolResult = last?.role === 'tool' || last?.role === 'function' ? messageText(last) : undefined;
+  const conversation = messages
+    .filter((m) => m.role === 'user' || m.role === 'tool' || m.role === 'function')
+    .map(messageText)
+    .join('\n');
+  // When the system message states the task, the user message is all input;
+  // otherwise the input usually follows the instruction after a colon, a blank line or in quotes.
+  // The task is read from the instruction alone, so an input that mentions "summary" is not taken for a request.
+  let instructions = `${system}\n${userText}`;
+  let input = userText;
+  if (recogniseTask(system).type !== 'free') instructions = system;
+  else {
+    input = inputAfterInstruction(userText);
+    if (input !== userText) instructions = `${system}\n${userText.replace(input, '')}`;
+  }
+  return { instructions, input: toolResult ?? input, conversation, ...(toolResult === undefined ? {} : { toolResult }) };
+}
+
+function messageText(message: LlmMessage): string {
+  const content = (message as { content?: unknown }).content;
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
+      .map((part: unknown) => (typeof part === 'object' && part !== null && typeof (part as { text?: unknown }).text === 'string' ? (part as { text: string }).text : ''))
+      .filter(Boolean)
+      .join('\n');
+  }
+  return '';
+}
+
+function inputAfterInstruction(text: string): string {
+  const afterColonLine = /^[^\n]*?[:?]\s*\n+([\s\S]+)$/.exec(text);
+  if (afterColonLine?.[1]?.trim()) return afterColonLine[1].trim();
+  const afterBlank = /^[\s\S]*?\n\s*\n([\s\S]+)$/.exec(text);
+  if (afterBlank?.[1]?.trim()) return afterBlank[1].trim();
+  const quoted = /["“]([^"”]{12,})["”]/.exec(text);
+  if (quoted?.[1]) return quoted[1].trim();
+  const colon = text.indexOf(':');
+  if (colon !== -1 && contentWords(text.slice(colon + 1)).length >= 3) return text.slice(colon + 1).trim();
+  return text;
+}
+
+const COUNT = String.raw`(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|single)`;
+const SENTIMENT = /\bsentiment\b|\b(?:classify|categori[sz]e|label)\b/i;
+const KEYWORDS = /\b(?:key ?words?|key ?phrases?|tags|key terms)\b/i;
+const SUMMARY = /\bsummar(?:y|ies|i[sz]e|i[sz]ing)\b|\btl;?dr\b/i;
+
+function recogniseTask(instructions: string): Task {
+  const found = [
+    { at: instructions.search(SENTIMENT), task: (): Task => ({ type: 'sentiment', labels: offeredLabels(instructions) }) },
+    { at: instructions.search(KEYWORDS), task: (): Task => keywordsTask(instructions) },
+    { at: instructions.search(SUMMARY), task: (): Task => summaryTask(instructions) },
+  ]
+    .filter(({ at }) => at !== -1)
+    .sort((a, b) => a.at - b.at);
+  // When a prompt names several tasks, the one it states first is the one it asks for.
+  return found[0]?.task() ?? { type: 'free' };
+}
+
+function keywordsTask(instructions: string): Task {
+  const counted = new RegExp(String.raw`\b${COUNT}\s+(?:[\w-]+\s+){0,2}(?:key ?words?|key ?phrases?|tags|key terms)\b`, 'i').exec(instructions);
+  const count = Math.min(50, Math.max(1, readCount(counted?.[1]) ?? 5));
+  const format = /\bjson\b|\barray\b/i.test(instructions)
+    ? 'json'
+    : /one per line|per line|bullet|newline/i.test(instructions)
+      ? 'lines'
+      : 'comma';
+  return { type: 'keywords', count, format };
+}
+
+function summaryTask(instructions: string): Task {
+  const counted = new RegExp(String.raw`\b(?:in|into|as|to|with|using)\s+(?:just\s+|only\s+|exactly\s+)?${COUNT}\s+(?:short\s+|brief\s+|concise\s+)?sentences?\b`, 'i').exec(instructions);
+  const oneSentence = /\bone[- ]sentence\b|\bsingle sentence\b/i.test(instructions);
+  const words = /\b(?:under|at most|no more than|within|in|max(?:imum)?(?: of)?)\s+(\d+)\s+words\b/i.exec(instructions);
+  return {
+    type: 'summary',
+    sentences: oneSentence ? 1 : Math.min(10, readCount(counted?.[1]) ?? 2),
+    maxWords: words?.[1] ? Math.max(3, Number(words[1])) : 28,
+  };
+}
+
+function keywordsOf(input: string, count: number): string[] {
+  return topKeywords(input, count);
+}
+
+function formatKeywords(keywords: string[], format: 'comma' | 'lines' | 'json'): string {
+  if (format === 'json') return JSON.stringify(keywords);
+  if (format === 'lines') return keywords.map((keyword) => `- ${keyword}`).join('\n');
+  return keywords.join(', ');
+}
+
+function summaryOf(input: string, count: number, maxWords: number): string {
+  const chosen = summarySentences(input, count, count === 1 ? maxWords : Math.max(3, Math.floor(maxWords / count) + 8));
+  if (chosen.length > 0) return chosen.join(' ');
+  return asSentence(topKeywords(input, 8).join(' ') || 'There is nothing to summarize', maxWords);
+}
+
+function jsonObjectFor(task: Task, prompt: Prompt, rng: Rng, freeFormTokens: number): Record<string, unknown> {
+  switch (task.type) {
+    case 'sentiment':
+      return { sentiment: chooseSentimentLabel(prompt.input, task.labels, rng.int(task.labels.length)) };
+    case 'keywords':
+      return { keywords: keywordsOf(prompt.input, task.count) };
+    case 'summary':
+      return { summary: summaryOf(prompt.input, task.sentences, task.maxWords) };
+    default:
+      return { answer: freeForm(prompt, rng, Math.min(freeFormTokens, 60)) };
+  }
+}
+
+function chooseToolCall(request: LlmRequest, prompt: Prompt, context: ValueContext): ChoiceAnswer | undefined {
+  const tools = request.tools ?? [];
+  const choice = request.tool_choice;
+  if (tools.length === 0 || choice === 'none') return undefined;
+  const named = typeof choice === 'object' ? tools.find((tool) => tool.function.name === choice.function.name) : undefined;
+  // With "auto", a model that has just received a tool result answers in words.
+  if (!named && choice !== 'required' && prompt.toolResult !== undefined) return undefined;
+  const tool = named ?? bestMatchingTool(tools, prompt.instructions);
+  const parameters = tool.function.parameters ?? { type: 'object', properties: {} };
+  const args = valueForSchema(parameters, context);
+  const id = `call_${Math.floor(context.rng.next() * 2 ** 32).toString(36)}${Math.floor(context.rng.next() * 2 ** 32).toString(36)}`;
+  return { type: 'tool-call', id, name: tool.function.name, arguments: JSON.stringify(args) };
+}
+
+function bestMatchingTool<T extends { function: { name: string; description?: string } }>(tools: readonly T[], instructions: string): T {
+  const promptWords = new Set(contentWords(instructions).map(stem));
+  let best = tools[0]!;
+  let bestScore = -1;
+  for (const tool of tools) {
+    const described = `${tool.function.name.replace(/[_-]/g, ' ').replace(/([a-z])([A-Z])/g, '$1 $2')} ${tool.function.description ?? ''}`;
+    const score = new Set(contentWords(described).map(stem).filter((word) => promptWords.has(word))).size;
+    if (score > bestScore) {
+      best = tool;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+function stem(word: string): string {
+  return word.toLowerCase().replace(/(ing|ed|es|s)$/, '');
+}
+
+const OPENERS = [
+  'Here is a short answer about {a}.',
+  'Good question about {a}.',
+  'Let me explain {a} briefly.',
+  'In short, it comes down to {a} and {b}.',
+];
+// Topics only ever fill object positions, so the sentences stay grammatical whatever the words are.
+const SENTENCES = [
+  'The key idea is to look at {a} together with {b}.',
+  'In practice, much depends on {b}, so it helps to start there.',
+  'A useful way to think about {b} is as one part of {a}.',
+  'Most of the time, it pays to get {a} right before worrying about {c}.',
+  'The short answer is that there is a close link between {a} and {b}.',
+  'It is worth checking {b} before drawing conclusions about {c}.',
+  'One common approach is to compare {a} with {c} step by step.',
+  'When something changes in {b}, it usually shows up in {a} as well.',
+  'Keeping {c} simple makes the rest much easier to reason about.',
+  'Many teams begin with {b} and refine their approach to {a} over time.',
+  'The details of {c} vary, but the idea stays the same.',
+  'A small example involving {b} often makes the point clear.',
+  'It also helps to measure the effect of {a} rather than guess.',
+  'Finally, revisit {c} once the basics of {a} are in place.',
+];
+const GREETING = /^\s*(hi|hello|hey|good (morning|afternoon|evening)|howdy|greetings)\b[\s!.,?]*$/i;
+
+function freeForm(prompt: Prompt, rng: Rng, targetTokens: number): string {
+  if (prompt.toolResult === undefined && GREETING.test(prompt.input)) return fitTokens('Hello! How can I help you today?', targetTokens);
+  const topics = topKeywords(prompt.conversation, 6);
+  const defaults = ['the question', 'the context', 'the details'];
+  const pool = topics.length >= 3 ? topics : [...topics, ...defaults.slice(0, 3 - topics.length)];
+  const fill = (template: string): string => {
+    const [a, b, c] = pickThree(pool, rng);
+    return template.replace('{a}', a).replace('{b}', b).replace('{c}', c);
+  };
+  const parts: string[] = [];
+  if (prompt.toolResult !== undefined) {
+    const first = sentences(prompt.toolResult)[0];
+    parts.push(first ? `According to the tool result, ${asSentence(first, 24).replace(/^\p{Lu}(?!\p{Lu})/u, (ch) => ch.toLowerCase())}` : 'The tool returned no details.');
+  } else parts.push(fill(rng.pick(OPENERS)));
+  let length = countTokens(parts.join(' '));
+  // Templates are drawn without repeats until all are used, so long answers do not loop on one sentence.
+  let deck: string[] = [];
+  while (length < targetTokens) {
+    if (deck.length === 0) deck = [...SENTENCES];
+    const sentence = fill(deck.splice(rng.int(deck.length), 1)[0]!);
+    parts.push(sentence);
+    length += countTokens(` ${sentence}`);
+  }
+  return fitTokens(parts.join(' '), targetTokens);
+}
+
+function pickThree(pool: readonly string[], rng: Rng): [string, string, string] {
+  const a = rng.pick(pool);
+  const rest = pool.filter((word) => word !== a);
+  const b = rng.pick(rest);
+  const c = rng.pick(rest.filter((word) => word !== b).concat(rest.length > 1 ? [] : [b]));
+  return [a, b, c];
+}
+
+/** Cuts text to exactly `count` tokens, ending it with a full stop. */
+function fitTokens(text: string, count: number): string {
+  const pieces = tokenize(text);
+  if (pieces.length <= count) return text;
+  const kept = pieces.slice(0, count);
+  if (count < 3) return kept.join('');
+  const before = kept[count - 2]!;
+  if (/[.!?]$/.test(before)) kept[count - 1] = '\n'; // the sentence already ended: close on a line break
+  else {
+    kept[count - 1] = '.';
+    // A word, not a comma, must come before the full stop.
+    if (!/\p{L}|\p{N}/u.test(before)) kept[count - 2] = ' too';
+  }
+  return kept.join('');
+}
