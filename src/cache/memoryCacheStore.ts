@@ -1,0 +1,80 @@
+import { LRUCache } from 'lru-cache';
+import { z } from 'zod';
+import { RxllmError } from '../core/errors.js';
+import type { CacheEntry, CacheStore, CacheStoreStats } from './CacheStore.js';
+
+/** Options for {@link memoryCacheStore}. At least one bound is always in force. */
+export interface MemoryCacheStoreConfig {
+  /** Most entries held; the least recently used goes first. @defaultValue 1000 */
+  maxEntries?: number;
+  /**
+   * Most bytes held, counted as {@link CacheEntry.bytes}; the least recently
+   * used entries go first, and an entry larger than this is not stored.
+   * @defaultValue 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+}
+
+/** A {@link CacheStore} that also reports its counts. */
+export interface MemoryCacheStore extends CacheStore {
+  stats(): Required<CacheStoreStats>;
+}
+
+/**
+ * An in-process {@link CacheStore}: a least-recently-used map (the
+ * `lru-cache` package) bounded by entries and bytes. Synchronous, so a hit
+ * replays without a Promise hop.
+ *
+ * Expiry is lazy: an entry past its `expiresAt` is not served (`cache()`
+ * checks it against its scheduler and deletes it when it next reads it), and
+ * the bounds push out whatever is left. No timers run, so the store never keeps a process
+ * alive and works unchanged in virtual time.
+ *
+ * @throws {@link RxllmError} `invalid-config` when a bound is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * const store = memoryCacheStore({ maxEntries: 500, maxBytes: 8 * 1024 * 1024 });
+ * const llm = withMiddleware(transport, cache({ ttl: 60_000, store }));
+ * ```
+ */
+export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCacheStore {
+  const { maxEntries, maxBytes } = parseConfig(config);
+  let evictions = 0;
+  const lru = new LRUCache<string, CacheEntry>({
+    max: maxEntries,
+    maxSize: maxBytes,
+    // lru-cache needs positive integers; an empty answer still costs its key and object.
+    sizeCalculation: (entry) => Math.max(1, entry.bytes),
+    dispose: (_entry, _key, reason) => {
+      if (reason === 'evict') evictions++;
+    },
+  });
+
+  return {
+    get: (key) => lru.get(key),
+    set: (key, entry) => {
+      lru.set(key, entry);
+    },
+    delete: (key) => {
+      lru.delete(key);
+    },
+    stats: () => ({ entries: lru.size, bytes: lru.calculatedSize, evictions }),
+  };
+}
+
+const positiveInt = z.number().int().positive();
+const configSchema = z.strictObject({
+  maxEntries: positiveInt.default(1000),
+  maxBytes: positiveInt.default(64 * 1024 * 1024),
+});
+
+function parseConfig(config: MemoryCacheStoreConfig): z.output<typeof configSchema> {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new RxllmError('invalid-config', `memoryCacheStore(): invalid options:\n${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    });
+  }
+  return parsed.data;
+}

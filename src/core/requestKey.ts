@@ -1,0 +1,110 @@
+import { RxllmError } from './errors.js';
+import type { LlmRequest } from './request.js';
+import { sha256 } from './sha256.js';
+
+/**
+ * What separates answers that must never be shared: a tenant, a credential, an
+ * endpoint. A string, or flat named parts (`{ tenant: 'acme', baseURL }`).
+ * Two requests share a key only if their scopes are equal too.
+ */
+export type RequestScope = string | { readonly [part: string]: string | number | boolean | undefined };
+
+/**
+ * The canonical key of a request: equal for requests that must get the same
+ * answer, different for everything else. Used by `dedupe()`, `cache()` and
+ * `prefetcher()`.
+ *
+ * The key is the SHA-256 (hex) of a stable JSON text of `{ v, scope, request }`:
+ * object keys sorted at every depth, `undefined` fields dropped, arrays kept in
+ * order. What goes in, and why:
+ *
+ * - **Everything in the request except `stream`**: model, messages, every
+ *   sampling, format and tool parameter, `stream_options` (it decides whether a
+ *   usage event arrives), `user`, and unknown vendor fields (they may change the
+ *   answer, so they are kept). `stream` is left out because rxllm turns a
+ *   streamed and a non-streamed answer into the same events.
+ * - **`user` stays in**: two end users never share an answer by accident. To
+ *   share across users deliberately, pass your own key function to the
+ *   middleware, e.g. `(r) => requestKey({ ...r, user: undefined }, scope)`.
+ * - **`scope`**, which is required so that leaving it out is a decision: pass
+ *   the tenant, the credential (or a name for it) and the base URL whenever one
+ *   store or middleware serves more than one of them. The credential is hashed
+ *   with the rest and never appears in the key.
+ * - **`v`**, the key format version, so a shared store never confuses keys
+ *   computed by an older rxllm.
+ *
+ * `null` is a value, not an absence: `{ temperature: null }` and `{}` give
+ * different keys (a missed share, never a wrong one).
+ *
+ * @throws {@link RxllmError} `invalid-request` when the request contains a
+ * circular reference or a BigInt, which have no JSON form.
+ *
+ * @example
+ * ```ts
+ * const key = requestKey(request, { tenant: 'acme', baseURL: 'https://api.openai.com/v1' });
+ * ```
+ */
+export function requestKey(request: LlmRequest, scope: RequestScope): string {
+  const { stream: _stream, ...answerShaping } = request;
+  return sha256(stableStringify({ v: KEY_VERSION, scope, request: answerShaping }));
+}
+
+/**
+ * True when identical copies of the request may get different answers: the
+ * temperature is above 0 (OpenAI's default is 1, so an unset temperature counts)
+ * or more than one choice is asked for. Sharing such a request gives every
+ * caller the same sample; `dedupe()` and `cache()` take a `sampled` option for it.
+ */
+export function isSampledRequest(request: LlmRequest): boolean {
+  return (request.temperature ?? 1) > 0 || (request.n ?? 1) > 1;
+}
+
+/**
+ * JSON text with object keys sorted at every depth and `undefined` fields
+ * dropped, so equal values give equal text whatever order their keys were
+ * written in. Arrays keep their order; `undefined` inside an array becomes
+ * `null`, as in `JSON.stringify`.
+ *
+ * @throws {@link RxllmError} `invalid-request` on a circular reference or a BigInt.
+ */
+export function stableStringify(value: unknown): string {
+  return write(value, []) ?? 'null';
+}
+
+const KEY_VERSION = 1;
+
+// Returns undefined for values JSON leaves out (undefined, functions, symbols), so the caller can drop them.
+function write(value: unknown, ancestors: object[]): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'bigint':
+      throw new RxllmError('invalid-request', 'A request cannot contain a BigInt: it has no JSON form. Convert it to a number or string.');
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  const object = value as object & { toJSON?: () => unknown };
+  if (typeof object.toJSON === 'function') return write(object.toJSON(), ancestors);
+  if (ancestors.includes(object)) {
+    throw new RxllmError('invalid-request', 'A request cannot contain a circular reference: it has no JSON form.');
+  }
+  ancestors.push(object);
+  let out: string;
+  if (Array.isArray(object)) {
+    out = `[${object.map((item) => write(item, ancestors) ?? 'null').join(',')}]`;
+  } else {
+    const parts: string[] = [];
+    for (const key of Object.keys(object).sort()) {
+      const written = write((object as Record<string, unknown>)[key], ancestors);
+      if (written !== undefined) parts.push(`${JSON.stringify(key)}:${written}`);
+    }
+    out = `{${parts.join(',')}}`;
+  }
+  ancestors.pop();
+  return out;
+}

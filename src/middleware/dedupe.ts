@@ -1,0 +1,133 @@
+import { defer, finalize } from 'rxjs';
+import { z } from 'zod';
+import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
+import { RxllmError } from '../core/errors.js';
+import type { LlmRequest } from '../core/request.js';
+import { isSampledRequest, requestKey } from '../core/requestKey.js';
+import type { Middleware, Transport } from '../core/transport.js';
+
+/** Options for {@link dedupe}. */
+export interface DedupeConfig {
+  /**
+   * Your own request key, replacing {@link requestKey}. Requests with equal
+   * keys share one call. Example, to share across end users on purpose:
+   * `(r) => requestKey({ ...r, user: undefined }, {})`.
+   */
+  key?: (request: LlmRequest) => string;
+  /**
+   * What to do with sampled requests ({@link isSampledRequest}: temperature
+   * above 0, unset, or `n > 1`), whose identical copies would otherwise get
+   * different answers. `'share'`: every caller gets the one sample (each alone
+   * still sees a valid answer; what is lost is independence between callers).
+   * `'bypass'`: each sampled request goes upstream on its own.
+   * @defaultValue `'share'`: identical requests in flight at the same moment
+   * are nearly always one question asked twice (two components, a double
+   * click, a retry storm). Want independent samples? Ask for `n`, or bypass.
+   */
+  sampled?: 'share' | 'bypass';
+}
+
+/** Counts kept by a {@link dedupe} middleware, over every transport it wraps. */
+export interface DedupeStats {
+  /** Requests subscribed through it. */
+  requests: number;
+  /** Requests that started an upstream call. */
+  upstream: number;
+  /** Requests that joined an upstream call already in flight. */
+  joined: number;
+  /** Sampled requests sent on their own because `sampled` is `'bypass'`. */
+  bypassed: number;
+  /** Upstream calls running now. */
+  inFlight: number;
+}
+
+/** The {@link dedupe} middleware, with its counts. */
+export interface DedupeMiddleware extends Middleware {
+  stats(): DedupeStats;
+}
+
+/**
+ * Middleware: identical requests in flight at the same time share one upstream
+ * call (in-flight de-duplication, keyed by {@link requestKey}).
+ *
+ * ```text
+ * upstream:         --a--b--f|
+ * caller 1:         --a--b--f|      (starts the call)
+ * caller 2:         ----ab--f|      (joins at 4 ms: replay of a, then live)
+ * upstream subs:    ^--------!      (one request)
+ *
+ * leaver:           ^--!            (leaves at 3 ms: the call goes on)
+ * stayer:           --a--b--f|
+ * upstream subs:    ^--------!
+ * ```
+ *
+ * - **Emits** to every caller the same events: a late joiner first gets every
+ *   event so far, then the live rest.
+ * - **Completes** and **errors** with the shared call: an error reaches every
+ *   current caller, and the next identical request starts afresh.
+ * - **Unsubscribe**: a caller leaving does not disturb the others; the upstream
+ *   request is aborted only when its last caller leaves.
+ * - **Hot while in flight**, reference-counted; cold otherwise (nothing is sent
+ *   before the first subscribe). A call leaves the registry the moment it ends:
+ *   keeping finished answers is {@link cache}'s job.
+ * - **Scope**: each transport it wraps gets its own registry, because an
+ *   in-flight call belongs to one endpoint and one credential: requests
+ *   through different transports never share. Wrap once and reuse the
+ *   wrapped transport. Within it, requests share only if their whole content
+ *   is equal, `user` and `metadata` included (see {@link requestKey}).
+ * - **Memory**: one answer's events per call in flight, freed when it ends.
+ *
+ * With {@link cache}, put `dedupe()` first (outermost): identical concurrent
+ * requests then collapse before the cache is asked, so a shared store sees one
+ * lookup per group. The other order also makes one upstream call.
+ *
+ * @throws {@link RxllmError} `invalid-config` on unknown or ill-typed options.
+ *
+ * @example
+ * ```ts
+ * const llm = withMiddleware(sseTransport({ baseURL }), dedupe());
+ * // Both subscribe while the first is streaming: one HTTP request.
+ * llm(request).subscribe(renderA);
+ * llm(request).subscribe(renderB);
+ * ```
+ * @see cache
+ */
+export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
+  const { key, sampled } = parseConfig(config);
+  // The scope is structural: every wrapped transport (one endpoint, one credential) gets its own registry.
+  const keyOf = key ?? ((request: LlmRequest) => requestKey(request, {}));
+  const counts: DedupeStats = { requests: 0, upstream: 0, joined: 0, bypassed: 0, inFlight: 0 };
+
+  const middleware: Middleware = (next: Transport): Transport => {
+    const registry = createInFlightRegistry();
+    return (request) =>
+      defer(() => {
+        counts.requests++;
+        if (sampled === 'bypass' && isSampledRequest(request)) {
+          counts.bypassed++;
+          return next(request);
+        }
+        const requestId = keyOf(request);
+        if (registry.has(requestId)) counts.joined++;
+        return registry.join(requestId, () => {
+          counts.upstream++;
+          counts.inFlight++;
+          return next(request).pipe(finalize(() => counts.inFlight--));
+        });
+      });
+  };
+  return Object.assign(middleware, { stats: (): DedupeStats => ({ ...counts }) });
+}
+
+const configSchema = z.strictObject({
+  key: z.custom<(request: LlmRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  sampled: z.enum(['share', 'bypass']).default('share'),
+});
+
+function parseConfig(config: DedupeConfig): z.output<typeof configSchema> {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new RxllmError('invalid-config', `dedupe(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,60 @@
+import { type MonoTypeOperatorFunction, tap } from 'rxjs';
+import type { LlmRequest } from '../core/request.js';
+import type { Prefetcher } from './prefetcher.js';
+
+/** A predicted follow-up: a request (kept under its request key), or a request under a name. */
+export type PrefetchPrediction = LlmRequest | { readonly name: string; readonly request: LlmRequest };
+
+/**
+ * Starts the predicted follow-ups of each value as it passes, on a
+ * {@link prefetcher}; the values themselves pass through untouched.
+ *
+ * ```text
+ * source:     --s------t--|
+ * result:     --s------t--|
+ * prefetches:   ^ predict(s)  ^ predict(t)   (started hot, at once)
+ * ```
+ *
+ * - **Emits** every source value unchanged, after starting its predictions.
+ * - **Completes** with the source. **Errors** with the source, or with what
+ *   `predict` throws (nothing is started for that value).
+ * - **Unsubscribe** unsubscribes the source; prefetches already started are
+ *   hot and keep running until taken or until their TTL (the prefetcher's rule).
+ * - Cold itself; each prediction is `prefetcher.prefetch(...)`, which skips a
+ *   follow-up already held.
+ *
+ * @example
+ * ```ts
+ * // As in handle_user_action: once the summary is done, the keywords are likely next.
+ * summary$.pipe(
+ *   prefetchWhen(ahead, (summary) => ({ name: 'likely_followup_keywords', request: keywordsRequest(summary) })),
+ * ).subscribe(render);
+ * ```
+ * @see prefetcher
+ */
+export function prefetchWhen<T>(
+  prefetcher: Prefetcher,
+  predict: (value: T) => PrefetchPrediction | readonly PrefetchPrediction[] | null | undefined,
+): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    source.pipe(
+      // Inside tap, so a throw from predict (or an invalid named prediction) goes downstream as an error.
+      tap((value) => {
+        const predicted = predict(value);
+        if (predicted == null) return;
+        for (const prediction of isList(predicted) ? predicted : [predicted]) {
+          if (isRequest(prediction)) prefetcher.prefetch(prediction);
+          else prefetcher.prefetch(prediction.name, prediction.request);
+        }
+      }),
+    );
+}
+
+function isList(value: PrefetchPrediction | readonly PrefetchPrediction[]): value is readonly PrefetchPrediction[] {
+  return Array.isArray(value);
+}
+
+// A request always has messages; a named prediction never does.
+function isRequest(prediction: PrefetchPrediction): prediction is LlmRequest {
+  return 'messages' in prediction;
+}
