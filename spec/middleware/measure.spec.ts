@@ -1,0 +1,195 @@
+import { type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
+import { withMiddleware } from '../../src/core/transport';
+import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
+import type { LatencyRecord } from '../../src/metrics/LatencyRecord';
+import { measure } from '../../src/middleware/measure';
+import { finishEvent, reasoningEvent, textEvent, toolCallEvent, usageEvent } from '../../src/testing/events';
+import { createTestScheduler } from '../helpers/marbles';
+
+const request = (model = 'small', content = 'hi'): LlmRequest => ({ model, messages: [{ role: 'user', content }] });
+
+describe('measure', () => {
+  let testScheduler: TestScheduler;
+  let registry: LatencyRegistry;
+  let records: LatencyRecord[];
+  beforeEach(() => {
+    testScheduler = createTestScheduler();
+    registry = new LatencyRegistry({ scheduler: testScheduler });
+    records = [];
+    registry.records().subscribe((record) => records.push(record));
+  });
+
+  const values = {
+    a: textEvent('Hel'),
+    b: textEvent('lo'),
+    e: textEvent(''),
+    r: reasoningEvent('hmm'),
+    c: toolCallEvent({ id: 'call_1', name: 'lookup', arguments: '' }),
+    u: usageEvent({ prompt_tokens: 7, completion_tokens: 2 }),
+    f: finishEvent('stop'),
+  };
+
+  it('passes events through unchanged and records TTFT, total, usage tokens and ok at completion', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('  --a--b--u--f|', values);
+      const upstreamSubs = '   ^-----------!';
+      const expected = '       --a--b--u--f|';
+
+      const llm = withMiddleware(() => upstream, measure({ registry, step: 'summary', scheduler: testScheduler }));
+      expectObservable(llm(request())).toBe(expected, values);
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+    expect(records).toEqual([
+      {
+        step: 'summary',
+        model: 'small',
+        start: 0,
+        firstToken: 2,
+        end: 12,
+        outcome: 'ok',
+        outputTokens: 2,
+        outputTokensFrom: 'usage',
+        inputTokens: 7,
+        finishReasons: ['stop'],
+      },
+    ]);
+    const stats = registry.stats({ step: 'summary' });
+    expect(stats).toMatchObject({ requests: 1, ok: 1, outputTokens: 2, inputTokens: 7 });
+    expect(stats.ttft).toMatchObject({ count: 1, p50: 2, max: 2 });
+    expect(stats.total).toMatchObject({ count: 1, p50: 12 });
+    // 2 tokens over the 10 ms from the first token to the end.
+    expect(stats.tokensPerSecond).toMatchObject({ count: 1, p50: 200 });
+  });
+
+  it('counts content events as tokens when there is no usage, and skips empty deltas for the first token', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold('  -e--r-c-a-b-f|', values);
+      const expected = '       -e--r-c-a-b-f|';
+
+      const llm = withMiddleware(() => upstream, measure({ registry }));
+      expectObservable(llm(request('big'))).toBe(expected, values);
+    });
+    expect(records).toEqual([
+      expect.objectContaining({ step: 'big', model: 'big', firstToken: 4, end: 13, outputTokens: 4, outputTokensFrom: 'counted' }),
+    ]);
+    expect(records[0]).not.toHaveProperty('inputTokens');
+  });
+
+  it('records an error with its code and TTFT, but keeps it out of total time', () => {
+    const error = new RxllmError('connection-lost', 'The connection dropped.');
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('  ---a--#', values, error);
+      const upstreamSubs = '   ^-----!';
+      const expected = '       ---a--#';
+
+      const llm = withMiddleware(() => upstream, measure({ registry, step: 'draft' }));
+      expectObservable(llm(request())).toBe(expected, values, error);
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+    expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'connection-lost', firstToken: 3, end: 6 })]);
+    const stats = registry.stats({ step: 'draft' });
+    expect(stats).toMatchObject({ requests: 1, ok: 0, errors: 1, errorCodes: { 'connection-lost': 1 } });
+    expect(stats.ttft?.p50).toBe(3);
+    expect(stats.total).toBeUndefined();
+    expect(stats.tokensPerSecond).toBeUndefined();
+  });
+
+  it("records a foreign error as 'unknown'", () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold<LlmEvent>('  --#', undefined, new TypeError('boom'));
+      const llm = withMiddleware(() => upstream, measure({ registry }));
+      expectObservable(llm(request())).toBe('--#', undefined, new TypeError('boom'));
+    });
+    expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'unknown', end: 2 })]);
+    expect(records[0]).not.toHaveProperty('firstToken');
+  });
+
+  it('records a transport that throws before returning a stream, and passes the error on', () => {
+    const invalid = new RxllmError('invalid-request', 'Invalid chat request.');
+    testScheduler.run(({ expectObservable }) => {
+      const llm = withMiddleware(() => {
+        throw invalid;
+      }, measure({ registry }));
+      expectObservable(llm(request())).toBe('#', undefined, invalid);
+    });
+    expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'invalid-request', start: 0, end: 0, outputTokens: 0 })]);
+  });
+
+  it('records a request abandoned before its end as cancelled, and unsubscribes the upstream', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('  --a--b--u--f|', values);
+      const upstreamSubs = '   ^----!       ';
+      const unsub = '          ^----!       ';
+      const expected = '       --a---       ';
+
+      const llm = withMiddleware(() => upstream, measure({ registry }));
+      expectObservable(llm(request()), unsub).toBe(expected, values);
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+    expect(records).toEqual([expect.objectContaining({ outcome: 'cancelled', firstToken: 2, end: 5, outputTokens: 1 })]);
+    expect(registry.stats()).toMatchObject({ requests: 1, cancelled: 1 });
+  });
+
+  it('writes the record before the completion reaches the subscriber', () => {
+    let seenAtCompletion = -1;
+    testScheduler.run(({ cold }) => {
+      const llm = withMiddleware(() => cold('-a-f|', values), measure({ registry }));
+      llm(request()).subscribe({ complete: () => (seenAtCompletion = registry.count()) });
+    });
+    expect(seenAtCompletion).toBe(1);
+  });
+
+  it('is cold: each subscription is its own measurement', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold('  --a-f|', values);
+      const llm = withMiddleware(() => upstream, measure({ registry }));
+      const answer = llm(request());
+      expectObservable(answer).toBe('--a-f|', values);
+      expectObservable(answer).toBe('--a-f|', values);
+      expect(records).toEqual([]); // nothing is measured before the virtual clock runs
+    });
+    expect(records).toHaveLength(2);
+  });
+
+  it('gives exact percentiles in virtual time for a known latency script', () => {
+    // Request i (1..100) answers after i × 10 ms and streams for 50 ms more.
+    const script = (req: LlmRequest): string => `${Number((req.messages[0] as { content: string }).content) * 10}ms a 49ms b 9ms (f|)`;
+    testScheduler.run(({ cold }) => {
+      const llm = withMiddleware((req) => cold(script(req), values) as Observable<LlmEvent>, measure({ registry, step: 'draft' }));
+      for (let i = 1; i <= 100; i++) llm(request('small', String(i))).subscribe();
+    });
+    expect(registry.percentile({ step: 'draft', p: 50 })).toBe(500);
+    expect(registry.percentile({ step: 'draft', p: 95 })).toBe(950);
+    expect(registry.percentile({ step: 'draft', p: 99 })).toBe(990);
+    expect(registry.stats({ step: 'draft' }).ttft).toEqual({ count: 100, mean: 505, min: 10, p50: 500, p95: 950, p99: 990, max: 1000 });
+    // Total = TTFT + 60 ms: `a` and `b` take a frame each, and `(f|)` ends at its own frame.
+    expect(registry.stats({ step: 'draft' }).total).toMatchObject({ min: 70, p50: 560, p95: 1010, max: 1060 });
+  });
+
+  it('keeps steps and models apart, and lets queries cross them', () => {
+    testScheduler.run(({ cold }) => {
+      const fast = withMiddleware(() => cold('-a-f|', values), measure({ registry, step: 'summary' }));
+      const slow = withMiddleware(() => cold('-----a-f|', values), measure({ registry, step: 'keywords' }));
+      fast(request('small')).subscribe();
+      fast(request('big')).subscribe();
+      slow(request('big')).subscribe();
+    });
+    expect(registry.count({ step: 'summary' })).toBe(2);
+    expect(registry.count({ model: 'big' })).toBe(2);
+    expect(registry.count({ step: 'summary', model: 'big' })).toBe(1);
+    expect(registry.percentile({ model: 'big', p: 100 })).toBe(5);
+    expect(registry.percentile({ step: 'summary', p: 100 })).toBe(1);
+  });
+
+  it('rejects bad options at construction', () => {
+    expect(() => measure({ registry: {} as LatencyRegistry })).toThrow(
+      expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('expected a LatencyRegistry') }),
+    );
+    expect(() => measure({ registry, step: '' })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => measure({ registry, stpe: 'x' } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+  });
+});

@@ -1,0 +1,134 @@
+import { asyncScheduler, defer, type Observable, type SchedulerLike, tap } from 'rxjs';
+import { z } from 'zod';
+import { isRxllmError, RxllmError } from '../core/errors.js';
+import type { FinishReason, LlmEvent, LlmUsage } from '../core/events.js';
+import type { Middleware } from '../core/transport.js';
+import type { LatencyRegistry } from '../metrics/LatencyRegistry.js';
+import type { RequestOutcome } from '../metrics/LatencyRecord.js';
+
+/** Options for {@link measure}. */
+export interface MeasureConfig {
+  /** Where the measurements go. One registry is usually shared by the whole app. */
+  registry: LatencyRegistry;
+  /**
+   * The step name requests are recorded under (a pipeline step, a routing candidate).
+   * @defaultValue the request's `model`
+   */
+  step?: string;
+  /** The clock. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Middleware: records each request's time to first token, total time, output tokens, decode
+ * speed and outcome in a {@link LatencyRegistry}, under a step and the request's model.
+ *
+ * ```text
+ * upstream:  --a--b--u--f|         a, b: text; u: usage (completion_tokens 2); f: finish
+ * result:    --a--b--u--f|         every event passes through unchanged
+ * record:                ^         at completion: ttft 2, total 12, 2 tokens, ok
+ * ```
+ *
+ * - **Emits** exactly the upstream events, unchanged and at the same moments.
+ * - **Completes** and **errors** with the upstream; the record is written just before the
+ *   completion or error is passed on, so a registry read at that moment includes it.
+ * - **Unsubscribe** before the end unsubscribes the upstream (aborting the request) and records
+ *   the request as `cancelled`, with its time to first token if one had arrived.
+ * - **Cold**: nothing is measured before subscribe; each subscription is one measurement.
+ *
+ * What is measured, all on the scheduler's clock: the start is the subscription; the first token
+ * is the first content event (text, reasoning or refusal with non-empty text, or a tool-call
+ * fragment); output tokens are `completion_tokens` from the usage event, or else the number of
+ * content events. Errors are recorded with their {@link RxllmError} code (`'unknown'` for others).
+ *
+ * Where it sits matters: inside `retry()` or `hedge()` it measures each attempt; outside, the
+ * whole request as the caller saw it.
+ *
+ * @throws {@link RxllmError} `invalid-config` on a bad option.
+ *
+ * @example
+ * ```ts
+ * const latency = new LatencyRegistry();
+ * const llm = withMiddleware(sseTransport({ baseURL }), measure({ registry: latency, step: 'summary' }));
+ * await lastValueFrom(llm(request).pipe(text()));
+ * latency.percentile({ step: 'summary', p: 95 }); // ms to first token
+ * ```
+ * @see LatencyRegistry
+ */
+export function measure(config: MeasureConfig): Middleware {
+  const { registry, step, scheduler = asyncScheduler } = parseConfig(config);
+  return (next) => (request) =>
+    // State lives inside `defer`: every subscription is its own measurement.
+    defer(() => {
+      const start = scheduler.now();
+      let firstToken: number | undefined;
+      let contentEvents = 0;
+      let usage: LlmUsage | undefined;
+      const finishReasons: FinishReason[] = [];
+
+      const done = (outcome: RequestOutcome, errorCode?: string) => {
+        const fromUsage = typeof usage?.completion_tokens === 'number';
+        registry.record({
+          step: step ?? request.model,
+          model: request.model,
+          start,
+          ...(firstToken === undefined ? {} : { firstToken }),
+          end: scheduler.now(),
+          outcome,
+          ...(errorCode === undefined ? {} : { errorCode }),
+          outputTokens: fromUsage ? usage!.completion_tokens : contentEvents,
+          outputTokensFrom: fromUsage ? 'usage' : 'counted',
+          ...(typeof usage?.prompt_tokens === 'number' ? { inputTokens: usage.prompt_tokens } : {}),
+          finishReasons,
+        });
+      };
+
+      const codeOf = (error: unknown) => (isRxllmError(error) ? error.code : 'unknown');
+      let upstream: Observable<LlmEvent>;
+      try {
+        upstream = next(request);
+      } catch (error) {
+        // A transport that rejects the request before returning a stream (an invalid request)
+        // still counts as a failed request; `defer` turns the throw into the stream's error.
+        done('error', codeOf(error));
+        throw error;
+      }
+
+      return upstream.pipe(
+        tap({
+          // The hot path: a type switch and a counter; the clock is read once, on the first token.
+          next(event) {
+            if (event.type === 'usage') usage = event.usage;
+            else if (event.type === 'finish') finishReasons.push(event.reason);
+            else if (event.type === 'tool-call' || event.text !== '') {
+              contentEvents++;
+              if (firstToken === undefined) firstToken = scheduler.now();
+            }
+          },
+          complete: () => done('ok'),
+          error: (error: unknown) => done('error', codeOf(error)),
+          // Called only when the subscriber leaves before completion or error.
+          unsubscribe: () => done('cancelled'),
+        }),
+      );
+    });
+}
+
+const configSchema = z.strictObject({
+  registry: z.custom<LatencyRegistry>(
+    (value) => typeof (value as LatencyRegistry | undefined)?.record === 'function',
+    'expected a LatencyRegistry (new LatencyRegistry())',
+  ),
+  step: z.string().min(1).optional(),
+  scheduler: z
+    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | undefined)?.now === 'function', 'expected a SchedulerLike')
+    .optional(),
+});
+
+function parseConfig(config: MeasureConfig): z.output<typeof configSchema> {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new RxllmError('invalid-config', `measure(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  }
+  return parsed.data;
+}
