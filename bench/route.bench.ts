@@ -1,0 +1,78 @@
+// Latency-aware routing among three deployments of one model, in virtual time on the simulator.
+// 600 requests, one every 100 ms; deployment "a" is the fastest until request 300, when its time to
+// first token jumps to 1.5 s. Reported: the share of traffic the fastest deployment gets before the
+// slowdown, and how many requests it takes the router to move away afterwards.
+import { TestScheduler } from 'rxjs/testing';
+import { type Transport, withMiddleware } from '../src/core/transport';
+import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
+import { measure } from '../src/middleware/measure';
+import { route } from '../src/middleware/route';
+import { simulatedTransport } from '../src/transport/simulated';
+import { round } from './lib/stats';
+import { writeResults } from './lib/writeResults';
+
+const REQUESTS = 600;
+const SLOWDOWN_AT = 300;
+const profiles = {
+  'dep-a': { ttftMs: { median: 250, p95: 350 }, tokensPerSecond: 100, outputTokens: 10 },
+  'dep-b': { ttftMs: { median: 400, p95: 550 }, tokensPerSecond: 100, outputTokens: 10 },
+  'dep-c': { ttftMs: { median: 600, p95: 800 }, tokensPerSecond: 100, outputTokens: 10 },
+};
+
+function run(seed: number, percentile: number) {
+  const chosen: string[] = [];
+  const scheduler = new TestScheduler(() => undefined);
+  scheduler.run(() => {
+    const sim = simulatedTransport({ profiles, seed });
+    let slowed = false;
+    // The slowdown: from then on, deployment a's requests ask the simulator for a 1.5 s first token.
+    const upstream: Transport = (r) => sim(slowed && r.model === 'dep-a' ? { ...r, rxllm_sim: 'ttft=1500' } : r);
+    const registry = new LatencyRegistry({ window: { requests: 50 } });
+    const llm = withMiddleware(
+      upstream,
+      route({ tiers: { fast: ['dep-a', 'dep-b', 'dep-c'] }, registry, percentile, explore: 0.05, random: seeded(seed), onDecision: (d) => chosen.push(d.candidate) }),
+      measure({ registry }),
+    );
+    for (let i = 0; i < REQUESTS; i++) {
+      scheduler.schedule(() => {
+        if (i === SLOWDOWN_AT) slowed = true;
+        llm({ model: 'fast', messages: [{ role: 'user', content: 'Tell me a story' }] }).subscribe();
+      }, i * 100);
+    }
+  });
+  const before = chosen.slice(0, SLOWDOWN_AT);
+  const after = chosen.slice(SLOWDOWN_AT);
+  // Moved away: the first request after which deployment a gets no more than exploration traffic (≤ 1 in 10).
+  const movedAfter = after.findIndex((_, i) => after.slice(i, i + 50).filter((c) => c === 'dep-a').length <= 5);
+  return {
+    seed,
+    percentile,
+    shareToFastestBefore: round(before.filter((c) => c === 'dep-a').length / before.length, 3),
+    // After the warm-up (each deployment is tried until it has 5 samples; records land when requests end).
+    shareToFastestSteady: round(before.slice(50).filter((c) => c === 'dep-a').length / (before.length - 50), 3),
+    requestsToMoveAway: movedAfter,
+    shareToNewFastestAfterMove: round(after.slice(movedAfter).filter((c) => c === 'dep-b').length / (after.length - movedAfter), 3),
+  };
+}
+
+const rows = [50, 95].flatMap((p) => [1, 2, 3].map((seed) => run(seed, p)));
+for (const row of rows) {
+  console.log(
+    `p${row.percentile} seed ${row.seed}: ${(row.shareToFastestBefore * 100).toFixed(1)} % to the fastest ` +
+      `(${(row.shareToFastestSteady * 100).toFixed(1)} % after the first 50); ` +
+      `moved away ${row.requestsToMoveAway} requests after it slowed; then ${(row.shareToNewFastestAfterMove * 100).toFixed(1)} % to the new fastest`,
+  );
+}
+console.log(`written to ${writeResults('route', { profiles, requests: REQUESTS, slowdownAt: SLOWDOWN_AT, spacingMs: 100, window: { requests: 50 }, rows })}`);
+
+/** A small seeded generator (mulberry32), so exploration is the same on every run. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,186 @@
+import { lastValueFrom, type Observable } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
+import { withMiddleware } from '../../src/core/transport';
+import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
+import { hedge, type HedgeEvent } from '../../src/middleware/hedge';
+import { measure } from '../../src/middleware/measure';
+import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
+import { text } from '../../src/operators/text';
+import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
+import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { sseTransport } from '../../src/transport/sse';
+import { createTestScheduler } from '../helpers/marbles';
+
+const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+const values: Record<string, LlmEvent> = {
+  a: textEvent('Hel'),
+  b: textEvent('lo'),
+  x: textEvent('Hey'),
+  u: usageEvent({ prompt_tokens: 1, completion_tokens: 0 }),
+  f: finishEvent('stop'),
+};
+
+/** A transport whose n-th call answers with the n-th observable. */
+function calls(...answers: Observable<LlmEvent>[]) {
+  let n = 0;
+  return () => answers[n++]!;
+}
+
+describe('hedge', () => {
+  let testScheduler: TestScheduler;
+  beforeEach(() => (testScheduler = createTestScheduler()));
+
+  it('sends a backup after the delay; the first to produce a token wins and the loser is unsubscribed at once', () => {
+    const seen: HedgeEvent[] = [];
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  300ms a-b|', values);
+      const originalSubs = '   ^ 149ms !  ';
+      const backup = cold('    50ms x-b|', values);
+      const backupSubs = '     100ms ^ 52ms !';
+      const expected = '       150ms x-b|';
+
+      const llm = withMiddleware(calls(original, backup), hedge({ after: 100, onHedge: (e) => seen.push(e) }));
+      expectObservable(llm(request)).toBe(expected, values);
+      expectSubscriptions(original.subscriptions).toBe(originalSubs);
+      expectSubscriptions(backup.subscriptions).toBe(backupSubs);
+    });
+    expect(seen).toEqual([
+      { type: 'started', attempt: 1, afterMs: 100 },
+      { type: 'won', attempt: 0 + 1 },
+    ]);
+  });
+
+  it('keeps the original when it answers first, cancelling the backup', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  120ms a-b|', values);
+      const originalSubs = '   ^ 122ms !';
+      const backup = cold('    50ms x|', values);
+      const backupSubs = '     100ms ^ 19ms !';
+
+      expectObservable(withMiddleware(calls(original, backup), hedge({ after: 100 }))(request)).toBe('120ms a-b|', values);
+      expectSubscriptions(original.subscriptions).toBe(originalSubs);
+      expectSubscriptions(backup.subscriptions).toBe(backupSubs);
+    });
+  });
+
+  it('does not hedge a request whose first token comes in time', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  80ms a 99ms b|', values);
+      expectObservable(withMiddleware(calls(original), hedge({ after: 100 }))(request)).toBe('80ms a 99ms b|', values);
+      expectSubscriptions(original.subscriptions).toBe('^ 180ms !');
+    });
+  });
+
+  it('counts only content as a token: usage before content is held and passed on with the winner', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  10ms u 189ms a|', values);
+      const originalSubs = '   ^ 129ms !';
+      const backup = cold('    30ms x|', values);
+      const expected = '       130ms x|';
+
+      expectObservable(withMiddleware(calls(original, backup), hedge({ after: 100 }))(request)).toBe(expected, values);
+      expectSubscriptions(original.subscriptions).toBe(originalSubs);
+    });
+  });
+
+  it('sends up to maxHedges backups, one per delay, to the `to` transport', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  1000ms a|', values);
+      const first = cold('     1000ms a|', values);
+      const second = cold('    10ms x|', values);
+      const secondSubs = '     200ms ^ 10ms !';
+
+      const llm = withMiddleware(() => original, hedge({ after: 100, maxHedges: 2, to: calls(first, second), budget: false }));
+      expectObservable(llm(request)).toBe('210ms x|', values);
+      expectSubscriptions(original.subscriptions).toBe('^ 209ms !');
+      expectSubscriptions(first.subscriptions).toBe('100ms ^ 109ms !');
+      expectSubscriptions(second.subscriptions).toBe(secondSubs);
+    });
+  });
+
+  it('waits for the backup when the original fails, and fails only when every attempt failed', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const failing = cold<LlmEvent>('  150ms #', undefined, new RxllmError('server', 'down'));
+      const backup = cold('             100ms x|', values);
+      expectObservable(withMiddleware(calls(failing, backup), hedge({ after: 100 }))(request)).toBe('200ms x|', values);
+
+      const early = cold<LlmEvent>('    50ms #', undefined, new RxllmError('server', 'down'));
+      expectObservable(withMiddleware(calls(early), hedge({ after: 100 }))(request)).toBe('50ms #', undefined, new RxllmError('server', 'down'));
+    });
+  });
+
+  it('stops hedging when the budget is spent: about ratio × requests backups', () => {
+    const seen: HedgeEvent[] = [];
+    testScheduler.run(() => {
+      const llm = withMiddleware(
+        scriptedTransport({ m: [{ at: 500, text: 'slow' }, { at: 501, finish: 'stop' }] }),
+        hedge({ after: 100, budget: { ratio: 0.1, burst: 1 }, onHedge: (e) => seen.push(e) }),
+      );
+      for (let i = 0; i < 50; i++) testScheduler.schedule(() => llm(request).subscribe(), i * 1000);
+    });
+    const started = seen.filter((e) => e.type === 'started').length;
+    // 1 from the full bucket, then one per 10 requests (the bucket refills with 0.1 per request).
+    expect(started).toBe(5);
+    expect(seen.filter((e) => e.type === 'skipped' && e.reason === 'budget')).toHaveLength(45);
+  });
+
+  it('never hedges requests marked with side effects', () => {
+    const seen: HedgeEvent[] = [];
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const original = cold('  300ms a|', values);
+      const llm = withMiddleware(
+        calls(original),
+        hedge({ after: 100, sideEffects: (r) => r.tools !== undefined, onHedge: (e) => seen.push(e) }),
+      );
+      const withTools: LlmRequest = { ...request, tools: [{ type: 'function', function: { name: 'book_flight' } }] };
+      expectObservable(llm(withTools)).toBe('300ms a|', values);
+      expectSubscriptions(original.subscriptions).toBe('^ 300ms !');
+    });
+    expect(seen).toEqual([{ type: 'skipped', reason: 'side-effects' }]);
+  });
+
+  it("hedges at the registry's live p95 once it has enough samples", () => {
+    const seen: HedgeEvent[] = [];
+    testScheduler.run(() => {
+      const registry = new LatencyRegistry({ scheduler: testScheduler, window: { requests: 100 } });
+      // Times to first token 100, 110, ... 290 ms: the p95 is about 280 ms.
+      const llm = scriptedTransport((_r, index) => [{ at: index < 20 ? 100 + index * 10 : 1000, text: 'x' }, { at: 1001, finish: 'stop' }]);
+      const hedged = withMiddleware(llm, hedge({ after: 'p95', registry, minSamples: 20, budget: false, onHedge: (e) => seen.push(e) }), measure({ registry }));
+      for (let i = 0; i < 20; i++) hedged(request).subscribe();
+      testScheduler.schedule(() => hedged(request).subscribe(), 2000);
+    });
+    expect(seen.slice(0, 20)).toEqual(Array(20).fill({ type: 'skipped', reason: 'no-latency-data' }));
+    expect(seen[20]).toEqual({ type: 'started', attempt: 1, afterMs: expect.closeTo(280, -1) });
+  });
+
+  it('rejects bad options', () => {
+    expect(() => hedge({ after: 'p95' })).toThrow(/needs `registry`/);
+    expect(() => hedge({ after: 'fast' as never, registry: new LatencyRegistry() })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => hedge({ after: -5 })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+  });
+
+  describe('on a real server (simulator)', () => {
+    let server: SimulatorServer;
+    beforeAll(async () => {
+      server = await startSimulatorServer({
+        seed: 2,
+        profiles: { hung: { ttftMs: 2, tokensPerSecond: 5000, jitter: 0, outputTokens: 5, faults: [{ type: 'stall', firstRequests: 1 }] } },
+      });
+    });
+    afterAll(() => server.close());
+
+    it('rescues a request stalled before its headers; the server sees the loser aborted', async () => {
+      const before = server.stats().aborts;
+      const llm = withMiddleware(sseTransport({ baseURL: server.baseURL }), hedge({ after: 40 }));
+      await expect(lastValueFrom(llm({ model: 'hung', messages: [{ role: 'user', content: 'Tell me a story' }] }).pipe(text()))).resolves.toEqual(
+        expect.any(String),
+      );
+      for (let i = 0; i < 100 && server.stats().aborts === before; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.stats().aborts).toBe(before + 1);
+      expect(server.stats().requestsByModel['hung']).toBe(2);
+    });
+  });
+});

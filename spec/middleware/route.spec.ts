@@ -1,0 +1,156 @@
+import { TestScheduler } from 'rxjs/testing';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
+import { type Transport, withMiddleware } from '../../src/core/transport';
+import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
+import type { LatencySource } from '../../src/middleware/latencySource';
+import { measure } from '../../src/middleware/measure';
+import { route, type RouteDecision } from '../../src/middleware/route';
+import { finishEvent, textEvent } from '../../src/testing/events';
+import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { createTestScheduler } from '../helpers/marbles';
+
+const ask = (model: string, extra: Partial<LlmRequest> = {}): LlmRequest => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+const values: Record<string, LlmEvent> = { a: textEvent('Hi'), f: finishEvent('stop') };
+
+/** A latency source with fixed p95s (and enough samples) for the named models. */
+const fixedLatency = (p95: Record<string, number>): LatencySource => ({
+  count: (q = {}) => (q.model !== undefined && q.model in p95 ? 100 : 0),
+  percentile: (q) => (q.model === undefined ? undefined : p95[q.model]),
+});
+
+describe('route', () => {
+  let testScheduler: TestScheduler;
+  beforeEach(() => (testScheduler = createTestScheduler()));
+
+  it('serves a tier named in `model` by rewriting the model, and unsubscribe aborts the request', () => {
+    const sent: string[] = [];
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('  50ms a 9ms (f|)', values);
+      const upstreamSubs = '   ^ 29ms !';
+      const next: Transport = (r) => (sent.push(r.model), upstream);
+
+      const llm = withMiddleware(next, route({ tiers: { fast: ['gpt-4o-mini'], quality: ['gpt-4.1'] } }));
+      expectObservable(llm(ask('fast')), '^ 29ms !').toBe('');
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+    expect(sent).toEqual(['gpt-4o-mini']);
+  });
+
+  it('raises a fast tier to the quality floor, walks up past empty tiers, and fails when nothing is above', () => {
+    const decisions: RouteDecision[] = [];
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold('a|', values);
+      const llm = withMiddleware(
+        () => upstream,
+        route({
+          tiers: { ultra_fast: ['nano'], balanced: ['gpt-4o'] },
+          qualityFloor: (r) => (r.response_format?.type === 'json_schema' ? 'fast' : undefined),
+          onDecision: (d) => decisions.push(d),
+        }),
+      );
+      const structured = ask('ultra_fast', { response_format: { type: 'json_schema', json_schema: { name: 'x' } } });
+      expectObservable(llm(ask('ultra_fast'))).toBe('a|', values);
+      expectObservable(llm(structured)).toBe('a|', values);
+      expectObservable(llm(ask('quality'))).toBe(
+        '#',
+        undefined,
+        new RxllmError('invalid-request', 'route(): no candidates at tier "quality" or above; add some to `tiers`, or lower the quality floor.'),
+      );
+    });
+    expect(decisions.map((d) => [d.requested, d.floor, d.tier, d.model])).toEqual([
+      ['ultra_fast', undefined, 'ultra_fast', 'nano'],
+      ['ultra_fast', 'fast', 'balanced', 'gpt-4o'],
+    ]);
+  });
+
+  it('picks the candidate with the lowest observed TTFT, explores now and then, and says why', () => {
+    const decisions: RouteDecision[] = [];
+    const randoms = [0.5, 0.01, 0.99, 0.5];
+    const sent: string[] = [];
+    const llm = withMiddleware(
+      (r) => (sent.push(r.model), testScheduler.createColdObservable('a|', values)),
+      route({
+        tiers: { fast: ['east', 'west', 'north'] },
+        registry: fixedLatency({ east: 300, west: 200, north: 900 }),
+        random: () => randoms.shift()!,
+        onDecision: (d) => decisions.push(d),
+      }),
+    );
+    llm(ask('fast')).subscribe();
+    llm(ask('fast')).subscribe();
+    expect(sent).toEqual(['west', 'north']);
+    expect(decisions.map((d) => d.reason)).toEqual(['fastest', 'exploring']);
+    expect(decisions[0]!.ttftMs).toEqual({ east: 300, west: 200, north: 900 });
+  });
+
+  it('tries a candidate without enough samples first, and with one candidate or no registry takes the first', () => {
+    const decisions: RouteDecision[] = [];
+    const next: Transport = () => testScheduler.createColdObservable('a|', values);
+    withMiddleware(next, route({ tiers: { fast: ['east', 'west'] }, registry: fixedLatency({ east: 300 }), onDecision: (d) => decisions.push(d) }))(ask('fast')).subscribe();
+    withMiddleware(next, route({ tiers: { fast: ['east', 'west'] }, onDecision: (d) => decisions.push(d) }))(ask('fast')).subscribe();
+    withMiddleware(next, route({ tiers: { quality: ['big'] }, onDecision: (d) => decisions.push(d) }))(ask('quality')).subscribe();
+    expect(decisions.map((d) => [d.candidate, d.reason])).toEqual([
+      ['west', 'no-data'],
+      ['east', 'no-data'],
+      ['big', 'only-candidate'],
+    ]);
+  });
+
+  it('sends a request that names no tier as it is, and uses a candidate’s own transport', () => {
+    const decisions: RouteDecision[] = [];
+    const sent: string[] = [];
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const viaNext = cold('a|', values);
+      const viaAzure = cold('-a|', values);
+      const llm = withMiddleware(
+        () => viaNext,
+        route({
+          tiers: { fast: [{ name: 'azure-east', model: 'gpt-4o-mini', transport: (r) => (sent.push(r.model), viaAzure) }] },
+          onDecision: (d) => decisions.push(d),
+        }),
+      );
+      expectObservable(llm(ask('gpt-4o'))).toBe('a|', values);
+      expectObservable(llm(ask('fast'))).toBe('-a|', values);
+      expectSubscriptions(viaNext.subscriptions).toBe('^!');
+      expectSubscriptions(viaAzure.subscriptions).toBe('^-!');
+    });
+    expect(decisions.map((d) => d.reason)).toEqual(['not-routed', 'only-candidate']);
+    expect(sent).toEqual(['gpt-4o-mini']);
+  });
+
+  it('moves traffic away from a deployment that slows down, measured live', () => {
+    const chosen: string[] = [];
+    testScheduler.run(() => {
+      let eastSlow = false;
+      const llm = scriptedTransport((r) => {
+        const ttft = r.model === 'east' ? (eastSlow ? 900 : 100) : 200;
+        return [{ at: ttft, text: 'x' }, { at: ttft + 1, finish: 'stop' }];
+      });
+      const registry = new LatencyRegistry({ window: { requests: 20 } });
+      const routed = withMiddleware(
+        llm,
+        route({ tiers: { fast: ['east', 'west'] }, registry, explore: 0, onDecision: (d) => chosen.push(d.candidate) }),
+        measure({ registry }),
+      );
+      for (let i = 0; i < 80; i++) {
+        testScheduler.schedule(() => {
+          if (i === 40) eastSlow = true;
+          routed(ask('fast')).subscribe();
+        }, i * 300);
+      }
+    });
+    const phase1 = chosen.slice(10, 40);
+    expect(phase1.every((c) => c === 'east')).toBe(true);
+    const movedAt = chosen.findIndex((c, i) => i >= 40 && chosen.slice(i).every((later) => later === 'west'));
+    expect(movedAt).toBeGreaterThan(40);
+    expect(movedAt).toBeLessThan(40 + 10);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => route({ tiers: {} })).toThrow(/at least one tier/);
+    expect(() => route({ tiers: { turbo: ['x'] } as never })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => route({ tiers: { fast: ['x'] }, explore: 2 })).toThrow(/explore/);
+  });
+});

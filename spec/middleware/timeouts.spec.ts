@@ -1,0 +1,184 @@
+import { lastValueFrom } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
+import { withMiddleware } from '../../src/core/transport';
+import { timeouts } from '../../src/middleware/timeouts';
+import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
+import { finishEvent, reasoningEvent, textEvent, usageEvent } from '../../src/testing/events';
+import { sseTransport } from '../../src/transport/sse';
+import { createTestScheduler } from '../helpers/marbles';
+
+const request: LlmRequest = { model: 'draft', messages: [{ role: 'user', content: 'hi' }] };
+const values: Record<string, LlmEvent> = {
+  a: textEvent('Hel'),
+  b: textEvent('lo'),
+  r: reasoningEvent('hmm'),
+  u: usageEvent({ prompt_tokens: 1, completion_tokens: 2 }),
+  f: finishEvent('stop'),
+};
+
+describe('timeouts', () => {
+  let testScheduler: TestScheduler;
+  beforeEach(() => (testScheduler = createTestScheduler()));
+
+  it('errors with timeout naming the limit and the step when the first token is late, and aborts the request', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold<LlmEvent>('  150ms a-b|', values);
+      const upstreamSubs = '   ^ 99ms !   '; // `^` takes one frame, hence 99ms
+      const expected = '       100ms #    ';
+
+      const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100 }));
+      expectObservable(llm(request)).toBe(
+        expected,
+        undefined,
+        new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+          tokensEmitted: false,
+        }),
+      );
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+  });
+
+  it('passes a stream whose first content arrives in time through unchanged', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold<LlmEvent>('  99ms a 199ms b 9ms (f|)', values);
+      const upstreamSubs = '   ^ 308ms !               ';
+      const expected = '       99ms a 199ms b 9ms (f|)';
+
+      expectObservable(withMiddleware(() => upstream, timeouts({ firstToken: 100, total: 1000 }))(request)).toBe(expected, values);
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+  });
+
+  it('counts only content events for the first token: usage and finish do not stop the clock, reasoning does', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const late = cold<LlmEvent>('      50ms u 99ms a|', values);
+      const lateSubs = '       ^ 99ms !      ';
+      const reasoning = cold<LlmEvent>(' 50ms r 99ms a|', values);
+      const reasoningSubs = '  ^ 150ms !     ';
+
+      const guard = timeouts({ firstToken: 100, step: 'summary' });
+      expectObservable(guard(() => late)(request)).toBe(
+        '50ms u 49ms #',
+        values,
+        new RxllmError('timeout', 'No token from step "summary" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+          tokensEmitted: false,
+        }),
+      );
+      expectObservable(guard(() => reasoning)(request)).toBe('50ms r 99ms a|', values);
+      expectSubscriptions(late.subscriptions).toBe(lateSubs);
+      expectSubscriptions(reasoning.subscriptions).toBe(reasoningSubs);
+    });
+  });
+
+  it('fires idle when the gap after a token is too long, with the partial text and tokensEmitted', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold<LlmEvent>('  10ms a 29ms b 99ms f|', values);
+      const upstreamSubs = '   ^ 89ms !              '; // last event b at 40, limit 50
+      const expected = '       10ms a 29ms b 49ms # ';
+
+      expectObservable(withMiddleware(() => upstream, timeouts({ idle: 50 }))(request)).toBe(
+        expected,
+        values,
+        new RxllmError('timeout', 'Step "draft" sent nothing for 50 ms after its last event (idle limit). The stream stalled; retry, or raise `idle`.', {
+          tokensEmitted: true,
+          partialText: 'Hello',
+        }),
+      );
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+  });
+
+  it('does not run the idle clock before the first token (that is firstToken’s job)', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold<LlmEvent>('  200ms a 40ms b|', values);
+      expectObservable(withMiddleware(() => upstream, timeouts({ idle: 50 }))(request)).toBe('200ms a 40ms b|', values);
+    });
+  });
+
+  it('fires total on a stream that keeps sending but never ends', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold<LlmEvent>('  a 9ms a 9ms a 9ms a 9ms a 9ms a', values);
+      const upstreamSubs = '   ^ 34ms !                         ';
+      const expected = '       a 9ms a 9ms a 9ms a 4ms #      ';
+
+      expectObservable(withMiddleware(() => upstream, timeouts({ total: 35, idle: 20 }))(request)).toBe(
+        expected,
+        values,
+        new RxllmError('timeout', 'Step "draft" did not finish within 35 ms (total limit). Raise `total`, or ask for a shorter answer.', {
+          tokensEmitted: true,
+          partialText: 'HelHelHelHel',
+        }),
+      );
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+  });
+
+  it('passes upstream errors through and cancels its timers on unsubscribe', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const failing = cold<LlmEvent>('   20ms #', undefined, new RxllmError('server', 'boom', { status: 500 }));
+      const failingSubs = '    ^ 19ms !';
+      const slow = cold<LlmEvent>('      500ms a|', values);
+      const slowSubs = '       ^ 29ms !';
+
+      const guard = timeouts({ firstToken: 100, total: 200 });
+      expectObservable(guard(() => failing)(request)).toBe('20ms #', undefined, new RxllmError('server', 'boom', { status: 500 }));
+      expectObservable(guard(() => slow)(request), '^ 29ms !').toBe('');
+      expectSubscriptions(failing.subscriptions).toBe(failingSubs);
+      expectSubscriptions(slow.subscriptions).toBe(slowSubs);
+    });
+  });
+
+  it('keeps clocks per subscription', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold<LlmEvent>('  80ms a|', values);
+      const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100 }));
+      expectObservable(llm(request)).toBe('80ms a|', values);
+      // A second subscriber 50 ms later gets its own 100 ms.
+      expectObservable(testScheduler.createColdObservable('50ms x|').pipe(() => llm(request))).toBe('80ms a|', values);
+    });
+  });
+
+  it('rejects bad options with invalid-config', () => {
+    expect(() => timeouts({})).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => timeouts({ firstToken: -1 })).toThrow(/firstToken/);
+    expect(() => timeouts({ idle: 10, extra: 1 } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+  });
+
+  describe('on a real server (simulator)', () => {
+    let server: SimulatorServer;
+    beforeAll(async () => {
+      server = await startSimulatorServer({
+        seed: 3,
+        profiles: {
+          'stall-mid': { ttftMs: 5, tokensPerSecond: 2000, jitter: 0, outputTokens: 40, faults: [{ type: 'stall', afterTokens: 3, probability: 1 }] },
+          'stall-head': { ttftMs: 5, faults: [{ type: 'stall', probability: 1 }] },
+        },
+      });
+    });
+    afterAll(() => server.close());
+    const ask = (model: string, config: Parameters<typeof timeouts>[0]) =>
+      lastValueFrom(withMiddleware(sseTransport({ baseURL: server.baseURL }), timeouts(config))({ model, messages: [{ role: 'user', content: 'Tell me a story' }] }));
+
+    it('cuts a stall after the headers with idle, and the server sees the abort', async () => {
+      const before = server.stats().aborts;
+      await expect(ask('stall-mid', { idle: 60 })).rejects.toMatchObject({ code: 'timeout', tokensEmitted: true, message: expect.stringContaining('idle limit') });
+      await waitFor(() => server.stats().aborts > before);
+    });
+
+    it('cuts a stall before the headers with firstToken', async () => {
+      const before = server.stats().aborts;
+      await expect(ask('stall-head', { firstToken: 60 })).rejects.toMatchObject({ code: 'timeout', tokensEmitted: false });
+      await waitFor(() => server.stats().aborts > before);
+    });
+  });
+});
+
+async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
+  for (const end = Date.now() + ms; !condition(); ) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

@@ -1,0 +1,255 @@
+import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { z } from 'zod';
+import { isContentEvent, type LlmEvent } from '../core/events.js';
+import type { LlmRequest } from '../core/request.js';
+import type { Middleware, Transport } from '../core/transport.js';
+import { type LatencySource, parsePercentile } from './latencySource.js';
+import { functionSchema, schedulerSchema, validateConfig } from './validateConfig.js';
+
+/** The share of extra requests hedging may add: a token bucket filled by every request. */
+export interface HedgeBudget {
+  /** Extra requests per request, over time (0.1 = at most 10 % more, plus `burst`). @defaultValue 0.1 */
+  ratio?: number;
+  /** The bucket's size: hedges that can be spent at once, and how many it starts with. @defaultValue 3 */
+  burst?: number;
+}
+
+/** What {@link HedgeConfig.onHedge} is told. `attempt` 0 is the original request, 1 the first backup, ... */
+export type HedgeEvent =
+  | { type: 'started'; attempt: number; afterMs: number }
+  | { type: 'won'; attempt: number }
+  | { type: 'skipped'; reason: 'budget' | 'no-latency-data' | 'side-effects' };
+
+/** Options for {@link hedge}. */
+export interface HedgeConfig {
+  /**
+   * How long to wait for a content token before sending a backup: milliseconds, or a percentile
+   * of the observed time to first token (`'p95'`) read from `registry` for this step or model.
+   */
+  after: number | `p${number}`;
+  /** Where a percentile `after` is read; required with one. See {@link LatencySource}. */
+  registry?: LatencySource;
+  /** The registry step to read. @defaultValue the request's model (across steps) */
+  step?: string;
+  /** Fewer windowed samples than this and a percentile `after` does not hedge (it has nothing to go by). @defaultValue 20 */
+  minSamples?: number;
+  /** Backups per request at most; each waits `after` more than the one before. @defaultValue 1 */
+  maxHedges?: number;
+  /** Caps the extra requests; `false` for no cap. Shared by every request through this middleware. @defaultValue `{ ratio: 0.1, burst: 3 }` */
+  budget?: HedgeBudget | false;
+  /** Where backups go. @defaultValue the same transport as the original */
+  to?: Transport;
+  /**
+   * Requests for which sending twice would do harm (a tool-using agent step that books something).
+   * They are never hedged. @defaultValue none
+   */
+  sideEffects?: (request: LlmRequest) => boolean;
+  /** Called when a backup starts, when an attempt wins, and when hedging is skipped. */
+  onHedge?: (event: HedgeEvent) => void;
+  /** The timers. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
+  scheduler?: SchedulerLike;
+}
+
+/**
+ * Middleware: a request that has produced no content token within `after` gets a backup request;
+ * the first attempt to produce a content token wins and is streamed, and every other attempt is
+ * unsubscribed at once (its HTTP request is aborted).
+ *
+ * ```text
+ * hedge({ after: 100 })
+ * original:  300ms a-b|
+ * orig subs: ^ 149ms !               cancelled the moment the backup wins
+ * backup:        50ms a-b|           started at 100
+ * bkup subs: 100ms ^ 52ms !
+ * result:    150ms a-b|
+ * ```
+ *
+ * - **Emits** the winning attempt's events only (non-content events that came before its first
+ *   token are held and passed on when it wins).
+ * - **Completes** with the winner (an attempt that completes with no content also wins).
+ * - **Errors** with the winner's error; before any winner, only when every running attempt has
+ *   failed (the last one's error). Put `retry()` outside `hedge()` to retry that.
+ * - **Unsubscribe** aborts every running attempt and cancels the timer.
+ * - **Cold**: one hedged request per subscription. The budget is shared across requests.
+ *
+ * Hedging at the live p95 (`after: 'p95'`) needs `measure()` feeding the registry under the same
+ * step or model; place `measure()` inside `hedge()` so it measures single attempts (cancelled
+ * losers are recorded without a first token, so the windowed p95 drifts down a little while
+ * hedging; the budget bounds the effect). Requests with side effects are never hedged: mark them
+ * with `sideEffects`.
+ *
+ * @throws {@link RxllmError} `invalid-config` on a bad option (a percentile `after` without a registry).
+ *
+ * @example
+ * ```ts
+ * const latency = new LatencyRegistry({ window: { requests: 500 } });
+ * const llm = withMiddleware(
+ *   sseTransport({ baseURL }),
+ *   hedge({ after: 'p95', registry: latency, budget: { ratio: 0.05 }, sideEffects: (r) => r.tools !== undefined }),
+ *   measure({ registry: latency }),
+ * );
+ * ```
+ */
+export function hedge(config: HedgeConfig): Middleware {
+  const {
+    after,
+    registry,
+    step,
+    minSamples = 20,
+    maxHedges = 1,
+    budget = {},
+    to,
+    sideEffects,
+    onHedge,
+    scheduler = asyncScheduler,
+  } = validateConfig('hedge', configSchema, config);
+  const percentile = typeof after === 'string' ? parsePercentile(after)! : undefined;
+  const bucket = budget === false ? undefined : new TokenBucket(budget.ratio ?? 0.1, budget.burst ?? 3);
+
+  return (next) => (request) =>
+    new Observable<LlmEvent>((subscriber) => {
+      const notify = (event: HedgeEvent): void => {
+        try {
+          onHedge?.(event);
+        } catch (error) {
+          subscriber.error(error);
+        }
+      };
+      if (sideEffects?.(request)) {
+        notify({ type: 'skipped', reason: 'side-effects' });
+        return next(request).subscribe(subscriber);
+      }
+      bucket?.deposit();
+
+      let delay = typeof after === 'number' ? after : undefined;
+      if (percentile !== undefined) {
+        const query = step === undefined ? { model: request.model } : { step };
+        delay = registry!.count(query) >= minSamples ? registry!.percentile({ ...query, p: percentile }) : undefined;
+      }
+
+      const attempts: (Subscription | undefined)[] = [];
+      const held: LlmEvent[][] = [];
+      let winner = -1;
+      let running = 0;
+      const timer = new Subscription();
+
+      const win = (index: number): void => {
+        winner = index;
+        timer.unsubscribe();
+        attempts.forEach((attempt, i) => {
+          if (i !== index) attempt?.unsubscribe();
+        });
+        if (attempts.length > 1) notify({ type: 'won', attempt: index });
+        for (const event of held[index]!) subscriber.next(event);
+        held.length = 0;
+      };
+
+      const start = (index: number): void => {
+        running++;
+        held[index] = [];
+        const attempt = new Subscription();
+        attempts[index] = attempt;
+        const transport = index === 0 ? next : (to ?? next);
+        attempt.add(
+          transport(request).subscribe({
+            next: (event) => {
+              if (winner === index) subscriber.next(event);
+              else if (winner === -1) {
+                if (isContentEvent(event)) {
+                  win(index);
+                  subscriber.next(event);
+                } else held[index]!.push(event);
+              }
+            },
+            error: (error: unknown) => {
+              if (winner === index) subscriber.error(error);
+              else if (winner === -1) {
+                attempts[index] = undefined;
+                // Another attempt still running may yet answer; only when none is left does the request fail.
+                if (--running === 0) subscriber.error(error);
+              }
+            },
+            complete: () => {
+              if (winner === -1) win(index);
+              if (winner === index) subscriber.complete();
+            },
+          }),
+        );
+      };
+
+      const armHedge = (hedgeNumber: number): void => {
+        timer.add(
+          scheduler.schedule(() => {
+            if (winner !== -1) return;
+            if (bucket && !bucket.take()) {
+              notify({ type: 'skipped', reason: 'budget' });
+              return;
+            }
+            notify({ type: 'started', attempt: hedgeNumber, afterMs: delay! * hedgeNumber });
+            start(hedgeNumber);
+            if (hedgeNumber < maxHedges) armHedge(hedgeNumber + 1);
+          }, delay),
+        );
+      };
+
+      start(0);
+      if (delay === undefined) notify({ type: 'skipped', reason: 'no-latency-data' });
+      else if (maxHedges > 0 && winner === -1) armHedge(1);
+
+      return () => {
+        timer.unsubscribe();
+        for (const attempt of attempts) attempt?.unsubscribe();
+      };
+    });
+}
+
+/** Hedges earned per request, spent one per backup; at most `capacity` saved up. */
+class TokenBucket {
+  private tokens: number;
+  constructor(
+    private readonly ratio: number,
+    private readonly capacity: number,
+  ) {
+    this.tokens = capacity;
+  }
+  deposit(): void {
+    this.tokens = Math.min(this.capacity, this.tokens + this.ratio);
+  }
+  take(): boolean {
+    // A hair under 1 still counts: ten deposits of 0.1 add up to 0.9999999999999999.
+    if (this.tokens < 1 - 1e-9) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+const configSchema = z
+  .strictObject({
+    after: z.union([
+      z.number().nonnegative().finite(),
+      z.string().refine((p) => parsePercentile(p) !== undefined, "a percentile such as 'p95'"),
+    ]),
+    registry: z
+      .custom<LatencySource>(
+        (value) => typeof (value as LatencySource | undefined)?.percentile === 'function' && typeof (value as LatencySource).count === 'function',
+        'expected a LatencyRegistry (or { percentile, count })',
+      )
+      .optional(),
+    step: z.string().min(1).optional(),
+    minSamples: z.number().int().nonnegative().optional(),
+    maxHedges: z.number().int().nonnegative().max(10).optional(),
+    budget: z
+      .union([
+        z.literal(false),
+        z.strictObject({ ratio: z.number().min(0).max(10).optional(), burst: z.number().min(1).optional() }),
+      ])
+      .optional(),
+    to: functionSchema<Transport>('a transport').optional(),
+    sideEffects: functionSchema<(request: LlmRequest) => boolean>('a function (request) => boolean').optional(),
+    onHedge: functionSchema<(event: HedgeEvent) => void>('a function (event) => void').optional(),
+    scheduler: schedulerSchema.optional(),
+  })
+  .refine((c) => typeof c.after === 'number' || c.registry !== undefined, {
+    message: "a percentile `after` ('p95') needs `registry` (a LatencyRegistry filled by measure())",
+    path: ['after'],
+  });

@@ -1,0 +1,172 @@
+import { asyncScheduler, catchError, defer, retry as retryWhen, type SchedulerLike, tap, throwError, timer } from 'rxjs';
+import { z } from 'zod';
+import { isRxllmError, RxllmError } from '../core/errors.js';
+import type { Middleware } from '../core/transport.js';
+import { backoffDelay, type BackoffConfig } from './backoff.js';
+import { functionSchema, schedulerSchema, validateConfig } from './validateConfig.js';
+
+/** One retry about to happen, as {@link RetryConfig.onRetry} sees it. */
+export interface RetryInfo {
+  /** 1 for the first retry. */
+  attempt: number;
+  /** The error that caused it. */
+  error: unknown;
+  /** How long it waits first, in ms (the server's `retry-after`, or the backoff). */
+  delayMs: number;
+  /** Where the wait came from. */
+  reason: 'retry-after' | 'backoff';
+}
+
+/** Options for {@link retry}. */
+export interface RetryConfig {
+  /** Retries after the first attempt (so at most `maxRetries + 1` requests). @defaultValue 2 */
+  maxRetries?: number;
+  /** Exponential backoff with jitter, used when the server did not say how long to wait. */
+  backoff?: BackoffConfig;
+  /**
+   * Which errors are worth another attempt. It is asked only while nothing has been emitted.
+   * @defaultValue {@link isRetryable}
+   */
+  retryOn?: (error: unknown, attempt: number) => boolean;
+  /**
+   * The longest `retry-after` to honour, in ms. A server asking for longer fails the request at
+   * once with `rate-limited` and the wait in `retryAfterMs`, rather than sleeping for an hour.
+   * @defaultValue 60_000
+   */
+  maxRetryAfterMs?: number;
+  /** Random numbers in [0, 1) for the jitter; pass a seeded one for reproducible waits. @defaultValue Math.random */
+  random?: () => number;
+  /** Called just before each wait (logging, metrics). A throw fails the request with that error. */
+  onRetry?: (info: RetryInfo) => void;
+  /** The timers of the waits. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
+  scheduler?: SchedulerLike;
+}
+
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['rate-limited', 'server', 'connection-lost', 'timeout']);
+const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
+
+/**
+ * The default retry rule, openai-node's: HTTP 408, 409, 429 and 5xx, a lost connection, and a
+ * time limit that fired before any content. Never a request the server refused as written (400,
+ * 401, 403, 404, 422, `invalid-request`), and never an error after content was emitted
+ * (`tokensEmitted: true`).
+ *
+ * @example
+ * ```ts
+ * retry({ retryOn: (error) => isRetryable(error) || (isRxllmError(error) && error.code === 'stream-error') })
+ * ```
+ */
+export function isRetryable(error: unknown): boolean {
+  if (!isRxllmError(error) || error.tokensEmitted === true) return false;
+  if (RETRYABLE_CODES.has(error.code)) return true;
+  return error.code === 'http' && error.status !== undefined && (RETRYABLE_STATUS.has(error.status) || error.status >= 500);
+}
+
+/**
+ * Middleware: sends a failed request again, but only while nothing has been emitted downstream.
+ * Once an event went out, an error passes through with `tokensEmitted: true`: a retry would
+ * duplicate or splice the answer.
+ *
+ * ```text
+ * retry({ maxRetries: 2, backoff: { initialMs: 10, jitter: 0 } })
+ * upstream (1st):  --#                        # = server error
+ * upstream (2nd):            --#              after a 10 ms wait
+ * upstream (3rd):                         --a--b|   after a 20 ms wait
+ * result:          -----------------------------a--b|
+ *
+ * upstream:        --a--#                     after a token: no retry
+ * result:          --a--#                     # with tokensEmitted: true
+ * ```
+ *
+ * - **Emits** the events of the attempt that succeeds (only one attempt ever emits).
+ * - **Completes** with that attempt.
+ * - **Errors** with the last attempt's error once `maxRetries` is used up or `retryOn` says no;
+ *   at once with `rate-limited` (and `retryAfterMs`) when the server asks to wait longer than
+ *   `maxRetryAfterMs`; with `tokensEmitted: true` added when events had been emitted.
+ * - **Waits** the server's `retry-after` / `retry-after-ms` (read by the transports into
+ *   `retryAfterMs`) when given, else exponential backoff with jitter; all waits on the scheduler.
+ * - **Unsubscribe** aborts the running attempt or cancels the wait.
+ * - **Cold**: one chain of attempts per subscription.
+ *
+ * Put it outside `timeouts()` so a first-token timeout is retried, and retry in one place only
+ * (the openai transport already sets the SDK's own retries to 0).
+ *
+ * @throws {@link RxllmError} `invalid-config` on a bad option.
+ *
+ * @example
+ * ```ts
+ * const llm = withMiddleware(sseTransport({ baseURL }), retry({ maxRetries: 3 }), timeouts({ firstToken: 5_000 }));
+ * ```
+ */
+export function retry(config: RetryConfig = {}): Middleware {
+  const {
+    maxRetries = 2,
+    backoff = {},
+    retryOn = isRetryable,
+    maxRetryAfterMs = 60_000,
+    random = Math.random,
+    onRetry,
+    scheduler = asyncScheduler,
+  } = validateConfig('retry', configSchema, config);
+
+  return (next) => (request) =>
+    defer(() => {
+      let emitted = false;
+      return next(request).pipe(
+        tap(() => (emitted = true)),
+        retryWhen({
+          count: maxRetries,
+          delay: (error: unknown, attempt: number) => {
+            if (emitted || !retryOn(error, attempt)) throw error;
+            const retryAfterMs = isRxllmError(error) ? error.retryAfterMs : undefined;
+            if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) throw tooLongToWait(error as RxllmError, maxRetryAfterMs);
+            const info: RetryInfo =
+              retryAfterMs !== undefined
+                ? { attempt, error, delayMs: retryAfterMs, reason: 'retry-after' }
+                : { attempt, error, delayMs: backoffDelay(attempt, backoff, random), reason: 'backoff' };
+            onRetry?.(info);
+            return timer(info.delayMs, scheduler);
+          },
+        }),
+        catchError((error: unknown) =>
+          throwError(() => (emitted && isRxllmError(error) && error.tokensEmitted !== true ? error.with({ tokensEmitted: true }) : error)),
+        ),
+      );
+    });
+}
+
+function tooLongToWait(error: RxllmError, capMs: number): RxllmError {
+  const wait = error.retryAfterMs!;
+  return new RxllmError(
+    'rate-limited',
+    `The server asked to wait ${formatWait(wait)} before retrying, longer than retry()'s cap of ${formatWait(capMs)}; not retrying. Try again later, or raise \`maxRetryAfterMs\`.`,
+    {
+      cause: error,
+      retryAfterMs: wait,
+      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+      tokensEmitted: false,
+    },
+  );
+}
+
+function formatWait(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
+
+const configSchema = z.strictObject({
+  maxRetries: z.number().int().nonnegative().optional(),
+  backoff: z
+    .strictObject({
+      initialMs: z.number().nonnegative().finite().optional(),
+      factor: z.number().min(1).finite().optional(),
+      maxMs: z.number().nonnegative().finite().optional(),
+      jitter: z.number().min(0).max(1).optional(),
+    })
+    .optional(),
+  retryOn: functionSchema<(error: unknown, attempt: number) => boolean>('a function (error, attempt) => boolean').optional(),
+  maxRetryAfterMs: z.number().nonnegative().optional(),
+  random: functionSchema<() => number>('a function returning a number in [0, 1)').optional(),
+  onRetry: functionSchema<(info: RetryInfo) => void>('a function (info) => void').optional(),
+  scheduler: schedulerSchema.optional(),
+});
