@@ -1,0 +1,317 @@
+import { mergeMap, type Observable, timer } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
+import { isRxllmError, RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
+import { withMiddleware } from '../../src/core/transport';
+import { inLane } from '../../src/load/lane';
+import { limit } from '../../src/middleware/limit';
+import { finishEvent } from '../../src/testing/events';
+import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { createTestScheduler } from '../helpers/marbles';
+
+const values = { f: finishEvent('stop') };
+const answer = (ms: number) => ({ marbles: `${ms}ms (f|)`, values });
+const req = (model: string, lane?: string): LlmRequest => {
+  const request: LlmRequest = { model, messages: [{ role: 'user', content: `q ${model}` }] };
+  return lane === undefined ? request : inLane(lane, request);
+};
+/** Subscribes to `source` `ms` after the test starts. */
+const at = (ms: number, source: Observable<LlmEvent>) => timer(ms).pipe(mergeMap(() => source));
+
+describe('limit', () => {
+  let testScheduler: TestScheduler;
+  beforeEach(() => {
+    testScheduler = createTestScheduler();
+  });
+
+  it('sends at most `concurrency` requests at once; the others wait without opening anything', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100), d: answer(100) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const aSubs = '   ^ 99ms !           ';
+      const bSubs = '   ^ 99ms !           ';
+      const cSubs = '   100ms ^ 99ms !     ';
+      const dSubs = '   100ms ^ 99ms !     ';
+      const first = '   100ms (f|)         ';
+      const second = '  200ms (f|)         ';
+
+      const llm = withMiddleware(upstream, limit({ concurrency: 2 }));
+
+      expectObservable(llm(req('a'))).toBe(first, values);
+      expectObservable(llm(req('b'))).toBe(first, values);
+      expectObservable(llm(req('c'))).toBe(second, values);
+      expectObservable(llm(req('d'))).toBe(second, values);
+      expectSubscriptions(upstream.subscriptionsTo('a')).toBe(aSubs);
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
+      expectSubscriptions(upstream.subscriptionsTo('d')).toBe(dSubs);
+    });
+    expect(upstream.peakInFlight).toBe(2);
+  });
+
+  it('runs a higher lane first, whatever the arrival order, and FIFO within a lane', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100), d: answer(100) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const bSubs = '   300ms ^ 99ms !  '; // background, arrived first among the waiters: runs last
+      const cSubs = '   100ms ^ 99ms !  ';
+      const dSubs = '   200ms ^ 99ms !  ';
+
+      const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
+
+      expectObservable(llm(req('a', 'interactive'))).toBe('100ms (f|)', values);
+      expectObservable(at(5, llm(req('b', 'background')))).toBe('400ms (f|)', values);
+      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('200ms (f|)', values);
+      expectObservable(at(20, llm(req('d')))).toBe('300ms (f|)', values); // no lane: the default, interactive
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
+      expectSubscriptions(upstream.subscriptionsTo('d')).toBe(dSubs);
+    });
+  });
+
+  it('does not starve a low lane: once it has waited agingMs it gets one slot in four', () => {
+    // A new interactive request every 50 ms, each taking 100 ms, on one slot: interactive work alone would
+    // keep the slot busy forever. The background request (arrives at 1) ages one lane after 250 ms.
+    const upstream = scriptedTransport((request) => answer(request.model === 'bg' ? 10 : 100));
+    const limiter = limit({ concurrency: 1, agingMs: 250 });
+    const llm = withMiddleware(upstream, limiter);
+    testScheduler.run(({ expectObservable }) => {
+      for (let i = 0; i < 20; i++) expectObservable(at(i * 50, llm(req(`i${i}`, 'interactive'))));
+      expectObservable(at(1, llm(req('bg', 'background'))));
+    });
+    const started = upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`);
+    // From 300 the background request has waited 250 ms: of the next four slots, it gets the fourth.
+    // Without anti-starvation it would start after all 20.
+    expect(started.slice(0, 7)).toEqual(['i0@0', 'i1@100', 'i2@200', 'i3@300', 'i4@400', 'i5@500', 'bg@600']);
+    expect(upstream.peakInFlight).toBe(1);
+    expect(limiter.stats().lanes['background']!.wait).toMatchObject({ count: 1, max: 599 });
+  });
+
+  it('reserve: background holds only the unreserved slots, so an interactive request starts at once', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100), d: answer(100) });
+    const limiter = limit({ concurrency: 2, reserve: { interactive: 1 } });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const aSubs = '   ^ 99ms !          ';
+      const bSubs = '   110ms ^ 99ms !    '; // background may hold 1 slot only: not at 0, and after d
+      const cSubs = '   10ms ^ 99ms !     '; // the reserved slot: no wait
+      const dSubs = '   100ms ^ 99ms !    '; // both slots busy: waits for one, then goes before b
+
+      const llm = withMiddleware(upstream, limiter);
+
+      expectObservable(llm(req('a', 'background'))).toBe('100ms (f|)', values);
+      expectObservable(llm(req('b', 'background'))).toBe('210ms (f|)', values);
+      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('110ms (f|)', values);
+      expectObservable(at(20, llm(req('d', 'interactive')))).toBe('200ms (f|)', values);
+      expectSubscriptions(upstream.subscriptionsTo('a')).toBe(aSubs);
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
+      expectSubscriptions(upstream.subscriptionsTo('d')).toBe(dSubs);
+    });
+    expect(limiter.stats().lanes).toMatchObject({
+      interactive: { slots: 2, inFlight: 0, peakInFlight: 2, started: 2 },
+      background: { slots: 1, inFlight: 0, peakInFlight: 1, started: 2 },
+    });
+  });
+
+  it('without a reserve the same interactive request waits for a background one to finish', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const llm = withMiddleware(upstream, limit({ concurrency: 2 }));
+      expectObservable(llm(req('a', 'background')));
+      expectObservable(llm(req('b', 'background')));
+      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('200ms (f|)', values);
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe('100ms ^ 99ms !');
+    });
+  });
+
+  it('adds up the reserves of the lanes above a lane', () => {
+    // concurrency 4: interactive may use all 4 slots, normal and background together 3, background alone 1.
+    const upstream = scriptedTransport(() => answer(100));
+    const limiter = limit({ concurrency: 4, lanes: ['interactive', 'normal', 'background'], reserve: { interactive: 1, normal: 2 } });
+    testScheduler.run(({ expectObservable }) => {
+      const llm = withMiddleware(upstream, limiter);
+      for (const name of ['b1', 'b2']) expectObservable(llm(req(name, 'background')));
+      for (const name of ['n1', 'n2', 'n3']) expectObservable(at(10, llm(req(name, 'normal'))));
+      for (const name of ['i1', 'i2']) expectObservable(at(20, llm(req(name, 'interactive'))));
+    });
+    expect(upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`)).toEqual([
+      'b1@0', // b2 waits: background holds its 1 slot
+      'n1@10',
+      'n2@10', // n3 waits: normal and background hold 3
+      'i1@20', // i2 waits: all 4 busy
+      'i2@100', // b1 ends: the highest lane first
+      'n3@110', // n1 and n2 end: normal first, then background has its slot again
+      'b2@110',
+    ]);
+    expect(Object.values(limiter.stats().lanes).map((lane) => lane.slots)).toEqual([4, 3, 1]);
+  });
+
+  it('a starving lower lane keeps its one-in-four share, within the slots its reserve leaves it', () => {
+    // concurrency 2, reserve 1: background may hold one slot. Ten interactive requests at 0 (100 ms each) keep both
+    // slots busy; two background ones (250 ms each) wait from 1 and are starving from 51.
+    const upstream = scriptedTransport((request) => answer(request.model.startsWith('bg') ? 250 : 100));
+    const limiter = limit({ concurrency: 2, reserve: { interactive: 1 }, agingMs: 50 });
+    testScheduler.run(({ expectObservable }) => {
+      const llm = withMiddleware(upstream, limiter);
+      for (let i = 0; i < 10; i++) expectObservable(llm(req(`i${i}`, 'interactive')));
+      expectObservable(at(1, llm(req('bg0', 'background'))));
+      expectObservable(at(1, llm(req('bg1', 'background'))));
+    });
+    const started = upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`);
+    expect(started).toEqual([
+      'i0@0',
+      'i1@0',
+      'i2@100',
+      'i3@100',
+      'i4@200',
+      'bg0@200', // the fourth dispatch with a starving background request waiting
+      'i5@300', // background holds its one slot: the slots freed at 300 and 400 go to interactive work
+      'i6@400',
+      'i7@450', // the share resumes once bg0 has left its slot: three to interactive, then bg1
+      'i8@500',
+      'i9@550',
+      'bg1@600',
+    ]);
+    expect(limiter.stats().lanes['background']).toMatchObject({ peakInFlight: 1, started: 2 });
+  });
+
+  it('a request cancelled while queued leaves the queue at once and is never sent', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100) });
+    const limiter = limit({ concurrency: 1 });
+    const queuedAt: number[] = [];
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const bUnsub = '   ^ 49ms !         ';
+      const cSubs = '    100ms ^ 99ms !   ';
+
+      const llm = withMiddleware(upstream, limiter);
+
+      expectObservable(llm(req('a'))).toBe('100ms (f|)', values);
+      expectObservable(llm(req('b')), bUnsub).toBe('');
+      expectObservable(llm(req('c'))).toBe('200ms (f|)', values);
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe([]);
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
+      testScheduler.schedule(() => queuedAt.push(limiter.stats().queued), 49);
+      testScheduler.schedule(() => queuedAt.push(limiter.stats().queued), 50);
+    });
+    expect(queuedAt).toEqual([2, 1]);
+    expect(limiter.stats().lanes['interactive']).toMatchObject({ started: 2, cancelledWhileQueued: 1, queued: 0 });
+  });
+
+  it('unsubscribing a running request aborts it and gives its slot to the next waiter', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const aUnsub = '   ^ 29ms !         ';
+      const aSubs = '    ^ 29ms !         ';
+      const bSubs = '    30ms ^ 99ms !    ';
+
+      const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
+
+      expectObservable(llm(req('a')), aUnsub).toBe('');
+      expectObservable(llm(req('b'))).toBe('130ms (f|)', values);
+      expectSubscriptions(upstream.subscriptionsTo('a')).toBe(aSubs);
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
+    });
+  });
+
+  it('passes an upstream error through and frees the slot', () => {
+    const upstream = scriptedTransport({ a: [{ at: 40, error: 'server' }], b: answer(100) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
+
+      expectObservable(llm(req('a'))).toBe('40ms #', undefined, expect.objectContaining({ code: 'server' }));
+      expectObservable(llm(req('b'))).toBe('140ms (f|)', values);
+      expectSubscriptions(upstream.subscriptionsTo('b')).toBe('40ms ^ 99ms !');
+    });
+    expect(upstream.requests[0]!.outcome).toBe('errored');
+  });
+
+  it('rejects with `overloaded` when the queue is full, without touching the queue or the upstream', () => {
+    const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100) });
+    const limiter = limit({ concurrency: 1, maxQueued: 1 });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const llm = withMiddleware(upstream, limiter);
+
+      expectObservable(llm(req('a'))).toBe('100ms (f|)', values);
+      expectObservable(llm(req('b', 'background'))).toBe('200ms (f|)', values);
+      expectObservable(at(10, llm(req('c')))).toBe(
+        '10ms #',
+        undefined,
+        new RxllmError(
+          'overloaded',
+          'limit(): the queue is full (1 waiting, 1 of 1 in flight); request rejected before sending. Retry later, shed load, or raise maxQueued / concurrency.',
+        ),
+      );
+      expectSubscriptions(upstream.subscriptionsTo('c')).toBe([]);
+    });
+    const stats = limiter.stats();
+    expect(stats).toMatchObject({ inFlight: 0, queued: 0, peakQueued: 1 });
+    expect(stats.lanes['interactive']).toMatchObject({ started: 1, rejected: 1 });
+    expect(stats.lanes['background']).toMatchObject({ started: 1, rejected: 0, wait: expect.objectContaining({ count: 1, max: 100 }) });
+  });
+
+  it('strips the lane field before sending, and honours a custom laneOf', () => {
+    const upstream = scriptedTransport({ a: answer(10), b: answer(10) });
+    const byModel = limit({ concurrency: 1, lanes: ['hi', 'lo'], laneOf: (r) => (r.model === 'b' ? 'hi' : 'lo') });
+    testScheduler.run(({ expectObservable }) => {
+      const llm = withMiddleware(upstream, byModel);
+      expectObservable(llm(req('a', 'ignored-by-laneOf'))).toBe('10ms (f|)', values);
+      expectObservable(llm(req('b'))).toBe('20ms (f|)', values);
+    });
+    expect(upstream.requests.map((r) => Object.hasOwn(r.request, 'rxllm_lane'))).toEqual([false, false]);
+    expect(byModel.stats().lanes).toMatchObject({ hi: { started: 1 }, lo: { started: 1 } });
+  });
+
+  it('fails a request naming an unknown lane with invalid-request, at subscribe, sending nothing', () => {
+    const upstream = scriptedTransport({ a: answer(10) });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
+      expectObservable(llm(req('a', 'urgent'))).toBe(
+        '#',
+        undefined,
+        new RxllmError(
+          'invalid-request',
+          'limit(): unknown lane "urgent"; this limiter has lanes "interactive", "background". Fix the request\'s rxllm_lane (or laneOf), or add the lane.',
+        ),
+      );
+      expectSubscriptions(upstream.subscriptions).toBe([]);
+    });
+  });
+
+  it('keeps one budget across every transport it wraps, and per-subscription state apart', () => {
+    const one = scriptedTransport({ a: answer(100) });
+    const two = scriptedTransport({ a: answer(100) });
+    const limiter = limit({ concurrency: 1 });
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const request$ = withMiddleware(one, limiter)(req('a'));
+      expectObservable(request$).toBe('100ms (f|)', values);
+      expectObservable(request$).toBe('200ms (f|)', values); // the same observable, subscribed twice: two requests
+      expectObservable(withMiddleware(two, limiter)(req('a'))).toBe('300ms (f|)', values);
+      expectSubscriptions(one.subscriptions).toBe(['^ 99ms !', '100ms ^ 99ms !']);
+      expectSubscriptions(two.subscriptions).toBe('200ms ^ 99ms !');
+    });
+  });
+
+  it.each([
+    [{ concurrency: 0 }, 'concurrency'],
+    [{ concurrency: 1.5 }, 'concurrency'],
+    [{ concurrency: 2, maxQueued: -1 }, 'maxQueued'],
+    [{ concurrency: 2, lanes: [] }, 'lanes'],
+    [{ concurrency: 2, lanes: ['a', 'a'] }, 'lanes'],
+    [{ concurrency: 2, defaultLane: 'nope' }, 'defaultLane'],
+    [{ concurrency: 2, agingMs: 0 }, 'agingMs'],
+    [{ concurrency: 2, reserve: { urgent: 1 } }, 'reserve.urgent'],
+    [{ concurrency: 2, reserve: { background: 1 } }, 'reserve.background'],
+    [{ concurrency: 2, reserve: { interactive: 2 } }, 'reserve'],
+    [{ concurrency: 4, lanes: ['a', 'b', 'c'], reserve: { a: 2, b: 2 } }, 'reserve'],
+    [{ concurrency: 2, reserve: { interactive: 0.5 } }, 'reserve.interactive'],
+    [{ concurrency: 2, lane: 'x' }, ''],
+  ])('rejects bad options %j with invalid-config', (config, path) => {
+    let error: unknown;
+    try {
+      limit(config as never);
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(isRxllmError(error) && error.code).toBe('invalid-config');
+    expect((error as RxllmError).path).toBe(path || undefined);
+  });
+});
