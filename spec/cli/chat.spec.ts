@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runChat } from '../../src/cli/chat';
+import { captureIo } from '../helpers/captureIo';
 
 // A tiny OpenAI-compatible server: streams "Hello world" unless the prompt asks for a failure.
 let server: Server;
+let flakyCalls = 0;
+const stalled: import('node:http').ServerResponse[] = [];
+const stallClosed: boolean[] = [];
 let baseURL: string;
 const received: Array<{ body: Record<string, unknown>; authorization?: string }> = [];
 
@@ -18,6 +22,16 @@ beforeAll(async () => {
       const body = JSON.parse(raw) as { messages: Array<{ content: string }> };
       received.push({ body, ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
       const prompt = body.messages[body.messages.length - 1]!.content;
+      if (prompt === 'flaky' && (flakyCalls += 1) === 1) {
+        res.writeHead(503, { 'content-type': 'application/json', 'retry-after-ms': '20' });
+        res.end(JSON.stringify({ error: { message: 'Overloaded, try again', type: 'server_error' } }));
+        return;
+      }
+      if (prompt === 'stall') {
+        stalled.push(res); // never answers; the client's timeout must give up and close it
+        res.on('close', () => stallClosed.push(true));
+        return;
+      }
       if (prompt === 'unauthorized') {
         res.writeHead(401, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: 'Incorrect API key provided', code: 'invalid_api_key' } }));
@@ -41,29 +55,21 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const res of stalled) res.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
 
-function capture(env: Record<string, string | undefined> = {}) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env },
-    stdout: () => out.join(''),
-    stderr: () => err.join(''),
-  };
-}
 
 describe('rxllm chat', () => {
   it.each(['sse', 'openai'])('streams the answer to stdout over the %s transport', async (transport) => {
-    const run = capture();
+    const run = captureIo();
     const code = await runChat(['--base-url', baseURL, '--transport', transport, 'Say hello'], run.io);
     expect(code).toBe(0);
     expect(run.stdout()).toBe('Hello world\n');
   });
 
   it('--json prints one line per event, then the result', async () => {
-    const run = capture();
+    const run = captureIo();
     const code = await runChat(['--base-url', baseURL, '--json', '--system', 'Be brief', '--max-tokens', '20', 'Say hello'], run.io);
     expect(code).toBe(0);
     const lines = run.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -91,13 +97,13 @@ describe('rxllm chat', () => {
   });
 
   it('takes the endpoint and key from OPENAI_BASE_URL / OPENAI_API_KEY', async () => {
-    const run = capture({ OPENAI_BASE_URL: baseURL, OPENAI_API_KEY: 'sk-test' });
+    const run = captureIo({ OPENAI_BASE_URL: baseURL, OPENAI_API_KEY: 'sk-test' });
     expect(await runChat(['hi'], run.io)).toBe(0);
     expect(received.at(-1)!.authorization).toBe('Bearer sk-test');
   });
 
   it('ends a failed answer with an error line, keeps the partial text and exits non-zero', async () => {
-    const run = capture();
+    const run = captureIo();
     const code = await runChat(['--base-url', baseURL, '--json', 'cut off'], run.io);
     expect(code).toBe(1);
     const last = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as Record<string, unknown>;
@@ -105,19 +111,37 @@ describe('rxllm chat', () => {
   });
 
   it('reports an HTTP error with its code on stderr', async () => {
-    const run = capture();
+    const run = captureIo();
     expect(await runChat(['--base-url', baseURL, 'unauthorized'], run.io)).toBe(1);
     expect(run.stderr()).toContain('auth: 401 Incorrect API key provided');
   });
 
+  it('--retries retries a 503 after the wait the server asked for', async () => {
+    const run = captureIo();
+    expect(await runChat(['--base-url', baseURL, '--retries', '2', 'flaky'], run.io)).toBe(0);
+    expect(run.stdout()).toBe('Hello world\n');
+    expect(run.stderr()).toContain('retry 1 in 20 ms (server)');
+    expect(flakyCalls).toBe(2);
+  });
+
+  it('--first-token-timeout gives up on a stalled server, closes the request and exits non-zero', async () => {
+    const run = captureIo();
+    expect(await runChat(['--base-url', baseURL, '--first-token-timeout', '150', '--json', 'stall'], run.io)).toBe(1);
+    const last = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(last).toMatchObject({ type: 'error', code: 'timeout' });
+    // The abort reaches the server asynchronously: poll for it (bounded).
+    for (let waited = 0; stallClosed.length === 0 && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(stallClosed).toEqual([true]);
+  });
+
   it('rejects bad usage with exit code 2 and says what to do', async () => {
-    const noPrompt = capture();
+    const noPrompt = captureIo();
     expect(await runChat(['--base-url', baseURL], noPrompt.io)).toBe(2);
     expect(noPrompt.stderr()).toContain('give a prompt');
-    const badTokens = capture();
+    const badTokens = captureIo();
     expect(await runChat(['--max-tokens', 'lots', 'hi'], badTokens.io)).toBe(2);
     expect(badTokens.stderr()).toContain('--max-tokens must be an integer');
-    const badTransport = capture();
+    const badTransport = captureIo();
     expect(await runChat(['--transport', 'grpc', 'hi'], badTransport.io)).toBe(2);
   });
 });

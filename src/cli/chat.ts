@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
 import { isRxllmError } from '../core/errors.js';
+import { startSimulatorServer } from '../node/simulatorServer.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
-import type { Transport } from '../core/transport.js';
+import { withMiddleware, type Middleware, type Transport } from '../core/transport.js';
+import { retry } from '../middleware/retry.js';
+import { timeouts } from '../middleware/timeouts.js';
 import { result } from '../operators/result.js';
 import { sseTransport } from '../transport/sse.js';
 
@@ -12,13 +15,18 @@ const HELP = `rxllm chat [options] PROMPT
 Streams one answer to stdout as it arrives.
 
 Options:
-  --base-url URL       API root (default: $OPENAI_BASE_URL, else the built-in simulator)
+  --base-url URL       API root (default: $OPENAI_BASE_URL, else https://api.openai.com/v1 with
+                       an API key, else the built-in simulator)
   --api-key KEY        API key (default: $OPENAI_API_KEY)
   --model M            model name (default: gpt-4o-mini)
   --transport T        sse (fetch + eventsource-parser, default) or openai (the official SDK)
   --max-tokens N       cap the answer's length
   --system TEXT        a system message before the prompt
   --json               one JSON line per event, then a result (or error) line
+  --retries N          retry failures before the first token (429 honouring retry-after, 5xx, lost connection)
+  --first-token-timeout MS   fail (and retry, with --retries) when no token arrives within MS
+  --idle-timeout MS    fail when the stream goes quiet for MS after its first token
+  --total-timeout MS   fail when the whole answer takes longer than MS
   -h, --help           this text
 `;
 
@@ -44,6 +52,10 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
         'max-tokens': { type: 'string' },
         system: { type: 'string' },
         json: { type: 'boolean', default: false },
+        retries: { type: 'string' },
+        'first-token-timeout': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'total-timeout': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -61,11 +73,18 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
     io.stderr.write(`rxllm chat: give a prompt, e.g. rxllm chat "Say hello"\n\n${HELP}`);
     return 2;
   }
-  const maxTokens = values['max-tokens'] === undefined ? undefined : Number(values['max-tokens']);
-  if (maxTokens !== undefined && (!Number.isInteger(maxTokens) || maxTokens < 1)) {
-    io.stderr.write(`rxllm chat: --max-tokens must be an integer ≥ 1, got "${values['max-tokens']}"\n`);
-    return 2;
+  const numbers: Partial<Record<'max-tokens' | 'retries' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout', number>> = {};
+  for (const [flag, min] of [['max-tokens', 1], ['retries', 0], ['first-token-timeout', 1], ['idle-timeout', 1], ['total-timeout', 1]] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min) {
+      io.stderr.write(`rxllm chat: --${flag} must be an integer ≥ ${min}, got "${raw}"\n`);
+      return 2;
+    }
+    numbers[flag] = value;
   }
+  const maxTokens = numbers['max-tokens'];
   if (values.transport !== 'sse' && values.transport !== 'openai') {
     io.stderr.write(`rxllm chat: --transport must be sse or openai, got "${values.transport}"\n`);
     return 2;
@@ -78,7 +97,7 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
   };
   const endpoint = await openEndpoint(values['base-url'] ?? io.env['OPENAI_BASE_URL'], values['api-key'] ?? io.env['OPENAI_API_KEY'], values.transport);
   try {
-    return await stream(endpoint.transport, request, values.json, io);
+    return await stream(withFlags(endpoint.transport, numbers, io), request, values.json, io);
   } finally {
     await endpoint.close();
   }
@@ -90,12 +109,46 @@ interface Endpoint {
 }
 
 async function openEndpoint(baseURL: string | undefined, apiKey: string | undefined, kind: 'sse' | 'openai'): Promise<Endpoint> {
+  if (!baseURL && !apiKey) {
+    // No endpoint configured: answer from the built-in simulator, over real HTTP.
+    const server = await startSimulatorServer();
+    const inner = await openEndpoint(server.baseURL, undefined, kind);
+    return { transport: inner.transport, close: () => server.close() };
+  }
   const config = { ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) };
   if (kind === 'openai') {
     const { openaiTransport } = await import('../openai/index.js');
     return { transport: openaiTransport({ ...config, apiKey: apiKey ?? 'none' }), close: async () => undefined };
   }
   return { transport: sseTransport(config), close: async () => undefined };
+}
+
+/** The middleware the flags ask for: retry outside timeouts, so a first-token timeout is retried. */
+function withFlags(
+  transport: Transport,
+  flags: Partial<Record<'retries' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout', number>>,
+  io: ChatIo,
+): Transport {
+  const limits = {
+    ...(flags['first-token-timeout'] === undefined ? {} : { firstToken: flags['first-token-timeout'] }),
+    ...(flags['idle-timeout'] === undefined ? {} : { idle: flags['idle-timeout'] }),
+    ...(flags['total-timeout'] === undefined ? {} : { total: flags['total-timeout'] }),
+  };
+  const middleware: Middleware[] = [];
+  if (flags.retries) {
+    middleware.push(
+      retry({
+        maxRetries: flags.retries,
+        onRetry: (info) => io.stderr.write(`rxllm chat: retry ${info.attempt} in ${Math.round(info.delayMs)} ms (${describeError(info.error)})\n`),
+      }),
+    );
+  }
+  if (Object.keys(limits).length > 0) middleware.push(timeouts({ ...limits, step: 'chat' }));
+  return withMiddleware(transport, ...middleware);
+}
+
+function describeError(error: unknown): string {
+  return isRxllmError(error) ? error.code : error instanceof Error ? error.message : String(error);
 }
 
 async function stream(transport: Transport, request: LlmRequest, json: boolean, io: ChatIo): Promise<number> {

@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 import { runChat } from './chat.js';
+import { runDemo } from './demo.js';
+import { runServe } from './serve.js';
 
 const USAGE = `rxllm: latency-optimized LLM pipelines on RxJS
 
 Usage:
+  rxllm demo [options]            the content-analysis pipeline four ways, timed (see rxllm demo --help)
   rxllm chat [options] PROMPT     stream one answer to stdout (see rxllm chat --help)
+  rxllm serve [options]           run the built-in OpenAI-compatible simulator (see rxllm serve --help)
   rxllm --help                    this text
 `;
 
 const commands: Record<string, (args: string[]) => Promise<number>> = {
+  demo: runDemo,
   chat: runChat,
+  serve: runServe,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@ export {
   type ScriptedTransportConfig,
   type Scripts,
   type RecordedRequest,
-  type RequestOutcome,
+  type RecordedOutcome,
   type SubscriptionFrames,
 } from './scriptedTransport.js';
 export { textScript, type Script, type ScriptStep, type TokenScript, type MarbleScript, type TextScriptConfig } from './script.js';

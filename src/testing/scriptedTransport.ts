@@ -29,7 +29,7 @@ export interface ScriptedTransportConfig {
 }
 
 /** How a recorded request ended: still `open`, or `completed`, `errored`, or `cancelled` (unsubscribed first). */
-export type RequestOutcome = 'open' | 'completed' | 'errored' | 'cancelled';
+export type RecordedOutcome = 'open' | 'completed' | 'errored' | 'cancelled';
 
 /**
  * One request a {@link scriptedTransport} received (one per subscription). Times
@@ -44,7 +44,7 @@ export interface RecordedRequest {
   readonly subscribedAt: number;
   /** When it completed, errored or was unsubscribed; undefined while open. */
   readonly endedAt: number | undefined;
-  readonly outcome: RequestOutcome;
+  readonly outcome: RecordedOutcome;
   /** The error it failed with, when `outcome` is `errored`. */
   readonly error: unknown;
   /** The events it delivered, in order. */
@@ -160,7 +160,7 @@ export function scriptedTransport(scripts: Scripts, config: ScriptedTransportCon
       subscriptionsTo(record.model).push(frames);
       peakInFlight = Math.max(peakInFlight, ++inFlight);
 
-      const end = (outcome: RequestOutcome, error?: unknown): void => {
+      const end = (outcome: RecordedOutcome, error?: unknown): void => {
         if (record.outcome !== 'open') return;
         record.outcome = outcome;
         record.error = error;

@@ -1,0 +1,72 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDemo } from '../../src/cli/demo';
+import { captureIo } from '../helpers/captureIo';
+
+// A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
+const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');
+writeFileSync(profiles, JSON.stringify({ quick: { ttftMs: 40, tokensPerSecond: 2000, jitter: 0, outputTokens: 20, faults: [] } }));
+
+
+interface DemoJson {
+  summary: Record<'sequential' | 'parallel' | 'streaming' | 'graph', { meanWallMs: number; meanVisibleMs: number; speedUp: number }>;
+  runs: Record<string, Array<{ wallMs: number; timeline: Array<{ name: string; start: number; end: number }>; criticalPath?: string[]; value: Record<string, unknown> }>>;
+}
+
+describe('rxllm demo', () => {
+  it('runs the pipeline four ways on the simulator server and reports the speed-ups (--json)', async () => {
+    const run = captureIo();
+    const code = await runDemo(['--json', '--profiles', profiles, '--model', 'quick', '--seed', '3'], run.io);
+    expect(run.stderr()).toBe('');
+    expect(code).toBe(0);
+    const result = JSON.parse(run.stdout()) as DemoJson;
+    const { summary, runs } = result;
+
+    // Three independent ~60 ms steps: sequential waits for each, parallel for the slowest.
+    expect(summary.parallel.meanWallMs).toBeLessThan(summary.sequential.meanWallMs * 0.6);
+    expect(summary.parallel.speedUp).toBeGreaterThan(1.6);
+    // Streaming shows the first token well before the whole record is done.
+    expect(summary.streaming.meanVisibleMs).toBeLessThan(summary.streaming.meanWallMs);
+    expect(summary.parallel.meanVisibleMs).toBe(summary.parallel.meanWallMs);
+
+    for (const graphRun of runs['graph']!) {
+      expect(graphRun.criticalPath?.at(-1)).toBe('reply');
+      const byName = Object.fromEntries(graphRun.timeline.map((row) => [row.name, row]));
+      // The reply starts only once both of its inputs are final.
+      expect(byName['reply']!.start).toBeGreaterThanOrEqual(Math.max(byName['sentiment']!.end, byName['summary']!.end));
+      expect(['positive', 'negative', 'neutral']).toContain(graphRun.value['sentiment']);
+      expect(typeof graphRun.value['reply']).toBe('string');
+    }
+    // Sequential steps never overlap.
+    for (const sequentialRun of runs['sequential']!) {
+      const [a, b, c] = sequentialRun.timeline;
+      expect(b!.start).toBeGreaterThanOrEqual(a!.end);
+      expect(c!.start).toBeGreaterThanOrEqual(b!.end);
+    }
+  });
+
+  it('prints the report with a table, waterfalls and per-step percentiles, and writes the HTML report', async () => {
+    const run = captureIo();
+    const html = join(mkdtempSync(join(tmpdir(), 'rxllm-report-')), 'report.html');
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--report', html], run.io)).toBe(0);
+    const report = run.stdout();
+    expect(report).toContain('speed-up');
+    expect(report).toMatch(/critical path .*reply/);
+    expect(report).toContain('like a profiler');
+    // measure() ran under every step: the percentile table lists each one with its request count
+    // (3 texts × 4 modes for the three branches, 3 graph runs for the reply).
+    expect(report).toMatch(/sentiment\s+12\s/);
+    expect(report).toMatch(/reply\s+3\s/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<svg');
+    expect(page).toContain('Critical path');
+    expect(page).toContain('reply');
+  });
+
+  it('rejects a bad seed with exit code 2', async () => {
+    const run = captureIo();
+    expect(await runDemo(['--seed', 'abc'], run.io)).toBe(2);
+    expect(run.stderr()).toContain('--seed must be an integer');
+  });
+});

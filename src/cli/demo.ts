@@ -1,0 +1,269 @@
+import { parseArgs } from 'node:util';
+import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
+import { isRxllmError } from '../core/errors.js';
+import type { Transport } from '../core/transport.js';
+import { writeFileSync } from 'node:fs';
+import { withMiddleware } from '../core/transport.js';
+import { measure } from '../middleware/measure.js';
+import { formatMs } from '../metrics/format.js';
+import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
+import { renderWaterfall } from '../metrics/renderWaterfall.js';
+import { snapshotTable } from '../metrics/snapshotTable.js';
+import { timelineFromGraph, type TimelineRow } from '../metrics/timeline.js';
+import { waterfallHtml } from '../metrics/waterfallHtml.js';
+import { startSimulatorServer, type SimulatorServer } from '../node/simulatorServer.js';
+import { sseTransport } from '../transport/sse.js';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
+
+const HELP = `rxllm demo [options]
+
+Runs the seed article's content-analysis pipeline (sentiment, one-sentence
+summary, five keywords, and a reply drafted from the first two) four ways and
+compares them: sequential, parallel, parallel with streaming, dependency graph.
+
+Without OPENAI_API_KEY it starts the built-in simulator server on a loopback
+port and runs through the real HTTP stack; with it, against OPENAI_BASE_URL
+(default https://api.openai.com/v1).
+
+Options:
+  --json            machine-readable results on stdout instead of the report
+  --seed N          the simulated world's seed (default 1)
+  --profiles FILE   simulator latency profiles (JSON), merged over the built-in ones
+  --model M         model for every step (default gpt-4o-mini)
+  --report FILE     also write the runs' waterfalls and percentiles as a self-contained HTML page
+  -h, --help        this text
+`;
+
+/** Where `rxllm demo` writes; tests pass their own. */
+export interface DemoIo {
+  stdout: { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
+  stderr: { write(chunk: string): unknown };
+  env: Record<string, string | undefined>;
+}
+
+type Mode = 'sequential' | 'parallel' | 'streaming' | 'graph';
+
+interface RunReport {
+  text: number;
+  wallMs: number;
+  /** When the first piece of the answer was visible to a user. */
+  visibleMs: number;
+  timeline: TimelineRow[];
+  criticalPath?: string[];
+  value: unknown;
+}
+
+const MODE_TITLES: Record<Mode, string> = {
+  sequential: '1. sequential (the default way)',
+  parallel: '2. parallel',
+  streaming: '3. parallel with streaming',
+  graph: '4. dependency graph (sentiment + summary → reply)',
+};
+
+/** `rxllm demo`: returns the exit code. */
+export async function runDemo(args: string[], io: DemoIo = process): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        json: { type: 'boolean', default: false },
+        seed: { type: 'string', default: '1' },
+        profiles: { type: 'string' },
+        model: { type: 'string', default: 'gpt-4o-mini' },
+        report: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (error) {
+    io.stderr.write(`rxllm demo: ${(error as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    io.stdout.write(HELP);
+    return 0;
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) {
+    io.stderr.write(`rxllm demo: --seed must be an integer, got "${values.seed}"\n`);
+    return 2;
+  }
+
+  const apiKey = io.env['OPENAI_API_KEY'];
+  let server: SimulatorServer | undefined;
+  try {
+    let transport: Transport;
+    let endpoint: string;
+    if (apiKey) {
+      const baseURL = io.env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1';
+      transport = sseTransport({ baseURL, apiKey });
+      endpoint = baseURL;
+    } else {
+      server = await startSimulatorServer({ seed, ...(values.profiles ? { profiles: values.profiles } : {}) });
+      transport = sseTransport({ baseURL: server.baseURL });
+      endpoint = `${server.baseURL} (built-in simulator, seed ${seed})`;
+    }
+    const live = !values.json && io.stdout.isTTY === true;
+    const log = (line: string) => {
+      if (!values.json) io.stdout.write(`${line}\n`);
+    };
+    log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
+
+    const latency = new LatencyRegistry();
+    const measured = new Map<string, Transport>();
+    const transportFor = (step: string) => {
+      if (!measured.has(step)) measured.set(step, withMiddleware(transport, measure({ registry: latency, step })));
+      return measured.get(step)!;
+    };
+    const pipeline = contentAnalysisPipeline(transportFor, values.model);
+    const reports = {} as Record<Mode, RunReport[]>;
+    for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
+      reports[mode] = [];
+      for (const [index, text] of SAMPLE_TEXTS.entries()) {
+        const progress = live ? (line: string) => io.stdout.write(`\r\x1b[K${MODE_TITLES[mode]} · text ${index + 1}/${SAMPLE_TEXTS.length} · ${line}`) : () => undefined;
+        reports[mode].push({ ...(await runOnce(mode, pipeline, text, progress)), text: index });
+      }
+      if (live) io.stdout.write('\r\x1b[K');
+      const total = sum(reports[mode].map((run) => run.wallMs));
+      log(`${MODE_TITLES[mode].padEnd(52)} ${formatMs(total).padStart(8)} for ${SAMPLE_TEXTS.length} texts`);
+    }
+
+    const summary = summarize(reports);
+    const snapshot = latency.snapshot();
+    if (values.report) {
+      // The graph run shows everything at once: overlap, the critical path, and with the snapshot the percentile table.
+      const speedUps = (Object.keys(summary) as Mode[]).map((mode) => `${mode} ${formatMs(summary[mode].meanWallMs)}`).join(' · ');
+      writeFileSync(
+        values.report,
+        waterfallHtml(reports.graph[0]!.timeline, { title: 'rxllm demo: content analysis as a dependency graph', subtitle: `Mean wall time per text: ${speedUps}`, snapshot }),
+      );
+    }
+    if (values.json) {
+      io.stdout.write(`${JSON.stringify({ endpoint, model: values.model, seed, texts: SAMPLE_TEXTS, summary, latency: snapshot, runs: reports }, null, 2)}\n`);
+      return 0;
+    }
+    log('');
+    log(summaryTable(summary));
+    const first = reports.sequential[0]!;
+    log(`\nSequential, per step (text 1), like a profiler:`);
+    for (const row of first.timeline) {
+      log(`  ${row.name.padEnd(10)} first token ${formatMs((row.firstToken ?? row.end) - row.start).padStart(7)}   total ${formatMs(row.end - row.start).padStart(7)}`);
+    }
+    const color = io.stdout.isTTY === true;
+    const width = Math.min(110, io.stdout.columns ?? 100);
+    for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
+      log('');
+      log(renderWaterfall(reports[mode][0]!.timeline, { title: `${MODE_TITLES[mode]} — text 1`, color, width }));
+    }
+    log('');
+    log(snapshotTable(snapshot, { color }));
+    const result = reports.graph[0]!.value as Record<string, unknown>;
+    log(`\nText 1 analysed: ${JSON.stringify(result, null, 2)}`);
+    if (values.report) log(`\nReport written to ${values.report}`);
+    return 0;
+  } catch (error) {
+    const message = isRxllmError(error) ? `${error.code}: ${error.message}` : error instanceof Error ? error.message : String(error);
+    io.stderr.write(`\nrxllm demo failed: ${message}\n`);
+    return 1;
+  } finally {
+    await server?.close();
+  }
+}
+
+type Pipeline = ReturnType<typeof contentAnalysisPipeline>;
+
+async function runOnce(mode: Mode, pipeline: Pipeline, text: string, progress: (line: string) => void): Promise<Omit<RunReport, 'text'>> {
+  const startedAt = asyncScheduler.now();
+  if (mode === 'sequential') {
+    // One request after another: each step's own states give the profiler view.
+    const { sentiment, summary, keywords } = pipeline.steps;
+    const states = await lastValueFrom(
+      concat(sentiment.run(text), summary.run(text), keywords.run(text)).pipe(
+        tap((state) => progress(`${state.step}: ${state.status} ${preview(state.textSoFar)}`)),
+        toArray(),
+      ),
+    );
+    const done = states.filter((state) => state.status === 'done');
+    const timeline = done.map((state) => row(state.step, state.startedAt, state.firstTokenAt, state.status === 'done' ? state.endedAt : state.startedAt));
+    const value = Object.fromEntries(done.map((state) => [state.step, state.status === 'done' ? state.value : undefined]));
+    const wallMs = asyncScheduler.now() - startedAt;
+    return { wallMs, visibleMs: wallMs, timeline, value };
+  }
+  if (mode === 'graph') {
+    const last = await lastState(pipeline.withReply.run(text), (state) => progress(branchLine(state.nodes)));
+    if (last.status !== 'done') throw new Error('the graph run ended without a value');
+    const timeline = timelineFromGraph(last);
+    return { wallMs: last.endedAt - last.startedAt, visibleMs: (last.firstTokenAt ?? last.endedAt) - last.startedAt, timeline, criticalPath: last.criticalPath, value: last.value };
+  }
+  const last = await lastState(pipeline.all.run(text), (state) => progress(branchLine(state.branches)));
+  if (last.status !== 'done') throw new Error('the parallel run ended without a value');
+  const timeline = Object.values(last.branches).map((state) =>
+    row(state.step, state.startedAt, state.firstTokenAt, state.status === 'done' ? state.endedAt : last.endedAt),
+  );
+  const wallMs = last.endedAt - last.startedAt;
+  // Without streaming the user sees the record when it is complete; with streaming, at the first token.
+  const visibleMs = mode === 'streaming' ? (last.firstTokenAt ?? last.endedAt) - last.startedAt : wallMs;
+  return { wallMs, visibleMs, timeline, value: last.value };
+}
+
+function lastState<S>(run: Observable<S>, onState: (state: S) => void): Promise<S> {
+  return lastValueFrom(run.pipe(tap(onState)));
+}
+
+function row(name: string, start: number, firstToken: number | undefined, end: number): TimelineRow {
+  return { name, start, end, status: 'ok', ...(firstToken === undefined ? {} : { firstToken }) };
+}
+
+function branchLine(branches: Record<string, { status: string; textSoFar?: string }>): string {
+  return Object.entries(branches)
+    .map(([name, state]) => `${name} ${state.status === 'done' ? '✓' : state.status === 'streaming' ? `▸ ${preview(state.textSoFar ?? '')}` : '…'}`)
+    .join('  ');
+}
+
+function preview(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > 24 ? `${flat.slice(0, 23)}…` : flat;
+}
+
+interface ModeSummary {
+  wallMs: number;
+  meanWallMs: number;
+  meanVisibleMs: number;
+  /**
+   * Sequential wall time over this mode's. The graph does more work (a fourth step), so its
+   * figure is against its own steps run one after another: the summed step times over its wall time.
+   */
+  speedUp: number;
+}
+
+function summarize(reports: Record<Mode, RunReport[]>): Record<Mode, ModeSummary> {
+  const sequentialWall = sum(reports.sequential.map((run) => run.wallMs));
+  const out = {} as Record<Mode, ModeSummary>;
+  for (const mode of Object.keys(reports) as Mode[]) {
+    const runs = reports[mode];
+    const wallMs = sum(runs.map((run) => run.wallMs));
+    const baseline = mode === 'graph' ? sum(runs.flatMap((run) => run.timeline.map((entry) => entry.end - entry.start))) : sequentialWall;
+    out[mode] = {
+      wallMs: Math.round(wallMs),
+      meanWallMs: Math.round(wallMs / runs.length),
+      meanVisibleMs: Math.round(sum(runs.map((run) => run.visibleMs)) / runs.length),
+      speedUp: Math.round((baseline / wallMs) * 100) / 100,
+    };
+  }
+  return out;
+}
+
+function summaryTable(summary: Record<Mode, ModeSummary>): string {
+  const header = `${'mode'.padEnd(30)} ${'wall / text'.padStart(12)} ${'first visible'.padStart(14)} ${'speed-up'.padStart(9)}`;
+  const lines = (Object.keys(summary) as Mode[]).map((mode) => {
+    const entry = summary[mode];
+    const label = mode === 'graph' ? 'graph (+ drafted reply)' : mode === 'streaming' ? 'parallel + streaming' : mode;
+    return `${label.padEnd(30)} ${formatMs(entry.meanWallMs).padStart(12)} ${formatMs(entry.meanVisibleMs).padStart(14)} ${`${entry.speedUp.toFixed(2)}×`.padStart(9)}`;
+  });
+  const note = '(graph: against its four steps run one after another)';
+  return [header, '─'.repeat(header.length), ...lines, note].join('\n');
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
