@@ -14,7 +14,7 @@
 // SKIP_FIDELITY=1 runs the capacity check alone; SIM_CHILD_ARGS passes node flags to the server
 // process (e.g. "--cpu-prof" to profile it).
 import { fork, type ChildProcess } from 'node:child_process';
-import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -160,20 +160,17 @@ interface Capacity {
 
 /**
  * Opens STREAMS streams against the server, one per millisecond (a second to open them all; each
- * lasts about 5 s, so all are open at once), and reads them to the end. The client is a bare
- * node:http reader that only counts bytes, so the load generator (one process, sharing the
- * machine) keeps up with the server.
+ * lasts about 5 s, so all are open at once), and reads them to the end.
  */
 async function capacityRun(server: ServerChild, scenario: Scenario): Promise<Capacity> {
   await server.ask('reset', 'reset');
   const { tokensPerStream, tokensPerSecond } = scenario;
-  const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
   const url = new URL(`${server.baseURL}/chat/completions`);
   const start = performance.now();
   const bytes = await Promise.all(
     Array.from({ length: STREAMS }, async (_, i) => {
       await new Promise((resolve) => setTimeout(resolve, i * RAMP_MS_PER_STREAM));
-      return readStream(agent, url, {
+      return readStream(url, {
         model: 'gpt-4o-mini',
         messages: [{ role: 'user', content: `Write about stream ${i} and latency` }],
         stream: true,
@@ -183,7 +180,6 @@ async function capacityRun(server: ServerChild, scenario: Scenario): Promise<Cap
     }),
   );
   const wallSeconds = (performance.now() - start) / 1000;
-  agent.destroy();
   const { loop, stats, cpuSeconds } = await server.ask<{
     loop: Capacity['serverEventLoop'];
     stats: { completed: number; failed: number; peakInFlight: number };
@@ -207,17 +203,26 @@ async function capacityRun(server: ServerChild, scenario: Scenario): Promise<Cap
   };
 }
 
-function readStream(agent: Agent, url: URL, body: unknown): Promise<number> {
+/**
+ * Sends one request on its own connection (`connection: close`) and counts the response's bytes
+ * until the server closes it: a raw socket, no HTTP parsing, so that the load generator costs as
+ * little CPU as possible and the server's figures are the server's.
+ */
+function readStream(url: URL, body: unknown): Promise<number> {
   return new Promise((resolve, reject) => {
     const payload = JSON.stringify(body);
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      let size = 0;
-      res.on('data', (chunk: Buffer) => (size += chunk.length));
-      res.on('end', () => resolve(size));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
+    const socket = connect(Number(url.port), url.hostname);
+    let size = 0;
+    // write, not end: a half-closed client connection makes the server drop the response.
+    socket.on('connect', () =>
+      socket.write(
+        `POST ${url.pathname} HTTP/1.1\r\nhost: ${url.host}\r\ncontent-type: application/json\r\n` +
+          `content-length: ${Buffer.byteLength(payload)}\r\nconnection: close\r\n\r\n${payload}`,
+      ),
+    );
+    socket.on('data', (chunk: Buffer) => (size += chunk.length));
+    socket.on('end', () => resolve(size));
+    socket.on('error', reject);
   });
 }
 

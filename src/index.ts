@@ -30,6 +30,7 @@ export {
   type SimulatorFault,
   type FaultTrigger,
 } from './simulator/profiles.js';
+export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
 
 /* Operators over events */

@@ -64,6 +64,24 @@ describe('rxllm demo', () => {
     expect(page).toContain('reply');
   });
 
+  it('--web serves the page on loopback until stopped', async () => {
+    const run = captureIo();
+    const stop = new AbortController();
+    const exited = runDemo(['--web', '--profiles', profiles, '--model', 'quick'], { ...run.io, until: stop.signal });
+    let url: string | undefined;
+    for (let waited = 0; !url && waited < 5000; waited += 20) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      url = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(run.stdout())?.[1];
+    }
+    expect(url).toBeDefined();
+    const page = await fetch(url!);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<!doctype html>');
+    stop.abort();
+    expect(await exited).toBe(0);
+    await expect(fetch(url!)).rejects.toThrow(); // closed
+  });
+
   it('rejects a bad seed with exit code 2', async () => {
     const run = captureIo();
     expect(await runDemo(['--seed', 'abc'], run.io)).toBe(2);

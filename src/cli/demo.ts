@@ -14,6 +14,8 @@ import { waterfallHtml } from '../metrics/waterfallHtml.js';
 import { startSimulatorServer, type SimulatorServer } from '../node/simulatorServer.js';
 import { sseTransport } from '../transport/sse.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
+import { runWebDemo, type WebDemo, type WebDemoOptions } from './demoWeb.js';
+import { untilStopped } from './untilStopped.js';
 
 const HELP = `rxllm demo [options]
 
@@ -31,6 +33,8 @@ Options:
   --profiles FILE   simulator latency profiles (JSON), merged over the built-in ones
   --model M         model for every step (default gpt-4o-mini)
   --report FILE     also write the runs' waterfalls and percentiles as a self-contained HTML page
+  --web             serve the demo as a web page on 127.0.0.1 instead (stop with Ctrl+C)
+  --port N          the web page's port (default: a free one)
   -h, --help        this text
 `;
 
@@ -39,6 +43,8 @@ export interface DemoIo {
   stdout: { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
   stderr: { write(chunk: string): unknown };
   env: Record<string, string | undefined>;
+  /** Stops `--web` when aborted. Without it, SIGINT and SIGTERM stop it. */
+  until?: AbortSignal;
 }
 
 type Mode = 'sequential' | 'parallel' | 'streaming' | 'graph';
@@ -72,6 +78,8 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
         profiles: { type: 'string' },
         model: { type: 'string', default: 'gpt-4o-mini' },
         report: { type: 'string' },
+        web: { type: 'boolean', default: false },
+        port: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -88,6 +96,8 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     io.stderr.write(`rxllm demo: --seed must be an integer, got "${values.seed}"\n`);
     return 2;
   }
+
+  if (values.web) return serveWebDemo({ port: Number(values.port), seed, model: values.model, ...(values.profiles ? { profiles: values.profiles } : {}), io });
 
   const apiKey = io.env['OPENAI_API_KEY'];
   let server: SimulatorServer | undefined;
@@ -168,6 +178,21 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
   } finally {
     await server?.close();
   }
+}
+
+/** `--web`: serves the page until the process is interrupted (or `io.until` aborts). */
+async function serveWebDemo(options: WebDemoOptions): Promise<number> {
+  const { io } = options;
+  let demo: WebDemo;
+  try {
+    demo = await runWebDemo(options);
+  } catch (error) {
+    io.stderr.write(`rxllm demo --web: ${error instanceof Error ? error.message : String(error)}\n`);
+    return isRxllmError(error) && error.code === 'invalid-config' ? 2 : 1;
+  }
+  await untilStopped(io.until);
+  await demo.close();
+  return 0;
 }
 
 type Pipeline = ReturnType<typeof contentAnalysisPipeline>;

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isRxllmError } from '../core/errors.js';
 import { startSimulatorServer } from '../node/simulatorServer.js';
+import { untilStopped } from './untilStopped.js';
 
 const HELP = `rxllm serve [options]
 
@@ -75,20 +76,7 @@ export async function runServe(args: string[], io: ServeIo = process): Promise<n
   io.stdout.write(`listening on ${server.url}\n`);
   io.stdout.write(`OpenAI base URL: ${server.baseURL} (any API key). Stats: ${server.url}/stats. Seed ${seed}. Ctrl+C to stop.\n`);
 
-  await new Promise<void>((resolve) => {
-    if (io.until) {
-      if (io.until.aborted) resolve();
-      else io.until.addEventListener('abort', () => resolve(), { once: true });
-      return;
-    }
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopped(io.until);
   await server.close();
   io.stdout.write('simulator stopped\n');
   return 0;

@@ -169,7 +169,7 @@ export async function startSimulatorServer(config: SimulatorServerConfig = {}): 
       const { request, override } = prepared;
       const stream = request.stream === true;
       const plan = simulator.planChat(request, { stream, includeUsage: stream && request.stream_options?.include_usage === true, override });
-      const wire = streamWriter(plan, Math.floor(Date.now() / 1000));
+      const wire = streamWriter(plan, Math.floor(asyncScheduler.now() / 1000));
       const { ending } = plan;
       if (stream && ending.type !== 'status' && !(ending.type === 'stall' && ending.beforeHeaders)) {
         res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': plan.requestId });
@@ -186,7 +186,7 @@ export async function startSimulatorServer(config: SimulatorServerConfig = {}): 
         if (end.type === 'complete') {
           tracker.settle('completed');
           if (stream) res.end(wire.end());
-          else send(res, 200, completionBody(plan, Math.floor(Date.now() / 1000)), { 'x-request-id': plan.requestId });
+          else send(res, 200, completionBody(plan, Math.floor(asyncScheduler.now() / 1000)), { 'x-request-id': plan.requestId });
         } else if (end.type === 'status') {
           tracker.settle('failed');
           res.writeHead(end.status, end.headers);

@@ -1,0 +1,232 @@
+// The part of toServerSentEvents and toServerSentEventsResponse that does not care where the bytes
+// go: the wire format, keep-alive comments, event ids, and what to do while the client is slow.
+import { asyncScheduler, map, type Observable, type SchedulerLike, startWith, Subject, Subscription, switchMap, timer } from 'rxjs';
+import { isRxllmError, RxllmError } from '../core/errors.js';
+import type { ServerSentErrorPayload } from '../transport/fromServerSentEvents.js';
+
+/** Options for {@link toServerSentEvents} and {@link toServerSentEventsResponse}. */
+export interface ToServerSentEventsConfig<T> {
+  /** Turns a value into the event's data. Newlines are fine (one `data:` line each). @defaultValue `JSON.stringify` */
+  encode?: (value: T) => string;
+  /**
+   * The event name for a value (`event:` line); `undefined` for none, which clients see as
+   * `"message"`. `"error"` and `"done"` are reserved for the end of the stream.
+   */
+  event?: (value: T) => string | undefined;
+  /**
+   * A comment (`: keep-alive`) is written after this long without any other write, so proxies
+   * and load balancers do not close an idle stream (a model thinking before its first token).
+   * `false` for none. @defaultValue 15000
+   */
+  keepAliveMs?: number | false;
+  /** Clock for the keep-alive timer. @defaultValue asyncScheduler */
+  scheduler?: SchedulerLike;
+  /** Sent first as `retry:`: how long an `EventSource` waits before reconnecting. Omitted unless set. */
+  retryMs?: number;
+  /**
+   * What to do with values that arrive while the client is not reading fast enough (the socket's
+   * buffer is full). `'buffer'`: queue them, up to `maxBufferedBytes`, then drop the connection
+   * (and unsubscribe the source). `'latest'`: keep only the newest value (ids show the gap), for
+   * sources whose every value replaces the last, like pipeline snapshots from `run()`.
+   * @defaultValue 'buffer'
+   */
+  whenSlow?: 'buffer' | 'latest';
+  /** The most bytes queued for a slow client under `whenSlow: 'buffer'`. @defaultValue 1048576 (1 MiB) */
+  maxBufferedBytes?: number;
+  /**
+   * The payload of the `error` event. The default sends an {@link RxllmError}'s `code`,
+   * `message`, `status` and `retryAfterMs`, and for any other error only
+   * `{ code: 'server', message: 'The stream failed on the server.' }`, so internal messages do
+   * not reach the client.
+   */
+  errorPayload?: (error: unknown) => ServerSentErrorPayload;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+}
+
+/** Where the frames go: a Node response or a web stream. */
+export interface FrameSink {
+  /** Writes a frame; `false` when the sink is full: wait for `drain()` before writing again. */
+  write(frame: Uint8Array): boolean;
+  /** Ends the body after what was written. */
+  end(): void;
+  /** Drops the connection (the client is too slow). */
+  abort(): void;
+}
+
+/** A running pump: the sink calls `drain()` when it can take more, `close()` when the client left. */
+export interface Pump {
+  drain(): void;
+  close(): void;
+  readonly subscription: Subscription;
+}
+
+/** The response headers of an event stream. */
+export function eventStreamHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    'content-type': 'text/event-stream; charset=utf-8',
+    // no-transform: compression proxies would otherwise buffer the stream.
+    'cache-control': 'no-cache, no-transform',
+    // nginx buffers proxied responses unless told not to.
+    'x-accel-buffering': 'no',
+    ...extra,
+  };
+}
+
+/** Checks the options once, before anything is written. */
+export function validateServerSentEventsConfig(config: ToServerSentEventsConfig<never>, caller: string): void {
+  const fail = (message: string) => new RxllmError('invalid-config', `${caller}: ${message}`);
+  const { keepAliveMs, retryMs, maxBufferedBytes, whenSlow } = config;
+  if (keepAliveMs !== undefined && keepAliveMs !== false && !(Number.isFinite(keepAliveMs) && keepAliveMs > 0)) {
+    throw fail(`keepAliveMs must be a positive number of milliseconds or false, got ${String(keepAliveMs)}.`);
+  }
+  if (retryMs !== undefined && !(Number.isInteger(retryMs) && retryMs >= 0)) {
+    throw fail(`retryMs must be a non-negative integer, got ${String(retryMs)}.`);
+  }
+  if (maxBufferedBytes !== undefined && !(Number.isFinite(maxBufferedBytes) && maxBufferedBytes > 0)) {
+    throw fail(`maxBufferedBytes must be a positive number, got ${String(maxBufferedBytes)}.`);
+  }
+  if (whenSlow !== undefined && whenSlow !== 'buffer' && whenSlow !== 'latest') {
+    throw fail(`whenSlow must be 'buffer' or 'latest', got ${JSON.stringify(whenSlow)}.`);
+  }
+  for (const name of ['encode', 'event', 'errorPayload'] as const) {
+    if (config[name] !== undefined && typeof config[name] !== 'function') throw fail(`${name} must be a function.`);
+  }
+}
+
+interface Queued {
+  frame: Uint8Array;
+  /** A value frame may be replaced by a newer one under `whenSlow: 'latest'`. */
+  value: boolean;
+}
+
+/**
+ * Subscribes to `source` and writes it to `sink` as Server-Sent Events: one event per value
+ * (with an `id`), then `event: done` on completion or `event: error` on error, then the end.
+ */
+export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, config: ToServerSentEventsConfig<T>): Pump {
+  const encode = config.encode ?? ((value: T) => JSON.stringify(value) ?? 'null');
+  const eventName = config.event;
+  const errorPayload = config.errorPayload ?? defaultErrorPayload;
+  const whenSlow = config.whenSlow ?? 'buffer';
+  const maxBufferedBytes = config.maxBufferedBytes ?? 1024 * 1024;
+  const keepAliveMs = config.keepAliveMs ?? 15_000;
+  const scheduler = config.scheduler ?? asyncScheduler;
+
+  const subscription = new Subscription();
+  const queue: Queued[] = [];
+  let queuedBytes = 0;
+  let full = false;
+  let ending = false;
+  let nextId = 1;
+  const wrote = new Subject<void>();
+
+  const flush = () => {
+    while (!full && queue.length > 0) {
+      const item = queue.shift()!;
+      queuedBytes -= item.frame.byteLength;
+      full = !sink.write(item.frame);
+      wrote.next();
+    }
+    if (ending && queue.length === 0 && !full) {
+      sink.end();
+      subscription.unsubscribe();
+    }
+  };
+
+  const push = (text: string, value: boolean) => {
+    if (subscription.closed) return;
+    const bytes = utf8.encode(text);
+    const last = queue.at(-1);
+    if (full && value && whenSlow === 'latest' && last?.value) {
+      queuedBytes -= last.frame.byteLength;
+      queue.pop();
+    }
+    queue.push({ frame: bytes, value });
+    queuedBytes += bytes.byteLength;
+    if (full && whenSlow === 'buffer' && queuedBytes > maxBufferedBytes) {
+      // The client reads slower than the source produces: stop the source rather than grow without bound.
+      queue.length = 0;
+      sink.abort();
+      subscription.unsubscribe();
+      return;
+    }
+    flush();
+  };
+
+  const end = (text: string) => {
+    ending = true;
+    push(text, false);
+  };
+
+  if (config.retryMs !== undefined) push(`retry: ${config.retryMs}\n\n`, false);
+  if (keepAliveMs !== false) {
+    subscription.add(
+      wrote
+        .pipe(
+          startWith(undefined),
+          switchMap(() => timer(keepAliveMs, keepAliveMs, scheduler)),
+        )
+        .subscribe(() => {
+          // A full socket is not idle: no comment is queued behind the data.
+          if (!full) push(': keep-alive\n\n', false);
+        }),
+    );
+  }
+  subscription.add(
+    source
+      // Encoding inside `map`, so a throwing encoder or event name errors the stream like any other error.
+      .pipe(map((value) => frame(nextId++, valueEvent(eventName, value), encode(value))))
+      .subscribe({
+        next: (valueFrame) => push(valueFrame, true),
+        error: (error: unknown) => end(frame(nextId++, 'error', JSON.stringify(safePayload(errorPayload, error)))),
+        complete: () => end(frame(nextId++, 'done', '{}')),
+      }),
+  );
+
+  return {
+    subscription,
+    drain: () => {
+      full = false;
+      flush();
+    },
+    close: () => subscription.unsubscribe(),
+  };
+}
+
+const utf8 = new TextEncoder();
+
+function valueEvent<T>(eventName: ((value: T) => string | undefined) | undefined, value: T): string | undefined {
+  const name = eventName?.(value);
+  if (name === 'error' || name === 'done') {
+    throw new RxllmError('invalid-config', `toServerSentEvents: the event name "${name}" is reserved for the end of the stream; name your events otherwise.`);
+  }
+  return name;
+}
+
+/** One event, as the SSE wire format wants it: `id`, optional `event`, a `data:` line per line, a blank line. */
+function frame(id: number, event: string | undefined, data: string): string {
+  if (event !== undefined && (/[\r\n]/.test(event) || event === '')) {
+    throw new RxllmError('invalid-config', `toServerSentEvents: an event name must be a non-empty single line, got ${JSON.stringify(event)}.`);
+  }
+  const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`);
+  return `id: ${id}\n${event === undefined ? '' : `event: ${event}\n`}${lines.join('')}\n`;
+}
+
+function safePayload(errorPayload: (error: unknown) => ServerSentErrorPayload, error: unknown): ServerSentErrorPayload {
+  try {
+    return errorPayload(error);
+  } catch {
+    return defaultErrorPayload(error);
+  }
+}
+
+function defaultErrorPayload(error: unknown): ServerSentErrorPayload {
+  if (!isRxllmError(error)) return { code: 'server', message: 'The stream failed on the server.' };
+  return {
+    code: error.code,
+    message: error.message,
+    ...(error.status === undefined ? {} : { status: error.status }),
+    ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+  };
+}

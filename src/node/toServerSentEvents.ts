@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
+import { RxllmError } from '../core/errors.js';
+import { eventStreamHeaders, pumpServerSentEvents, validateServerSentEventsConfig, type ToServerSentEventsConfig } from './serverSentEventsPump.js';
+
+export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
+
+/**
+ * Streams an Observable to a Node HTTP response as Server-Sent Events (`text/event-stream`):
+ * LLM events, pipeline snapshots, or your own values. Works with `node:http`, Express, Fastify
+ * (`reply.raw`), Koa (`ctx.res`). For fetch-style servers see {@link toServerSentEventsResponse}.
+ *
+ * ```text
+ * source:  ----a-------b----------|
+ * wire:    ----1:a-----2:b--------3:done, end        (id: n, data: JSON, a blank line)
+ * source:  ----a-------#
+ * wire:    ----1:a-----2:error, end                   data: {"code":…,"message":…}
+ * idle:    ----a---------------: keep-alive----…      after keepAliveMs without a write
+ * ```
+ *
+ * - Writes the headers at once (200, `content-type: text/event-stream; charset=utf-8`,
+ *   `cache-control: no-cache, no-transform`, `x-accel-buffering: no`, plus `headers`), then one
+ *   event per value: `id: <n>` (1, 2, …), `event: <name>` if `event` names one, and the
+ *   encoded value as `data:` lines.
+ * - On completion writes `event: done` (data `{}`) and ends the response; on error writes
+ *   `event: error` with a {@link ServerSentErrorPayload} (`{ code, message, status?, retryAfterMs? }`)
+ *   and ends it. `fromServerSentEvents` reads both; with a browser `EventSource`, close it on
+ *   `done`, or it reconnects and runs the request again.
+ * - Keep-alive comments (`: keep-alive`) after `keepAliveMs` without a write, timed on `scheduler`.
+ * - Backpressure: when `res.write()` returns false nothing more is written until `drain`; values
+ *   arriving meanwhile are queued (`whenSlow: 'buffer'`, bounded by `maxBufferedBytes`, past which
+ *   the connection is dropped and the source unsubscribed) or replaced by the newest
+ *   (`whenSlow: 'latest'`).
+ * - When the client disconnects, the source is unsubscribed: every request under it is aborted.
+ *
+ * Subscribes to `source` at once (a hot sink for a cold source: one subscription per call).
+ * Returns that subscription: unsubscribing it stops the source and ends the response without a
+ * `done` event, so the client sees an incomplete stream.
+ *
+ * @throws {@link RxllmError} `invalid-config` for bad options, or when the response's headers
+ * were already sent.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { toServerSentEvents } from 'rxllm/node';
+ * createServer((req, res) => {
+ *   toServerSentEvents(analysis.run(textOf(req)), res, { whenSlow: 'latest' });
+ * }).listen(3000);
+ * ```
+ */
+export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse, config: ToServerSentEventsConfig<T> = {}): Subscription {
+  validateServerSentEventsConfig(config as ToServerSentEventsConfig<never>, 'toServerSentEvents()');
+  if (res.headersSent) {
+    throw new RxllmError('invalid-config', 'toServerSentEvents(): the response headers were already sent; call it before writing anything to the response.');
+  }
+  res.writeHead(200, eventStreamHeaders(config.headers));
+  res.flushHeaders();
+  // Tokens are small writes: send each at once rather than let Nagle's algorithm hold them back.
+  res.socket?.setNoDelay(true);
+
+  const pump = pumpServerSentEvents(source, {
+    write: (frame) => res.write(frame),
+    end: () => res.end(),
+    abort: () => res.destroy(),
+  }, config);
+  const onDrain = () => pump.drain();
+  // 'close' comes when the client goes away (and after a normal end, when there is nothing left to stop).
+  const onClose = () => pump.close();
+  res.on('drain', onDrain);
+  res.on('close', onClose);
+  // A write racing a reset socket reports an error here; the close that follows stops the pump.
+  res.on('error', onClose);
+  pump.subscription.add(() => {
+    res.off('drain', onDrain);
+    if (!res.writableEnded && !res.destroyed) res.end();
+  });
+  return pump.subscription;
+}

@@ -1,0 +1,264 @@
+import { Observable, Subscription } from 'rxjs';
+import { RxllmError, type RxllmErrorCode } from '../core/errors.js';
+import { fromEventStream, type EventSourceMessage } from './fromEventStream.js';
+import { errorFromHttpResponse } from './httpError.js';
+
+/** Options for {@link fromServerSentEvents}. */
+export interface FromServerSentEventsConfig<T> {
+  /** The HTTP method. @defaultValue `"POST"` when there is a `body`, else `"GET"` */
+  method?: string;
+  /** Extra request headers (`authorization`, ...). `accept: text/event-stream` is always sent. */
+  headers?: Record<string, string>;
+  /**
+   * The request body: a string is sent as it is; anything else is sent as JSON
+   * (with `content-type: application/json` unless `headers` set one).
+   */
+  body?: unknown;
+  /** The fetch to use. @defaultValue `globalThis.fetch` */
+  fetch?: typeof fetch;
+  /**
+   * Turns one event into the value to emit. A throw becomes a `malformed-event` error.
+   * @defaultValue `JSON.parse(message.data)`
+   */
+  parse?: (message: EventSourceMessage) => T;
+  /**
+   * The event that ends the stream successfully, as `toServerSentEvents` sends it. A body that
+   * ends without it is an `incomplete-stream` error: the server stopped early or a proxy cut the
+   * connection. `null` for servers that send no end event: the end of the body completes.
+   * @defaultValue `"done"`
+   */
+  endEvent?: string | null;
+}
+
+/**
+ * What an `event: error` carries: the shape `toServerSentEvents` (in `rxllm/node`) writes when
+ * its source errors. `code` is the server-side {@link RxllmErrorCode} (`"server"` for an error
+ * that was not an rxllm one).
+ *
+ * ```text
+ * id: 42
+ * event: error
+ * data: {"code":"rate-limited","message":"429 Rate limit reached ...","status":429,"retryAfterMs":2000}
+ * ```
+ */
+export interface ServerSentErrorPayload {
+  code: RxllmErrorCode;
+  message: string;
+  /** The upstream HTTP status, when the error came from one. */
+  status?: number;
+  /** How long the upstream asked to wait before retrying, in milliseconds. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Reads a `text/event-stream` endpoint as an Observable, over `fetch` and eventsource-parser, in
+ * browsers and Node 18+. The client side of `toServerSentEvents` (in `rxllm/node`), and usable
+ * with any Server-Sent Events endpoint, including POST ones that `EventSource` cannot call.
+ *
+ * ```text
+ * server:  id:1 data:{..}   id:2 data:{..}   event:done
+ * result:  ------a---------------b---------------|
+ * server:  id:1 data:{..}   event:error data:{"code":"server",..}
+ * result:  ------a---------------#             stream-error, providerCode "server"
+ * ```
+ *
+ * - Emits one value per event (`JSON.parse(data)` unless `parse` says otherwise); comments
+ *   (`: keep-alive`) are skipped.
+ * - Completes on the `done` event (see `endEvent`), cancelling the rest of the body.
+ * - Errors with a typed {@link RxllmError}: an HTTP error status → `auth`, `bad-request`,
+ *   `rate-limited`, `server` or `http` (with `status`, `retryAfterMs`); a 200 that is not an
+ *   event stream → `malformed-event`; an `event: error` → `stream-error` with the server's code
+ *   as `providerCode` (see {@link ServerSentErrorPayload}); an event `parse` rejects →
+ *   `malformed-event`; the body ending before `done` → `incomplete-stream`; the network failing
+ *   → `connection-lost`. `tokensEmitted` says whether values were emitted before the error.
+ * - Cold for a URL: each subscription sends its own request. A `Response` (from your own fetch)
+ *   can be read once: a second subscription errors with `invalid-config`.
+ * - Unsubscribe aborts the request (or cancels the `Response` body), which closes the connection:
+ *   a server using `toServerSentEvents` then stops, and aborts everything upstream of it.
+ *
+ * @example
+ * ```ts
+ * import { fromServerSentEvents } from 'rxllm';
+ * fromServerSentEvents<{ text: string }>('/api/answer', { body: { question } })
+ *   .subscribe({ next: ({ text }) => render(text), error: (e) => showError(e.code, e.message) });
+ * ```
+ */
+export function fromServerSentEvents<T = unknown>(source: string | URL | Response, config: FromServerSentEventsConfig<T> = {}): Observable<T> {
+  const parse = config.parse ?? ((message: EventSourceMessage) => JSON.parse(message.data) as T);
+  const endEvent = config.endEvent === undefined ? 'done' : config.endEvent;
+  if (source instanceof Response) {
+    return new Observable<T>((subscriber) => {
+      if (source.bodyUsed) {
+        subscriber.error(
+          new RxllmError('invalid-config', 'fromServerSentEvents(response): this Response was already read. A Response can be read once; pass the URL for a source you can subscribe to again.'),
+        );
+        return;
+      }
+      return eventsOf(source, source.url || 'the response', parse, endEvent).subscribe(subscriber);
+    });
+  }
+
+  const fetchImpl = config.fetch ?? globalThis.fetch;
+  if (typeof fetchImpl !== 'function') {
+    throw new RxllmError('invalid-config', 'No fetch available: pass `fetch` to fromServerSentEvents (Node 18+ and browsers have one built in).');
+  }
+  const url = String(source);
+  const init = requestInit(config);
+  return new Observable<T>((subscriber) => {
+    const controller = new AbortController();
+    const inner = new Subscription();
+    new Promise<Response>((resolve) => resolve(fetchImpl(url, { ...init, signal: controller.signal }))).then(
+      (response) => {
+        if (subscriber.closed) {
+          response.body?.cancel().catch(() => undefined);
+          return;
+        }
+        inner.add(eventsOf(response, url, parse, endEvent).subscribe(subscriber));
+      },
+      (cause: unknown) => {
+        if (controller.signal.aborted) return;
+        subscriber.error(
+          new RxllmError('connection-lost', `Could not reach ${url}: ${describe(cause)}. Check the URL and that the server is up.`, { cause, tokensEmitted: false }),
+        );
+      },
+    );
+    return () => {
+      inner.unsubscribe();
+      controller.abort();
+    };
+  });
+}
+
+function requestInit(config: FromServerSentEventsConfig<unknown>): RequestInit {
+  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  let body: string | undefined;
+  if (config.body !== undefined) {
+    body = typeof config.body === 'string' ? config.body : JSON.stringify(config.body);
+    if (typeof config.body !== 'string') headers['content-type'] = 'application/json';
+  }
+  // Caller headers win, whatever their case (a `Content-Type` replaces the default `content-type`).
+  for (const [name, value] of Object.entries(config.headers ?? {})) {
+    delete headers[name.toLowerCase()];
+    headers[name] = value;
+  }
+  const method = config.method ?? (body === undefined ? 'GET' : 'POST');
+  return { method, headers, ...(body === undefined ? {} : { body }) };
+}
+
+/** The values of one response, under the protocol described on {@link fromServerSentEvents}. */
+function eventsOf<T>(response: Response, url: string, parse: (message: EventSourceMessage) => T, endEvent: string | null): Observable<T> {
+  return new Observable<T>((subscriber) => {
+    const status = response.status;
+    if (!response.ok) {
+      response.text().then(
+        (text) => subscriber.error(errorFromHttpResponse(status, response.headers, text)),
+        (cause: unknown) => subscriber.error(lost(cause, status, false)),
+      );
+      return () => {
+        response.body?.cancel().catch(() => undefined);
+      };
+    }
+    const contentType = response.headers.get('content-type') ?? '';
+    if (!response.body || !contentType.includes('text/event-stream')) {
+      response.text().then(
+        (text) =>
+          subscriber.error(
+            new RxllmError('malformed-event', `Expected an event stream from ${url}, got ${contentType || 'no content-type'}: ${text.slice(0, 200) || '(empty body)'}`, {
+              status,
+              raw: text.slice(0, 2000),
+              tokensEmitted: false,
+            }),
+          ),
+        (cause: unknown) => subscriber.error(lost(cause, status, false)),
+      );
+      return () => {
+        response.body?.cancel().catch(() => undefined);
+      };
+    }
+
+    let emitted = false;
+    return fromEventStream(response.body).subscribe({
+      next: (message) => {
+        if (message.unterminated) {
+          subscriber.error(
+            new RxllmError('incomplete-stream', `The event stream from ${url} ended in the middle of an event: the server or a proxy cut it. Retry the request.`, {
+              status,
+              raw: message.data.slice(0, 2000),
+              tokensEmitted: emitted,
+            }),
+          );
+          return;
+        }
+        if (message.event === 'error') {
+          subscriber.error(serverError(message.data, status, emitted));
+          return;
+        }
+        if (endEvent !== null && message.event === endEvent) {
+          subscriber.complete();
+          return;
+        }
+        let value: T;
+        try {
+          value = parse(message);
+        } catch (cause) {
+          subscriber.error(
+            new RxllmError('malformed-event', `An event from ${url} could not be read: ${describe(cause)}.`, {
+              cause,
+              status,
+              raw: message.data.slice(0, 2000),
+              tokensEmitted: emitted,
+            }),
+          );
+          return;
+        }
+        emitted = true;
+        subscriber.next(value);
+      },
+      error: (cause: unknown) => subscriber.error(lost(cause, status, emitted)),
+      complete: () => {
+        if (endEvent === null) subscriber.complete();
+        else {
+          subscriber.error(
+            new RxllmError(
+              'incomplete-stream',
+              `The event stream from ${url} ended without its "${endEvent}" event: the server stopped early or a proxy cut the connection. ` +
+                `Retry the request (or, for a server that sends no end event, pass endEvent: null).`,
+              { status, tokensEmitted: emitted },
+            ),
+          );
+        }
+      },
+    });
+  });
+}
+
+/** The `stream-error` for an `event: error`, keeping the server's code, status and wait. */
+function serverError(data: string, status: number, emitted: boolean): RxllmError {
+  let payload: Partial<ServerSentErrorPayload> = {};
+  try {
+    const parsed: unknown = JSON.parse(data);
+    if (typeof parsed === 'object' && parsed !== null) payload = parsed as Partial<ServerSentErrorPayload>;
+  } catch {
+    // Not JSON: the data itself is the message.
+  }
+  const message = typeof payload.message === 'string' ? payload.message : data.trim() || 'no message';
+  return new RxllmError('stream-error', `The server reported an error mid-stream: ${message}`, {
+    status: typeof payload.status === 'number' ? payload.status : status,
+    ...(typeof payload.code === 'string' ? { providerCode: payload.code } : {}),
+    ...(typeof payload.retryAfterMs === 'number' ? { retryAfterMs: payload.retryAfterMs } : {}),
+    raw: data.slice(0, 2000),
+    tokensEmitted: emitted,
+  });
+}
+
+function lost(cause: unknown, status: number, emitted: boolean): RxllmError {
+  return new RxllmError('connection-lost', `The connection was lost while reading the event stream: ${describe(cause)}. Retry the request.`, {
+    cause,
+    status,
+    tokensEmitted: emitted,
+  });
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
