@@ -1,9 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
 import { isRxllmError } from '../core/errors.js';
-import type { Transport } from '../core/transport.js';
-import { writeFileSync } from 'node:fs';
-import { withMiddleware } from '../core/transport.js';
+import { withMiddleware, type Transport } from '../core/transport.js';
 import { measure } from '../middleware/measure.js';
 import { formatMs } from '../metrics/format.js';
 import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
@@ -11,8 +10,8 @@ import { renderWaterfall } from '../metrics/renderWaterfall.js';
 import { snapshotTable } from '../metrics/snapshotTable.js';
 import { timelineFromGraph, type TimelineRow } from '../metrics/timeline.js';
 import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import { startSimulatorServer, type SimulatorServer } from '../node/simulatorServer.js';
-import { sseTransport } from '../transport/sse.js';
+import type { SimulatorServer } from '../node/simulatorServer.js';
+import { openDemoEndpoint } from './demoEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
 import { runWebDemo, type WebDemo, type WebDemoOptions } from './demoWeb.js';
 import { untilStopped } from './untilStopped.js';
@@ -99,20 +98,11 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
 
   if (values.web) return serveWebDemo({ port: Number(values.port), seed, model: values.model, ...(values.profiles ? { profiles: values.profiles } : {}), io });
 
-  const apiKey = io.env['OPENAI_API_KEY'];
   let server: SimulatorServer | undefined;
   try {
-    let transport: Transport;
-    let endpoint: string;
-    if (apiKey) {
-      const baseURL = io.env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1';
-      transport = sseTransport({ baseURL, apiKey });
-      endpoint = baseURL;
-    } else {
-      server = await startSimulatorServer({ seed, ...(values.profiles ? { profiles: values.profiles } : {}) });
-      transport = sseTransport({ baseURL: server.baseURL });
-      endpoint = `${server.baseURL} (built-in simulator, seed ${seed})`;
-    }
+    const opened = await openDemoEndpoint(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) });
+    server = opened.simulator;
+    const { transport, label: endpoint } = opened;
     const live = !values.json && io.stdout.isTTY === true;
     const log = (line: string) => {
       if (!values.json) io.stdout.write(`${line}\n`);

@@ -2,14 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, tap } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
-import type { Transport } from '../core/transport.js';
 import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import { startSimulatorServer, type SimulatorServer } from '../node/simulatorServer.js';
+import type { SimulatorServer } from '../node/simulatorServer.js';
 import { toServerSentEvents } from '../node/toServerSentEvents.js';
-import { sseTransport } from '../transport/sse.js';
 import { DEMO_PAGE_HTML } from '../web/demoPage.js';
 import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from '../web/runSnapshot.js';
 import type { DemoIo } from './demo.js';
+import { openDemoEndpoint } from './demoEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
 
 /** Options for {@link runWebDemo}. */
@@ -66,19 +65,8 @@ export async function runWebDemo(options: WebDemoOptions): Promise<WebDemo> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RxllmError('invalid-config', `--port must be an integer 0–65535, got ${String(port)}.`);
   if (!Number.isInteger(seed)) throw new RxllmError('invalid-config', `--seed must be an integer, got ${String(seed)}.`);
 
-  const apiKey = io.env['OPENAI_API_KEY'];
-  let simulator: SimulatorServer | undefined;
-  let transport: Transport;
-  let endpoint: string;
-  if (apiKey) {
-    const baseURL = io.env['OPENAI_BASE_URL'] ?? 'https://api.openai.com/v1';
-    transport = sseTransport({ baseURL, apiKey });
-    endpoint = baseURL;
-  } else {
-    simulator = await startSimulatorServer({ seed, ...(options.profiles ? { profiles: options.profiles } : {}) });
-    transport = sseTransport({ baseURL: simulator.baseURL });
-    endpoint = `built-in simulator (seed ${seed})`;
-  }
+  const { transport, simulator, ...opened } = await openDemoEndpoint(io.env, { seed, ...(options.profiles ? { profiles: options.profiles } : {}) });
+  const endpoint = simulator ? `built-in simulator (seed ${seed})` : opened.label;
   const pipeline = contentAnalysisPipeline(() => transport, model);
   // The last finished run of each mode, for /report: one record per mode, so memory stays bounded.
   const lastRuns = new Map<DemoMode, RunSnapshot>();
