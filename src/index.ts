@@ -25,11 +25,13 @@ export { eventsFromResponse } from './transport/eventsFromResponse.js';
 export { simulatedTransport, type SimulatedTransportConfig } from './transport/simulated.js';
 export {
   defaultSimulatorProfiles,
+  parseSimulatorProfiles,
   type SimulatorProfile,
   type SimulatorProfiles,
   type SimulatorFault,
   type FaultTrigger,
 } from './simulator/profiles.js';
+export type { SimulatorDistribution, SimulatorTail } from './simulator/latency.js';
 export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
 

@@ -7,7 +7,7 @@
 // 2. Capacity: the server, in its own process, holds 1,000 concurrent streams while its event loop
 //    never stalls more than 50 ms (monitorEventLoopDelay, measured inside the server).
 //
-//   npx ts-node bench/simulator-fidelity.ts        (or compiled, via bench/run.js's tsc step)
+//   npx ts-node bench/simulator-fidelity.bench.ts       (or compiled, via bench/run.js's tsc step)
 //
 // Writes bench/results/simulator-fidelity.json, with the machine's load average, since other
 // processes on the machine take CPU from the server and show up as event-loop delay.
@@ -24,6 +24,7 @@ import type { LlmEvent } from '../src/core/events';
 import type { LlmRequest } from '../src/core/request';
 import type { Transport } from '../src/core/transport';
 import { distributionQuantile } from '../src/simulator/latency';
+import { Simulator } from '../src/simulator/plan';
 import { defaultSimulatorProfiles } from '../src/simulator/profiles';
 import { simulatedTransport } from '../src/transport/simulated';
 import { sseTransport } from '../src/transport/sse';
@@ -44,6 +45,8 @@ interface Fidelity {
   requests: number;
   concurrency: number;
   profile: { medianMs: number; p95Ms: number };
+  /** The TTFTs the simulator drew for these requests (what a perfect clock would measure): their spread from the profile is sampling. */
+  planned: { medianMs: number; p95Ms: number };
   measured: { medianMs: number; p95Ms: number; p99Ms: number; minMs: number; maxMs: number };
   error: { median: number; p95: number };
   pass: boolean;
@@ -75,12 +78,17 @@ async function ttftRun(form: string, model: string, transport: Transport, count:
     maxMs: Math.max(...samples),
   };
   const error = { median: measured.medianMs / medianMs - 1, p95: measured.p95Ms / p95Ms - 1 };
+  // A twin simulator with the same seed draws the same TTFTs for request indices 0..count-1 (the
+  // order requests arrive in only decides which request gets which, not the set of values).
+  const twin = new Simulator({ seed: SEED });
+  const drawn = Array.from({ length: count }, (_, i) => twin.planChat(prompt(model, i), { stream: true, includeUsage: true }).stepTimes[0]!);
   return {
     form,
     model,
     requests: count,
     concurrency,
     profile: { medianMs: round(medianMs), p95Ms: round(p95Ms) },
+    planned: { medianMs: quantile(drawn, 0.5), p95Ms: quantile(drawn, 0.95) },
     measured: mapValues(measured, round),
     error: mapValues(error, (v) => round(v, 4)),
     pass: Math.abs(error.median) <= 0.05 && Math.abs(error.p95) <= 0.1,
@@ -265,8 +273,8 @@ async function main(): Promise<void> {
 
 function log(f: Fidelity): void {
   console.log(
-    `${f.form} ${f.model}: ${f.requests} requests, TTFT median ${f.measured.medianMs} ms (profile ${f.profile.medianMs}, ${pct(f.error.median)}), ` +
-      `p95 ${f.measured.p95Ms} ms (profile ${f.profile.p95Ms}, ${pct(f.error.p95)}) ${f.pass ? 'PASS' : 'FAIL'} (load ${f.loadAverage1m})`,
+    `${f.form} ${f.model}: ${f.requests} requests, TTFT median ${f.measured.medianMs} ms (profile ${f.profile.medianMs}, ${pct(f.error.median)}; drawn ${f.planned.medianMs}), ` +
+      `p95 ${f.measured.p95Ms} ms (profile ${f.profile.p95Ms}, ${pct(f.error.p95)}; drawn ${f.planned.p95Ms}) ${f.pass ? 'PASS' : 'FAIL'} (load ${f.loadAverage1m})`,
   );
 }
 
