@@ -11,6 +11,7 @@ export {
   type ToolCallEvent,
   type UsageEvent,
   type FinishEvent,
+  type ServedEvent,
   type FinishReason,
   type LlmUsage,
 } from './core/events.js';

@@ -15,6 +15,7 @@ import { createTestScheduler } from '../helpers/marbles';
 
 const request: LlmRequest = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = { a: textEvent('Hel'), b: textEvent('lo'), f: finishEvent('stop') };
+const servedBy = (by: string): LlmEvent => ({ type: 'served', choice: 0, by });
 const err = (code: RxllmErrorCode, status?: number) => new RxllmError(code, `${code} failure`, status === undefined ? {} : { status });
 
 describe('fallback', () => {
@@ -29,9 +30,10 @@ describe('fallback', () => {
       const primarySubs = '              ^-!';
       const secondary = cold<LlmEvent>(' ---#', undefined, err('rate-limited', 429));
       const secondarySubs = '            --^--!';
-      const tertiary = cold<LlmEvent>('  -a-b-(f|)', values);
-      const tertiarySubs = '             -----^----!';
-      const expected = '                 ------a-b-(f|)';
+      const tertiary = cold<LlmEvent>('  -a------b-(f|)', values);
+      const tertiarySubs = '             -----^---------!';
+      // The served event names the candidate, in the same frame as its first event.
+      const expected = '                 ------(sa)---b-(f|)';
 
       const llm = fallback(
         [
@@ -41,7 +43,7 @@ describe('fallback', () => {
         ],
         { onFallback: (info) => switches.push(info), onServed: ({ name }) => served.push(name) },
       );
-      expectObservable(llm(request)).toBe(expected, values);
+      expectObservable(llm(request)).toBe(expected, { ...values, s: servedBy('tertiary') });
       expectSubscriptions(primary.subscriptions).toBe(primarySubs);
       expectSubscriptions(secondary.subscriptions).toBe(secondarySubs);
       expectSubscriptions(tertiary.subscriptions).toBe(tertiarySubs);
@@ -52,13 +54,13 @@ describe('fallback', () => {
 
   it('never falls back after a token: the error passes with tokensEmitted: true', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-      const primary = cold<LlmEvent>('   -a-#', values, err('connection-lost'));
-      const primarySubs = '              ^--!';
+      const primary = cold<LlmEvent>('   -a-----#', values, err('connection-lost'));
+      const primarySubs = '              ^------!';
       const backup = cold<LlmEvent>('    a|', values);
 
       expectObservable(fallback([() => primary, () => backup])(request)).toBe(
-        '-a-#',
-        values,
+        '-(sa)--#',
+        { ...values, s: servedBy('candidate 0') },
         new RxllmError('connection-lost', 'connection-lost failure', { tokensEmitted: true }),
       );
       expectSubscriptions(primary.subscriptions).toBe(primarySubs);
@@ -112,10 +114,11 @@ describe('fallback', () => {
   it('restarts from the first candidate on each subscription, and rejects bad options', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const primary = cold<LlmEvent>('  -#', undefined, err('server'));
-      const backup = cold<LlmEvent>('   a|', values);
+      const backup = cold<LlmEvent>('   a---|', values);
       const llm = fallback([() => primary, () => backup]);
-      expectObservable(llm(request)).toBe('-a|', values);
-      expectObservable(llm(request)).toBe('-a|', values);
+      const servedValues = { ...values, s: servedBy('candidate 1') };
+      expectObservable(llm(request)).toBe('-(sa)|', servedValues);
+      expectObservable(llm(request)).toBe('-(sa)|', servedValues);
       expectSubscriptions(primary.subscriptions).toBe(['^!', '^!']);
     });
     expect(() => fallback([])).toThrow(expect.objectContaining({ code: 'invalid-config' }));

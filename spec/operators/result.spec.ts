@@ -1,5 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
+import type { LlmEvent } from '../../src/core/events';
 import { result, type LlmResult } from '../../src/operators/result';
 import {
   finishEvent,
@@ -73,6 +74,17 @@ describe('result', () => {
 
       expectObservable(events.pipe(result())).toBe(expected, {
         r: { text: 'Hi', reasoning: '', refusal: '', toolCalls: [] },
+      });
+    });
+  });
+
+  it('reports which fallback candidate served the answer, for every choice', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const events = cold<LlmEvent>('  -(sa)-f|', { s: { type: 'served', choice: 0, by: 'backup' }, a: textEvent('Hi', { choice: 1 }), f: finishEvent('stop', { choice: 1 }) });
+      const expected = '     -------(r|)';
+
+      expectObservable(events.pipe(result({ choice: 1 }))).toBe(expected, {
+        r: { text: 'Hi', reasoning: '', refusal: '', toolCalls: [], finishReason: 'stop', servedBy: 'backup' },
       });
     });
   });

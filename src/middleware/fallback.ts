@@ -1,4 +1,4 @@
-import { catchError, defer, type Observable, tap, throwError } from 'rxjs';
+import { catchError, concatMap, defer, type Observable, of, throwError } from 'rxjs';
 import { z } from 'zod';
 import { isRxllmError, type RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -46,17 +46,18 @@ export interface FallbackConfig {
  * fallback([primary, backup])
  * primary:  --#                   # = server error
  * backup:     ---a--b|            subscribed when primary fails
- * result:   -----a--b|
+ * result:   -----(sa)--b|        s = served { by: 'backup' }
  * ```
  *
- * - **Emits** the events of the candidate that answers.
+ * - **Emits** a `served` event naming the candidate that answers, then that candidate's events
+ *   (`result()` reports it as `servedBy`).
  * - **Completes** with it.
  * - **Errors** with the last candidate's error when every candidate failed, with an error that
  *   `on` rejects, or with an error after the first event (`tokensEmitted: true`).
  * - **Unsubscribe** aborts the candidate in flight.
  * - **Cold**: each subscription starts again from the first candidate.
  *
- * Which candidate served is reported by `onServed`. To see it in the metrics, wrap each candidate
+ * Which candidate served is in the stream (the `served` event) and reported by `onServed`. To see it in the metrics, wrap each candidate
  * in `measure()` (with its own `step`); to make a slow primary fail over, wrap it in `timeouts()`.
  *
  * @throws {@link RxllmError} `invalid-config` for an empty list or a bad candidate.
@@ -82,9 +83,12 @@ export function fallback(candidates: readonly (Transport | FallbackCandidate)[],
         const candidate = named[index]!;
         const sent = candidate.model === undefined ? request : { ...request, model: candidate.model };
         return candidate.transport(sent).pipe(
-          tap(() => {
-            if (!emitted) onServed?.({ name: candidate.name, index });
+          concatMap((event) => {
+            if (emitted) return of(event);
             emitted = true;
+            onServed?.({ name: candidate.name, index });
+            const served: LlmEvent = { type: 'served', choice: 0, by: candidate.name, ...(candidate.model === undefined ? {} : { model: candidate.model }) };
+            return of(served, event);
           }),
           catchError((error: unknown) => {
             if (emitted) {

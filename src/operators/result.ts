@@ -19,6 +19,8 @@ export interface LlmResult {
   usage?: LlmUsage;
   /** Why the choice stopped; undefined only if the stream ended without saying. */
   finishReason?: FinishReason;
+  /** Which candidate answered, when a `fallback()` chose among several. */
+  servedBy?: string;
 }
 
 /**
@@ -60,6 +62,7 @@ interface Collector {
   calls: Map<number, AssembledToolCall>;
   usage?: LlmUsage;
   finishReason?: FinishReason;
+  servedBy?: string;
 }
 
 function newCollector(): Collector {
@@ -69,6 +72,7 @@ function newCollector(): Collector {
 function collect(choice: number) {
   return (acc: Collector, event: LlmEvent): Collector => {
     if (event.type === 'usage') acc.usage = event.usage;
+    else if (event.type === 'served') acc.servedBy = event.by;
     else if (event.choice !== choice) return acc;
     else if (event.type === 'finish') acc.finishReason = event.reason;
     else if (event.type === 'tool-call') {
@@ -92,5 +96,6 @@ function assemble(acc: Collector): LlmResult {
   };
   if (acc.usage) assembled.usage = acc.usage;
   if (acc.finishReason !== undefined) assembled.finishReason = acc.finishReason;
+  if (acc.servedBy !== undefined) assembled.servedBy = acc.servedBy;
   return assembled;
 }

@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
-import type { LlmEvent } from '../core/events.js';
+import { isContentEvent, type LlmEvent } from '../core/events.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import { compileScript, type Script, type TimedStep } from './script.js';
 
@@ -189,7 +189,7 @@ export function scriptedTransport(scripts: Scripts, config: ScriptedTransportCon
           if (step.kind === 'event') {
             const { event } = step;
             record.events.push(event);
-            if (event.type !== 'usage' && event.type !== 'finish') contentEmitted = true;
+            if (isContentEvent(event)) contentEmitted = true;
             if (event.type === 'text' && event.choice === 0) textSoFar.push(event.text);
             subscriber.next(event);
             if (subscriber.closed) return; // the subscriber left from inside next()
