@@ -7,6 +7,7 @@ import { type Transport, withMiddleware } from '../src/core/transport';
 import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
 import { measure } from '../src/middleware/measure';
 import { route } from '../src/middleware/route';
+import { createRng } from '../src/simulator/prng';
 import { simulatedTransport } from '../src/transport/simulated';
 import { round } from './lib/stats';
 import { writeResults } from './lib/writeResults';
@@ -30,7 +31,7 @@ function run(seed: number, percentile: number) {
     const registry = new LatencyRegistry({ window: { requests: 50 } });
     const llm = withMiddleware(
       upstream,
-      route({ tiers: { fast: ['dep-a', 'dep-b', 'dep-c'] }, registry, percentile, explore: 0.05, random: seeded(seed), onDecision: (d) => chosen.push(d.candidate) }),
+      route({ tiers: { fast: ['dep-a', 'dep-b', 'dep-c'] }, registry, percentile, explore: 0.05, random: seededExploration(seed), onDecision: (d) => chosen.push(d.candidate) }),
       measure({ registry }),
     );
     for (let i = 0; i < REQUESTS; i++) {
@@ -65,14 +66,8 @@ for (const row of rows) {
 }
 console.log(`written to ${writeResults('route', { profiles, requests: REQUESTS, slowdownAt: SLOWDOWN_AT, spacingMs: 100, window: { requests: 50 }, rows })}`);
 
-/** A small seeded generator (mulberry32), so exploration is the same on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** Exploration draws from the simulator's seeded generator, so they are the same on every run. */
+function seededExploration(seed: number): () => number {
+  const rng = createRng('route-exploration', seed);
+  return () => rng.next();
 }

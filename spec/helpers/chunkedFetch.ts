@@ -2,6 +2,7 @@
  * A fetch that answers with bytes delivered in exactly the reads a test chooses, so a
  * transport's parsing can be tried at every byte boundary without a socket.
  */
+import { createRng } from '../../src/simulator/prng';
 
 export interface ChunkedResponseInit {
   status?: number;
@@ -64,16 +65,10 @@ export function byteByByte(bytes: Uint8Array): Uint8Array[] {
   return Array.from({ length: bytes.length }, (_, i) => bytes.subarray(i, i + 1));
 }
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same splits on every run. */
+/** A seeded random source (the simulator's generator): the same seed gives the same splits on every run. */
 export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
+  return () => rng.next();
 }
 
 /** Between 1 and `maxCuts` distinct random cut offsets inside a body of `length` bytes, ascending. */
