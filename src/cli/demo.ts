@@ -14,6 +14,7 @@ import type { SimulatorServer } from '../node/simulatorServer.js';
 import { openDemoEndpoint } from './demoEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
 import { runWebDemo, type WebDemo, type WebDemoOptions } from './demoWeb.js';
+import { runTechniques } from './demoTechniques.js';
 import { untilStopped } from './untilStopped.js';
 
 const HELP = `rxllm demo [options]
@@ -21,6 +22,8 @@ const HELP = `rxllm demo [options]
 Runs the seed article's content-analysis pipeline (sentiment, one-sentence
 summary, five keywords, and a reply drafted from the first two) four ways and
 compares them: sequential, parallel, parallel with streaming, dependency graph.
+Then three techniques on the same endpoint: de-dup, cache and prefetch; hedging
+and routing (simulator only); load control.
 
 Without OPENAI_API_KEY it starts the built-in simulator server on a loopback
 port and runs through the real HTTP stack; with it, against OPENAI_BASE_URL
@@ -32,6 +35,7 @@ Options:
   --profiles FILE   simulator latency profiles (JSON), merged over the built-in ones
   --model M         model for every step (default gpt-4o-mini)
   --report FILE     also write the runs' waterfalls and percentiles as a self-contained HTML page
+  --no-techniques   skip the techniques part (de-dup, cache, prefetch; hedging, routing; load control)
   --web             serve the demo as a web page on 127.0.0.1 instead (stop with Ctrl+C)
   --port N          the web page's port (default: a free one)
   -h, --help        this text
@@ -78,6 +82,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
         model: { type: 'string', default: 'gpt-4o-mini' },
         report: { type: 'string' },
         web: { type: 'boolean', default: false },
+        'no-techniques': { type: 'boolean', default: false },
         port: { type: 'string', default: '0' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -138,8 +143,13 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
         waterfallHtml(reports.graph[0]!.timeline, { title: 'rxllm demo: content analysis as a dependency graph', subtitle: `Mean wall time per text: ${speedUps}`, snapshot }),
       );
     }
+    // The techniques use the plain endpoint transport, so their requests stay out of the pipeline's percentiles.
+    const techniques = values['no-techniques'] ? undefined : { transport, server, model: values.model, seed, log };
     if (values.json) {
-      io.stdout.write(`${JSON.stringify({ endpoint, model: values.model, seed, texts: SAMPLE_TEXTS, summary, latency: snapshot, runs: reports }, null, 2)}\n`);
+      const techniquesReport = techniques ? await runTechniques(techniques) : undefined;
+      io.stdout.write(
+        `${JSON.stringify({ endpoint, model: values.model, seed, texts: SAMPLE_TEXTS, summary, latency: snapshot, runs: reports, techniques: techniquesReport }, null, 2)}\n`,
+      );
       return 0;
     }
     log('');
@@ -159,6 +169,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     log(snapshotTable(snapshot, { color }));
     const result = reports.graph[0]!.value as Record<string, unknown>;
     log(`\nText 1 analysed: ${JSON.stringify(result, null, 2)}`);
+    if (techniques) await runTechniques(techniques);
     if (values.report) log(`\nReport written to ${values.report}`);
     return 0;
   } catch (error) {
