@@ -62,6 +62,51 @@ describe('fromEventStream', () => {
     const first = await lastValueFrom(events$.pipe(take(1)));
 
     expect(first.data).toBe('1');
+    // The read already under way shows the body goes on, so the reader is cancelled (a tick later).
+    for (let i = 0; i < 50 && !cancelled; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(cancelled).toBe(true);
+  });
+
+  it('does not cancel a body that ends right after the last wanted event, so the connection can be reused', async () => {
+    let pulls = 0;
+    let cancelled = false;
+    // The end is only signalled when read for: at unsubscribe time the body is still open.
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          pulls++;
+          if (pulls === 1) controller.enqueue(bytes('data: 1\n\ndata: [DONE]\n\n'));
+          else controller.close();
+        },
+        cancel() {
+          cancelled = true;
+        },
+      },
+      { highWaterMark: 0 },
+    );
+
+    const first = await lastValueFrom(fromEventStream(body).pipe(take(1)));
+    await new Promise((resolve) => setTimeout(resolve, 40)); // past the grace
+
+    expect(first.data).toBe('1');
+    expect(pulls).toBe(2); // the end was read
+    expect(cancelled).toBe(false);
+  });
+
+  it('cancels a body that neither goes on nor ends, once the grace has passed', async () => {
+    let cancelled = false;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes('data: 1\n\n')); // then nothing: a server holding the connection open
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+
+    await lastValueFrom(fromEventStream(body).pipe(take(1)));
+    expect(cancelled).toBe(false);
+    for (let waited = 0; waited < 2000 && !cancelled; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(cancelled).toBe(true);
   });
 });

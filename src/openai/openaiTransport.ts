@@ -1,10 +1,9 @@
 import OpenAI, { type ClientOptions } from 'openai';
-import { Observable } from 'rxjs';
-import type { LlmEvent } from '../core/events.js';
+import { defer } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { eventsFromResponse } from '../transport/eventsFromResponse.js';
+import { requestEvents } from '../transport/requestEvents.js';
 import { errorFromHttpResponse } from '../transport/httpError.js';
 import { wireBody } from '../transport/sse.js';
 
@@ -46,36 +45,12 @@ export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig =
   const includeUsage = isOpenAIClient(clientOrConfig) ? true : (clientOrConfig.includeUsage ?? true);
 
   return (request: LlmRequest) =>
-    new Observable<LlmEvent>((subscriber) => {
-      let body: LlmRequest;
-      try {
-        body = wireBody(parseRequest(request), includeUsage);
-      } catch (error) {
-        subscriber.error(error);
-        return;
-      }
-      const controller = new AbortController();
-      let inner: { unsubscribe(): void } | undefined;
-      client.chat.completions
-        .create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal: controller.signal, maxRetries: 0 })
-        .asResponse()
-        .then(
-          (response) => {
-            if (subscriber.closed) {
-              response.body?.cancel().catch(() => undefined);
-              return;
-            }
-            inner = eventsFromResponse(response).subscribe(subscriber);
-          },
-          (error: unknown) => {
-            if (controller.signal.aborted) return;
-            subscriber.error(fromSdkError(error));
-          },
-        );
-      return () => {
-        inner?.unsubscribe();
-        controller.abort();
-      };
+    defer(() => {
+      const body = wireBody(parseRequest(request), includeUsage);
+      return requestEvents(
+        (signal) => client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal, maxRetries: 0 }).asResponse(),
+        fromSdkError,
+      );
     });
 }
 

@@ -23,14 +23,21 @@ export interface EventSourceMessage extends ParsedMessage {
  *   so the error it carries is not lost.
  * - Completes when the body ends; errors with the reader's own error when the
  *   connection fails mid-body.
- * - Cold: the body is read from subscribe on. Unsubscribe cancels the reader,
- *   which closes the connection.
+ * - Cold: the body is read from subscribe on. Unsubscribe cancels the reader, which closes the
+ *   connection, unless the body turns out to end at once (a subscriber that stops at `[DONE]`
+ *   unsubscribes just before the body's end is read): reading that end lets `fetch` keep the
+ *   connection for the next request, where a cancel would destroy it.
  *
  * @example
  * ```ts
  * fromEventStream(response.body!).subscribe((message) => console.log(message.event, message.data));
  * ```
  */
+// How long an unsubscribed stream waits for its body's end before cancelling the reader. The end of a
+// finished answer is normally already in the socket buffer; a server that holds the connection open
+// after [DONE] costs this long, and a stream cut off by an early unsubscribe is cancelled after it.
+const BODY_END_GRACE_MS = 20;
+
 export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<EventSourceMessage> {
   return new Observable<EventSourceMessage>((subscriber) => {
     const reader = body.getReader();
@@ -46,10 +53,16 @@ export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<Ev
       },
     });
 
+    let ended = false;
     const pump = async (): Promise<void> => {
       for (;;) {
         const { value, done } = await reader.read();
-        if (subscriber.closed) return;
+        if (subscriber.closed) {
+          // Unsubscribed while this read was pending: more data means nobody wants the rest.
+          if (done) ended = true;
+          else reader.cancel().catch(() => undefined);
+          return;
+        }
         if (done) break;
         parser.feed(decoder.decode(value, { stream: true }));
       }
@@ -62,10 +75,24 @@ export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<Ev
       parser.feed('\n\n');
       subscriber.complete();
     };
-    pump().catch((error: unknown) => subscriber.error(error));
+    pump().then(
+      () => {
+        ended = true;
+      },
+      (error: unknown) => {
+        ended = true;
+        subscriber.error(error);
+      },
+    );
 
     return () => {
-      reader.cancel().catch(() => undefined);
+      if (ended) return;
+      // The pump's next read is already under way: if the body ends right away it finishes cleanly
+      // (the connection stays reusable); otherwise it is cancelled here once the grace has passed.
+      const grace = setTimeout(() => {
+        if (!ended) reader.cancel().catch(() => undefined);
+      }, BODY_END_GRACE_MS);
+      (grace as { unref?: () => void }).unref?.();
     };
   });
 }

@@ -1,9 +1,8 @@
-import { Observable } from 'rxjs';
-import type { LlmEvent } from '../core/events.js';
+import { defer } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { eventsFromResponse } from './eventsFromResponse.js';
+import { requestEvents } from './requestEvents.js';
 
 /** Options for {@link sseTransport}. */
 export interface SseTransportConfig {
@@ -67,39 +66,16 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
   const includeUsage = config.includeUsage ?? true;
 
   return (request: LlmRequest) =>
-    new Observable<LlmEvent>((subscriber) => {
-      let body: string;
-      try {
-        body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
-      } catch (error) {
-        subscriber.error(error);
-        return;
-      }
-      const controller = new AbortController();
-      let inner: { unsubscribe(): void } | undefined;
-      // Through a Promise so a custom fetch that throws synchronously still becomes a typed error.
-      new Promise<Response>((resolve) => resolve(fetchImpl(url, { method: 'POST', headers, body, signal: controller.signal }))).then(
-        (response) => {
-          if (subscriber.closed) {
-            response.body?.cancel().catch(() => undefined);
-            return;
-          }
-          inner = eventsFromResponse(response).subscribe(subscriber);
-        },
-        (cause: unknown) => {
-          if (controller.signal.aborted) return;
-          subscriber.error(
-            new RxllmError('connection-lost', `Could not reach ${url}: ${cause instanceof Error ? cause.message : String(cause)}. Check the URL and that the server is up.`, {
-              cause,
-              tokensEmitted: false,
-            }),
-          );
-        },
+    defer(() => {
+      const body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
+      return requestEvents(
+        (signal) => fetchImpl(url, { method: 'POST', headers, body, signal }),
+        (cause) =>
+          new RxllmError('connection-lost', `Could not reach ${url}: ${cause instanceof Error ? cause.message : String(cause)}. Check the URL and that the server is up.`, {
+            cause,
+            tokensEmitted: false,
+          }),
       );
-      return () => {
-        inner?.unsubscribe();
-        controller.abort();
-      };
     });
 }
 
