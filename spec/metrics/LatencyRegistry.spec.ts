@@ -228,7 +228,7 @@ describe('LatencyRegistry', () => {
     ];
     for (const config of bad) {
       expect(() => new LatencyRegistry(config as LatencyRegistryConfig)).toThrow(
-        expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('LatencyRegistry: invalid options') }),
+        expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('new LatencyRegistry(): invalid options') }),
       );
     }
     expect(() => new LatencyRegistry({ prometheusBuckets: { ttft: [1, 0.5] } })).toThrow(/strictly ascending/);

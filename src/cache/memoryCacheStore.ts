@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
-import { RxllmError } from '../core/errors.js';
+import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { CacheEntry, CacheStore, CacheStoreStats } from './CacheStore.js';
+import { validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link memoryCacheStore}. At least one bound is always in force. */
 export interface MemoryCacheStoreConfig {
@@ -39,7 +40,7 @@ export interface MemoryCacheStore extends CacheStore {
  * ```
  */
 export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCacheStore {
-  const { maxEntries, maxBytes } = parseConfig(config);
+  const { maxEntries, maxBytes } = validateConfig('memoryCacheStore', configSchema, config);
   let evictions = 0;
   const lru = new LRUCache<string, CacheEntry>({
     max: maxEntries,
@@ -69,12 +70,3 @@ const configSchema = z.strictObject({
   maxBytes: positiveInt.default(64 * 1024 * 1024),
 });
 
-function parseConfig(config: MemoryCacheStoreConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `memoryCacheStore(): invalid options:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}

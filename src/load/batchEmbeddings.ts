@@ -1,7 +1,7 @@
 import { asyncScheduler, catchError, defer, map, type Observable, of, type SchedulerLike, throwError } from 'rxjs';
 import { z } from 'zod';
 import { isRxllmError, RxllmError } from '../core/errors.js';
-import { functionSchema, schedulerSchema, validateConfig } from '../middleware/validateConfig.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import type { EmbeddingsClient } from '../transport/embeddings.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from './adaptiveBatcher.js';
 

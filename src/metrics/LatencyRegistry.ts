@@ -1,9 +1,10 @@
 import { asyncScheduler, type Observable, type SchedulerLike, Subject } from 'rxjs';
 import { z } from 'zod';
-import { RxllmError } from '../core/errors.js';
+import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { LatencyRecord } from './LatencyRecord.js';
 import { LatencySeries, type WindowPolicy } from './LatencySeries.js';
 import { emptyHistogram, type LatencyMetric, type LatencyStats, StatsAccumulator } from './LatencyStats.js';
+import { clockSchema, validateConfig } from '../core/validateConfig.js';
 
 /** The sliding window: the last `ms` milliseconds, or the last `requests` requests, of each series. */
 export type LatencyWindowConfig =
@@ -140,7 +141,7 @@ export class LatencyRegistry {
   private seriesCount = 0;
 
   constructor(config: LatencyRegistryConfig = {}) {
-    const parsed = parseConfig(config);
+    const parsed = validateConfig('new LatencyRegistry', configSchema, config);
     const window = parsed.window;
     this.policy =
       'ms' in window
@@ -322,17 +323,7 @@ const configSchema = z.strictObject({
   prometheusBuckets: z
     .strictObject({ ttft: bucketList.default(TTFT_BUCKETS), total: bucketList.default(TOTAL_BUCKETS) })
     .default({ ttft: TTFT_BUCKETS, total: TOTAL_BUCKETS }),
-  scheduler: z
-    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | undefined)?.now === 'function', 'expected a SchedulerLike')
+  scheduler: clockSchema
     .optional(),
 });
 
-function parseConfig(config: LatencyRegistryConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `LatencyRegistry: invalid options:\n${z.prettifyError(parsed.error)}`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
-}

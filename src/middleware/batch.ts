@@ -7,6 +7,7 @@ import { stableStringify } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
 import { laneField, withoutLane } from '../load/lane.js';
+import { schedulerSchema } from '../core/validateConfig.js';
 
 /** Options for {@link batch}. Validated once, when `batch()` is called. */
 export interface BatchConfig {
@@ -212,7 +213,7 @@ const configSchema = z
     maxBatchSize: z.number().int().min(2).max(100).default(8),
     load: fn<() => number>().optional(),
     forwardLane: z.boolean().default(false),
-    scheduler: z.custom<SchedulerLike>((value) => typeof (value as SchedulerLike | undefined)?.now === 'function', 'expected a SchedulerLike').default(() => asyncScheduler),
+    scheduler: schedulerSchema.default(() => asyncScheduler),
   });
 
 function parseConfig(config: BatchConfig) {

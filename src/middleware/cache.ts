@@ -16,11 +16,12 @@ import { z } from 'zod';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
 import { memoryCacheStore } from '../cache/memoryCacheStore.js';
-import { RxllmError } from '../core/errors.js';
+import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
+import { validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link cache}. */
 export interface CacheConfig {
@@ -132,7 +133,7 @@ export interface CacheMiddleware extends Middleware {
  * @see memoryCacheStore
  */
 export function cache(config: CacheConfig = {}): CacheMiddleware {
-  const options = parseConfig(config);
+  const options = validateConfig('cache', configSchema, config);
   const { ttl, scope, sampled, replayInterval } = options;
   const scheduler = options.scheduler ?? asyncScheduler;
   const store = options.store ?? memoryCacheStore({ maxEntries: options.maxEntries, maxBytes: options.maxBytes });
@@ -296,10 +297,3 @@ const configSchema = z
     message: '`maxEntries` and `maxBytes` bound the built-in store; with your own `store`, bound it yourself',
   });
 
-function parseConfig(config: CacheConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `cache(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-  }
-  return parsed.data;
-}

@@ -1,10 +1,11 @@
 import { defer, finalize } from 'rxjs';
 import { z } from 'zod';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
-import { RxllmError } from '../core/errors.js';
+import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { LlmRequest } from '../core/request.js';
 import { isSampledRequest, requestKey } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
+import { validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link dedupe}. */
 export interface DedupeConfig {
@@ -93,7 +94,7 @@ export interface DedupeMiddleware extends Middleware {
  * @see cache
  */
 export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
-  const { key, sampled } = parseConfig(config);
+  const { key, sampled } = validateConfig('dedupe', configSchema, config);
   // The scope is structural: every wrapped transport (one endpoint, one credential) gets its own registry.
   const keyOf = key ?? ((request: LlmRequest) => requestKey(request, {}));
   const counts: DedupeStats = { requests: 0, upstream: 0, joined: 0, bypassed: 0, inFlight: 0 };
@@ -124,10 +125,3 @@ const configSchema = z.strictObject({
   sampled: z.enum(['share', 'bypass']).default('share'),
 });
 
-function parseConfig(config: DedupeConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `dedupe(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-  }
-  return parsed.data;
-}

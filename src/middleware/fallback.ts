@@ -4,7 +4,7 @@ import { isRxllmError, type RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { functionSchema, validateConfig } from './validateConfig.js';
+import { functionSchema, validateConfig } from '../core/validateConfig.js';
 
 /** A transport in a {@link fallback} list, with a name for callbacks and an optional model to ask it for. */
 export interface FallbackCandidate {

@@ -4,7 +4,7 @@ import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { type LatencySource, parsePercentile } from './latencySource.js';
-import { functionSchema, schedulerSchema, validateConfig } from './validateConfig.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** The share of extra requests hedging may add: a token bucket filled by every request. */
 export interface HedgeBudget {

@@ -7,6 +7,7 @@ import type { Middleware, Transport } from '../core/transport.js';
 import { LaneQueue } from '../load/LaneQueue.js';
 import { LANE_FIELD, laneField, withoutLane } from '../load/lane.js';
 import { LatencyHistogram, type Distribution } from '../metrics/LatencyHistogram.js';
+import { schedulerSchema } from '../core/validateConfig.js';
 
 /** Options for {@link limit}. Validated once, when `limit()` is called. */
 export interface LimitConfig {
@@ -273,7 +274,7 @@ const configSchema = z
     laneOf: fn<(request: LlmRequest) => string | undefined>().default(() => laneField),
     reserve: z.record(z.string(), z.number().int().min(0)).default({}),
     agingMs: z.number().positive().default(2000),
-    scheduler: z.custom<SchedulerLike>((value) => typeof (value as SchedulerLike | undefined)?.now === 'function', 'expected a SchedulerLike').default(() => asyncScheduler),
+    scheduler: schedulerSchema.default(() => asyncScheduler),
   })
   .refine((c) => new Set(c.lanes).size === c.lanes.length, { message: 'lane names must be unique', path: ['lanes'] })
   .refine((c) => c.defaultLane === undefined || c.lanes.includes(c.defaultLane), { message: 'defaultLane must be one of lanes', path: ['defaultLane'] })

@@ -5,6 +5,7 @@ import type { FinishReason, LlmEvent, LlmUsage } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
 import type { LatencyRegistry } from '../metrics/LatencyRegistry.js';
 import type { RequestOutcome } from '../metrics/LatencyRecord.js';
+import { clockSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link measure}. */
 export interface MeasureConfig {
@@ -56,7 +57,7 @@ export interface MeasureConfig {
  * @see LatencyRegistry
  */
 export function measure(config: MeasureConfig): Middleware {
-  const { registry, step, scheduler = asyncScheduler } = parseConfig(config);
+  const { registry, step, scheduler = asyncScheduler } = validateConfig('measure', configSchema, config);
   return (next) => (request) =>
     // State lives inside `defer`: every subscription is its own measurement.
     defer(() => {
@@ -121,15 +122,7 @@ const configSchema = z.strictObject({
     'expected a LatencyRegistry (new LatencyRegistry())',
   ),
   step: z.string().min(1).optional(),
-  scheduler: z
-    .custom<SchedulerLike>((value) => typeof (value as SchedulerLike | undefined)?.now === 'function', 'expected a SchedulerLike')
+  scheduler: clockSchema
     .optional(),
 });
 
-function parseConfig(config: MeasureConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `measure(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-  }
-  return parsed.data;
-}

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import type { Middleware } from '../core/transport.js';
 import { backoffDelay, type BackoffConfig } from './backoff.js';
-import { functionSchema, schedulerSchema, validateConfig } from './validateConfig.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** One retry about to happen, as {@link RetryConfig.onRetry} sees it. */
 export interface RetryInfo {

@@ -4,7 +4,7 @@ import { RxllmError } from '../core/errors.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import type { LatencySource } from './latencySource.js';
-import { functionSchema, validateConfig } from './validateConfig.js';
+import { functionSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Quality tiers, fastest first. A request asks for one; a quality floor can raise it. */
 export type Tier = 'ultra_fast' | 'fast' | 'balanced' | 'quality';

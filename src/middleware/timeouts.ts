@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
-import { schedulerSchema, validateConfig } from './validateConfig.js';
+import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link timeouts}. Every limit is in milliseconds; give at least one. */
 export interface TimeoutsConfig {

@@ -18,6 +18,7 @@ import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import { requestKey } from '../core/requestKey.js';
 import type { Transport } from '../core/transport.js';
+import { validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link prefetcher}. */
 export interface PrefetcherConfig {
@@ -146,7 +147,7 @@ export interface Prefetcher {
  * @see prefetchWhen
  */
 export function prefetcher(config: PrefetcherConfig): Prefetcher {
-  const { transport, ttl, maxEntries, key } = parseConfig(config);
+  const { transport, ttl, maxEntries, key } = validateConfig('prefetcher', configSchema, config);
   const scheduler = config.scheduler ?? asyncScheduler;
   const keyOf = key ?? ((request: LlmRequest) => requestKey(request, {}));
   const entries = new Map<string, Entry>();
@@ -298,10 +299,3 @@ const configSchema = z.strictObject({
   key: z.custom<(request: LlmRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
 });
 
-function parseConfig(config: PrefetcherConfig): z.output<typeof configSchema> {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    throw new RxllmError('invalid-config', `prefetcher(): invalid options:\n${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-  }
-  return parsed.data;
-}

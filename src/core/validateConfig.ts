@@ -1,6 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { RxllmError } from '../core/errors.js';
+import { RxllmError } from './errors.js';
 
 /** A `SchedulerLike` option (anything with `now()` and `schedule()`). */
 export const schedulerSchema = z.custom<SchedulerLike>(
@@ -9,11 +9,17 @@ export const schedulerSchema = z.custom<SchedulerLike>(
   'expected a SchedulerLike (asyncScheduler, a TestScheduler)',
 );
 
+/** A clock option, for what only reads the time: anything with `now()` (a scheduler, or a test clock). */
+export const clockSchema = z.custom<SchedulerLike>(
+  (value) => typeof (value as SchedulerLike | undefined)?.now === 'function',
+  'expected a SchedulerLike (anything with now())',
+);
+
 /** A function option. */
 export const functionSchema = <F>(what: string) => z.custom<F>((value) => typeof value === 'function', `expected ${what}`);
 
 /**
- * Validates a middleware's options once, at construction.
+ * Validates the options of an rxllm function once, at construction (middleware, stores, registries).
  *
  * @throws {@link RxllmError} `invalid-config` naming the middleware and every problem.
  */
