@@ -15,9 +15,8 @@
 // process (e.g. "--cpu-prof" to profile it).
 import { fork, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { filter, firstValueFrom, lastValueFrom, mergeMap, range, take, toArray } from 'rxjs';
 import type { LlmEvent } from '../src/core/events';
@@ -28,6 +27,7 @@ import { Simulator } from '../src/simulator/plan';
 import { defaultSimulatorProfiles } from '../src/simulator/profiles';
 import { simulatedTransport } from '../src/transport/simulated';
 import { sseTransport } from '../src/transport/sse';
+import { writeResults } from './lib/writeResults';
 
 const REQUESTS = 1000;
 const STREAMS = 1000;
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
   } finally {
     await server.stop();
   }
-  const file = writeResults({
+  const file = writeResults('simulator-fidelity', {
     goals: { ttftMedian: 'within 5 % of the profile', ttftP95: 'within 10 % of the profile', eventLoopStall: '≤ 50 ms with 1,000 concurrent streams' },
     seed: SEED,
     fidelity,
@@ -278,17 +278,6 @@ function log(f: Fidelity): void {
   );
 }
 
-function writeResults(results: unknown): string {
-  // Works from the sources (ts-node) and from the compiled copy in bench/.out/bench alike.
-  let root = __dirname;
-  while (!existsSync(join(root, 'package.json')) && dirname(root) !== root) root = dirname(root);
-  const dir = join(root, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, 'simulator-fidelity.json');
-  const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', loadAverage1m: round(loadavg()[0]!, 2) };
-  writeFileSync(file, `${JSON.stringify({ name: 'simulator-fidelity', measuredAt: new Date().toISOString(), machine, results }, null, 2)}\n`);
-  return file;
-}
 
 function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
