@@ -1,4 +1,4 @@
-import { concat, defer, filter, map, type MonoTypeOperatorFunction, type OperatorFunction, takeLast, tap, throwError } from 'rxjs';
+import { concat, defer, type MonoTypeOperatorFunction, Observable, type OperatorFunction, tap, throwError } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import type { Progress, ProgressDone } from './Progress.js';
 
@@ -32,13 +32,23 @@ export function finalValue<O>(name = 'run'): OperatorFunction<Progress<O>, O> {
  * @internal
  */
 export function doneValue<O>(what: string): OperatorFunction<Progress<O>, O> {
+  // One subscriber rather than requireDone + filter + takeLast + map: this sits on every
+  // step's path, and its cost is paid again for each request a pipeline starts at once.
   return (states) =>
-    states.pipe(
-      requireDone(what),
-      filter((state): state is ProgressDone<O> => state.status === 'done'),
-      takeLast(1),
-      map((state) => state.value),
-    );
+    new Observable<O>((subscriber) => {
+      let last: ProgressDone<O> | undefined;
+      return states.subscribe({
+        next: (state) => {
+          last = state.status === 'done' ? (state as ProgressDone<O>) : undefined;
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          if (!last) return subscriber.error(incomplete(what));
+          subscriber.next(last.value);
+          subscriber.complete();
+        },
+      });
+    });
 }
 
 /**

@@ -1,4 +1,4 @@
-import { asyncScheduler, concat, defer, filter, map, type Observable, of, type SchedulerLike, throwError } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
@@ -102,11 +102,14 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
   const { transport, reasks = 0, scheduler = asyncScheduler } = config;
   const format = config.output ? outputFormat(name, config.output) : undefined;
 
+  // One subscriber per run (not defer + concat + filter + map per ask): a step's own cost is
+  // paid before its request is sent, once per request a pipeline starts at once.
   const run = (input: I): Observable<StepState<unknown>> =>
-    defer(() => {
+    new Observable<StepState<unknown>>((subscriber) => {
       // Per subscription: each run has its own clock readings.
       const startedAt = scheduler.now();
       let firstTokenAt: number | undefined;
+      const requests = new Subscription();
       const base = (textSoFar: string, reask: number) => ({
         step: name,
         textSoFar,
@@ -115,44 +118,42 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         ...(firstTokenAt === undefined ? {} : { firstTokenAt }),
       });
 
-      const ask = (request: LlmRequest, reask: number): Observable<StepState<unknown>> =>
-        defer(() => {
-          let text = '';
-          let started = false;
-          const tokens = transport(request).pipe(
-            filter((event: LlmEvent) => {
-              if (!isContentEvent(event)) return false;
+      const ask = (request: LlmRequest, reask: number): void => {
+        let text = '';
+        let started = false;
+        subscriber.next({ ...base('', reask), status: 'waiting' });
+        requests.add(
+          transport(request).subscribe({
+            next: (event: LlmEvent) => {
+              if (!isContentEvent(event)) return;
               const isText = event.type === 'text' && event.choice === 0;
               if (isText) text += event.text;
               // A non-text token (reasoning, tool call) shows once that the model has started.
               const changed = (isText && event.text !== '') || !started;
               started = true;
               firstTokenAt ??= scheduler.now();
-              return changed;
-            }),
-            map((): StepState<unknown> => ({ ...base(text, reask), status: 'streaming' })),
-          );
-          return concat(tokens, defer(() => settle(request, text, reask)));
-        });
-
-      const settle = (request: LlmRequest, text: string, reask: number): Observable<StepState<unknown>> => {
-        const done = (value: unknown): Observable<StepState<unknown>> =>
-          of({ ...base(text, reask), status: 'done', value, endedAt: scheduler.now() });
-        if (!format) return done(text);
-        const parsed = format.parse(text);
-        if (parsed.ok) return done(parsed.value);
-        if (reask < reasks) {
-          const next = reask + 1;
-          return concat(
-            of<StepState<unknown>>({ ...base('', next), status: 'waiting' }),
-            ask(followUp(request, text, parsed.error), next),
-          );
-        }
-        return throwError(() => invalidOutput(name, text, parsed.error, parsed.json, reasks));
+              if (changed) subscriber.next({ ...base(text, reask), status: 'streaming' });
+            },
+            error: (error: unknown) => subscriber.error(error),
+            complete: () => settle(request, text, reask),
+          }),
+        );
       };
 
-      const request = withFormat(buildRequest(input), format);
-      return concat(of<StepState<unknown>>({ ...base('', 0), status: 'waiting' }), ask(request, 0));
+      const settle = (request: LlmRequest, text: string, reask: number): void => {
+        const parsed = format ? format.parse(text) : ({ ok: true, value: text } as const);
+        if (parsed.ok) {
+          subscriber.next({ ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() });
+          subscriber.complete();
+        } else if (reask < reasks) {
+          ask(followUp(request, text, parsed.error), reask + 1);
+        } else {
+          subscriber.error(invalidOutput(name, text, parsed.error, parsed.json, reasks));
+        }
+      };
+
+      ask(withFormat(buildRequest(input), format), 0);
+      return requests;
     });
 
   return { name, run, value: (input: I) => run(input).pipe(finalValue(name)) };
