@@ -92,6 +92,7 @@ describe('parallel', () => {
   });
 
   it('fails fast: the first branch error errors the group and unsubscribes the others', () => {
+    let error: unknown;
     createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const failure = new RxllmError('rate-limited', 'HTTP 429', { retryAfterMs: 1000 });
       const sentiment = cold('  300ms (af|)', events({ a: 'positive' }));
@@ -109,6 +110,14 @@ describe('parallel', () => {
       expectSubscriptions(summary.subscriptions).toBe(summarySubs);
       expectSubscriptions(keywords.subscriptions).toBe(keywordsSubs);
     });
+    createTestScheduler().run(({ cold }) => {
+      const failure = new RxllmError('rate-limited', 'HTTP 429', { retryAfterMs: 1000 });
+      const ok = () => cold('300ms (af|)', events({ a: 'fine' }));
+      const analysis = parallel(contentSteps(routedTransport({ sentiment: [ok()], summary: [cold<LlmEvent>('200ms #', undefined, failure)], keywords: [ok()] })));
+      analysis.value('text').subscribe({ error: (e: unknown) => (error = e) });
+    });
+    // The error says which branch failed.
+    expect(error).toMatchObject({ code: 'rate-limited', retryAfterMs: 1000, step: 'summary' });
   });
 
   it('a branch that completes without a value is a named error, not a silent empty completion', () => {

@@ -129,9 +129,10 @@ describe('step', () => {
     });
   });
 
-  it('passes a transport error through unchanged', () => {
+  it('passes a transport error through, naming the step', () => {
+    let error: unknown;
     createTestScheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
-      const failure = new RxllmError('server', 'HTTP 503');
+      const failure = new RxllmError('server', 'HTTP 503', { status: 503 });
       const answer = cold('  --a--#', events({ a: 'Hel' }), failure);
       const answerSubs = '   ^----!';
       const expected = '     w-x--#';
@@ -141,6 +142,22 @@ describe('step', () => {
       expectObservable(shown(greet.run('x'))).toBe(expected, { w: 'waiting:', x: 'streaming:Hel' }, failure);
       expectSubscriptions(answer.subscriptions).toBe(answerSubs);
     });
+    createTestScheduler().run(({ cold }) => {
+      const failure = new RxllmError('server', 'HTTP 503', { status: 503 });
+      const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [cold('--#', undefined, failure)] }) });
+      greet.value('x').subscribe({ error: (e: unknown) => (error = e) });
+    });
+    expect(error).toMatchObject({ code: 'server', message: 'HTTP 503', status: 503, step: 'greet' });
+  });
+
+  it('keeps the innermost step name when a nested step already named itself', () => {
+    let error: unknown;
+    createTestScheduler().run(({ cold }) => {
+      const failure = new RxllmError('server', 'HTTP 503', { step: 'inner' });
+      const outer = step('outer', () => ask('o'), { transport: routedTransport({ o: [cold('--#', undefined, failure)] }) });
+      outer.value('x').subscribe({ error: (e: unknown) => (error = e) });
+    });
+    expect(error).toMatchObject({ code: 'server', step: 'inner' });
   });
 
   describe('with an output schema', () => {
@@ -308,6 +325,7 @@ describe('step', () => {
       const failure = error as RxllmError;
       expect(failure.code).toBe('invalid-output');
       expect(failure.raw).toBe('still unsure');
+      expect(failure.step).toBe('sentiment');
       expect(failure.cause).toBeInstanceOf(z.ZodError);
       expect((failure.cause as z.ZodError).issues[0]!.code).toBe('invalid_value');
       expect(failure.message).toMatchInlineSnapshot(`

@@ -55,6 +55,8 @@ export interface RxllmErrorDetails {
   path?: string;
   /** The raw text or payload the error is about (a malformed event's data, an invalid answer). */
   raw?: string;
+  /** The pipeline step it happened in (set by `step()`), so a failed `parallel()` or `graph()` says which branch failed. */
+  step?: string;
 }
 
 /**
@@ -76,6 +78,7 @@ export class RxllmError extends Error implements RxllmErrorDetails {
   declare readonly providerCode?: string;
   declare readonly path?: string;
   declare readonly raw?: string;
+  declare readonly step?: string;
 
   constructor(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -117,6 +120,7 @@ const DETAIL_KEYS = [
   'providerCode',
   'path',
   'raw',
+  'step',
 ] as const satisfies readonly (keyof RxllmErrorDetails)[];
 
 /**

@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
-import { RxllmError } from '../core/errors.js';
+import { isRxllmError, RxllmError } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
@@ -60,9 +60,11 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  *
  * `run(input)` emits a `waiting` state on subscribe, a `streaming` state per
  * text token (and one for the first non-text token), then one `done` state
- * with the value, and completes. It errors with the transport's error, or with
- * an `invalid-output` {@link RxllmError} (`raw` = the answer, `cause` = the
- * `ZodError`) when the answer does not match `output` after `reasks` re-asks.
+ * with the value, and completes. It errors with the transport's error (an
+ * {@link RxllmError} gets `step` set to this step's name, unless an inner step
+ * already named itself), or with an `invalid-output` {@link RxllmError} (`raw` =
+ * the answer, `cause` = the `ZodError`, `step`) when the answer does not match
+ * `output` after `reasks` re-asks.
  * A re-ask emits a `waiting` state with `reask` incremented and `textSoFar`
  * reset. Cold: `buildRequest` runs and the request is sent on subscribe, one
  * per subscription. Unsubscribe unsubscribes the transport, aborting the request.
@@ -134,7 +136,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
               firstTokenAt ??= scheduler.now();
               if (changed) subscriber.next({ ...base(text, reask), status: 'streaming' });
             },
-            error: (error: unknown) => subscriber.error(error),
+            error: (error: unknown) => subscriber.error(isRxllmError(error) && error.step === undefined ? error.with({ step: name }) : error),
             complete: () => settle(request, text, reask),
           }),
         );
@@ -188,7 +190,7 @@ function invalidOutput(name: string, raw: string, error: z.ZodError, json: boole
     'invalid-output',
     `step "${name}" answered ${what}${tries}:\n${z.prettifyError(error)}\n` +
       `The answer is in error.raw. Make the prompt more explicit, loosen the schema, or raise \`reasks\`.`,
-    { raw, cause: error },
+    { raw, cause: error, step: name },
   );
 }
 
