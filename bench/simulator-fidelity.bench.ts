@@ -161,7 +161,7 @@ interface Capacity {
   averageTokensPerSecond: number;
   megabytesServed: number;
   serverCpuSeconds: number;
-  serverEventLoop: { maxMs: number; p99Ms: number; meanMs: number };
+  serverEventLoopStall: { maxMs: number; p99Ms: number; meanMs: number };
   pass: boolean;
   loadAverage1m: number;
 }
@@ -189,7 +189,7 @@ async function capacityRun(server: ServerChild, scenario: Scenario): Promise<Cap
   );
   const wallSeconds = (performance.now() - start) / 1000;
   const { loop, stats, cpuSeconds } = await server.ask<{
-    loop: Capacity['serverEventLoop'];
+    loop: Capacity['serverEventLoopStall'];
     stats: { completed: number; failed: number; peakInFlight: number };
     cpuSeconds: number;
   }>('report', 'report');
@@ -205,7 +205,7 @@ async function capacityRun(server: ServerChild, scenario: Scenario): Promise<Cap
     averageTokensPerSecond: Math.round((STREAMS * tokensPerStream) / wallSeconds),
     megabytesServed: round(bytes.reduce((sum, n) => sum + n, 0) / 1e6),
     serverCpuSeconds: round(cpuSeconds, 2),
-    serverEventLoop: loop,
+    serverEventLoopStall: loop,
     pass: stats.peakInFlight === STREAMS && stats.completed === STREAMS && loop.maxMs <= 50,
     loadAverage1m: round(loadavg()[0]!, 2),
   };
@@ -255,7 +255,7 @@ async function main(): Promise<void> {
       console.log(
         `capacity (${run.scenario}): ${run.streams} streams opened over ${run.openedOverMs / 1000} s, peak in flight ${run.peakInFlight}, ` +
           `completed ${run.completed}, server CPU ${run.serverCpuSeconds} s in ${run.wallSeconds} s; ` +
-          `server event loop max ${run.serverEventLoop.maxMs} ms, p99 ${run.serverEventLoop.p99Ms} ms ${run.pass ? 'PASS' : 'FAIL'} (load ${run.loadAverage1m})`,
+          `server event-loop stall max ${run.serverEventLoopStall.maxMs} ms, p99 ${run.serverEventLoopStall.p99Ms} ms ${run.pass ? 'PASS' : 'FAIL'} (load ${run.loadAverage1m})`,
       );
     }
   } finally {
