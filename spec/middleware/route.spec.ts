@@ -92,10 +92,101 @@ describe('route', () => {
     withMiddleware(next, route({ tiers: { fast: ['east', 'west'] }, onDecision: (d) => decisions.push(d) }))(ask('fast')).subscribe();
     withMiddleware(next, route({ tiers: { quality: ['big'] }, onDecision: (d) => decisions.push(d) }))(ask('quality')).subscribe();
     expect(decisions.map((d) => [d.candidate, d.reason])).toEqual([
-      ['west', 'no-data'],
+      ['west', 'probing'],
       ['east', 'no-data'],
       ['big', 'only-candidate'],
     ]);
+  });
+
+  it('probes each candidate minSamples times however slowly samples land, and sends the rest to the fastest known', () => {
+    const decisions: RouteDecision[] = [];
+    // a answers in 105 frames, b in 55, c in 85; a request every 10 frames, so six probes are out before any lands.
+    const answer = (at: number) => [{ at, text: 'x' }, { at, finish: 'stop' as const }];
+    testScheduler.run(({ expectSubscriptions }) => {
+      const llm = scriptedTransport({ a: answer(105), b: answer(55), c: answer(85) });
+      const registry = new LatencyRegistry();
+      const routed = withMiddleware(
+        llm,
+        route({ tiers: { fast: ['a', 'b', 'c'] }, registry, minSamples: 2, explore: 0, onDecision: (d) => decisions.push(d) }),
+        measure({ registry }),
+      );
+      for (let i = 0; i < 16; i++) testScheduler.schedule(() => routed(ask('fast')).subscribe(), i * 10);
+      // 60: nothing known, every probe out: the fewest out, ties to the first listed (a). 70: b and c have
+      // fewer out than a. 80: b's first sample landed at 75, but with 2 still out it is not probed again.
+      expectSubscriptions(llm.subscriptionsTo('a')).toBe(['^ 104ms !', '10ms ^ 104ms !', '60ms ^ 104ms !']);
+      expectSubscriptions(llm.subscriptionsTo('c')).toBe(['40ms ^ 84ms !', '50ms ^ 84ms !']);
+      expectSubscriptions(llm.subscriptionsTo('b')).toBe([20, 30, 70, 80, 90, 100, 110, 120, 130, 140, 150].map((at) => `${at}ms ^ 54ms !`));
+    });
+    expect(decisions.map((d) => `${d.candidate} ${d.reason}`)).toEqual([
+      ...['a', 'a', 'b', 'b', 'c', 'c'].map((c) => `${c} probing`),
+      ...['a', 'b', 'b'].map((c) => `${c} no-data`),
+      ...Array.from({ length: 7 }, () => 'b fastest'),
+    ]);
+    expect(decisions[9]!.ttftMs).toEqual({ a: undefined, b: 55, c: undefined });
+    expect(decisions[15]!.ttftMs).toEqual({ a: 105, b: 55, c: 85 });
+  });
+
+  it('stops counting a probe when it errors, completes or is unsubscribed, so the next request probes again', () => {
+    const decisions: RouteDecision[] = [];
+    // east never gets a sample from this source, so only route's own count of requests out holds probes back.
+    const source: LatencySource = { count: (q = {}) => (q.model === 'west' ? 100 : 0), percentile: (q) => (q.model === 'west' ? 200 : undefined) };
+    const eastAnswers = [[{ at: 30, error: new Error('boom') }], [{ at: 500, text: 'late' }], [{ at: 20, finish: 'stop' as const }], [{ at: 20, finish: 'stop' as const }]];
+    testScheduler.run(({ expectObservable, expectSubscriptions }) => {
+      const llm = scriptedTransport((r) => (r.model === 'east' ? eastAnswers.shift()! : [{ at: 10, finish: 'stop' }]));
+      const routed = withMiddleware(llm, route({ tiers: { fast: ['east', 'west'] }, registry: source, minSamples: 1, onDecision: (d) => decisions.push(d) }));
+      routed(ask('fast')); // never subscribed: decides and counts nothing
+      const stop = { s: finishEvent('stop') };
+      expectObservable(routed(ask('fast')), '^').toBe('30ms #', undefined, new Error('boom'));
+      expectObservable(routed(ask('fast')), '10ms ^').toBe('20ms (s|)', stop);
+      expectObservable(routed(ask('fast')), '40ms ^ 19ms !').toBe('');
+      expectObservable(routed(ask('fast')), '50ms ^').toBe('60ms (s|)', stop);
+      expectObservable(routed(ask('fast')), '70ms ^').toBe('90ms (s|)', stop);
+      expectObservable(routed(ask('fast')), '80ms ^').toBe('90ms (s|)', stop);
+      expectObservable(routed(ask('fast')), '100ms ^').toBe('120ms (s|)', stop);
+      expectSubscriptions(llm.subscriptionsTo('east')).toBe(['^ 29ms !', '40ms ^ 19ms !', '70ms ^ 19ms !', '100ms ^ 19ms !']);
+      expectSubscriptions(llm.subscriptionsTo('west')).toBe(['10ms ^ 9ms !', '50ms ^ 9ms !', '80ms ^ 9ms !']);
+    });
+    expect(decisions.map((d) => `${d.candidate} ${d.reason}`)).toEqual([
+      'east probing', // errors at 30
+      'west fastest', // east's probe is out
+      'east probing', // unsubscribed at 60
+      'west fastest',
+      'east probing', // completes at 90
+      'west fastest',
+      'east probing',
+    ]);
+  });
+
+  it('counts a probe as ended before its end reaches downstream, so a request sent from a complete handler probes on', () => {
+    const sent: string[] = [];
+    testScheduler.run(() => {
+      const llm = scriptedTransport({ a: [{ at: 10, text: 'x' }, { at: 10, finish: 'stop' }], b: [{ at: 20, text: 'x' }, { at: 20, finish: 'stop' }] });
+      const registry = new LatencyRegistry();
+      const routed = withMiddleware(
+        llm,
+        route({ tiers: { fast: ['a', 'b'] }, registry, minSamples: 2, explore: 0, onDecision: (d) => sent.push(`${d.candidate} ${d.reason}`) }),
+        measure({ registry }),
+      );
+      // Each request is sent from the previous one's complete handler, before that one's teardown has run.
+      const send = (left: number): void => void routed(ask('fast')).subscribe({ complete: () => left > 1 && send(left - 1) });
+      send(5);
+    });
+    expect(sent).toEqual(['a probing', 'a probing', 'b probing', 'b probing', 'a fastest']);
+  });
+
+  it('ranks a candidate whose samples brought no first token last, and explores it instead of probing it', () => {
+    const decisions: RouteDecision[] = [];
+    const randoms = [0.5, 0.01, 0.3];
+    // west has plenty of samples but every one failed before a token, so it has no percentile.
+    const source: LatencySource = { count: () => 100, percentile: (q) => (q.model === 'east' ? 300 : undefined) };
+    const llm = withMiddleware(
+      () => testScheduler.createColdObservable('a|', values),
+      route({ tiers: { fast: ['west', 'east'] }, registry: source, random: () => randoms.shift()!, onDecision: (d) => decisions.push(d) }),
+    );
+    llm(ask('fast')).subscribe();
+    llm(ask('fast')).subscribe();
+    expect(decisions.map((d) => `${d.candidate} ${d.reason}`)).toEqual(['east fastest', 'west exploring']);
+    expect(decisions[0]!.ttftMs).toEqual({ west: undefined, east: 300 });
   });
 
   it('sends a request that names no tier as it is, and uses a candidate’s own transport', () => {

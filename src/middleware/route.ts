@@ -1,6 +1,7 @@
-import { defer, throwError } from 'rxjs';
+import { defer, type Observable, tap, throwError } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
+import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import type { LatencySource } from './latencySource.js';
@@ -21,13 +22,19 @@ export interface RouteCandidate {
   transport?: Transport;
 }
 
-/** Why a candidate was chosen. */
-export type RouteReason =
-  | 'only-candidate' // the tier has one
-  | 'fastest' // lowest observed TTFT at the chosen percentile
-  | 'exploring' // a random other candidate, so one that recovers is noticed
-  | 'no-data' // a candidate without enough samples yet is tried first
-  | 'not-routed'; // the request named no tier: sent as it is
+/**
+ * Why a candidate was chosen:
+ * - `only-candidate`: the tier has one.
+ * - `fastest`: the lowest observed time to first token at the chosen percentile among the
+ *   candidates with `minSamples` samples, also while others are still being probed.
+ * - `exploring`: a random other candidate with `minSamples` samples, so one that recovers is noticed.
+ * - `probing`: a candidate with fewer than `minSamples` samples, sent this request to learn its
+ *   latency (only while its samples plus route's requests still out to it are fewer than `minSamples`).
+ * - `no-data`: nothing to go by: no `registry`, or no candidate has a time to first token yet and
+ *   every one still learning has its probes out.
+ * - `not-routed`: the request named no tier and was sent as it is.
+ */
+export type RouteReason = 'only-candidate' | 'fastest' | 'exploring' | 'probing' | 'no-data' | 'not-routed';
 
 /** One routing decision, as {@link RouteConfig.onDecision} sees it. */
 export interface RouteDecision {
@@ -41,7 +48,10 @@ export interface RouteDecision {
   candidate: string;
   model: string;
   reason: RouteReason;
-  /** Each candidate's observed time to first token at the chosen percentile (undefined: too few samples). */
+  /**
+   * Each candidate's observed time to first token at the chosen percentile (undefined: fewer than
+   * `minSamples` samples, or none of them with a first token).
+   */
   ttftMs: Record<string, number | undefined>;
 }
 
@@ -56,15 +66,23 @@ export interface RouteConfig {
   tier?: Tier | ((request: LlmRequest) => Tier | undefined);
   /** The lowest tier a request may be served by; it overrides a faster tier asked for. */
   qualityFloor?: Tier | ((request: LlmRequest) => Tier | undefined);
-  /** Observed latency, usually the `LatencyRegistry` that `measure()` (inside `route()`) fills. Without it the first candidate is used. */
+  /** Observed latency, usually the `LatencyRegistry` that `measure()` (inside `route()`) fills. Without it the first candidate is used (`no-data`). */
   registry?: LatencySource;
   /** The percentile of time to first token compared: 50 for typical speed, 95 for the tail. @defaultValue 95 */
   percentile?: number;
   /** Read the registry under this step (and each candidate's model). @defaultValue any step */
   step?: string;
-  /** Samples (in the registry's window) a candidate needs before its latency is trusted. @defaultValue 5 */
+  /**
+   * Samples (requests of any outcome in the registry's window) a candidate needs before its latency
+   * is trusted. A candidate with fewer is probed: sent requests only while its samples plus the
+   * requests route() still has out to it are fewer than this, so learning a candidate costs this many
+   * requests however long they take to end; the other requests go to the fastest known candidate.
+   * A candidate whose samples leave the window is probed again. Requests out are this route()'s
+   * own: other app instances sharing a registry are seen once their samples land. 0 is taken as 1.
+   * @defaultValue 5
+   */
   minSamples?: number;
-  /** Share of requests sent to a random other candidate of the tier. @defaultValue 0.05 */
+  /** Share of requests sent to a random other known candidate of the tier (one with `minSamples` samples). @defaultValue 0.05 */
   explore?: number;
   /** Random numbers in [0, 1) for exploration. @defaultValue Math.random */
   random?: () => number;
@@ -85,11 +103,25 @@ export interface RouteConfig {
  * sent:     { model: 'b', ... } through the wrapped transport      decision: fastest
  * ```
  *
+ * Warm-up: a candidate with fewer than `minSamples` samples is probed, but samples only land when
+ * requests end, so route() counts the requests it has out to each candidate (from subscribe until
+ * complete, error or unsubscribe) and probes a candidate only while samples + requests out are
+ * fewer than `minSamples`: learning a candidate costs `minSamples` requests, not every request
+ * until its answers are back. The other requests go to the fastest known candidate; while none is
+ * known, to the one with the fewest requests out (the first listed on a tie). From a spec, with
+ * `minSamples: 2`, a request every 10 ms, and answers taking 105 ms from a, 55 from b, 85 from c:
+ *
+ * ```text
+ * request at:  0  10  20  30  40  50 | 60  70  80 | 90 100 110 ...
+ * sent to:     a   a   b   b   c   c |  a   b   b |  b   b   b ...
+ * reason:      probing               | no-data    | fastest (b's 2 samples landed at 75 and 85)
+ * ```
+ *
  * - **Emits**, **completes** and **errors** as the chosen candidate's transport does; errors at
  *   subscribe with `invalid-request` when no tier at or above the one asked for has candidates.
  * - **Decides** at subscribe, once per subscription, and reports it to `onDecision`.
- * - **Unsubscribe** aborts the candidate's request.
- * - **Cold**: nothing is decided or sent before subscribe.
+ * - **Unsubscribe** aborts the candidate's request (and it no longer counts as out).
+ * - **Cold**: nothing is decided, counted or sent before subscribe.
  *
  * Put `measure({ registry })` inside `route()` so latency is recorded under each candidate's model.
  *
@@ -121,6 +153,12 @@ export function route(config: RouteConfig): Middleware {
     ]),
   );
 
+  // Requests this route() has out, per model (the registry's key), from subscribe to their end: the
+  // samples on their way, which count() cannot see yet. Entries leave at 0, so it holds at most the
+  // models that have requests open.
+  const inFlight = new Map<string, number>();
+  const needed = Math.max(1, minSamples);
+
   return (next) => (request) =>
     defer(() => {
       const requested = typeof tier === 'function' ? tier(request) : (tier ?? asTier(request.model));
@@ -142,32 +180,71 @@ export function route(config: RouteConfig): Middleware {
       }
       const candidates = tiers.get(served)!;
       const { chosen, reason, ttftMs } = choose(candidates);
-      const model = chosen.model ?? chosen.name;
+      const model = modelOf(chosen);
       onDecision?.({ requested, floor, tier: served, candidate: chosen.name, model, reason, ttftMs });
-      return (chosen.transport ?? next)({ ...request, model });
+      return counted(model, (chosen.transport ?? next)({ ...request, model }));
     });
 
   function choose(candidates: RouteCandidate[]): { chosen: RouteCandidate; reason: RouteReason; ttftMs: Record<string, number | undefined> } {
     const ttftMs: Record<string, number | undefined> = {};
     if (candidates.length === 1) return { chosen: candidates[0]!, reason: 'only-candidate', ttftMs };
     if (!registry) return { chosen: candidates[0]!, reason: 'no-data', ttftMs };
+    const known: RouteCandidate[] = [];
     let fastest: RouteCandidate | undefined;
-    let unknown: RouteCandidate | undefined;
+    let probe: RouteCandidate | undefined;
     for (const candidate of candidates) {
-      const query = { model: candidate.model ?? candidate.name, ...(step === undefined ? {} : { step }) };
-      const known = registry.count(query) >= minSamples;
-      const value = known ? registry.percentile({ ...query, p: percentile }) : undefined;
+      const query = { model: modelOf(candidate), ...(step === undefined ? {} : { step }) };
+      const samples = registry.count(query);
+      if (samples < needed) {
+        ttftMs[candidate.name] = undefined;
+        if (samples + (inFlight.get(query.model) ?? 0) < needed) probe ??= candidate;
+        continue;
+      }
+      // A known candidate without a first token among its samples (all failed) ranks last but stays
+      // known, so exploration keeps trying it: as an unknown one it would never be probed again.
+      const value = registry.percentile({ ...query, p: percentile });
       ttftMs[candidate.name] = value;
-      if (value === undefined) unknown ??= candidate;
-      else if (fastest === undefined || value < ttftMs[fastest.name]!) fastest = candidate;
+      known.push(candidate);
+      if (value !== undefined && (fastest === undefined || value < ttftMs[fastest.name]!)) fastest = candidate;
     }
-    if (unknown) return { chosen: unknown, reason: 'no-data', ttftMs };
-    if (random() < explore) {
-      const others = candidates.filter((c) => c !== fastest);
+    if (probe) return { chosen: probe, reason: 'probing', ttftMs };
+    if (!fastest) return { chosen: fewestOut(candidates), reason: 'no-data', ttftMs };
+    const others = known.filter((c) => c !== fastest);
+    if (others.length > 0 && random() < explore) {
       return { chosen: others[Math.floor(random() * others.length)]!, reason: 'exploring', ttftMs };
     }
-    return { chosen: fastest!, reason: 'fastest', ttftMs };
+    return { chosen: fastest, reason: 'fastest', ttftMs };
   }
+
+  // Every candidate has its probes out and none is known: the one with the fewest requests still out
+  // is the one whose answers end soonest, the only latency signal before samples land, and the extra
+  // requests spread instead of piling onto the first (which may be the slowest). Ties go to the first
+  // listed, the order the user wrote.
+  function fewestOut(candidates: RouteCandidate[]): RouteCandidate {
+    const out = (c: RouteCandidate) => inFlight.get(modelOf(c)) ?? 0;
+    return candidates.reduce((best, c) => (out(c) < out(best) ? c : best));
+  }
+
+  // Counted when the request is subscribed, so an observable never subscribed (or a transport that
+  // throws instead of returning one) leaves no count.
+  // Released before the end travels downstream (finalize would run after the subscriber's complete
+  // and error callbacks), so a request sent from such a callback sees this one ended, like the
+  // sample measure() has just recorded for it, instead of counting it twice.
+  function counted(model: string, request$: Observable<LlmEvent>): Observable<LlmEvent> {
+    const release = () => {
+      const left = (inFlight.get(model) ?? 1) - 1;
+      if (left > 0) inFlight.set(model, left);
+      else inFlight.delete(model);
+    };
+    return request$.pipe(
+      // tap calls exactly one of complete, error and unsubscribe (the last only when the others did not run).
+      tap({ subscribe: () => inFlight.set(model, (inFlight.get(model) ?? 0) + 1), complete: release, error: release, unsubscribe: release }),
+    );
+  }
+}
+
+function modelOf(candidate: RouteCandidate): string {
+  return candidate.model ?? candidate.name;
 }
 
 function asTier(model: string): Tier | undefined {
