@@ -61,8 +61,6 @@ function run(seed: number, percentile: number) {
     // The router's own switch: the first request after the slowdown sent elsewhere as the fastest
     // (requestsToMoveAway can come a few requests earlier, when no exploration follows the switch).
     requestsToSwitch: decisions.slice(SLOWDOWN_AT).findIndex((d) => d.reason === 'fastest' && d.candidate !== 'dep-a'),
-    // Low when b's few samples (probes and exploration) hold one tail answer: at p95 that is their
-    // maximum, and with only exploration traffic b's window of its own last 50 requests hardly moves.
     shareToNewFastestAfterMove: round(after.slice(movedAfter).filter((c) => c === 'dep-b').length / (after.length - movedAfter), 3),
   };
 }

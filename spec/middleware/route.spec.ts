@@ -1,3 +1,4 @@
+import { EMPTY } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -187,6 +188,33 @@ describe('route', () => {
     llm(ask('fast')).subscribe();
     expect(decisions.map((d) => `${d.candidate} ${d.reason}`)).toEqual(['east fastest', 'west exploring']);
     expect(decisions[0]!.ttftMs).toEqual({ west: undefined, east: 300 });
+  });
+
+  it('compares every candidate at the percentile its fewest samples support, so one slow outlier does not rank a fast candidate last', () => {
+    // Nearest-rank percentiles over fixed samples: "a" is fast with one 2 s outlier among its 5 samples,
+    // "b" steady at 300 ms over 40. The p95 of 5 samples is their maximum; the p80 is the 4th of 5.
+    const samples: Record<string, number[]> = { a: [100, 110, 120, 130, 2000], b: Array.from({ length: 40 }, () => 300) };
+    const asked: number[] = [];
+    const source: LatencySource = {
+      count: (q = {}) => samples[q.model ?? '']?.length ?? 0,
+      percentile: (q) => {
+        asked.push(q.p);
+        const sorted = [...(samples[q.model ?? ''] ?? [])].sort((x, y) => x - y);
+        return sorted[Math.ceil((q.p / 100) * sorted.length) - 1];
+      },
+    };
+    const decisions: RouteDecision[] = [];
+    const llm = withMiddleware(() => EMPTY, route({ tiers: { fast: ['a', 'b'] }, registry: source, percentile: 95, explore: 0, onDecision: (d) => decisions.push(d) }));
+    llm(ask('fast')).subscribe();
+    expect(asked).toEqual([80, 80]);
+    expect(decisions[0]).toMatchObject({ candidate: 'a', reason: 'fastest', ttftMs: { a: 130, b: 300 } });
+
+    // With 20 samples each the full p95 is used.
+    samples['a'] = [...Array.from({ length: 19 }, () => 100), 2000];
+    asked.length = 0;
+    llm(ask('fast')).subscribe();
+    expect(asked).toEqual([95, 95]);
+    expect(decisions[1]).toMatchObject({ candidate: 'a', ttftMs: { a: 100, b: 300 } });
   });
 
   it('sends a request that names no tier as it is, and uses a candidate’s own transport', () => {

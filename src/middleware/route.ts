@@ -68,7 +68,13 @@ export interface RouteConfig {
   qualityFloor?: Tier | ((request: LlmRequest) => Tier | undefined);
   /** Observed latency, usually the `LatencyRegistry` that `measure()` (inside `route()`) fills. Without it the first candidate is used (`no-data`). */
   registry?: LatencySource;
-  /** The percentile of time to first token compared: 50 for typical speed, 95 for the tail. @defaultValue 95 */
+  /**
+   * The percentile of time to first token compared: 50 for typical speed, 95 for the tail. While a
+   * candidate has few samples, all are compared at the highest percentile its fewest samples can
+   * estimate (1 − 1/n, at least 50: p80 for 5 samples, the full p95 from 20), since the p95 of a
+   * handful of samples is their maximum and one slow outlier would rank a fast candidate last.
+   * @defaultValue 95
+   */
   percentile?: number;
   /** Read the registry under this step (and each candidate's model). @defaultValue any step */
   step?: string;
@@ -189,27 +195,31 @@ export function route(config: RouteConfig): Middleware {
     const ttftMs: Record<string, number | undefined> = {};
     if (candidates.length === 1) return { chosen: candidates[0]!, reason: 'only-candidate', ttftMs };
     if (!registry) return { chosen: candidates[0]!, reason: 'no-data', ttftMs };
-    const known: RouteCandidate[] = [];
-    let fastest: RouteCandidate | undefined;
+    const known: { candidate: RouteCandidate; query: { model: string; step?: string }; samples: number }[] = [];
     let probe: RouteCandidate | undefined;
     for (const candidate of candidates) {
       const query = { model: modelOf(candidate), ...(step === undefined ? {} : { step }) };
       const samples = registry.count(query);
-      if (samples < needed) {
-        ttftMs[candidate.name] = undefined;
-        if (samples + (inFlight.get(query.model) ?? 0) < needed) probe ??= candidate;
-        continue;
-      }
+      ttftMs[candidate.name] = undefined;
+      if (samples >= needed) known.push({ candidate, query, samples });
+      else if (samples + (inFlight.get(query.model) ?? 0) < needed) probe ??= candidate;
+    }
+    // Every known candidate is compared at the same percentile, the highest its fewest samples can
+    // estimate: the p95 of 5 samples is their maximum, so one slow outlier would rank a fast candidate
+    // last, and with only exploration traffic its window would keep the outlier for a long time.
+    const fewest = Math.min(...known.map((k) => k.samples));
+    const p = Math.min(percentile, Math.max(50, 100 * (1 - 1 / fewest)));
+    let fastest: RouteCandidate | undefined;
+    for (const { candidate, query } of known) {
       // A known candidate without a first token among its samples (all failed) ranks last but stays
       // known, so exploration keeps trying it: as an unknown one it would never be probed again.
-      const value = registry.percentile({ ...query, p: percentile });
+      const value = registry.percentile({ ...query, p });
       ttftMs[candidate.name] = value;
-      known.push(candidate);
       if (value !== undefined && (fastest === undefined || value < ttftMs[fastest.name]!)) fastest = candidate;
     }
     if (probe) return { chosen: probe, reason: 'probing', ttftMs };
     if (!fastest) return { chosen: fewestOut(candidates), reason: 'no-data', ttftMs };
-    const others = known.filter((c) => c !== fastest);
+    const others = known.map((k) => k.candidate).filter((c) => c !== fastest);
     if (others.length > 0 && random() < explore) {
       return { chosen: others[Math.floor(random() * others.length)]!, reason: 'exploring', ttftMs };
     }
