@@ -335,6 +335,21 @@ describe('step', () => {
       `);
     });
 
+    it('errors (rather than throwing out of a callback) when the transport throws on a re-ask', () => {
+      let error: unknown;
+      const broken = new Error('transport misconfigured');
+      createTestScheduler().run(({ cold }) => {
+        let calls = 0;
+        const transport = () => {
+          if (calls++ === 0) return cold('--a-(f|)', events({ a: 'maybe?' }));
+          throw broken;
+        };
+        const sentiment = step('sentiment', () => ask('s'), { transport, output: z.enum(['positive', 'negative']), reasks: 1 });
+        sentiment.value('x').subscribe({ error: (e: unknown) => (error = e) });
+      });
+      expect(error).toBe(broken);
+    });
+
     it('reports JSON that does not match an object schema without re-asking by default', () => {
       let error: RxllmError | undefined;
       createTestScheduler().run(({ cold, expectSubscriptions }) => {

@@ -1,4 +1,4 @@
-import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, defer, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
@@ -125,7 +125,8 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         let started = false;
         subscriber.next({ ...base('', reask), status: 'waiting' });
         requests.add(
-          transport(request).subscribe({
+          // defer: a transport that throws instead of returning an observable errors the run, re-asks included.
+          defer(() => transport(request)).subscribe({
             next: (event: LlmEvent) => {
               if (!isContentEvent(event)) return;
               const isText = event.type === 'text' && event.choice === 0;
