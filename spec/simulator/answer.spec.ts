@@ -1,7 +1,7 @@
 import type { LlmRequest } from '../../src/core/request';
 import { composeAnswer } from '../../src/simulator/answer';
 import { createRng } from '../../src/simulator/prng';
-import { sentences, words } from '../../src/simulator/textAnalysis';
+import { sentences, topKeywords, words } from '../../src/simulator/textAnalysis';
 import { tokenize } from '../../src/simulator/tokenize';
 
 const ARTICLE =
@@ -82,6 +82,84 @@ describe('composeAnswer', () => {
     it('honours "as a JSON array" and "one per line"', () => {
       expect(JSON.parse(answer({ messages: user(`Extract 2 keywords as a JSON array:\n${ARTICLE}`) }))).toEqual(['caching', expect.any(String)]);
       expect(answer({ messages: user(`Extract 2 keywords, one per line:\n${ARTICLE}`) }).split('\n')).toEqual(['- caching', expect.stringMatching(/^- /)]);
+    });
+  });
+
+  describe('replies', () => {
+    // The prompt `rxllm demo`'s reply step sends (src/cli/demoPipeline.ts).
+    const demoPrompt = (sentiment: string, summary: string) =>
+      `Draft a two-sentence reply to a customer whose message was ${sentiment}. Their message, summarized: ${summary}`;
+    const SUMMARY = 'Customer support kept me on hold for an hour, then closed my ticket without fixing the billing error.';
+    const THANKS = /\b(?:thank|thanks|glad)\b/i;
+    const APOLOGY = /\b(?:sorry|apologi[sz]e)\b/i;
+    const ACKNOWLEDGEMENT = /\b(?:received|noted)\b/i;
+
+    it.each([
+      ['positive', THANKS, [APOLOGY, ACKNOWLEDGEMENT]],
+      ['negative', APOLOGY, [THANKS, ACKNOWLEDGEMENT]],
+      ['neutral', ACKNOWLEDGEMENT, [THANKS, APOLOGY]],
+    ] as const)('to a %s message: two sentences, opening in that tone, about the summary’s keywords', (sentiment, tone, otherTones) => {
+      const keywords = topKeywords(SUMMARY, 4).map((keyword) => keyword.toLowerCase());
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const reply = answer({ messages: user(demoPrompt(sentiment, SUMMARY)) }, seed);
+        const [opener, ...rest] = sentences(reply);
+        expect(rest).toHaveLength(1);
+        expect(opener).toMatch(tone);
+        for (const other of otherTones) expect(opener).not.toMatch(other);
+        expect(keywords.some((keyword) => reply.toLowerCase().includes(keyword))).toBe(true);
+        expect(reply).toMatch(/^[A-Z].*\.$/);
+      }
+    });
+
+    it('reads the tone from the instruction, so "not happy" calls for an apology', () => {
+      expect(sentences(answer({ messages: user(`Write a reply to a customer who is not happy. Their email: ${SUMMARY}`) }))[0]).toMatch(APOLOGY);
+    });
+
+    it.each([
+      ['Write a 3-sentence response to this review:', 3],
+      ['Compose a reply in 4 sentences to the following customer email.\n\n', 4],
+      ['Draft a one-sentence answer to this complaint:', 1],
+      ['Write a reply to this email:', 2],
+    ])('%j → that many sentences', (instruction, count) => {
+      const review = 'The hotel room was lovely but breakfast was cold and the staff at the front desk were rude.';
+      const reply = answer({ messages: user(`${instruction} ${review}`) }, 3, 200);
+      expect(sentences(reply)).toHaveLength(count);
+      expect(reply).toMatch(/breakfast|hotel|staff|room|desk/);
+    });
+
+    it('takes a reply stated before "Summary:" for a reply, not a summary (examples/measure.ts)', () => {
+      const reply = answer({ messages: user(`Write a short reply to a damage ticket. Summary: My order arrived with a cracked screen. I was charged twice for shipping.`) });
+      expect(sentences(reply)).toHaveLength(2);
+      expect(reply).toMatch(/screen|shipping|order/);
+      expect(reply).not.toMatch(/^My order/);
+    });
+
+    it('is the same for the same request and seed, and varies across seeds', () => {
+      const request = { messages: user(demoPrompt('negative', SUMMARY)) };
+      expect(answer(request, 9)).toBe(answer(request, 9));
+      expect(new Set([1, 2, 3, 4, 5, 6].map((seed) => answer(request, seed))).size).toBeGreaterThan(1);
+    });
+
+    it('leaves a classification prompt that says "reply with" or also asks for a reply to the classifier', () => {
+      expect(answer({ messages: user('Classify the sentiment of this customer message as positive, negative or neutral. Reply with one word.\n\nThe order was late and the soup was cold, terrible service.') })).toBe('negative');
+      // Both tasks are named; the one stated first wins.
+      expect(answer({ messages: user('Classify the sentiment of the customer email as positive or negative, then write a reply to the customer.\n\nI hate waiting.') })).toBe('negative');
+    });
+
+    it.each([
+      'Write a bug report: the reply button for customer emails does nothing when I click it.',
+      'Write an answer to this question: how do caching and hedging cut latency?',
+      'Why is my reply to the customer stuck in the outbox?',
+    ])('does not take %j for a reply task', (prompt) => {
+      // Free-form filler is cut to exactly the requested number of tokens; a reply is not.
+      expect(tokenize(answer({ messages: user(prompt) }, 1, 40))).toHaveLength(40);
+    });
+
+    it('json_object gets { reply }', () => {
+      const text = answer({ messages: user(demoPrompt('positive', SUMMARY)), response_format: { type: 'json_object' } });
+      const { reply } = JSON.parse(text) as { reply: string };
+      expect(sentences(reply)).toHaveLength(2);
+      expect(sentences(reply)[0]).toMatch(THANKS);
     });
   });
 

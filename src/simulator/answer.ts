@@ -7,10 +7,12 @@ import {
   chooseSentimentLabel,
   contentWords,
   offeredLabels,
+  properNouns,
   readCount,
   sentences,
   summarySentences,
   topKeywords,
+  words,
 } from './textAnalysis.js';
 
 /** What one choice of a simulated answer says: text, or one tool call. */
@@ -34,7 +36,11 @@ type Task =
   | { type: 'sentiment'; labels: string[] }
   | { type: 'keywords'; count: number; format: 'comma' | 'lines' | 'json' }
   | { type: 'summary'; sentences: number; maxWords: number }
+  | { type: 'reply'; sentences: number; tone: Tone }
   | { type: 'free' };
+
+/** How a drafted reply opens: thanks, an apology, or a plain acknowledgement. */
+type Tone = 'positive' | 'negative' | 'neutral';
 
 /**
  * The answer a plausible model would give, from the request alone and the
@@ -47,6 +53,11 @@ type Task =
  * - a sentiment (or other classification) prompt → one of the labels the prompt names;
  * - "extract N keywords" → N keywords from the input;
  * - "summarize (in N sentences)" → sentences built from the input's own words;
+ * - "draft / write / compose a (N-sentence) reply / response / answer to" a
+ *   customer, message, email, review, ticket, complaint … → an N-sentence
+ *   (default 2) customer-service reply about the input's main keywords, opening
+ *   with thanks, an apology or an acknowledgement after the sentiment word the
+ *   instruction names (positive, negative, neutral, happy, angry, …);
  * - anything else → fluent filler about the prompt's topics, `freeFormTokens` tokens long.
  */
 export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: number): ChoiceAnswer {
@@ -72,6 +83,8 @@ export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: num
       return { type: 'text', text: formatKeywords(keywordsOf(prompt.input, task.count), task.format) };
     case 'summary':
       return { type: 'text', text: summaryOf(prompt.input, task.sentences, task.maxWords) };
+    case 'reply':
+      return { type: 'text', text: replyOf(prompt.input, task, rng) };
     default:
       return { type: 'text', text: freeForm(prompt, rng, freeFormTokens) };
   }
@@ -131,12 +144,21 @@ const COUNT = String.raw`(\d+|one|two|three|four|five|six|seven|eight|nine|ten|e
 const SENTIMENT = /\bsentiment\b|\b(?:classify|categori[sz]e|label)\b/i;
 const KEYWORDS = /\b(?:key ?words?|key ?phrases?|tags|key terms)\b/i;
 const SUMMARY = /\bsummar(?:y|ies|i[sz]e|i[sz]ing)\b|\btl;?dr\b/i;
+// Who or what a reply answers. Requiring one keeps "write an answer to this question" (a question
+// to answer, not a customer to reply to) and prompts that merely mention a reply out of this task.
+const CORRESPONDENT = String.raw`customers?|clients?|buyers?|shoppers?|guests?|patients?|callers?|subscribers?|reviewers?|messages?|e-?mails?|letters?|reviews?|tickets?|complaints?|comments?|feedback|inquir(?:y|ies)|enquir(?:y|ies)|posts?|tweets?`;
+const REPLY = new RegExp(
+  String.raw`\b(?:draft|write|compose|prepare|craft)\s+(?:[\w-]+,?\s+){0,3}?(?:repl(?:y|ies)|responses?|answers?)\s+(?:(?:in|of)\s+[\w-]+\s+sentences?\s+)?(?:to|for)\s+(?:[\w'’-]+\s+){0,3}?(?:${CORRESPONDENT})\b`,
+  'i',
+);
+const CORRESPONDENT_WORD = new RegExp(String.raw`^(?:${CORRESPONDENT})$`, 'i');
 
 function recogniseTask(instructions: string): Task {
   const found = [
     { at: instructions.search(SENTIMENT), task: (): Task => ({ type: 'sentiment', labels: offeredLabels(instructions) }) },
     { at: instructions.search(KEYWORDS), task: (): Task => keywordsTask(instructions) },
     { at: instructions.search(SUMMARY), task: (): Task => summaryTask(instructions) },
+    { at: replyAt(instructions), task: (): Task => replyTask(instructions) },
   ]
     .filter(({ at }) => at !== -1)
     .sort((a, b) => a.at - b.at);
@@ -166,6 +188,36 @@ function summaryTask(instructions: string): Task {
   };
 }
 
+/** Where the reply task is stated: at its noun, so "write a summary and a reply" still states the summary first. */
+function replyAt(instructions: string): number {
+  const match = REPLY.exec(instructions);
+  return match ? match.index + match[0].search(/\b(?:repl(?:y|ies)|responses?|answers?)\b/i) : -1;
+}
+
+function replyTask(instructions: string): Task {
+  const counted =
+    new RegExp(String.raw`\b${COUNT}[- ]sentences?\b`, 'i').exec(instructions) ??
+    new RegExp(String.raw`\b(?:in|of|with)\s+(?:just\s+|only\s+|exactly\s+)?${COUNT}\s+(?:short\s+|brief\s+)?sentences?\b`, 'i').exec(instructions);
+  return { type: 'reply', sentences: Math.min(10, Math.max(1, readCount(counted?.[1]) ?? 2)), tone: toneOf(instructions) };
+}
+
+const POSITIVE_TONE = /^(?:positive|happy|pleased|satisfied|delighted|glad|grateful|enthusiastic|praise|compliment)$/i;
+const NEGATIVE_TONE = /^(?:negative|unhappy|angry|upset|annoyed|frustrated|dissatisfied|disappointed|furious|complain(?:t|ing|ed)?)$/i;
+
+/** The tone the first sentiment word of the instructions calls for; "not happy" calls for an apology. */
+function toneOf(instructions: string): Tone {
+  const all = words(instructions);
+  for (const [index, word] of all.entries()) {
+    const tone: Tone | undefined = POSITIVE_TONE.test(word) ? 'positive' : NEGATIVE_TONE.test(word) ? 'negative' : undefined;
+    if (!tone) continue;
+    const before = all[index - 1]?.toLowerCase() ?? '';
+    const negated = before === 'not' || before === 'never' || /n['’]t$/.test(before);
+    if (!negated) return tone;
+    return tone === 'positive' ? 'negative' : 'neutral';
+  }
+  return 'neutral';
+}
+
 function keywordsOf(input: string, count: number): string[] {
   return topKeywords(input, count);
 }
@@ -182,6 +234,82 @@ function summaryOf(input: string, count: number, maxWords: number): string {
   return asSentence(topKeywords(input, 8).join(' ') || 'There is nothing to summarize', maxWords);
 }
 
+const REPLY_OPENERS: Record<Tone, string[]> = {
+  positive: [
+    'Thank you for your kind words about {a}.',
+    'We are glad to hear you are happy with {a}.',
+    'Thanks so much for sharing your experience with {a}.',
+  ],
+  negative: [
+    'We are sorry about the trouble with {a}.',
+    'We apologise for the problems you ran into with {a}.',
+    'We are very sorry to hear about your experience with {a}.',
+  ],
+  neutral: [
+    'We have received your message about {a}.',
+    'We have noted your message about {a}.',
+    'Your message about {a} has been received by our team.',
+  ],
+};
+// As in free-form answers, topics only ever fill object positions, so any keyword reads grammatically.
+const REPLY_FOLLOW_UPS: Record<Tone, string[]> = {
+  positive: [
+    'We will pass your feedback on {a} to the team.',
+    'Feedback like yours about {a} helps us decide what to improve next.',
+    'If you ever have questions about {a}, we are always happy to help.',
+  ],
+  negative: [
+    'Our team is looking into {a} now and will update you within one business day.',
+    'We have shared the details about {a} with the people responsible so it does not happen again.',
+    'Thank you for your patience while we sort out the problem with {a}.',
+  ],
+  neutral: [
+    'A member of our team will review the details about {a} and get back to you soon.',
+    'If there is anything else you can tell us about {a}, simply reply to this message.',
+    'We will follow up as soon as we have more information about {a}.',
+  ],
+};
+const REPLY_CLOSINGS = [
+  'Please let us know if there is anything else we can do.',
+  'We are here if you need anything else.',
+  'Thank you for getting in touch.',
+];
+
+/**
+ * A customer-service reply of `task.sentences` sentences: an opener in the task's
+ * tone, follow-ups in the same tone, and (from three sentences on) a closing; each
+ * opener and follow-up names the next of the input's main keywords.
+ */
+function replyOf(input: string, task: { sentences: number; tone: Tone }, rng: Rng): string {
+  const topics = replyTopics(input);
+  let next = 0;
+  const fill = (template: string, fallback: string) => template.replace('{a}', topics.length === 0 ? fallback : topics[next++ % topics.length]!);
+  const parts = [fill(rng.pick(REPLY_OPENERS[task.tone]), 'your experience')];
+  // Drawn without repeats until all are used, so long replies do not loop on one sentence.
+  let deck: string[] = [];
+  const followUps = task.sentences >= 3 ? task.sentences - 2 : task.sentences - 1;
+  for (let i = 0; i < followUps; i++) {
+    if (deck.length === 0) deck = [...REPLY_FOLLOW_UPS[task.tone]];
+    parts.push(fill(deck.splice(rng.int(deck.length), 1)[0]!, 'this'));
+  }
+  if (task.sentences >= 3) parts.push(rng.pick(REPLY_CLOSINGS));
+  return parts.join(' ');
+}
+
+/**
+ * Up to three of the input's main keywords as noun phrases ("the battery", "Lisbon"),
+ * without the words for the correspondence itself ("customer", "ticket").
+ */
+function replyTopics(input: string): string[] {
+  const names = new Set(properNouns(input));
+  const candidates = topKeywords(input, 12).filter((word) => !CORRESPONDENT_WORD.test(word));
+  // Keyword ranking favours long words, and long words are often verb or adverb forms ("closed", "easily").
+  const nounLike = (word: string) => !/(?<!e)ed$|ly$/i.test(word);
+  return [...candidates.filter(nounLike), ...candidates.filter((word) => !nounLike(word))]
+    .slice(0, 3)
+    .map((word) => (names.has(word) || /^\p{Lu}+$/u.test(word) ? word : `the ${word.toLowerCase()}`));
+}
+
 function jsonObjectFor(task: Task, prompt: Prompt, rng: Rng, freeFormTokens: number): Record<string, unknown> {
   switch (task.type) {
     case 'sentiment':
@@ -190,6 +318,8 @@ function jsonObjectFor(task: Task, prompt: Prompt, rng: Rng, freeFormTokens: num
       return { keywords: keywordsOf(prompt.input, task.count) };
     case 'summary':
       return { summary: summaryOf(prompt.input, task.sentences, task.maxWords) };
+    case 'reply':
+      return { reply: replyOf(prompt.input, task, rng) };
     default:
       return { answer: freeForm(prompt, rng, Math.min(freeFormTokens, 60)) };
   }

@@ -101,7 +101,8 @@ const POSITIVE = new Set(
 const NEGATIVE = new Set(
   `bad terrible awful hate hated poor slow worst worse broken disappointed disappointing angry refund horrible useless late
   rude problem problems issue issues fail failed fails failure crash crashed crashes bug bugs buggy wrong annoying frustrated
-  frustrating unhappy sad waste expensive difficult hard confusing cancel cancelled missing damaged dirty`.split(/\s+/),
+  frustrating unhappy sad waste expensive difficult hard confusing cancel cancelled cancelling canceling missing damaged dirty
+  error errors`.split(/\s+/),
 );
 const NEGATIONS = new Set(['not', 'no', 'never', "n't", 'hardly', 'without', "don't", "didn't", "doesn't", "isn't", "wasn't", "won't", "can't"]);
 
