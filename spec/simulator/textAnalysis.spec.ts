@@ -14,6 +14,8 @@ describe('textAnalysis', () => {
     expect(sentimentScore('great and fast')).toEqual({ score: 2, mixed: false });
     expect(sentimentScore('not great')).toEqual({ score: -1, mixed: false });
     expect(sentimentScore('great food, terrible service')).toEqual({ score: 0, mixed: true });
+    // A complaint in support-ticket words (the demo's second sample text) leans negative.
+    expect(sentimentScore('closed my ticket without fixing the billing error. I am cancelling my subscription.').score).toBe(-2);
     expect(chooseSentimentLabel('great food, terrible service', ['positive', 'negative', 'mixed'], 0)).toBe('mixed');
     expect(chooseSentimentLabel('it is a chair', ['yes', 'no'], 1)).toBe('no');
   });
