@@ -6,6 +6,7 @@ import {
   asSentence,
   chooseSentimentLabel,
   contentWords,
+  isNegated,
   offeredLabels,
   properNouns,
   readCount,
@@ -206,13 +207,11 @@ const NEGATIVE_TONE = /^(?:negative|unhappy|angry|upset|annoyed|frustrated|dissa
 
 /** The tone the first sentiment word of the instructions calls for; "not happy" calls for an apology. */
 function toneOf(instructions: string): Tone {
-  const all = words(instructions);
+  const all = words(instructions).map((word) => word.toLowerCase());
   for (const [index, word] of all.entries()) {
     const tone: Tone | undefined = POSITIVE_TONE.test(word) ? 'positive' : NEGATIVE_TONE.test(word) ? 'negative' : undefined;
     if (!tone) continue;
-    const before = all[index - 1]?.toLowerCase() ?? '';
-    const negated = before === 'not' || before === 'never' || /n['’]t$/.test(before);
-    if (!negated) return tone;
+    if (!isNegated(all, index)) return tone;
     return tone === 'positive' ? 'negative' : 'neutral';
   }
   return 'neutral';

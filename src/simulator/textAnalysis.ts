@@ -106,13 +106,18 @@ const NEGATIVE = new Set(
 );
 const NEGATIONS = new Set(['not', 'no', 'never', "n't", 'hardly', 'without', "don't", "didn't", "doesn't", "isn't", "wasn't", "won't", "can't"]);
 
+/** True when one of the two words before `tokens[index]` negates it ("not good", "isn't really happy"). Tokens are lower case. */
+export function isNegated(tokens: readonly string[], index: number): boolean {
+  return [tokens[index - 1], tokens[index - 2]].some((before) => before !== undefined && (NEGATIONS.has(before) || /n['’]t$/.test(before)));
+}
+
 /** A lexicon score: above 0 leans positive, below 0 negative; `mixed` when both kinds occur. */
 export function sentimentScore(text: string): { score: number; mixed: boolean } {
   const tokens = words(text).map((word) => word.toLowerCase());
   let positive = 0;
   let negative = 0;
   tokens.forEach((word, index) => {
-    const negated = [tokens[index - 1], tokens[index - 2]].some((before) => before !== undefined && (NEGATIONS.has(before) || before.endsWith("n't")));
+    const negated = isNegated(tokens, index);
     const polarity = POSITIVE.has(word) ? 1 : NEGATIVE.has(word) ? -1 : 0;
     if (polarity === 0) return;
     if (polarity * (negated ? -1 : 1) > 0) positive++;
