@@ -1,7 +1,8 @@
-import { map, type Observable } from 'rxjs';
+import { map, of, type Observable } from 'rxjs';
+import type { RequestContext } from '../../src/core/context';
 import { TestScheduler } from 'rxjs/testing';
 import type { LlmEvent } from '../../src/core/events';
-import type { LlmRequest } from '../../src/core/request';
+import { parseRequest, type LlmRequest } from '../../src/core/request';
 import { withMiddleware, type Middleware, type Transport } from '../../src/core/transport';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
@@ -50,5 +51,46 @@ describe('withMiddleware', () => {
       throw new Error('not called');
     };
     expect(withMiddleware(transport)).toBe(transport);
+  });
+});
+
+describe('withMiddleware validation and context', () => {
+  const text = (t: string): LlmEvent => ({ type: 'text', choice: 0, text: t });
+
+  it('validates once at the top: an invalid request errors on subscribe and reaches no middleware and no transport', () => {
+    const seen: string[] = [];
+    let sent = 0;
+    const transport: Transport = () => {
+      sent++;
+      throw new Error('not called');
+    };
+    const llm = withMiddleware(transport, tagging('outer', seen));
+    const bad = { model: 'm', messages: [{ role: 'nobody', content: 'hi' }] } as unknown as LlmRequest;
+    const observable = llm(bad); // nothing happens before subscribe
+    let error: unknown;
+    observable.subscribe({ error: (e: unknown) => (error = e) });
+    expect(error).toMatchObject({ code: 'invalid-request', path: 'messages.0.role' });
+    expect(seen).toEqual([]);
+    expect(sent).toBe(0);
+  });
+
+  it('passes the context beside the request to the transport, untouched, and never into the request', () => {
+    let got: { request?: LlmRequest; context?: RequestContext } = {};
+    const transport: Transport = (req, context) => {
+      got = { request: req, context };
+      return of(text('x'));
+    };
+    const passThrough: Middleware = (next) => (req, context) => next(req, context);
+    const context: RequestContext = { step: 'summary', lane: 'background', attributes: { tenant: 'a' }, deadline: 5 };
+    withMiddleware(transport, passThrough)(request, context).subscribe();
+    expect(got.context).toBe(context);
+    expect(got.request).toEqual(request);
+    expect(Object.keys(got.request!)).not.toContain('step');
+  });
+
+  it('marks the validated request, so a second parseRequest returns the same object', () => {
+    const valid = parseRequest({ ...request });
+    expect(parseRequest(valid)).toBe(valid);
+    expect(parseRequest({ ...valid })).not.toBe(valid);
   });
 });

@@ -120,15 +120,24 @@ export type LlmRequest = z.infer<typeof llmRequestSchema>;
 /** One chat message of any role. */
 export type LlmMessage = LlmRequest['messages'][number];
 
+/** Requests that passed {@link parseRequest}: validating one again is a lookup. */
+const validated = new WeakSet<object>();
+
 /**
- * Validates a request and returns it (with unknown fields kept).
+ * Validates a request and returns it (with unknown fields kept). A request this function
+ * returned is remembered, so validating it again (the transport under a middleware stack
+ * that validated at its top) costs a `WeakSet` lookup.
  *
  * @throws {@link RxllmError} with code `invalid-request`, `path` set to the first
  * offending field (`"messages.0.role"`) and a message listing every problem.
  */
 export function parseRequest(input: unknown): LlmRequest {
+  if (typeof input === 'object' && input !== null && validated.has(input)) return input as LlmRequest;
   const parsed = llmRequestSchema.safeParse(input);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    validated.add(parsed.data);
+    return parsed.data;
+  }
   const issues = parsed.error.issues.flatMap((issue) => specific(issue, []));
   const first = issues[0];
   const path = first ? formatPath(first.path) : '';
