@@ -90,6 +90,14 @@ describe('startSimulatorServer', () => {
       expect(ids).toEqual(expect.arrayContaining(['gpt-4o-mini', 'gpt-4o', 'gpt-4.1', 'gpt-4o-mini@eastus', 'fast']));
     });
 
+    it('retrieves a configured model, and answers 404 model_not_found for one that is not (as OpenAI does)', async () => {
+      expect((await client.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini');
+      const error = await client.models.retrieve('no-such-model').catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((error as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+      expect((error as Error).message).toContain('no-such-model');
+    });
+
     it('raises the SDK’s RateLimitError for an injected 429', async () => {
       const error = await client.chat.completions
         .create(sdkChat('Hi'), { headers: { 'x-rxllm-sim': 'fault=429,retry_after=1500' } })

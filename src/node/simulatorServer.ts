@@ -148,7 +148,13 @@ export async function startSimulatorServer(config: SimulatorServerConfig = {}): 
       },
     };
     const modelPath = /^\/v1\/models\/(.+)$/.exec(path);
-    if (modelPath && method === 'GET') return send(res, 200, JSON.stringify(modelEntry(decodeURIComponent(modelPath[1]!))));
+    if (modelPath && method === 'GET') {
+      const id = decodeURIComponent(modelPath[1]!);
+      // As OpenAI does: a model that is not configured is a 404, so `models.retrieve()` can tell.
+      // (Chat still answers any model through the `*` profile; only the listing is exact.)
+      if (simulator.profiles.has(id) && id !== '*') return send(res, 200, JSON.stringify(modelEntry(id)));
+      return send(res, 404, errorBody(`The model \`${id}\` does not exist or you do not have access to it. The simulator serves: ${simulator.profiles.names().filter((name) => name !== '*').join(', ')}.`, 'invalid_request_error', 'model_not_found'));
+    }
     const handlers = routes[path];
     const handler = handlers?.[method];
     if (handler) return handler();
