@@ -1,10 +1,10 @@
 // What the web demo's server sends the page for each state of a run: a flat, JSON-ready view of
 // a step, parallel or graph state, with times in milliseconds from the start of the run.
 import { concat, defer, map, type Observable, scan, type SchedulerLike } from 'rxjs';
-import type { contentAnalysisPipeline } from '../cli/demoPipeline.js';
-import type { TimelineRow } from '../metrics/timeline.js';
-import type { GraphNodeState, GraphState } from '../pipeline/graph.js';
-import type { StepState } from '../pipeline/StepState.js';
+import type { contentAnalysisPipeline } from './pipeline.js';
+import type { TimelineRow } from '../../metrics/timeline.js';
+import type { GraphNodeState, GraphState } from '../../pipeline/graph.js';
+import type { StepState } from '../../pipeline/StepState.js';
 
 /** The three ways the page runs the pipeline. */
 export type DemoMode = 'sequential' | 'parallel' | 'graph';

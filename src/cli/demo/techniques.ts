@@ -1,8 +1,8 @@
-import type { Transport } from '../core/transport.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { dedupeAndCache, type DedupeCacheReport } from './demoDedupeCache.js';
-import { hedgingAndRouting, type HedgingRoutingReport } from './demoHedgingRouting.js';
-import { loadControlSection, type LoadControlReport } from './demoLoadControl.js';
+import type { Transport } from '../../core/transport.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { dedupeAndCache, type DedupeCacheReport } from './dedupeCache.js';
+import { hedgingAndRouting, type HedgingRoutingReport } from './hedgingRouting.js';
+import { loadControlSection, type LoadControlReport } from './loadControl.js';
 
 export type { DedupeCacheReport, HedgingRoutingReport, LoadControlReport };
 

@@ -1,15 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, tap } from 'rxjs';
-import { RxllmError } from '../core/errors.js';
-import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { toServerSentEvents } from '../node/toServerSentEvents.js';
-import { DEMO_PAGE_HTML } from '../web/demoPage.js';
-import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from '../web/runSnapshot.js';
+import { RxllmError } from '../../core/errors.js';
+import { waterfallHtml } from '../../metrics/waterfallHtml.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { toServerSentEvents } from '../../node/toServerSentEvents.js';
+import { DEMO_PAGE_HTML } from './page.js';
+import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from './runSnapshot.js';
 import type { DemoIo } from './demo.js';
-import { openDemoEndpoint } from './demoEndpoint.js';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
+import { openDemoEndpoint } from '../openEndpoint.js';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
 
 /** Options for {@link runWebDemo}. */
 export interface WebDemoOptions {

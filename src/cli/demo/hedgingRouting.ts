@@ -1,19 +1,19 @@
 import { defer, lastValueFrom, mergeMap, range, tap, toArray } from 'rxjs';
-import type { LlmRequest } from '../core/request.js';
-import { withMiddleware, type Middleware, type Transport } from '../core/transport.js';
-import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
-import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
-import { hedge } from '../middleware/hedge.js';
-import { measure } from '../middleware/measure.js';
-import { route, type RouteDecision } from '../middleware/route.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { defaultSimulatorProfiles } from '../simulator/profiles.js';
-import { distributionQuantile, type SimulatorDistribution } from '../simulator/latency.js';
-import { createRng } from '../simulator/prng.js';
-import { ms, round } from './demoFormat.js';
-import { timed } from './demoMeasure.js';
-import { describeSim, simulating } from './demoSimOverride.js';
-import type { TechniquesConfig } from './demoTechniques.js';
+import type { LlmRequest } from '../../core/request.js';
+import { withMiddleware, type Middleware, type Transport } from '../../core/transport.js';
+import { LatencyHistogram } from '../../metrics/LatencyHistogram.js';
+import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
+import { hedge } from '../../middleware/hedge.js';
+import { measure } from '../../middleware/measure.js';
+import { route, type RouteDecision } from '../../middleware/route.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { defaultSimulatorProfiles } from '../../simulator/profiles.js';
+import { distributionQuantile, type SimulatorDistribution } from '../../simulator/latency.js';
+import { createRng } from '../../simulator/prng.js';
+import { ms, round } from './format.js';
+import { timed } from './timing.js';
+import { describeSim, simulating } from './simOverride.js';
+import type { TechniquesConfig } from './techniques.js';
 
 /** Times to first token of one run of requests, in ms. */
 export interface RunPercentiles {

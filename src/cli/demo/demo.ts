@@ -1,21 +1,21 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
-import { isRxllmError } from '../core/errors.js';
-import { withMiddleware, type Transport } from '../core/transport.js';
-import { measure } from '../middleware/measure.js';
-import { formatMs } from '../metrics/format.js';
-import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
-import { renderWaterfall } from '../metrics/renderWaterfall.js';
-import { snapshotTable } from '../metrics/snapshotTable.js';
-import { timelineFromGraph, type TimelineRow } from '../metrics/timeline.js';
-import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { openDemoEndpoint } from './demoEndpoint.js';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
-import { runWebDemo, type WebDemo, type WebDemoOptions } from './demoWeb.js';
-import { runTechniques } from './demoTechniques.js';
-import { untilStopped } from './untilStopped.js';
+import { isRxllmError } from '../../core/errors.js';
+import { withMiddleware, type Transport } from '../../core/transport.js';
+import { measure } from '../../middleware/measure.js';
+import { formatMs } from '../../metrics/format.js';
+import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
+import { renderWaterfall } from '../../metrics/renderWaterfall.js';
+import { snapshotTable } from '../../metrics/snapshotTable.js';
+import { timelineFromGraph, type TimelineRow } from '../../metrics/timeline.js';
+import { waterfallHtml } from '../../metrics/waterfallHtml.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { openDemoEndpoint } from '../openEndpoint.js';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
+import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
+import { runTechniques } from './techniques.js';
+import { untilStopped } from '../untilStopped.js';
 
 const HELP = `rxllm demo [options]
 

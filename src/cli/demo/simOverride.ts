@@ -1,7 +1,7 @@
 // The simulator's per-request profile override (`rxllm_sim`), as the techniques' sections send and print it. Internal.
-import type { LlmRequest } from '../core/request.js';
-import type { Middleware } from '../core/transport.js';
-import { parseProfileOverride } from '../simulator/profiles.js';
+import type { LlmRequest } from '../../core/request.js';
+import type { Middleware } from '../../core/transport.js';
+import { parseProfileOverride } from '../../simulator/profiles.js';
 
 /** Adds the simulator's per-request profile override (`rxllm_sim`) to each request. */
 export function simulating(override: (request: LlmRequest) => string | undefined): Middleware {

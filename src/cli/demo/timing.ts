@@ -1,9 +1,9 @@
 // How the techniques' sections measure: each request's times, and the calls that reached the endpoint. Internal.
 import { defer, map, type Observable, tap } from 'rxjs';
-import { isContentEvent, type LlmEvent } from '../core/events.js';
-import type { Transport } from '../core/transport.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { result } from '../operators/result.js';
+import { isContentEvent, type LlmEvent } from '../../core/events.js';
+import type { Transport } from '../../core/transport.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { result } from '../../operators/result.js';
 
 /** One request as {@link timed} saw it. */
 export interface Timing {
