@@ -9,7 +9,7 @@ import { prefetchWhen } from '../../pipeline/prefetchWhen.js';
 import { ms, round } from './format.js';
 import { timed, upstreamCounter, type CountedBy, type Timing } from './timing.js';
 import { describeSim, simulating } from './simOverride.js';
-import type { TechniquesConfig } from './techniques.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Section 1: `dedupe()`, `cache()` and `prefetcher()`. */
 export interface DedupeCacheReport {

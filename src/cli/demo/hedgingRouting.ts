@@ -13,7 +13,7 @@ import { createRng } from '../../simulator/prng.js';
 import { ms, round } from './format.js';
 import { timed } from './timing.js';
 import { describeSim, simulating } from './simOverride.js';
-import type { TechniquesConfig } from './techniques.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Times to first token of one run of requests, in ms. */
 export interface RunPercentiles {

@@ -7,7 +7,7 @@ import { result } from '../../operators/result.js';
 import { ms, round } from './format.js';
 import { timed, upstreamCounter, type CountedBy } from './timing.js';
 import { describeSim, simulating } from './simOverride.js';
-import type { TechniquesConfig } from './techniques.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Section 3: background work packed by `batch()` under `limit()`, with interactive requests beside it. */
 export interface LoadControlReport {
