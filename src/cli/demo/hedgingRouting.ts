@@ -208,12 +208,12 @@ async function firstTokens(llm: Transport, ask: (i: number) => LlmRequest, count
 function attemptCounter(): { middleware: Middleware; requests(): number; cancelled(): number } {
   let requests = 0;
   let cancelled = 0;
-  const middleware: Middleware = (next) => (request) =>
+  const middleware: Middleware = (next) => (request, context) =>
     defer(() => {
       requests++;
       let ended = false;
       const end = () => void (ended = true);
-      return next(request).pipe(tap({ complete: end, error: end, unsubscribe: () => void (ended || cancelled++) }));
+      return next(request, context).pipe(tap({ complete: end, error: end, unsubscribe: () => void (ended || cancelled++) }));
     });
   return { middleware, requests: () => requests, cancelled: () => cancelled };
 }

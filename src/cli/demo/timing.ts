@@ -39,7 +39,7 @@ export function upstreamCounter(config: { transport: Transport; server?: Simulat
   if (server) return { transport: config.transport, countedBy: "the simulator's /stats", reset: () => server.resetStats(), requests: () => server.stats().requests };
   let requests = 0;
   return {
-    transport: (request) => defer(() => (requests++, config.transport(request))),
+    transport: (request, context) => defer(() => (requests++, config.transport(request, context))),
     countedBy: 'a counting middleware',
     reset: () => void (requests = 0),
     requests: () => requests,
