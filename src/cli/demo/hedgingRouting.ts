@@ -139,7 +139,7 @@ async function hedgingRun(config: TechniquesConfig, server: SimulatorServer): Pr
   );
   const withHedge = await firstTokens(hedged, ask, HEDGE_REQUESTS, HEDGE_CONCURRENCY, HEDGE_SLOW_MS);
   // The server sees a cancelled loser's connection close a moment after the client lets go (later on a busy machine).
-  const serverAborts = await countReaching(() => server.stats().aborts, sent.cancelled(), 1000);
+  const serverAborts = await settledCount(() => server.stats().aborts, sent.cancelled(), 100, 1000);
   return {
     simulated: HEDGE_SIM,
     requests: HEDGE_REQUESTS,
@@ -206,11 +206,21 @@ async function firstTokens(llm: Transport, ask: (i: number) => LlmRequest, count
   return { p50: round(p50), p95: round(p95), p99: round(p99), max: round(max), slow };
 }
 
-/** Reads `count` until it reaches `target` or `withinMs` pass (CLI measurement, not operator logic), and returns it. */
-async function countReaching(count: () => number, target: number, withinMs: number): Promise<number> {
-  const giveUpAt = performance.now() + withinMs;
-  while (count() < target && performance.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 10));
-  return count();
+/**
+ * Reads `count` until it reaches `target`, or has been above 0 and still for `quietMs`, or `withinMs` pass
+ * (CLI measurement, not operator logic). A loser the server had already finished is no abort, so the
+ * count can settle below the target.
+ */
+async function settledCount(count: () => number, target: number, quietMs: number, withinMs: number): Promise<number> {
+  const startedAt = performance.now();
+  let last = count();
+  let changedAt = startedAt;
+  while (last < target && performance.now() - startedAt < withinMs && !(last > 0 && performance.now() - changedAt >= quietMs)) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const now = count();
+    if (now !== last) [last, changedAt] = [now, performance.now()];
+  }
+  return last;
 }
 
 /** Counts the attempts sent through it, and those unsubscribed before they ended. */
