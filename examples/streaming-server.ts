@@ -14,7 +14,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { filter, lastValueFrom, map, tap } from 'rxjs';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from '../src/cli/demoPipeline';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from '../src/cli/demo/pipeline';
 import { startSimulatorServer } from '../src/node/simulatorServer';
 import { toServerSentEvents } from '../src/node/toServerSentEvents';
 import type { ParallelState } from '../src/pipeline/parallel';

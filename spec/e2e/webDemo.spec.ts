@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { lastValueFrom } from 'rxjs';
-import { contentAnalysisPipeline } from '../../src/cli/demoPipeline';
-import { runWebDemo, type WebDemo } from '../../src/cli/demoWeb';
+import { contentAnalysisPipeline } from '../../src/cli/demo/pipeline';
+import { runWebDemo, type WebDemo } from '../../src/cli/demo/web';
 import { sseTransport } from '../../src/transport/sse';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -9,7 +9,7 @@ import { asyncScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { AnalysisComponent } from '../../examples/angular/analysis.component';
 import { ANALYSIS_PIPELINE, AnalysisService, type AnalysisPipeline, type AnalysisView } from '../../examples/angular/analysis.service';
-import { contentAnalysisPipeline } from '../../src/cli/demoPipeline';
+import { contentAnalysisPipeline } from '../../src/cli/demo/pipeline';
 import type { LlmRequest } from '../../src/core/request';
 import { scriptedTransport, type ScriptedTransport } from '../../src/testing/scriptedTransport';
 import { textScript } from '../../src/testing/script';

@@ -86,7 +86,7 @@ describe('composeAnswer', () => {
   });
 
   describe('replies', () => {
-    // The prompt `rxllm demo`'s reply step sends (src/cli/demoPipeline.ts).
+    // The prompt `rxllm demo`'s reply step sends (src/cli/demo/pipeline.ts).
     const demoPrompt = (sentiment: string, summary: string) =>
       `Draft a two-sentence reply to a customer whose message was ${sentiment}. Their message, summarized: ${summary}`;
     const SUMMARY = 'Customer support kept me on hold for an hour, then closed my ticket without fixing the billing error.';

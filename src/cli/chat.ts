@@ -1,14 +1,13 @@
 import { parseArgs } from 'node:util';
 import { lastValueFrom, tap } from 'rxjs';
 import { isRxllmError } from '../core/errors.js';
-import { startSimulatorServer } from '../node/simulatorServer.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import { withMiddleware, type Middleware, type Transport } from '../core/transport.js';
 import { retry } from '../middleware/retry.js';
 import { timeouts } from '../middleware/timeouts.js';
 import { result } from '../operators/result.js';
-import { sseTransport } from '../transport/sse.js';
+import { openEndpoint } from './openEndpoint.js';
 
 const HELP = `rxllm chat [options] PROMPT
 
@@ -95,32 +94,15 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
     messages: [...(values.system ? [{ role: 'system' as const, content: values.system }] : []), { role: 'user', content: prompt }],
     ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
   };
-  const endpoint = await openEndpoint(values['base-url'] ?? io.env['OPENAI_BASE_URL'], values['api-key'] ?? io.env['OPENAI_API_KEY'], values.transport);
+  const baseURL = values['base-url'] ?? io.env['OPENAI_BASE_URL'];
+  const apiKey = values['api-key'] ?? io.env['OPENAI_API_KEY'];
+  // Neither a base URL nor a key: the built-in simulator answers, over real HTTP.
+  const endpoint = await openEndpoint({ ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}), transport: values.transport });
   try {
     return await stream(withFlags(endpoint.transport, numbers, io), request, values.json, io);
   } finally {
     await endpoint.close();
   }
-}
-
-interface Endpoint {
-  transport: Transport;
-  close(): Promise<void>;
-}
-
-async function openEndpoint(baseURL: string | undefined, apiKey: string | undefined, kind: 'sse' | 'openai'): Promise<Endpoint> {
-  if (!baseURL && !apiKey) {
-    // No endpoint configured: answer from the built-in simulator, over real HTTP.
-    const server = await startSimulatorServer();
-    const inner = await openEndpoint(server.baseURL, undefined, kind);
-    return { transport: inner.transport, close: () => server.close() };
-  }
-  const config = { ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) };
-  if (kind === 'openai') {
-    const { openaiTransport } = await import('../openai/index.js');
-    return { transport: openaiTransport({ ...config, apiKey: apiKey ?? 'none' }), close: async () => undefined };
-  }
-  return { transport: sseTransport(config), close: async () => undefined };
 }
 
 /** The middleware the flags ask for: retry outside timeouts, so a first-token timeout is retried. */

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { runChat } from './chat.js';
-import { runDemo } from './demo.js';
+import { runDemo } from './demo/demo.js';
 import { runServe } from './serve.js';
 
 const USAGE = `rxllm: latency-optimized LLM pipelines on RxJS

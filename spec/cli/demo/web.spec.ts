@@ -3,9 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { runWebDemo, type WebDemo } from '../../src/cli/demoWeb';
-import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
-import type { RunSnapshot } from '../../src/web/runSnapshot';
+import { runWebDemo, type WebDemo } from '../../../src/cli/demo/web';
+import { fromServerSentEvents } from '../../../src/transport/fromServerSentEvents';
+import type { RunSnapshot } from '../../../src/cli/demo/runSnapshot';
 
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-web-')), 'profiles.json');
 writeFileSync(profiles, JSON.stringify({ quick: { ttftMs: 20, tokensPerSecond: 2000, jitter: 0, outputTokens: 10, faults: [] } }));

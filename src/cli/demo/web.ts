@@ -1,15 +1,15 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { asyncScheduler, tap } from 'rxjs';
-import { RxllmError } from '../core/errors.js';
-import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { toServerSentEvents } from '../node/toServerSentEvents.js';
-import { DEMO_PAGE_HTML } from '../web/demoPage.js';
-import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from '../web/runSnapshot.js';
-import type { DemoIo } from './demo.js';
-import { openDemoEndpoint } from './demoEndpoint.js';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
+import { RxllmError } from '../../core/errors.js';
+import { waterfallHtml } from '../../metrics/waterfallHtml.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { toServerSentEvents } from '../../node/toServerSentEvents.js';
+import { DEMO_PAGE_HTML } from './page.js';
+import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from './runSnapshot.js';
+import { demoEndpointConfig, openEndpoint } from '../openEndpoint.js';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
+import type { DemoIo } from './types.js';
 
 /** Options for {@link runWebDemo}. */
 export interface WebDemoOptions {
@@ -65,7 +65,7 @@ export async function runWebDemo(options: WebDemoOptions): Promise<WebDemo> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RxllmError('invalid-config', `--port must be an integer 0–65535, got ${String(port)}.`);
   if (!Number.isInteger(seed)) throw new RxllmError('invalid-config', `--seed must be an integer, got ${String(seed)}.`);
 
-  const { transport, simulator, ...opened } = await openDemoEndpoint(io.env, { seed, ...(options.profiles ? { profiles: options.profiles } : {}) });
+  const { transport, simulator, ...opened } = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(options.profiles ? { profiles: options.profiles } : {}) }));
   const endpoint = simulator ? `built-in simulator (seed ${seed})` : opened.label;
   const pipeline = contentAnalysisPipeline(() => transport, model);
   // The last finished run of each mode, for /report: one record per mode, so memory stays bounded.

@@ -1,10 +1,10 @@
 import { asyncScheduler, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
-import { contentAnalysisPipeline } from '../../src/cli/demoPipeline';
-import type { LlmRequest } from '../../src/core/request';
-import { textScript } from '../../src/testing/script';
-import { scriptedTransport } from '../../src/testing/scriptedTransport';
-import { runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from '../../src/web/runSnapshot';
+import { contentAnalysisPipeline } from '../../../src/cli/demo/pipeline';
+import type { LlmRequest } from '../../../src/core/request';
+import { textScript } from '../../../src/testing/script';
+import { scriptedTransport } from '../../../src/testing/scriptedTransport';
+import { runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from '../../../src/cli/demo/runSnapshot';
 
 // Every answer: first token at 100 ms, a word every 10 ms. Sentiment 1 word (done at 100),
 // summary 3 words (done at 120), keywords 2 words (done at 110), reply 2 words (done at 110).

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { Transport } from '../core/transport.js';
-import { graph } from '../pipeline/graph.js';
-import { parallel } from '../pipeline/parallel.js';
-import { step } from '../pipeline/step.js';
+import type { Transport } from '../../core/transport.js';
+import { graph } from '../../pipeline/graph.js';
+import { parallel } from '../../pipeline/parallel.js';
+import { step } from '../../pipeline/step.js';
 
 /** The seed article's sample inputs: short product reviews. */
 export const SAMPLE_TEXTS: readonly string[] = [

@@ -1,33 +1,9 @@
-import type { Transport } from '../core/transport.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { dedupeAndCache, type DedupeCacheReport } from './demoDedupeCache.js';
-import { hedgingAndRouting, type HedgingRoutingReport } from './demoHedgingRouting.js';
-import { loadControlSection, type LoadControlReport } from './demoLoadControl.js';
+import { dedupeAndCache, type DedupeCacheReport } from './dedupeCache.js';
+import { hedgingAndRouting, type HedgingRoutingReport } from './hedgingRouting.js';
+import { loadControlSection, type LoadControlReport } from './loadControl.js';
+import type { TechniquesConfig } from './types.js';
 
 export type { DedupeCacheReport, HedgingRoutingReport, LoadControlReport };
-
-/** Options for {@link runTechniques}. */
-export interface TechniquesConfig {
-  /**
-   * The demo's endpoint, without the per-step `measure()` of the pipeline runs: every section
-   * composes its own middleware over it.
-   */
-  transport: Transport;
-  /**
-   * The simulator server the demo started, when it did. With it, upstream calls are counted by
-   * its `/stats`, every section runs on a short simulated profile it states (a per-request
-   * `rxllm_sim` override), and hedging and routing run. Without it (a real endpoint), a counting
-   * middleware counts the calls, the model's own latency applies, and hedging and routing are
-   * skipped (they need a heavy-tailed profile and two deployments).
-   */
-  server?: SimulatorServer;
-  /** The model of sections 1 and 3, and of the hedging run. */
-  model: string;
-  /** Prints one line of the report (the demo passes a no-op with `--json`). */
-  log: (line: string) => void;
-  /** Seeds `route()`'s exploration draws (the simulator's own seed decides the latencies). @defaultValue 1 */
-  seed?: number;
-}
 
 /** Why a section did not run. */
 export interface SkippedSection {

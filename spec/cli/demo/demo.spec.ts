@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runDemo } from '../../src/cli/demo';
-import { captureIo } from '../helpers/captureIo';
+import { runDemo } from '../../../src/cli/demo/demo';
+import { captureIo } from '../../helpers/captureIo';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');

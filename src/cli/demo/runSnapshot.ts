@@ -1,10 +1,10 @@
 // What the web demo's server sends the page for each state of a run: a flat, JSON-ready view of
 // a step, parallel or graph state, with times in milliseconds from the start of the run.
 import { concat, defer, map, type Observable, scan, type SchedulerLike } from 'rxjs';
-import type { contentAnalysisPipeline } from '../cli/demoPipeline.js';
-import type { TimelineRow } from '../metrics/timeline.js';
-import type { GraphNodeState, GraphState } from '../pipeline/graph.js';
-import type { StepState } from '../pipeline/StepState.js';
+import type { TimelineRow } from '../../metrics/timeline.js';
+import type { GraphNodeState, GraphState } from '../../pipeline/graph.js';
+import type { StepState } from '../../pipeline/StepState.js';
+import type { DemoPipeline } from './types.js';
 
 /** The three ways the page runs the pipeline. */
 export type DemoMode = 'sequential' | 'parallel' | 'graph';
@@ -37,9 +37,6 @@ export interface RunSnapshot {
   /** The record of values, once done. */
   value?: Record<string, unknown>;
 }
-
-/** The article's pipeline, as `contentAnalysisPipeline` builds it. */
-export type DemoPipeline = ReturnType<typeof contentAnalysisPipeline>;
 
 /** The snapshots of one run of `mode` on `text`. Cold; unsubscribe cancels the run. */
 export function runSnapshots(pipeline: DemoPipeline, mode: DemoMode, text: string, scheduler: SchedulerLike): Observable<RunSnapshot> {

@@ -1,9 +1,9 @@
 // How the techniques' sections measure: each request's times, and the calls that reached the endpoint. Internal.
 import { defer, map, type Observable, tap } from 'rxjs';
-import { isContentEvent, type LlmEvent } from '../core/events.js';
-import type { Transport } from '../core/transport.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { result } from '../operators/result.js';
+import { isContentEvent, type LlmEvent } from '../../core/events.js';
+import type { Transport } from '../../core/transport.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { result } from '../../operators/result.js';
 
 /** One request as {@link timed} saw it. */
 export interface Timing {
@@ -39,7 +39,7 @@ export function upstreamCounter(config: { transport: Transport; server?: Simulat
   if (server) return { transport: config.transport, countedBy: "the simulator's /stats", reset: () => server.resetStats(), requests: () => server.stats().requests };
   let requests = 0;
   return {
-    transport: (request) => defer(() => (requests++, config.transport(request))),
+    transport: (request, context) => defer(() => (requests++, config.transport(request, context))),
     countedBy: 'a counting middleware',
     reset: () => void (requests = 0),
     requests: () => requests,

@@ -1,13 +1,13 @@
 import { forkJoin, lastValueFrom, mergeMap, range, timer, toArray } from 'rxjs';
-import { withMiddleware } from '../core/transport.js';
-import { inLane } from '../load/lane.js';
-import { batch, type BatchStats } from '../middleware/batch.js';
-import { limit } from '../middleware/limit.js';
-import { result } from '../operators/result.js';
-import { ms, round } from './demoFormat.js';
-import { timed, upstreamCounter, type CountedBy } from './demoMeasure.js';
-import { describeSim, simulating } from './demoSimOverride.js';
-import type { TechniquesConfig } from './demoTechniques.js';
+import { withMiddleware } from '../../core/transport.js';
+import { inLane } from '../../load/lane.js';
+import { batch, type BatchStats } from '../../middleware/batch.js';
+import { limit } from '../../middleware/limit.js';
+import { result } from '../../operators/result.js';
+import { ms, round } from './format.js';
+import { timed, upstreamCounter, type CountedBy } from './timing.js';
+import { describeSim, simulating } from './simOverride.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Section 3: background work packed by `batch()` under `limit()`, with interactive requests beside it. */
 export interface LoadControlReport {

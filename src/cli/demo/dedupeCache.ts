@@ -1,15 +1,15 @@
 import { lastValueFrom, type Observable, timer } from 'rxjs';
-import type { LlmEvent } from '../core/events.js';
-import type { LlmRequest } from '../core/request.js';
-import { withMiddleware } from '../core/transport.js';
-import { cache } from '../middleware/cache.js';
-import { dedupe } from '../middleware/dedupe.js';
-import { prefetcher } from '../pipeline/prefetcher.js';
-import { prefetchWhen } from '../pipeline/prefetchWhen.js';
-import { ms, round } from './demoFormat.js';
-import { timed, upstreamCounter, type CountedBy, type Timing } from './demoMeasure.js';
-import { describeSim, simulating } from './demoSimOverride.js';
-import type { TechniquesConfig } from './demoTechniques.js';
+import type { LlmEvent } from '../../core/events.js';
+import type { LlmRequest } from '../../core/request.js';
+import { withMiddleware } from '../../core/transport.js';
+import { cache } from '../../middleware/cache.js';
+import { dedupe } from '../../middleware/dedupe.js';
+import { prefetcher } from '../../pipeline/prefetcher.js';
+import { prefetchWhen } from '../../pipeline/prefetchWhen.js';
+import { ms, round } from './format.js';
+import { timed, upstreamCounter, type CountedBy, type Timing } from './timing.js';
+import { describeSim, simulating } from './simOverride.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Section 1: `dedupe()`, `cache()` and `prefetcher()`. */
 export interface DedupeCacheReport {

@@ -1,21 +1,22 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
-import { isRxllmError } from '../core/errors.js';
-import { withMiddleware, type Transport } from '../core/transport.js';
-import { measure } from '../middleware/measure.js';
-import { formatMs } from '../metrics/format.js';
-import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
-import { renderWaterfall } from '../metrics/renderWaterfall.js';
-import { snapshotTable } from '../metrics/snapshotTable.js';
-import { timelineFromGraph, type TimelineRow } from '../metrics/timeline.js';
-import { waterfallHtml } from '../metrics/waterfallHtml.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { openDemoEndpoint } from './demoEndpoint.js';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from './demoPipeline.js';
-import { runWebDemo, type WebDemo, type WebDemoOptions } from './demoWeb.js';
-import { runTechniques } from './demoTechniques.js';
-import { untilStopped } from './untilStopped.js';
+import { isRxllmError } from '../../core/errors.js';
+import { withMiddleware, type Transport } from '../../core/transport.js';
+import { measure } from '../../middleware/measure.js';
+import { formatMs } from '../../metrics/format.js';
+import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
+import { renderWaterfall } from '../../metrics/renderWaterfall.js';
+import { snapshotTable } from '../../metrics/snapshotTable.js';
+import { timelineFromGraph, type TimelineRow } from '../../metrics/timeline.js';
+import { waterfallHtml } from '../../metrics/waterfallHtml.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { demoEndpointConfig, openEndpoint } from '../openEndpoint.js';
+import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
+import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
+import { runTechniques } from './techniques.js';
+import type { DemoIo, DemoPipeline } from './types.js';
+import { untilStopped } from '../untilStopped.js';
 
 const HELP = `rxllm demo [options]
 
@@ -40,15 +41,6 @@ Options:
   --port N          the web page's port (default: a free one)
   -h, --help        this text
 `;
-
-/** Where `rxllm demo` writes; tests pass their own. */
-export interface DemoIo {
-  stdout: { write(chunk: string): unknown; isTTY?: boolean; columns?: number };
-  stderr: { write(chunk: string): unknown };
-  env: Record<string, string | undefined>;
-  /** Stops `--web` when aborted. Without it, SIGINT and SIGTERM stop it. */
-  until?: AbortSignal;
-}
 
 type Mode = 'sequential' | 'parallel' | 'streaming' | 'graph';
 
@@ -105,7 +97,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
 
   let server: SimulatorServer | undefined;
   try {
-    const opened = await openDemoEndpoint(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) });
+    const opened = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
     server = opened.simulator;
     const { transport, label: endpoint } = opened;
     const live = !values.json && io.stdout.isTTY === true;
@@ -196,9 +188,7 @@ async function serveWebDemo(options: WebDemoOptions): Promise<number> {
   return 0;
 }
 
-type Pipeline = ReturnType<typeof contentAnalysisPipeline>;
-
-async function runOnce(mode: Mode, pipeline: Pipeline, text: string, progress: (line: string) => void): Promise<Omit<RunReport, 'text'>> {
+async function runOnce(mode: Mode, pipeline: DemoPipeline, text: string, progress: (line: string) => void): Promise<Omit<RunReport, 'text'>> {
   const startedAt = asyncScheduler.now();
   if (mode === 'sequential') {
     // One request after another: each step's own states give the profiler view.

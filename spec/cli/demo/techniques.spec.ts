@@ -1,8 +1,8 @@
-import { runTechniques, type HedgingRoutingReport, type TechniquesReport } from '../../src/cli/demoTechniques';
-import type { LlmRequest } from '../../src/core/request';
-import type { Transport } from '../../src/core/transport';
-import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
-import { sseTransport } from '../../src/transport/sse';
+import { runTechniques, type HedgingRoutingReport, type TechniquesReport } from '../../../src/cli/demo/techniques';
+import type { LlmRequest } from '../../../src/core/request';
+import type { Transport } from '../../../src/core/transport';
+import { startSimulatorServer, type SimulatorServer } from '../../../src/node/simulatorServer';
+import { sseTransport } from '../../../src/transport/sse';
 
 // The sections bring their own short simulated profiles; `quick` is what the real-endpoint run (no overrides) gets.
 const profiles = { quick: { ttftMs: 40, tokensPerSecond: 2000, jitter: 0, outputTokens: 20, faults: [] } };

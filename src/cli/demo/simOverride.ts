@@ -1,13 +1,14 @@
-// The simulator's per-request profile override (`rxllm_sim`), as the techniques' sections send and print it. Internal.
-import type { LlmRequest } from '../core/request.js';
-import type { Middleware } from '../core/transport.js';
-import { parseProfileOverride } from '../simulator/profiles.js';
+// The simulator's per-request profile override (`rxllm_sim`), as the techniques' sections send and print it. Internal to
+// the demo: a user sets `rxllm_sim` in the request (or the x-rxllm-sim header) without a middleware.
+import type { LlmRequest } from '../../core/request.js';
+import type { Middleware } from '../../core/transport.js';
+import { parseProfileOverride } from '../../simulator/profiles.js';
 
 /** Adds the simulator's per-request profile override (`rxllm_sim`) to each request. */
 export function simulating(override: (request: LlmRequest) => string | undefined): Middleware {
-  return (next) => (request) => {
+  return (next) => (request, context) => {
     const sim = override(request);
-    return next(sim === undefined ? request : { ...request, rxllm_sim: sim });
+    return next(sim === undefined ? request : { ...request, rxllm_sim: sim }, context);
   };
 }
 

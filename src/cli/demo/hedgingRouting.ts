@@ -1,19 +1,19 @@
 import { defer, lastValueFrom, mergeMap, range, tap, toArray } from 'rxjs';
-import type { LlmRequest } from '../core/request.js';
-import { withMiddleware, type Middleware, type Transport } from '../core/transport.js';
-import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
-import { LatencyRegistry } from '../metrics/LatencyRegistry.js';
-import { hedge } from '../middleware/hedge.js';
-import { measure } from '../middleware/measure.js';
-import { route, type RouteDecision } from '../middleware/route.js';
-import type { SimulatorServer } from '../node/simulatorServer.js';
-import { defaultSimulatorProfiles } from '../simulator/profiles.js';
-import { distributionQuantile, type SimulatorDistribution } from '../simulator/latency.js';
-import { createRng } from '../simulator/prng.js';
-import { ms, round } from './demoFormat.js';
-import { timed } from './demoMeasure.js';
-import { describeSim, simulating } from './demoSimOverride.js';
-import type { TechniquesConfig } from './demoTechniques.js';
+import type { LlmRequest } from '../../core/request.js';
+import { withMiddleware, type Middleware, type Transport } from '../../core/transport.js';
+import { LatencyHistogram } from '../../metrics/LatencyHistogram.js';
+import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
+import { hedge } from '../../middleware/hedge.js';
+import { measure } from '../../middleware/measure.js';
+import { route, type RouteDecision } from '../../middleware/route.js';
+import type { SimulatorServer } from '../../node/simulatorServer.js';
+import { defaultSimulatorProfiles } from '../../simulator/profiles.js';
+import { distributionQuantile, type SimulatorDistribution } from '../../simulator/latency.js';
+import { createRng } from '../../simulator/prng.js';
+import { ms, round } from './format.js';
+import { timed } from './timing.js';
+import { describeSim, simulating } from './simOverride.js';
+import type { TechniquesConfig } from './types.js';
 
 /** Times to first token of one run of requests, in ms. */
 export interface RunPercentiles {
@@ -138,6 +138,8 @@ async function hedgingRun(config: TechniquesConfig, server: SimulatorServer): Pr
     sim,
   );
   const withHedge = await firstTokens(hedged, ask, HEDGE_REQUESTS, HEDGE_CONCURRENCY, HEDGE_SLOW_MS);
+  // The server sees a cancelled loser's connection close a moment after the client lets go (later on a busy machine).
+  const serverAborts = await settledCount(() => server.stats().aborts, sent.cancelled(), 100, 1000);
   return {
     simulated: HEDGE_SIM,
     requests: HEDGE_REQUESTS,
@@ -150,7 +152,7 @@ async function hedgingRun(config: TechniquesConfig, server: SimulatorServer): Pr
     overBudget,
     extraRequests: sent.requests() - HEDGE_REQUESTS,
     cancelled: sent.cancelled(),
-    serverAborts: server.stats().aborts,
+    serverAborts,
   };
 }
 
@@ -204,16 +206,33 @@ async function firstTokens(llm: Transport, ask: (i: number) => LlmRequest, count
   return { p50: round(p50), p95: round(p95), p99: round(p99), max: round(max), slow };
 }
 
+/**
+ * Reads `count` until it reaches `target`, or has been above 0 and still for `quietMs`, or `withinMs` pass
+ * (CLI measurement, not operator logic). A loser the server had already finished is no abort, so the
+ * count can settle below the target.
+ */
+async function settledCount(count: () => number, target: number, quietMs: number, withinMs: number): Promise<number> {
+  const startedAt = performance.now();
+  let last = count();
+  let changedAt = startedAt;
+  while (last < target && performance.now() - startedAt < withinMs && !(last > 0 && performance.now() - changedAt >= quietMs)) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const now = count();
+    if (now !== last) [last, changedAt] = [now, performance.now()];
+  }
+  return last;
+}
+
 /** Counts the attempts sent through it, and those unsubscribed before they ended. */
 function attemptCounter(): { middleware: Middleware; requests(): number; cancelled(): number } {
   let requests = 0;
   let cancelled = 0;
-  const middleware: Middleware = (next) => (request) =>
+  const middleware: Middleware = (next) => (request, context) =>
     defer(() => {
       requests++;
       let ended = false;
       const end = () => void (ended = true);
-      return next(request).pipe(tap({ complete: end, error: end, unsubscribe: () => void (ended || cancelled++) }));
+      return next(request, context).pipe(tap({ complete: end, error: end, unsubscribe: () => void (ended || cancelled++) }));
     });
   return { middleware, requests: () => requests, cancelled: () => cancelled };
 }
