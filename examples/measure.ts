@@ -4,7 +4,9 @@
  * regression check between two builds.
  *
  * A support-reply graph (classify and summarize the ticket at once, then draft a reply from both)
- * runs 12 times at once on the in-process simulator, every step's transport wrapped in `measure()`.
+ * runs 12 times at once on the in-process simulator, every step sent through ONE middleware stack
+ * with one `measure()`: `step()` names its step in each request's context, and `measure()` files the
+ * request under it, so the percentiles are still per step.
  * Then the same load runs against a "new build" whose large model got slower, and
  * `compareSnapshots` catches it.
  *
@@ -35,18 +37,18 @@ const RUNS = 12;
 const ticket = `My order #4821 arrived with a cracked screen. I was charged twice for shipping
 and nobody answered my two emails. I need a replacement before Friday.`;
 
-/** The pipeline, with every step's requests measured under the step's name. */
+/** The pipeline: one stack for every step; each request is measured under its step's name. */
 function supportReply(transport: Transport, latency: LatencyRegistry) {
-  const measured = (name: string) => withMiddleware(transport, measure({ registry: latency, step: name }));
+  const llm = withMiddleware(transport, measure({ registry: latency }));
   const classify = step(
     'classify',
     (text: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Classify this ticket as billing, shipping, damage or other:\n\n${text}` }] }),
-    { transport: measured('classify'), output: z.enum(['billing', 'shipping', 'damage', 'other']), reasks: 1 },
+    { transport: llm, output: z.enum(['billing', 'shipping', 'damage', 'other']), reasks: 1 },
   );
   const summary = step(
     'summary',
     (text: string) => ({ model: 'gpt-4o', messages: [{ role: 'user', content: `Summarize this ticket in two sentences:\n\n${text}` }] }),
-    { transport: measured('summary') },
+    { transport: llm },
   );
   const draft = step(
     'draft',
@@ -54,7 +56,7 @@ function supportReply(transport: Transport, latency: LatencyRegistry) {
       model: 'gpt-4o',
       messages: [{ role: 'user', content: `Write a short reply to a ${category} ticket. Summary: ${summary}` }],
     }),
-    { transport: measured('draft') },
+    { transport: llm },
   );
   return graph<string, { classify: string; summary: string; draft: string }>({
     nodes: {

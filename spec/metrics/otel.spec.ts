@@ -113,10 +113,10 @@ describe('recordSpans', () => {
     const values = { a: textEvent('Hi'), u: usageEvent({ prompt_tokens: 12, completion_tokens: 3 }), f: finishEvent('stop') };
 
     testScheduler.run(({ cold }) => {
-      const ok = withMiddleware(() => cold('  250ms a 99ms u f|', values), measure({ registry, step: 'summary' }));
-      const failing = withMiddleware(() => cold('  40ms #', undefined, new RxllmError('rate-limited', 'Slow down.')), measure({ registry, step: 'summary' }));
-      ok(request).subscribe();
-      failing(request).subscribe({ error: () => undefined });
+      const ok = withMiddleware(() => cold('  250ms a 99ms u f|', values), measure({ registry }));
+      const failing = withMiddleware(() => cold('  40ms #', undefined, new RxllmError('rate-limited', 'Slow down.')), measure({ registry }));
+      ok(request, { step: 'summary' }).subscribe();
+      failing(request, { step: 'summary' }).subscribe({ error: () => undefined });
     });
     exporting.unsubscribe();
 

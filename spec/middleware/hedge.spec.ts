@@ -3,7 +3,7 @@ import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
-import { withMiddleware } from '../../src/core/transport';
+import { type Transport, withMiddleware } from '../../src/core/transport';
 import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
 import { hedge, type HedgeEvent } from '../../src/middleware/hedge';
 import { measure } from '../../src/middleware/measure';
@@ -156,7 +156,92 @@ describe('hedge', () => {
     expect(seen[20]).toEqual({ type: 'started', attempt: 1, afterMs: expect.closeTo(280, -1) });
   });
 
+  it('hedges each step at its own p95: one hedge() and one measure() for every step, keyed by the context', () => {
+    const seen: HedgeEvent[] = [];
+    testScheduler.run(() => {
+      const registry = new LatencyRegistry({ scheduler: testScheduler, window: { requests: 100 } });
+      // summary's first 5 answers come in 100 ms, keywords' in 400 ms; every later request stalls for 1 s.
+      const ttft: Record<string, number> = { summary: 100, keywords: 400 };
+      const scripted = scriptedTransport((r, index) => {
+        const at = index < 10 ? ttft[r.model]! : 1000;
+        return [{ at, text: 'x' }, { at: at + 1, finish: 'stop' }];
+      });
+      // The step picks the script; measure() above sees the request as it was sent.
+      const byStep: Transport = (r, context) => scripted({ ...r, model: context?.step ?? r.model });
+      const hedged = withMiddleware(byStep, hedge({ after: 'p95', registry, minSamples: 5, budget: false, onHedge: (e) => seen.push(e) }), measure({ registry }));
+      for (let i = 0; i < 5; i++) {
+        hedged(request, { step: 'summary' }).subscribe();
+        hedged(request, { step: 'keywords' }).subscribe();
+      }
+      testScheduler.schedule(() => hedged(request, { step: 'summary' }).subscribe(), 1000);
+      testScheduler.schedule(() => hedged(request, { step: 'keywords' }).subscribe(), 5000);
+    });
+    expect(seen.slice(0, 10)).toEqual(Array(10).fill({ type: 'skipped', reason: 'no-latency-data' }));
+    // Each stalled request is hedged at its own step's p95, not at one threshold for the model.
+    expect(seen.filter((e) => e.type === 'started')).toEqual([
+      { type: 'started', attempt: 1, afterMs: 100 },
+      { type: 'started', attempt: 1, afterMs: 400 },
+    ]);
+  });
+
+  describe('with a deadline in the request context', () => {
+    it('sends no backup that would start at or after the deadline', () => {
+      const seen: HedgeEvent[] = [];
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const original = cold('  300ms a-b|', values);
+        const originalSubs = '   ^ 302ms !';
+        const backup = cold('    50ms x-b|', values);
+
+        const llm = withMiddleware(calls(original, backup), hedge({ after: 100, onHedge: (e) => seen.push(e) }));
+        expectObservable(llm(request, { deadline: 100 })).toBe('300ms a-b|', values);
+        expectSubscriptions(original.subscriptions).toBe(originalSubs);
+        expectSubscriptions(backup.subscriptions).toBe([]);
+      });
+      expect(seen).toEqual([{ type: 'skipped', reason: 'deadline' }]);
+    });
+
+    it('sends a backup that starts before the deadline, but not a second one past it', () => {
+      const seen: HedgeEvent[] = [];
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const original = cold('  1000ms a|', values);
+        const first = cold('     1000ms a|', values);
+        const second = cold('    10ms x|', values);
+        const expected = '       1000ms a|';
+
+        const llm = withMiddleware(() => original, hedge({ after: 100, maxHedges: 2, to: calls(first, second), budget: false, onHedge: (e) => seen.push(e) }));
+        expectObservable(llm(request, { deadline: 150 })).toBe(expected, values);
+        expectSubscriptions(first.subscriptions).toBe('100ms ^ 899ms !');
+        expectSubscriptions(second.subscriptions).toBe([]);
+      });
+      expect(seen).toEqual([
+        { type: 'started', attempt: 1, afterMs: 100 },
+        { type: 'skipped', reason: 'deadline' },
+        { type: 'won', attempt: 0 },
+      ]);
+    });
+
+    it('passes the context to the original and to the backup', () => {
+      const contexts: unknown[] = [];
+      testScheduler.run(({ cold, expectObservable }) => {
+        const original = cold('  300ms a|', values);
+        const backup = cold('    50ms x|', values);
+        const llm = withMiddleware(
+          (_r, context) => (contexts.push(context), original),
+          hedge({ after: 100, to: (_r, context) => (contexts.push(context), backup) }),
+        );
+        expectObservable(llm(request, { step: 'summary', deadline: 1000 })).toBe('150ms x|', values);
+      });
+      expect(contexts).toEqual([
+        { step: 'summary', deadline: 1000 },
+        { step: 'summary', deadline: 1000 },
+      ]);
+    });
+  });
+
   it('rejects bad options', () => {
+    expect(() => hedge({ after: 100, step: 'summary' } as never)).toThrow(
+      expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('the step now comes from the request context') }),
+    );
     expect(() => hedge({ after: 'p95' })).toThrow(/needs `registry`/);
     expect(() => hedge({ after: 'fast' as never, registry: new LatencyRegistry() })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
     expect(() => hedge({ after: -5 })).toThrow(expect.objectContaining({ code: 'invalid-config' }));

@@ -39,8 +39,8 @@ describe('measure', () => {
       const upstreamSubs = '   ^-----------!';
       const expected = '       --a--b--u--f|';
 
-      const llm = withMiddleware(() => upstream, measure({ registry, step: 'summary', scheduler: testScheduler }));
-      expectObservable(llm(request())).toBe(expected, values);
+      const llm = withMiddleware(() => upstream, measure({ registry, scheduler: testScheduler }));
+      expectObservable(llm(request(), { step: 'summary' })).toBe(expected, values);
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
     expect(records).toEqual([
@@ -86,8 +86,8 @@ describe('measure', () => {
       const upstreamSubs = '   ^-----!';
       const expected = '       ---a--#';
 
-      const llm = withMiddleware(() => upstream, measure({ registry, step: 'draft' }));
-      expectObservable(llm(request())).toBe(expected, values, error);
+      const llm = withMiddleware(() => upstream, measure({ registry }));
+      expectObservable(llm(request(), { step: 'draft' })).toBe(expected, values, error);
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
     expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'connection-lost', firstToken: 3, end: 6 })]);
@@ -109,14 +109,26 @@ describe('measure', () => {
   });
 
   it('records a transport that throws before returning a stream, and passes the error on', () => {
-    const invalid = new RxllmError('invalid-request', 'Invalid chat request.');
+    const broken = new RxllmError('invalid-config', 'sseTransport(): `baseURL` is required.');
     testScheduler.run(({ expectObservable }) => {
       const llm = withMiddleware(() => {
-        throw invalid;
+        throw broken;
       }, measure({ registry }));
-      expectObservable(llm(request())).toBe('#', undefined, invalid);
+      expectObservable(llm(request())).toBe('#', undefined, broken);
     });
-    expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'invalid-request', start: 0, end: 0, outputTokens: 0 })]);
+    expect(records).toEqual([expect.objectContaining({ outcome: 'error', errorCode: 'invalid-config', start: 0, end: 0, outputTokens: 0 })]);
+  });
+
+  it('never sees an invalid request: withMiddleware rejects it above, so nothing is recorded and nothing is sent', () => {
+    let sent = 0;
+    testScheduler.run(({ cold, expectObservable }) => {
+      const llm = withMiddleware(() => (sent++, cold('-a-f|', values)), measure({ registry }));
+      const invalid = { model: 'small', messages: [] } as unknown as LlmRequest;
+      expectObservable(llm(invalid, { step: 'summary' })).toBe('#', undefined, expect.objectContaining({ code: 'invalid-request' }));
+    });
+    expect(sent).toBe(0);
+    expect(records).toEqual([]);
+    expect(registry.count()).toBe(0);
   });
 
   it('records a request abandoned before its end as cancelled, and unsubscribes the upstream', () => {
@@ -159,8 +171,8 @@ describe('measure', () => {
     // Request i (1..100) answers after i × 10 ms and streams for 50 ms more.
     const script = (req: LlmRequest): string => `${Number((req.messages[0] as { content: string }).content) * 10}ms a 49ms b 9ms (f|)`;
     testScheduler.run(({ cold }) => {
-      const llm = withMiddleware((req) => cold(script(req), values) as Observable<LlmEvent>, measure({ registry, step: 'draft' }));
-      for (let i = 1; i <= 100; i++) llm(request('small', String(i))).subscribe();
+      const llm = withMiddleware((req) => cold(script(req), values) as Observable<LlmEvent>, measure({ registry }));
+      for (let i = 1; i <= 100; i++) llm(request('small', String(i)), { step: 'draft' }).subscribe();
     });
     expect(registry.percentile({ step: 'draft', p: 50 })).toBe(500);
     expect(registry.percentile({ step: 'draft', p: 95 })).toBe(950);
@@ -172,11 +184,11 @@ describe('measure', () => {
 
   it('keeps steps and models apart, and lets queries cross them', () => {
     testScheduler.run(({ cold }) => {
-      const fast = withMiddleware(() => cold('-a-f|', values), measure({ registry, step: 'summary' }));
-      const slow = withMiddleware(() => cold('-----a-f|', values), measure({ registry, step: 'keywords' }));
-      fast(request('small')).subscribe();
-      fast(request('big')).subscribe();
-      slow(request('big')).subscribe();
+      const fast = withMiddleware(() => cold('-a-f|', values), measure({ registry }));
+      const slow = withMiddleware(() => cold('-----a-f|', values), measure({ registry }));
+      fast(request('small'), { step: 'summary' }).subscribe();
+      fast(request('big'), { step: 'summary' }).subscribe();
+      slow(request('big'), { step: 'keywords' }).subscribe();
     });
     expect(registry.count({ step: 'summary' })).toBe(2);
     expect(registry.count({ model: 'big' })).toBe(2);
@@ -185,11 +197,40 @@ describe('measure', () => {
     expect(registry.percentile({ step: 'summary', p: 100 })).toBe(1);
   });
 
+  it('serves every step of a pipeline from one stack: per-step percentiles from the context, the model as fallback', () => {
+    // One transport, one measure(): the step's latency depends on the step, as in a real pipeline.
+    const script: Record<string, string> = { summary: '30ms a 9ms (f|)', keywords: '10ms a 9ms (f|)', small: '50ms a 9ms (f|)' };
+    const contexts: unknown[] = [];
+    testScheduler.run(({ cold }) => {
+      const llm = withMiddleware((req, context) => {
+        contexts.push(context);
+        return cold(script[context?.step ?? req.model]!, values);
+      }, measure({ registry }));
+      for (let i = 0; i < 3; i++) {
+        llm(request(), { step: 'summary' }).subscribe();
+        llm(request(), { step: 'keywords', attributes: { tenant: 'acme' } }).subscribe();
+      }
+      llm(request()).subscribe();
+    });
+    expect(registry.stats({ step: 'summary' }).ttft).toMatchObject({ count: 3, p50: 30, p95: 30, p99: 30 });
+    expect(registry.stats({ step: 'keywords' }).ttft).toMatchObject({ count: 3, p50: 10, p95: 10, p99: 10 });
+    expect(registry.stats({ step: 'small' }).ttft).toMatchObject({ count: 1, p50: 50 });
+    expect(registry.count({ model: 'small' })).toBe(7);
+    // The context reaches the transport unchanged, attributes included.
+    expect(contexts[1]).toEqual({ step: 'keywords', attributes: { tenant: 'acme' } });
+    expect(contexts[6]).toBeUndefined();
+  });
+
   it('rejects bad options at construction', () => {
     expect(() => measure({ registry: {} as LatencyRegistry })).toThrow(
       expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('expected a LatencyRegistry') }),
     );
-    expect(() => measure({ registry, step: '' })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => measure({ registry, step: 'summary' } as never)).toThrow(
+      expect.objectContaining({
+        code: 'invalid-config',
+        message: expect.stringContaining("the step now comes from the request context: step() sets it, or pass { step } as the transport's second argument"),
+      }),
+    );
     expect(() => measure({ registry, stpe: 'x' } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });
 });

@@ -1,4 +1,4 @@
-import { defer, lastValueFrom, type Observable } from 'rxjs';
+import { defer, lastValueFrom, mergeMap, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -99,6 +99,7 @@ describe('retry', () => {
     ['422', err('bad-request', { status: 422 })],
     ['invalid-request', err('invalid-request')],
     ['a timeout after tokens', err('timeout', { tokensEmitted: true })],
+    ['a timeout at the deadline', err('timeout', { tokensEmitted: false, limit: 'deadline' })],
     ['a plain Error', new Error('bug')],
   ])('never retries %s', (_name, error) => {
     expect(isRetryable(error)).toBe(false);
@@ -177,6 +178,128 @@ describe('retry', () => {
       const llm = withMiddleware(() => failing, retry({ backoff: { initialMs: 100, jitter: 0 } }));
       expectObservable(llm(request), '^ 49ms !').toBe('');
       expectSubscriptions(failing.subscriptions).toBe('^!');
+    });
+  });
+
+  describe('with a deadline in the request context', () => {
+    const stopped = (error: RxllmError, sentence: string) =>
+      new RxllmError(error.code, `${error.message} ${sentence}`, { ...error.toJSON(), cause: error, limit: 'deadline' } as RxllmErrorDetails);
+
+    it('does not start an attempt whose backoff wait would end past the deadline: the last error, marked', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const first = cold<LlmEvent>('   --#', undefined, err('server', { status: 500 }));
+        const firstSubs = '    ^-!';
+        const second = cold<LlmEvent>('  --#', undefined, err('server', { status: 503 }));
+        const secondSubs = '   12ms ^-!'; // failed at 2, waited 10; the next wait (20 ms from 14) would end at 34
+        const third = cold<LlmEvent>('   a|', values);
+        const expected = '     14ms #';
+
+        const llm = withMiddleware(attempts(first, second, third), retry({ maxRetries: 2, ...noJitter }));
+        expectObservable(llm(request, { deadline: 25 })).toBe(
+          expected,
+          undefined,
+          stopped(err('server', { status: 503 }), "retry() stopped before attempt 3: the backoff was 20 ms, but only 11 ms were left before the request's deadline. Give the pipeline a later deadline, or shorten `backoff`."),
+        );
+        expectSubscriptions(first.subscriptions).toBe(firstSubs);
+        expectSubscriptions(second.subscriptions).toBe(secondSubs);
+        expectSubscriptions(third.subscriptions).toBe([]);
+      });
+    });
+
+    it('never starts an attempt at or after the deadline', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const failing = cold<LlmEvent>('  --#', undefined, err('server'));
+        const atDeadline = cold<LlmEvent>('  a|', values);
+        const justBefore = cold<LlmEvent>('  a|', values);
+
+        // The wait ends at 12: with the deadline at 12 the attempt is not started, with 13 it is.
+        const llm = (next: Observable<LlmEvent>) => withMiddleware(attempts(failing, next), retry({ maxRetries: 1, ...noJitter }));
+        expectObservable(llm(atDeadline)(request, { deadline: 12 })).toBe(
+          '2ms #',
+          undefined,
+          stopped(err('server'), "retry() stopped before attempt 2: the backoff was 10 ms, but only 10 ms were left before the request's deadline. Give the pipeline a later deadline, or shorten `backoff`."),
+        );
+        expectObservable(llm(justBefore)(request, { deadline: 13 })).toBe('12ms a|', values);
+        expectSubscriptions(atDeadline.subscriptions).toBe([]);
+        expectSubscriptions(justBefore.subscriptions).toBe('12ms ^!');
+      });
+    });
+
+    it('does not wait a Retry-After longer than the time left', () => {
+      const seen: RetryInfo[] = [];
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const limited = cold<LlmEvent>('   -#', undefined, err('rate-limited', { status: 429, retryAfterMs: 1500, requestId: 'req_1' }));
+        const ok = cold<LlmEvent>('        a|', values);
+
+        const llm = withMiddleware(attempts(limited, ok), retry({ ...noJitter, onRetry: (info) => seen.push(info) }));
+        expectObservable(llm(request, { deadline: 1000 })).toBe(
+          '-#',
+          undefined,
+          stopped(
+            err('rate-limited', { status: 429, retryAfterMs: 1500, requestId: 'req_1' }),
+            "retry() stopped before attempt 2: the server asked to wait 1.5 s, but only 999 ms were left before the request's deadline. Give the pipeline a later deadline.",
+          ),
+        );
+        expectSubscriptions(ok.subscriptions).toBe([]);
+      });
+      expect(seen).toEqual([]);
+    });
+
+    it('sends nothing when the request is already past its deadline at subscribe', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  a|', values);
+        const caller = cold('          100ms x|');
+
+        const llm = withMiddleware(() => upstream, retry(noJitter));
+        expectObservable(caller.pipe(mergeMap(() => llm(request, { deadline: 100 })))).toBe(
+          '100ms #',
+          undefined,
+          new RxllmError(
+            'timeout',
+            'retry(): the request was past its deadline before the first attempt; not sent. The deadline bounds the whole request, retries included: give the pipeline a later deadline.',
+            { limit: 'deadline', tokensEmitted: false },
+          ),
+        );
+        expectSubscriptions(upstream.subscriptions).toBe([]);
+      });
+    });
+
+    it('with timeouts() inside: a retry gets only the time left, and the deadline ends it without another attempt', () => {
+      const contexts: unknown[] = [];
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const stalled = cold<LlmEvent>('   -', values);
+        const stalledSubs = '    ^ 99ms !            '; // first-token limit at 100
+        const slow = cold<LlmEvent>('      60ms a|', values);
+        const slowSubs = '       110ms ^ 39ms !      '; // retried after 10 ms; 40 ms left, cut at the deadline (150)
+        const expected = '       150ms #';
+
+        const transport = attempts(stalled, slow, slow);
+        const llm = withMiddleware((r, context) => (contexts.push(context), transport()), retry(noJitter), timeouts({ firstToken: 100 }));
+        expectObservable(llm(request, { step: 'draft', deadline: 150 })).toBe(
+          expected,
+          undefined,
+          new RxllmError(
+            'timeout',
+            'Step "draft" did not finish by its deadline, 40 ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
+            { limit: 'deadline', tokensEmitted: false },
+          ),
+        );
+        expectSubscriptions(stalled.subscriptions).toBe(stalledSubs);
+        expectSubscriptions(slow.subscriptions).toBe(slowSubs);
+      });
+      // Every attempt was sent with the caller's context.
+      expect(contexts).toEqual([
+        { step: 'draft', deadline: 150 },
+        { step: 'draft', deadline: 150 },
+      ]);
+    });
+
+    it('passes an error that is not an RxllmError unchanged when the deadline stops it', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const failing = cold<LlmEvent>('  -#', undefined, new TypeError('boom'));
+        const llm = withMiddleware(() => failing, retry({ ...noJitter, retryOn: () => true }));
+        expectObservable(llm(request, { deadline: 5 })).toBe('-#', undefined, new TypeError('boom'));
+      });
     });
   });
 

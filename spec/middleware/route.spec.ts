@@ -267,7 +267,55 @@ describe('route', () => {
     expect(movedAt).toBeLessThan(40 + 10);
   });
 
+  it('learns candidates per step from the context: one route() and one measure() for the whole pipeline', () => {
+    const chosen: string[] = [];
+    testScheduler.run(() => {
+      // east is quicker on the short summary prompts, west on the long drafts.
+      const ttft: Record<string, Record<string, number>> = { summary: { east: 100, west: 300 }, draft: { east: 900, west: 400 } };
+      const scripted = scriptedTransport((r) => {
+        const [step, model] = r.model.split('/') as [string, string];
+        const at = ttft[step]![model]!;
+        return [{ at, text: 'x' }, { at: at + 1, finish: 'stop' }];
+      });
+      const byStep: Transport = (r, context) => scripted({ ...r, model: `${context?.step}/${r.model}` });
+      const registry = new LatencyRegistry();
+      const routed = withMiddleware(
+        byStep,
+        route({ tiers: { fast: ['east', 'west'] }, registry, minSamples: 2, explore: 0, onDecision: (d) => chosen.push(`${d.candidate} ${d.reason}`) }),
+        measure({ registry }),
+      );
+      for (let i = 0; i < 6; i++) {
+        testScheduler.schedule(() => routed(ask('fast'), { step: 'summary' }).subscribe(), i * 1000);
+        testScheduler.schedule(() => routed(ask('fast'), { step: 'draft' }).subscribe(), i * 1000 + 500);
+      }
+    });
+    const summary = chosen.filter((_, i) => i % 2 === 0);
+    const draft = chosen.filter((_, i) => i % 2 === 1);
+    // Each step probes both candidates itself, then keeps to its own fastest.
+    expect(summary).toEqual(['east probing', 'east probing', 'west probing', 'west probing', 'east fastest', 'east fastest']);
+    expect(draft).toEqual(['east probing', 'east probing', 'west probing', 'west probing', 'west fastest', 'west fastest']);
+  });
+
+  it('passes the context to the chosen candidate and tells its onServed who answered, once', () => {
+    const contexts: unknown[] = [];
+    const served: unknown[] = [];
+    testScheduler.run(({ cold, expectObservable }) => {
+      const answer = cold('a-(f|)', values);
+      const next: Transport = (_r, context) => (contexts.push(context), answer);
+      const llm = withMiddleware(next, route({ tiers: { fast: [{ name: 'azure-east', model: 'gpt-4o-mini' }] } }));
+      const context = { step: 'summary', onServed: (s: unknown) => served.push(s) };
+      expectObservable(llm(ask('fast'), context)).toBe('a-(f|)', values);
+      expectObservable(llm(ask('gpt-4o'), context)).toBe('a-(f|)', values); // not routed: not reported
+    });
+    expect(contexts).toHaveLength(2);
+    expect(contexts.every((c) => (c as { step: string }).step === 'summary')).toBe(true);
+    expect(served).toEqual([{ model: 'gpt-4o-mini', by: 'route', candidate: 'azure-east' }]);
+  });
+
   it('rejects bad options', () => {
+    expect(() => route({ tiers: { fast: ['x'] }, step: 'summary' } as never)).toThrow(
+      expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('the step now comes from the request context') }),
+    );
     expect(() => route({ tiers: {} })).toThrow(/at least one tier/);
     expect(() => route({ tiers: { turbo: ['x'] } as never })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
     expect(() => route({ tiers: { fast: ['x'] }, explore: 2 })).toThrow(/explore/);

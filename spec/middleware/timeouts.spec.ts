@@ -1,4 +1,4 @@
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, mergeMap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -34,6 +34,7 @@ describe('timeouts', () => {
         expected,
         undefined,
         new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+          limit: 'firstToken',
           tokensEmitted: false,
         }),
       );
@@ -59,15 +60,16 @@ describe('timeouts', () => {
       const reasoning = cold<LlmEvent>(' 50ms r 99ms a|', values);
       const reasoningSubs = '  ^ 150ms !     ';
 
-      const guard = timeouts({ firstToken: 100, step: 'summary' });
-      expectObservable(guard(() => late)(request)).toBe(
+      const guard = timeouts({ firstToken: 100 });
+      expectObservable(guard(() => late)(request, { step: 'summary' })).toBe(
         '50ms u 49ms #',
         values,
         new RxllmError('timeout', 'No token from step "summary" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+          limit: 'firstToken',
           tokensEmitted: false,
         }),
       );
-      expectObservable(guard(() => reasoning)(request)).toBe('50ms r 99ms a|', values);
+      expectObservable(guard(() => reasoning)(request, { step: 'summary' })).toBe('50ms r 99ms a|', values);
       expectSubscriptions(late.subscriptions).toBe(lateSubs);
       expectSubscriptions(reasoning.subscriptions).toBe(reasoningSubs);
     });
@@ -83,6 +85,7 @@ describe('timeouts', () => {
         expected,
         values,
         new RxllmError('timeout', 'Step "draft" sent nothing for 50 ms after its last event (idle limit). The stream stalled; retry, or raise `idle`.', {
+          limit: 'idle',
           tokensEmitted: true,
           partialText: 'Hello',
         }),
@@ -108,6 +111,7 @@ describe('timeouts', () => {
         expected,
         values,
         new RxllmError('timeout', 'Step "draft" did not finish within 35 ms (total limit). Raise `total`, or ask for a shorter answer.', {
+          limit: 'total',
           tokensEmitted: true,
           partialText: 'HelHelHelHel',
         }),
@@ -141,8 +145,101 @@ describe('timeouts', () => {
     });
   });
 
+  describe('with a deadline in the request context', () => {
+    const deadlineError = (afterMs: number, details: { tokensEmitted: boolean; partialText?: string }) =>
+      new RxllmError(
+        'timeout',
+        `Step "summary" did not finish by its deadline, ${afterMs} ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.`,
+        { limit: 'deadline', ...details },
+      );
+
+    it('fires at the deadline when it comes before `total`, naming the deadline, and aborts the request', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  10ms a 99ms b|', values);
+        const upstreamSubs = '   ^ 59ms !        ';
+        const expected = '       10ms a 49ms #   ';
+
+        const llm = withMiddleware(() => upstream, timeouts({ total: 1000 }));
+        expectObservable(llm(request, { step: 'summary', deadline: 60 })).toBe(expected, values, deadlineError(60, { tokensEmitted: true, partialText: 'Hel' }));
+        expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+      });
+    });
+
+    it('keeps its own `total` when that comes first', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  200ms a|', values);
+        const upstreamSubs = '   ^ 49ms !  ';
+
+        const llm = withMiddleware(() => upstream, timeouts({ total: 50 }));
+        expectObservable(llm(request, { step: 'summary', deadline: 500 })).toBe(
+          '50ms #',
+          undefined,
+          new RxllmError('timeout', 'Step "summary" did not finish within 50 ms (total limit). Raise `total`, or ask for a shorter answer.', { limit: 'total', tokensEmitted: false }),
+        );
+        expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+      });
+    });
+
+    it('counts the deadline from the moment of subscribe on the scheduler clock, and enforces it with only `idle` set', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  10ms a 9ms a 9ms a 9ms a 9ms a 9ms a|', values);
+        const upstreamSubs = '   100ms ^ 29ms !               ';
+        const caller = cold('          100ms x|');
+        const expected = '       100ms 10ms a 9ms a 9ms #  ';
+
+        const llm = withMiddleware(() => upstream, timeouts({ idle: 50 }));
+        // Subscribed at 100 with a deadline at 130: 30 ms left.
+        const late$ = caller.pipe(mergeMap(() => llm(request, { step: 'summary', deadline: 130 })));
+        expectObservable(late$).toBe(expected, values, deadlineError(30, { tokensEmitted: true, partialText: 'HelHel' }));
+        expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+      });
+    });
+
+    it('does not let the first-token limit outlive the deadline', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  150ms a|', values);
+        const upstreamSubs = '   ^ 59ms !  ';
+
+        const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100 }));
+        expectObservable(llm(request, { step: 'summary', deadline: 60 })).toBe('60ms #', undefined, deadlineError(60, { tokensEmitted: false }));
+        expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+      });
+    });
+
+    it('errors at subscribe without sending a request that is already past its deadline', () => {
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const upstream = cold<LlmEvent>('  a|', values);
+        const caller = cold('          100ms x|');
+
+        const llm = withMiddleware(() => upstream, timeouts({ total: 1000 }));
+        expectObservable(caller.pipe(mergeMap(() => llm(request, { step: 'summary', deadline: 100 })))).toBe(
+          '100ms #',
+          undefined,
+          new RxllmError(
+            'timeout',
+            'Step "summary" was past its deadline before the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
+            { limit: 'deadline', tokensEmitted: false },
+          ),
+        );
+        expectSubscriptions(upstream.subscriptions).toBe([]);
+      });
+    });
+
+    it('passes the context on unchanged', () => {
+      const seen: unknown[] = [];
+      testScheduler.run(({ cold, expectObservable }) => {
+        const llm = withMiddleware((_r, context) => (seen.push(context), cold<LlmEvent>('a|', values)), timeouts({ total: 100 }));
+        expectObservable(llm(request, { step: 'summary', lane: 'background', deadline: 500 })).toBe('a|', values);
+      });
+      expect(seen).toEqual([{ step: 'summary', lane: 'background', deadline: 500 }]);
+    });
+  });
+
   it('rejects bad options with invalid-config', () => {
     expect(() => timeouts({})).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+    expect(() => timeouts({ firstToken: 100, step: 'chat' } as never)).toThrow(
+      expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('the step now comes from the request context') }),
+    );
     expect(() => timeouts({ firstToken: -1 })).toThrow(/firstToken/);
     expect(() => timeouts({ idle: 10, extra: 1 } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });
@@ -164,13 +261,13 @@ describe('timeouts', () => {
 
     it('cuts a stall after the headers with idle, and the server sees the abort', async () => {
       const before = server.stats().aborts;
-      await expect(ask('stall-mid', { idle: 60 })).rejects.toMatchObject({ code: 'timeout', tokensEmitted: true, message: expect.stringContaining('idle limit') });
+      await expect(ask('stall-mid', { idle: 60 })).rejects.toMatchObject({ code: 'timeout', limit: 'idle', tokensEmitted: true, message: expect.stringContaining('idle limit') });
       await waitFor(() => server.stats().aborts > before);
     });
 
     it('cuts a stall before the headers with firstToken', async () => {
       const before = server.stats().aborts;
-      await expect(ask('stall-head', { firstToken: 60 })).rejects.toMatchObject({ code: 'timeout', tokensEmitted: false });
+      await expect(ask('stall-head', { firstToken: 60 })).rejects.toMatchObject({ code: 'timeout', limit: 'firstToken', tokensEmitted: false });
       await waitFor(() => server.stats().aborts > before);
     });
   });

@@ -125,7 +125,7 @@ function withFlags(
       }),
     );
   }
-  if (Object.keys(limits).length > 0) middleware.push(timeouts({ ...limits, step: 'chat' }));
+  if (Object.keys(limits).length > 0) middleware.push(timeouts(limits));
   return withMiddleware(transport, ...middleware);
 }
 
@@ -134,7 +134,7 @@ function describeError(error: unknown): string {
 }
 
 async function stream(transport: Transport, request: LlmRequest, json: boolean, io: ChatIo): Promise<number> {
-  const events = transport(request).pipe(
+  const events = transport(request, { step: 'chat' }).pipe(
     tap((event: LlmEvent) => {
       if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
       else if (event.type === 'text' && event.choice === 0) io.stdout.write(event.text);

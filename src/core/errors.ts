@@ -57,7 +57,16 @@ export interface RxllmErrorDetails {
   raw?: string;
   /** The pipeline step it happened in (set by `step()`), so a failed `parallel()` or `graph()` says which branch failed. */
   step?: string;
+  /**
+   * Which time limit ended the request: on a `timeout`, the limit of `timeouts()` that fired; on
+   * the last attempt's error passed on by `retry()`, `'deadline'` when the request's deadline (not
+   * `maxRetries` or `retryOn`) is why it was not retried.
+   */
+  limit?: TimeLimit;
 }
+
+/** A time limit a request can run into: `timeouts()`'s three, and the request context's deadline. */
+export type TimeLimit = 'firstToken' | 'idle' | 'total' | 'deadline';
 
 /**
  * The one error class rxllm raises. Branch on {@link RxllmError.code}; read the
@@ -79,6 +88,7 @@ export class RxllmError extends Error implements RxllmErrorDetails {
   declare readonly path?: string;
   declare readonly raw?: string;
   declare readonly step?: string;
+  declare readonly limit?: TimeLimit;
 
   constructor(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -121,6 +131,7 @@ const DETAIL_KEYS = [
   'path',
   'raw',
   'step',
+  'limit',
 ] as const satisfies readonly (keyof RxllmErrorDetails)[];
 
 /**

@@ -1,10 +1,12 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
+import { stepOf, timeLeft } from '../core/context.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { type LatencySource, parsePercentile } from './latencySource.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** The share of extra requests hedging may add: a token bucket filled by every request. */
 export interface HedgeBudget {
@@ -14,23 +16,27 @@ export interface HedgeBudget {
   burst?: number;
 }
 
-/** What {@link HedgeConfig.onHedge} is told. `attempt` 0 is the original request, 1 the first backup, ... */
+/**
+ * What {@link HedgeConfig.onHedge} is told. `attempt` 0 is the original request, 1 the first backup, ...
+ * A `skipped` event says why a backup was not sent: the budget was spent, a percentile `after` had
+ * too few samples, the request has side effects, or the backup would start at or after the request
+ * context's deadline.
+ */
 export type HedgeEvent =
   | { type: 'started'; attempt: number; afterMs: number }
   | { type: 'won'; attempt: number }
-  | { type: 'skipped'; reason: 'budget' | 'no-latency-data' | 'side-effects' };
+  | { type: 'skipped'; reason: 'budget' | 'no-latency-data' | 'side-effects' | 'deadline' };
 
 /** Options for {@link hedge}. */
 export interface HedgeConfig {
   /**
    * How long to wait for a content token before sending a backup: milliseconds, or a percentile
-   * of the observed time to first token (`'p95'`) read from `registry` for this step or model.
+   * of the observed time to first token (`'p95'`) read from `registry` under the request's step
+   * (the request context's `step`, else the request's `model`: the key `measure()` records under).
    */
   after: number | `p${number}`;
   /** Where a percentile `after` is read; required with one. See {@link LatencySource}. */
   registry?: LatencySource;
-  /** The registry step to read. @defaultValue the request's model (across steps) */
-  step?: string;
   /** Fewer windowed samples than this and a percentile `after` does not hedge (it has nothing to go by). @defaultValue 20 */
   minSamples?: number;
   /** Backups per request at most; each waits `after` more than the one before. @defaultValue 1 */
@@ -46,7 +52,7 @@ export interface HedgeConfig {
   sideEffects?: (request: LlmRequest) => boolean;
   /** Called when a backup starts, when an attempt wins, and when hedging is skipped. */
   onHedge?: (event: HedgeEvent) => void;
-  /** The timers. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
+  /** The timers, and the clock the request context's deadline is read on. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
   scheduler?: SchedulerLike;
 }
 
@@ -62,6 +68,10 @@ export interface HedgeConfig {
  * backup:        50ms a-b|           started at 100
  * bkup subs: 100ms ^ 52ms !
  * result:    150ms a-b|
+ *
+ * hedge({ after: 100 }), context { deadline: 100 }: a backup at 100 would start at the deadline
+ * original:  300ms a-b|
+ * result:    300ms a-b|          no backup; onHedge: skipped, 'deadline'
  * ```
  *
  * - **Emits** the winning attempt's events only (non-content events that came before its first
@@ -71,9 +81,15 @@ export interface HedgeConfig {
  *   failed (the last one's error). Put `retry()` outside `hedge()` to retry that.
  * - **Unsubscribe** aborts every running attempt and cancels the timer.
  * - **Cold**: one hedged request per subscription. The budget is shared across requests.
+ * - **Keeps the deadline** of the request context (`context.deadline`, on the scheduler's clock):
+ *   a backup that would start at or after it is not sent (`onHedge` is told `skipped`,
+ *   `'deadline'`). Ending the attempts at the deadline is `timeouts()`'s job.
+ * - Passes the request context on unchanged to every attempt, backups included.
  *
- * Hedging at the live p95 (`after: 'p95'`) needs `measure()` feeding the registry under the same
- * step or model; place `measure()` inside `hedge()` so it measures single attempts (cancelled
+ * Hedging at the live p95 (`after: 'p95'`) needs `measure()` feeding the registry: both key by the
+ * request's step (`context.step`, set by `step()`, else the model), so one `hedge()` in one stack
+ * hedges each step of a pipeline at that step's own p95. Place `measure()` inside `hedge()` so it
+ * measures single attempts (cancelled
  * losers are recorded without a first token, so the windowed p95 drifts down a little while
  * hedging; the budget bounds the effect). Requests with side effects are never hedged: mark them
  * with `sideEffects`.
@@ -94,7 +110,6 @@ export function hedge(config: HedgeConfig): Middleware {
   const {
     after,
     registry,
-    step,
     minSamples = 20,
     maxHedges = 1,
     budget = {},
@@ -106,7 +121,7 @@ export function hedge(config: HedgeConfig): Middleware {
   const percentile = typeof after === 'string' ? parsePercentile(after)! : undefined;
   const bucket = budget === false ? undefined : new TokenBucket(budget.ratio ?? 0.1, budget.burst ?? 3);
 
-  return (next) => (request) =>
+  return (next) => (request, context) =>
     new Observable<LlmEvent>((subscriber) => {
       const notify = (event: HedgeEvent): void => {
         try {
@@ -117,13 +132,13 @@ export function hedge(config: HedgeConfig): Middleware {
       };
       if (sideEffects?.(request)) {
         notify({ type: 'skipped', reason: 'side-effects' });
-        return next(request).subscribe(subscriber);
+        return next(request, context).subscribe(subscriber);
       }
       bucket?.deposit();
 
       let delay = typeof after === 'number' ? after : undefined;
       if (percentile !== undefined) {
-        const query = step === undefined ? { model: request.model } : { step };
+        const query = { step: stepOf(request, context) };
         delay = registry!.count(query) >= minSamples ? registry!.percentile({ ...query, p: percentile }) : undefined;
       }
 
@@ -151,7 +166,7 @@ export function hedge(config: HedgeConfig): Middleware {
         attempts[index] = attempt;
         const transport = index === 0 ? next : (to ?? next);
         attempt.add(
-          transport(request).subscribe({
+          transport(request, context).subscribe({
             next: (event) => {
               if (winner === index) subscriber.next(event);
               else if (winner === -1) {
@@ -178,6 +193,11 @@ export function hedge(config: HedgeConfig): Middleware {
       };
 
       const armHedge = (hedgeNumber: number): void => {
+        // A backup that would start at or after the deadline could not answer in time.
+        if (delay! >= timeLeft(context, scheduler)) {
+          notify({ type: 'skipped', reason: 'deadline' });
+          return;
+        }
         timer.add(
           scheduler.schedule(() => {
             if (winner !== -1) return;
@@ -235,7 +255,7 @@ const configSchema = z
         'expected a LatencyRegistry (or { percentile, count })',
       )
       .optional(),
-    step: z.string().min(1).optional(),
+    step: stepOptionRemoved,
     minSamples: z.number().int().nonnegative().optional(),
     maxHedges: z.number().int().nonnegative().max(10).optional(),
     budget: z

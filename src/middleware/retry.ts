@@ -1,6 +1,7 @@
 import { asyncScheduler, catchError, defer, retry as retryWhen, type SchedulerLike, tap, throwError, timer } from 'rxjs';
 import { z } from 'zod';
-import { isRxllmError, RxllmError } from '../core/errors.js';
+import { timeLeft } from '../core/context.js';
+import { isRxllmError, RxllmError, type RxllmErrorDetails } from '../core/errors.js';
 import type { Middleware } from '../core/transport.js';
 import { backoffDelay, type BackoffConfig } from './backoff.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -38,7 +39,10 @@ export interface RetryConfig {
   random?: () => number;
   /** Called just before each wait (logging, metrics). A throw fails the request with that error. */
   onRetry?: (info: RetryInfo) => void;
-  /** The timers of the waits. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
+  /**
+   * The timers of the waits, and the clock the request context's deadline is read on.
+   * @defaultValue asyncScheduler (virtualised by `TestScheduler.run`)
+   */
   scheduler?: SchedulerLike;
 }
 
@@ -48,8 +52,9 @@ const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
 /**
  * The default retry rule, openai-node's: HTTP 408, 409, 429 and 5xx, a lost connection, and a
  * time limit that fired before any content. Never a request the server refused as written (400,
- * 401, 403, 404, 422, `invalid-request`), and never an error after content was emitted
- * (`tokensEmitted: true`).
+ * 401, 403, 404, 422, `invalid-request`), never an error after content was emitted
+ * (`tokensEmitted: true`), and never a request that ran into its deadline (`limit: 'deadline'`:
+ * there is no time left for another attempt).
  *
  * @example
  * ```ts
@@ -57,7 +62,7 @@ const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
  * ```
  */
 export function isRetryable(error: unknown): boolean {
-  if (!isRxllmError(error) || error.tokensEmitted === true) return false;
+  if (!isRxllmError(error) || error.tokensEmitted === true || error.limit === 'deadline') return false;
   if (RETRYABLE_CODES.has(error.code)) return true;
   return error.code === 'http' && error.status !== undefined && (RETRYABLE_STATUS.has(error.status) || error.status >= 500);
 }
@@ -76,6 +81,11 @@ export function isRetryable(error: unknown): boolean {
  *
  * upstream:        --a--#                     after a token: no retry
  * result:          --a--#                     # with tokensEmitted: true
+ *
+ * context { deadline: 25 }: the second wait (20 ms, from 14) would end past it
+ * upstream (1st):  --#
+ * upstream (2nd):            --#
+ * result:          --------------#            the 2nd error, with limit: 'deadline'
  * ```
  *
  * - **Emits** the events of the attempt that succeeds (only one attempt ever emits).
@@ -83,19 +93,28 @@ export function isRetryable(error: unknown): boolean {
  * - **Errors** with the last attempt's error once `maxRetries` is used up or `retryOn` says no;
  *   at once with `rate-limited` (and `retryAfterMs`) when the server asks to wait longer than
  *   `maxRetryAfterMs`; with `tokensEmitted: true` added when events had been emitted.
+ * - **Keeps the deadline** of the request context (`context.deadline`, on the scheduler's clock):
+ *   it starts no attempt at or after it, nor one whose wait (backoff or `retry-after`) would end
+ *   at or after it. It errors instead with the last attempt's error, its code and fields kept,
+ *   `limit: 'deadline'` added and a sentence saying the deadline stopped the retries appended to
+ *   its message (an error that is not an {@link RxllmError} passes unchanged). A request already
+ *   past its deadline at subscribe errors with `timeout` (`limit: 'deadline'`) and is not sent.
  * - **Waits** the server's `retry-after` / `retry-after-ms` (read by the transports into
  *   `retryAfterMs`) when given, else exponential backoff with jitter; all waits on the scheduler.
  * - **Unsubscribe** aborts the running attempt or cancels the wait.
  * - **Cold**: one chain of attempts per subscription.
  *
  * Put it outside `timeouts()` so a first-token timeout is retried, and retry in one place only
- * (the openai transport already sets the SDK's own retries to 0).
+ * (the openai transport already sets the SDK's own retries to 0). `timeouts()` inside it ends an
+ * attempt that is still running at the deadline; `retry()` only decides whether to start another.
+ * Passes the request context on unchanged to every attempt.
  *
  * @throws {@link RxllmError} `invalid-config` on a bad option.
  *
  * @example
  * ```ts
  * const llm = withMiddleware(sseTransport({ baseURL }), retry({ maxRetries: 3 }), timeouts({ firstToken: 5_000 }));
+ * llm(request, { deadline: asyncScheduler.now() + 10_000 }); // no attempt starts after 10 s
  * ```
  */
 export function retry(config: RetryConfig = {}): Middleware {
@@ -109,10 +128,11 @@ export function retry(config: RetryConfig = {}): Middleware {
     scheduler = asyncScheduler,
   } = validateConfig('retry', configSchema, config);
 
-  return (next) => (request) =>
+  return (next) => (request, context) =>
     defer(() => {
+      if (timeLeft(context, scheduler) <= 0) return throwError(() => pastDeadline());
       let emitted = false;
-      return next(request).pipe(
+      return next(request, context).pipe(
         tap(() => (emitted = true)),
         retryWhen({
           count: maxRetries,
@@ -124,6 +144,9 @@ export function retry(config: RetryConfig = {}): Middleware {
               retryAfterMs !== undefined
                 ? { attempt, error, delayMs: retryAfterMs, reason: 'retry-after' }
                 : { attempt, error, delayMs: backoffDelay(attempt, backoff, random), reason: 'backoff' };
+            // An attempt that would start at or after the deadline could not answer in time: not sent.
+            const left = timeLeft(context, scheduler);
+            if (info.delayMs >= left) throw stoppedByDeadline(error, info, left);
             onRetry?.(info);
             return timer(info.delayMs, scheduler);
           },
@@ -147,6 +170,29 @@ function tooLongToWait(error: RxllmError, capMs: number): RxllmError {
       ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
       tokensEmitted: false,
     },
+  );
+}
+
+function pastDeadline(): RxllmError {
+  return new RxllmError(
+    'timeout',
+    'retry(): the request was past its deadline before the first attempt; not sent. The deadline bounds the whole request, retries included: give the pipeline a later deadline.',
+    { limit: 'deadline', tokensEmitted: false },
+  );
+}
+
+/** The last attempt's error, marked and explained: the deadline, not `maxRetries` or `retryOn`, ended the retries. */
+function stoppedByDeadline(error: unknown, info: RetryInfo, leftMs: number): unknown {
+  if (!isRxllmError(error)) return error;
+  const byServer = info.reason === 'retry-after';
+  const wait = byServer ? `the server asked to wait ${formatWait(info.delayMs)}` : `the backoff was ${formatWait(Math.round(info.delayMs))}`;
+  const left = leftMs <= 0 ? 'the deadline had passed' : `only ${formatWait(Math.round(leftMs))} were left before the request's deadline`;
+  const advice = byServer ? 'Give the pipeline a later deadline.' : 'Give the pipeline a later deadline, or shorten `backoff`.';
+  const { name: _name, code: _code, message: _message, ...details } = error.toJSON();
+  return new RxllmError(
+    error.code,
+    `${error.message} retry() stopped before attempt ${info.attempt + 1}: ${wait}, but ${left}. ${advice}`,
+    { ...(details as RxllmErrorDetails), cause: error, limit: 'deadline' },
   );
 }
 

@@ -1,11 +1,13 @@
 import { defer, type Observable, tap, throwError } from 'rxjs';
 import { z } from 'zod';
+import { type RequestContext, stepOf } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import type { LatencySource } from './latencySource.js';
 import { functionSchema, validateConfig } from '../core/validateConfig.js';
+import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** Quality tiers, fastest first. A request asks for one; a quality floor can raise it. */
 export type Tier = 'ultra_fast' | 'fast' | 'balanced' | 'quality';
@@ -66,7 +68,12 @@ export interface RouteConfig {
   tier?: Tier | ((request: LlmRequest) => Tier | undefined);
   /** The lowest tier a request may be served by; it overrides a faster tier asked for. */
   qualityFloor?: Tier | ((request: LlmRequest) => Tier | undefined);
-  /** Observed latency, usually the `LatencyRegistry` that `measure()` (inside `route()`) fills. Without it the first candidate is used (`no-data`). */
+  /**
+   * Observed latency, usually the `LatencyRegistry` that `measure()` (inside `route()`) fills, read
+   * under each candidate's model and the request's step (the request context's `step`, else the
+   * candidate's model: the keys `measure()` records under), so each step learns its candidates on
+   * its own prompts. Without it the first candidate is used (`no-data`).
+   */
   registry?: LatencySource;
   /**
    * The percentile of time to first token compared: 50 for typical speed, 95 for the tail. While a
@@ -76,15 +83,14 @@ export interface RouteConfig {
    * @defaultValue 95
    */
   percentile?: number;
-  /** Read the registry under this step (and each candidate's model). @defaultValue any step */
-  step?: string;
   /**
    * Samples (requests of any outcome in the registry's window) a candidate needs before its latency
    * is trusted. A candidate with fewer is probed: sent requests only while its samples plus the
    * requests route() still has out to it are fewer than this, so learning a candidate costs this many
    * requests however long they take to end; the other requests go to the fastest known candidate.
-   * A candidate whose samples leave the window is probed again. Requests out are this route()'s
-   * own: other app instances sharing a registry are seen once their samples land. 0 is taken as 1.
+   * Samples and requests out are counted per step. A candidate whose samples leave the window is
+   * probed again. Requests out are this route()'s own: other app instances sharing a registry are
+   * seen once their samples land. 0 is taken as 1.
    * @defaultValue 5
    */
   minSamples?: number;
@@ -125,11 +131,16 @@ export interface RouteConfig {
  *
  * - **Emits**, **completes** and **errors** as the chosen candidate's transport does; errors at
  *   subscribe with `invalid-request` when no tier at or above the one asked for has candidates.
- * - **Decides** at subscribe, once per subscription, and reports it to `onDecision`.
+ * - **Decides** at subscribe, once per subscription, and reports it to `onDecision`; tells the
+ *   request context's `onServed` (`{ model, by: 'route', candidate }`) when the chosen candidate
+ *   sends its first event (a request that names no tier is not reported: it went where it said).
  * - **Unsubscribe** aborts the candidate's request (and it no longer counts as out).
  * - **Cold**: nothing is decided, counted or sent before subscribe.
+ * - Passes the request context on unchanged to the candidate's transport.
  *
  * Put `measure({ registry })` inside `route()` so latency is recorded under each candidate's model.
+ * Statistics are read per step (`context.step`, set by `step()`): one `route()` in one stack routes
+ * each step of a pipeline by how the candidates do on that step.
  *
  * @throws {@link RxllmError} `invalid-config` on a bad option (no candidates at all, an unknown tier).
  *
@@ -151,7 +162,7 @@ export interface RouteConfig {
  */
 export function route(config: RouteConfig): Middleware {
   const parsed = validateConfig('route', configSchema, config);
-  const { tier, qualityFloor, registry, percentile = 95, step, minSamples = 5, explore = 0.05, random = Math.random, onDecision } = parsed;
+  const { tier, qualityFloor, registry, percentile = 95, minSamples = 5, explore = 0.05, random = Math.random, onDecision } = parsed;
   const tiers = new Map<Tier, RouteCandidate[]>(
     TIERS.filter((t) => (parsed.tiers[t]?.length ?? 0) > 0).map((t) => [
       t,
@@ -159,19 +170,20 @@ export function route(config: RouteConfig): Middleware {
     ]),
   );
 
-  // Requests this route() has out, per model (the registry's key), from subscribe to their end: the
-  // samples on their way, which count() cannot see yet. Entries leave at 0, so it holds at most the
-  // models that have requests open.
+  // Requests this route() has out, per (step, model) (the registry's key), from subscribe to their
+  // end: the samples on their way, which count() cannot see yet. Entries leave at 0, so it holds at
+  // most the pairs that have requests open.
   const inFlight = new Map<string, number>();
+  const outKey = (query: Query) => `${query.step}\u0000${query.model}`;
   const needed = Math.max(1, minSamples);
 
-  return (next) => (request) =>
+  return (next) => (request, context) =>
     defer(() => {
       const requested = typeof tier === 'function' ? tier(request) : (tier ?? asTier(request.model));
       const floor = typeof qualityFloor === 'function' ? qualityFloor(request) : qualityFloor;
       if (requested === undefined) {
         onDecision?.({ requested, floor, tier: undefined, candidate: request.model, model: request.model, reason: 'not-routed', ttftMs: {} });
-        return next(request);
+        return next(request, context);
       }
       const from = Math.max(TIERS.indexOf(requested), floor === undefined ? 0 : TIERS.indexOf(floor));
       const served = TIERS.slice(from).find((t) => tiers.has(t));
@@ -185,24 +197,32 @@ export function route(config: RouteConfig): Middleware {
         );
       }
       const candidates = tiers.get(served)!;
-      const { chosen, reason, ttftMs } = choose(candidates);
+      // The key measure() records the routed request under: its step, else the candidate's model.
+      const queryFor = (candidate: RouteCandidate): Query => {
+        const model = modelOf(candidate);
+        return { model, step: stepOf({ ...request, model }, context) };
+      };
+      const { chosen, reason, ttftMs } = choose(candidates, queryFor);
       const model = modelOf(chosen);
       onDecision?.({ requested, floor, tier: served, candidate: chosen.name, model, reason, ttftMs });
-      return counted(model, (chosen.transport ?? next)({ ...request, model }));
+      return counted(queryFor(chosen), chosen.name, context, (chosen.transport ?? next)({ ...request, model }, context));
     });
 
-  function choose(candidates: RouteCandidate[]): { chosen: RouteCandidate; reason: RouteReason; ttftMs: Record<string, number | undefined> } {
+  function choose(
+    candidates: RouteCandidate[],
+    queryFor: (candidate: RouteCandidate) => Query,
+  ): { chosen: RouteCandidate; reason: RouteReason; ttftMs: Record<string, number | undefined> } {
     const ttftMs: Record<string, number | undefined> = {};
     if (candidates.length === 1) return { chosen: candidates[0]!, reason: 'only-candidate', ttftMs };
     if (!registry) return { chosen: candidates[0]!, reason: 'no-data', ttftMs };
-    const known: { candidate: RouteCandidate; query: { model: string; step?: string }; samples: number }[] = [];
+    const known: { candidate: RouteCandidate; query: Query; samples: number }[] = [];
     let probe: RouteCandidate | undefined;
     for (const candidate of candidates) {
-      const query = { model: modelOf(candidate), ...(step === undefined ? {} : { step }) };
+      const query = queryFor(candidate);
       const samples = registry.count(query);
       ttftMs[candidate.name] = undefined;
       if (samples >= needed) known.push({ candidate, query, samples });
-      else if (samples + (inFlight.get(query.model) ?? 0) < needed) probe ??= candidate;
+      else if (samples + (inFlight.get(outKey(query)) ?? 0) < needed) probe ??= candidate;
     }
     // Every known candidate is compared at the same percentile, the highest its fewest samples can
     // estimate: the p95 of 5 samples is their maximum, so one slow outlier would rank a fast candidate
@@ -218,7 +238,7 @@ export function route(config: RouteConfig): Middleware {
       if (value !== undefined && (fastest === undefined || value < ttftMs[fastest.name]!)) fastest = candidate;
     }
     if (probe) return { chosen: probe, reason: 'probing', ttftMs };
-    if (!fastest) return { chosen: fewestOut(candidates), reason: 'no-data', ttftMs };
+    if (!fastest) return { chosen: fewestOut(candidates, queryFor), reason: 'no-data', ttftMs };
     const others = known.map((k) => k.candidate).filter((c) => c !== fastest);
     if (others.length > 0 && random() < explore) {
       return { chosen: others[Math.floor(random() * others.length)]!, reason: 'exploring', ttftMs };
@@ -230,8 +250,8 @@ export function route(config: RouteConfig): Middleware {
   // is the one whose answers end soonest, the only latency signal before samples land, and the extra
   // requests spread instead of piling onto the first (which may be the slowest). Ties go to the first
   // listed, the order the user wrote.
-  function fewestOut(candidates: RouteCandidate[]): RouteCandidate {
-    const out = (c: RouteCandidate) => inFlight.get(modelOf(c)) ?? 0;
+  function fewestOut(candidates: RouteCandidate[], queryFor: (candidate: RouteCandidate) => Query): RouteCandidate {
+    const out = (c: RouteCandidate) => inFlight.get(outKey(queryFor(c))) ?? 0;
     return candidates.reduce((best, c) => (out(c) < out(best) ? c : best));
   }
 
@@ -240,17 +260,38 @@ export function route(config: RouteConfig): Middleware {
   // Released before the end travels downstream (finalize would run after the subscriber's complete
   // and error callbacks), so a request sent from such a callback sees this one ended, like the
   // sample measure() has just recorded for it, instead of counting it twice.
-  function counted(model: string, request$: Observable<LlmEvent>): Observable<LlmEvent> {
+  // The first event also tells the context's onServed who answered (inside tap, so a throw from it
+  // errors this request instead of escaping as an unhandled error).
+  function counted(query: Query, candidate: string, context: RequestContext | undefined, request$: Observable<LlmEvent>): Observable<LlmEvent> {
+    const key = outKey(query);
     const release = () => {
-      const left = (inFlight.get(model) ?? 1) - 1;
-      if (left > 0) inFlight.set(model, left);
-      else inFlight.delete(model);
+      const left = (inFlight.get(key) ?? 1) - 1;
+      if (left > 0) inFlight.set(key, left);
+      else inFlight.delete(key);
     };
+    const onServed = context?.onServed;
+    let reported = onServed === undefined;
     return request$.pipe(
       // tap calls exactly one of complete, error and unsubscribe (the last only when the others did not run).
-      tap({ subscribe: () => inFlight.set(model, (inFlight.get(model) ?? 0) + 1), complete: release, error: release, unsubscribe: release }),
+      tap({
+        subscribe: () => inFlight.set(key, (inFlight.get(key) ?? 0) + 1),
+        next: () => {
+          if (reported) return;
+          reported = true;
+          onServed!({ model: query.model, by: 'route', candidate });
+        },
+        complete: release,
+        error: release,
+        unsubscribe: release,
+      }),
     );
   }
+}
+
+/** A registry query for one candidate: its model, under the request's step. */
+interface Query {
+  model: string;
+  step: string;
 }
 
 function modelOf(candidate: RouteCandidate): string {
@@ -284,7 +325,7 @@ const configSchema = z.strictObject({
     )
     .optional(),
   percentile: z.number().gt(0).max(100).optional(),
-  step: z.string().min(1).optional(),
+  step: stepOptionRemoved,
   minSamples: z.number().int().nonnegative().optional(),
   explore: z.number().min(0).max(1).optional(),
   random: functionSchema<() => number>('a function returning a number in [0, 1)').optional(),

@@ -1,9 +1,11 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { RxllmError } from '../core/errors.js';
+import { stepOf, timeLeft } from '../core/context.js';
+import { RxllmError, type TimeLimit } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
 import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** Options for {@link timeouts}. Every limit is in milliseconds; give at least one. */
 export interface TimeoutsConfig {
@@ -13,79 +15,106 @@ export interface TimeoutsConfig {
   idle?: number;
   /** Longest time from subscribe to completion. */
   total?: number;
-  /** The step named in the error message. @defaultValue the request's `model` */
-  step?: string;
   /** The clock and timers. @defaultValue asyncScheduler (virtualised by `TestScheduler.run`) */
   scheduler?: SchedulerLike;
 }
 
 /**
  * Middleware: bounds a request's time to first token, the gaps between its events, and its total
- * time. When a limit fires, the request is unsubscribed (aborting it) and the stream errors with
- * an {@link RxllmError} of code `timeout` whose message names the limit and the step, with
- * `tokensEmitted` (and `partialText`, the choice-0 text so far) set so `retry()` can tell whether
- * a retry is safe.
+ * time, and ends it at the request context's deadline. When a limit fires, the request is
+ * unsubscribed (aborting it) and the stream errors with an {@link RxllmError} of code `timeout`
+ * whose message names the limit and the step, with `limit` (`'firstToken'`, `'idle'`, `'total'`
+ * or `'deadline'`), `tokensEmitted` (and `partialText`, the choice-0 text so far) set so `retry()`
+ * can tell whether a retry is safe.
+ *
+ * The step named is the request context's (`context.step`, set by `step()`), else the request's
+ * `model`, so one `timeouts()` serves every step of a pipeline. `context.deadline` (an absolute
+ * time on the scheduler's clock) ends the request too: the stream errors at the earlier of
+ * `total` and the deadline (a tie is the deadline's), and a request already past its deadline
+ * errors at subscribe without being sent.
  *
  * ```text
  * timeouts({ firstToken: 100 })
  * upstream:  150ms a-b|
  * subs:      ^ 99ms !
- * result:    100ms #          # = RxllmError('timeout', 'No token from step "draft" within 100 ms ...')
+ * result:    100ms #          # = RxllmError('timeout', 'No token from step "draft" within 100 ms ...', { limit: 'firstToken' })
  *
  * timeouts({ idle: 50 })
  * upstream:  10ms a 99ms b|
  * subs:      ^ 60ms !
  * result:    10ms a 49ms #
+ *
+ * timeouts({ total: 1000 }), context { deadline: 60 } (subscribed at 0)
+ * upstream:  10ms a 99ms b|
+ * subs:      ^ 59ms !
+ * result:    10ms a 49ms #    # = RxllmError('timeout', 'Step "draft" did not finish by its deadline ...', { limit: 'deadline' })
  * ```
  *
  * - **Emits** the upstream events unchanged.
  * - **Completes** with the upstream.
- * - **Errors** with the upstream's error, or with `timeout` when a limit fires first.
+ * - **Errors** with the upstream's error, or with `timeout` when a limit or the deadline fires first.
  * - **Unsubscribe** unsubscribes the upstream and cancels the timers.
  * - **Cold**: the clocks start at subscribe, one set per subscription.
+ * - Passes the request context on unchanged.
  *
  * Only content events stop the first-token clock: a usage or finish event does not. The idle clock
  * starts at the first content event and is reset by every event after it.
  *
- * @throws {@link RxllmError} `invalid-config` when no limit is given or a limit is not a positive number.
+ * @throws {@link RxllmError} `invalid-config` when no limit is given or a limit is not a positive
+ * number, and for the `step` option of 0.1 (the step comes from the request context now).
  *
  * @example
  * ```ts
  * const llm = withMiddleware(sseTransport({ baseURL }), retry(), timeouts({ firstToken: 2_000, idle: 5_000, total: 60_000 }));
+ * llm(request, { step: 'summary', deadline: asyncScheduler.now() + 10_000 }); // ends by the deadline, retries included
  * ```
  */
 export function timeouts(config: TimeoutsConfig): Middleware {
-  const { firstToken, idle, total, step, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
-  return (next) => (request) =>
+  const { firstToken, idle, total, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
+  return (next) => (request, context) =>
     new Observable<LlmEvent>((subscriber) => {
-      const name = step ?? request.model;
+      const name = stepOf(request, context);
       const start = scheduler.now();
+      const left = timeLeft(context, scheduler);
       const partial: string[] = [];
       let sawContent = false;
       let lastEventAt = start;
       let upstream: Subscription | undefined;
       const timers: Subscription[] = [];
 
-      const fail = (message: string) => {
+      const fail = (limit: TimeLimit, message: string) => {
         // Abort first: a retry() downstream resubscribes from inside error(), and the old request must be gone by then.
         upstream?.unsubscribe();
         const partialText = partial.join('');
-        subscriber.error(new RxllmError('timeout', message, { tokensEmitted: sawContent, ...(partialText ? { partialText } : {}) }));
+        subscriber.error(new RxllmError('timeout', message, { limit, tokensEmitted: sawContent, ...(partialText ? { partialText } : {}) }));
       };
 
-      if (total !== undefined) {
+      if (left <= 0) {
+        // Sending it would only load the server with an answer nobody can use.
+        fail('deadline', `Step "${name}" was past its deadline before the request was sent (deadline). ${DEADLINE_ADVICE}`);
+        return;
+      }
+
+      // One timer for the end: `total` or the deadline, whichever comes first.
+      const ends = Math.min(total ?? Infinity, left);
+      if (ends !== Infinity) {
+        const byDeadline = left <= (total ?? Infinity);
         timers.push(
           scheduler.schedule(
-            () => fail(`Step "${name}" did not finish within ${total} ms (total limit). Raise \`total\`, or ask for a shorter answer.`),
-            total,
+            () =>
+              byDeadline
+                ? fail('deadline', `Step "${name}" did not finish by its deadline, ${Math.round(left)} ms after the request was sent (deadline). ${DEADLINE_ADVICE}`)
+                : fail('total', `Step "${name}" did not finish within ${total} ms (total limit). Raise \`total\`, or ask for a shorter answer.`),
+            ends,
           ),
         );
       }
+      // A first-token limit that ends no earlier than the deadline would never fire first: not armed.
       const firstTokenTimer =
-        firstToken === undefined
+        firstToken === undefined || firstToken >= left
           ? undefined
           : scheduler.schedule(
-              () => fail(`No token from step "${name}" within ${firstToken} ms (firstToken limit). The endpoint may be overloaded; retry, or raise \`firstToken\`.`),
+              () => fail('firstToken', `No token from step "${name}" within ${firstToken} ms (firstToken limit). The endpoint may be overloaded; retry, or raise \`firstToken\`.`),
               firstToken,
             );
       if (firstTokenTimer) timers.push(firstTokenTimer);
@@ -95,13 +124,13 @@ export function timeouts(config: TimeoutsConfig): Middleware {
         const timer = scheduler.schedule(function () {
           const quiet = scheduler.now() - lastEventAt;
           if (quiet >= limit) {
-            fail(`Step "${name}" sent nothing for ${limit} ms after its last event (idle limit). The stream stalled; retry, or raise \`idle\`.`);
+            fail('idle', `Step "${name}" sent nothing for ${limit} ms after its last event (idle limit). The stream stalled; retry, or raise \`idle\`.`);
           } else this.schedule(undefined, limit - quiet);
         }, delay);
         timers.push(timer);
       };
 
-      upstream = next(request).subscribe({
+      upstream = next(request, context).subscribe({
         next: (event) => {
           lastEventAt = scheduler.now();
           if (!sawContent && isContentEvent(event)) {
@@ -123,13 +152,15 @@ export function timeouts(config: TimeoutsConfig): Middleware {
     });
 }
 
+const DEADLINE_ADVICE = 'The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.';
+
 const limit = z.number().positive().finite();
 const configSchema = z
   .strictObject({
     firstToken: limit.optional(),
     idle: limit.optional(),
     total: limit.optional(),
-    step: z.string().min(1).optional(),
+    step: stepOptionRemoved,
     scheduler: schedulerSchema.optional(),
   })
   .refine((c) => c.firstToken !== undefined || c.idle !== undefined || c.total !== undefined, {

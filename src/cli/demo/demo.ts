@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
 import { isRxllmError } from '../../core/errors.js';
-import { withMiddleware, type Transport } from '../../core/transport.js';
+import { withMiddleware } from '../../core/transport.js';
 import { measure } from '../../middleware/measure.js';
 import { formatMs } from '../../metrics/format.js';
 import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
@@ -107,12 +107,9 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
 
     const latency = new LatencyRegistry();
-    const measured = new Map<string, Transport>();
-    const transportFor = (step: string) => {
-      if (!measured.has(step)) measured.set(step, withMiddleware(transport, measure({ registry: latency, step })));
-      return measured.get(step)!;
-    };
-    const pipeline = contentAnalysisPipeline(transportFor, values.model);
+    // One stack for every step: measure() files each request under the step() it came from (its context's step).
+    const measured = withMiddleware(transport, measure({ registry: latency }));
+    const pipeline = contentAnalysisPipeline(() => measured, values.model);
     const reports = {} as Record<Mode, RunReport[]>;
     for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
       reports[mode] = [];

@@ -16,8 +16,9 @@ export type Sentiment = 'positive' | 'negative' | 'neutral';
 /**
  * The article's content-analysis pipeline: sentiment, a one-sentence summary
  * and five keywords (independent), and a drafted reply that needs the sentiment
- * and the summary. `transportFor` gives each step its transport (the demo wraps
- * one in `measure()` per step, so percentiles are per step).
+ * and the summary. `transportFor` gives each step its transport (the demo gives
+ * every step the same one, with one `measure()`: step() names the step in the
+ * request context, so percentiles are still per step).
  */
 export function contentAnalysisPipeline(transportFor: (step: string) => Transport, model: string) {
   const ask = (content: string) => ({ model, messages: [{ role: 'user' as const, content }], max_tokens: 60 });
