@@ -119,7 +119,6 @@ export { waterfallHtml, type WaterfallHtmlConfig } from './metrics/waterfallHtml
 export { limit, type LimitConfig, type LimitMiddleware, type LimitStats, type LaneStats } from './middleware/limit.js';
 export { batch, type BatchConfig, type BatchMiddleware, type BatchStats } from './middleware/batch.js';
 export type { BatcherCounts } from './load/adaptiveBatcher.js';
-export { inLane, LANE_FIELD } from './load/lane.js';
 
 /* Timeouts, retries, fallback, hedging, routing */
 export { timeouts, type TimeoutsConfig } from './middleware/timeouts.js';
