@@ -11,7 +11,6 @@ export {
   type ToolCallEvent,
   type UsageEvent,
   type FinishEvent,
-  type ServedEvent,
   type FinishReason,
   type LlmUsage,
 } from './core/events.js';
@@ -124,7 +123,7 @@ export type { BatcherCounts } from './load/adaptiveBatcher.js';
 export { timeouts, type TimeoutsConfig } from './middleware/timeouts.js';
 export { retry, isRetryable, type RetryConfig, type RetryInfo } from './middleware/retry.js';
 export type { BackoffConfig } from './middleware/backoff.js';
-export { fallback, type FallbackConfig, type FallbackCandidate, type FallbackSwitch } from './middleware/fallback.js';
+export { fallback, type FallbackConfig, type FallbackCandidate, type FallbackServed, type FallbackSwitch } from './middleware/fallback.js';
 export { hedge, type HedgeConfig, type HedgeBudget, type HedgeEvent } from './middleware/hedge.js';
 export { route, type RouteConfig, type RouteCandidate, type RouteDecision, type RouteReason, type Tier } from './middleware/route.js';
 export type { LatencySource } from './middleware/latencySource.js';

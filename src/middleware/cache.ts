@@ -216,11 +216,11 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
           map((index) => events[index]!),
         );
 
-  const middleware: Middleware = (next: Transport): Transport => (request) =>
+  const middleware: Middleware = (next: Transport): Transport => (request, context) =>
     defer(() => {
       if (sampled === 'bypass' && isSampledRequest(request)) {
         counts.bypassed++;
-        return next(request);
+        return next(request, context);
       }
       const key = keyOf(request);
       return lookup(key).pipe(
@@ -230,7 +230,7 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
             return replay(entry.events);
           }
           counts.misses++;
-          return recordings.join(key, () => record(key, request, next(request)));
+          return recordings.join(key, () => record(key, request, next(request, context)));
         }),
       );
     });

@@ -101,7 +101,6 @@ export function measure(config: MeasureConfig): Middleware {
           next(event) {
             if (event.type === 'usage') usage = event.usage;
             else if (event.type === 'finish') finishReasons.push(event.reason);
-            else if (event.type === 'served') return;
             else if (event.type === 'tool-call' || event.text !== '') {
               contentEvents++;
               if (firstToken === undefined) firstToken = scheduler.now();
