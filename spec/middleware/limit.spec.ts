@@ -1,13 +1,16 @@
-import { mergeMap, type Observable, timer } from 'rxjs';
+import { lastValueFrom, mergeMap, type Observable, timer, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isRxllmError, RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import type { RequestContext } from '../../src/core/context';
 import { type Transport, withMiddleware } from '../../src/core/transport';
+import { cache } from '../../src/middleware/cache';
 import { limit } from '../../src/middleware/limit';
+import { sseTransport } from '../../src/transport/sse';
 import { finishEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { type LocalServer, startEventStream, startLocalServer, textChunk } from '../helpers/localServer';
 import { createTestScheduler } from '../helpers/marbles';
 
 const values = { f: finishEvent('stop') };
@@ -320,5 +323,48 @@ describe('limit', () => {
     }
     expect(isRxllmError(error) && error.code).toBe('invalid-config');
     expect((error as RxllmError).path).toBe(path || undefined);
+  });
+});
+
+describe('a request in a lane, through limit() and cache(), to a real local server', () => {
+  let server: LocalServer;
+  beforeAll(async () => {
+    server = await startLocalServer((_request, response) => {
+      startEventStream(response);
+      response.end(`${textChunk('Positive')}${textChunk('', 'stop')}data: [DONE]\n\n`);
+    });
+  });
+  afterAll(() => server.close());
+
+  it('sends no lane in the body, and the same request from another lane is a cache hit (one upstream request)', async () => {
+    const answers = cache();
+    const limiter = limit({ concurrency: 2, reserve: { interactive: 1 } });
+    // cache() above limit(): a hit takes no slot. Both read the context; neither changes the request.
+    const llm = withMiddleware(sseTransport({ baseURL: server.baseURL }), answers, limiter);
+    const classify: LlmRequest = {
+      model: 'gpt-4o-mini',
+      temperature: 0,
+      messages: [
+        { role: 'system', content: 'Classify the sentiment as positive or negative.' },
+        { role: 'user', content: 'Review: works great' },
+      ],
+    };
+
+    const fromBackground = await lastValueFrom(llm(classify, { lane: 'background', step: 'classify' }).pipe(toArray()));
+    const fromInteractive = await lastValueFrom(llm(classify, { lane: 'interactive' }).pipe(toArray()));
+
+    expect(server.requests).toHaveLength(1);
+    const seen = server.requests[0]!;
+    const body = JSON.parse(seen.body) as Record<string, unknown>;
+    // Exactly the request, as the transport words it: no lane field, and no other context on the wire either.
+    expect(body).toEqual({ ...classify, stream: true, stream_options: { include_usage: true } });
+    expect(seen.body).not.toMatch(/lane|background|classify"/);
+    expect(JSON.stringify(seen.headers)).not.toMatch(/lane|background/);
+
+    expect(fromInteractive).toEqual(fromBackground);
+    expect(fromBackground.map((event) => event.type)).toEqual(['text', 'finish']);
+    expect(answers.stats()).toMatchObject({ hits: 1, misses: 1, stored: 1 });
+    // The miss went through limit() in its lane; the hit never reached it.
+    expect(limiter.stats().lanes).toMatchObject({ background: { started: 1 }, interactive: { started: 0 } });
   });
 });
