@@ -1,4 +1,4 @@
-import { asyncScheduler, catchError, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
+import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
 import { z } from 'zod';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
@@ -126,7 +126,8 @@ export interface CacheMiddleware extends Middleware {
  *   uses, reference-counted the same way (a late joiner gets the events so
  *   far, then the live rest; the call is aborted when its last caller
  *   leaves). So `dedupe()` is not needed in front of `cache()`; the two
- *   compose in either order.
+ *   compose in either order. A hit a synchronous store (the built-in one)
+ *   gives at once replays without a flight: there is nothing to share.
  * - **Keys**: {@link requestKey} of the request and its context's `scope`
  *   attribute ({@link scopeOf}). The rest of the context (step, lane,
  *   deadline) changes no key: the same question from another lane is a hit.
@@ -174,19 +175,27 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
 
   const fresh = (entry: CacheEntry | undefined): entry is CacheEntry => entry !== undefined && entry.expiresAt > scheduler.now();
 
-  const lookup = (key: string): Observable<CacheEntry | undefined> => {
+  // What the store holds for a key: synchronously when it answers synchronously (the built-in store), so a hit
+  // replays in the same tick. A store that cannot answer is a miss, never a failed request.
+  const read = (key: string): MaybePromise<CacheEntry | undefined> => {
     const pending = writing.get(key);
-    if (fresh(pending)) return of(pending);
-    return call(() => store.get(key)).pipe(
-      // A store that cannot answer is a miss, never a failed request.
-      catchError(() => {
-        counts.storeErrors++;
-        return of(undefined);
-      }),
-      tap((entry) => {
-        if (entry && !fresh(entry)) background(() => store.delete(key));
-      }),
-    );
+    if (fresh(pending)) return pending;
+    const dropExpired = (entry: CacheEntry | undefined): CacheEntry | undefined => {
+      if (entry && !fresh(entry)) background(() => store.delete(key));
+      return entry;
+    };
+    let found: MaybePromise<CacheEntry | undefined>;
+    try {
+      found = store.get(key);
+    } catch {
+      counts.storeErrors++;
+      return undefined;
+    }
+    if (!isPromiseLike(found)) return dropExpired(found);
+    return found.then(dropExpired, () => {
+      counts.storeErrors++;
+      return undefined;
+    });
   };
 
   // Fire-and-forget store calls still get an error handler: nothing goes unhandled.
@@ -236,12 +245,19 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
           map((index) => events[index]!),
         );
 
-  // One flight: look up; replay a fresh hit, else go upstream and record. Run once per key at a time, shared.
-  const fly = (key: string, request: LlmRequest, context: RequestContext | undefined, next: Transport): Observable<LlmEvent> =>
+  // One flight of a key, shared by identical requests: wait for the lookup (`found`); replay a fresh hit, else go
+  // upstream and record.
+  const fly = (
+    key: string,
+    found: MaybePromise<CacheEntry | undefined>,
+    request: LlmRequest,
+    context: RequestContext | undefined,
+    next: Transport,
+  ): Observable<LlmEvent> =>
     defer(() => {
       const flight: Flight = { forgotten: false };
       current.set(key, flight);
-      return lookup(key).pipe(
+      return (isPromiseLike(found) ? from(found) : of(found)).pipe(
         switchMap((entry) => {
           if (fresh(entry) && !flight.forgotten) {
             counts.hits++;
@@ -263,8 +279,17 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
         return next(request, context);
       }
       const key = keyOf(request, scopeOf(context));
-      if (flights.has(key)) counts.joined++;
-      return flights.join(key, () => fly(key, request, context, next));
+      if (flights.has(key)) {
+        counts.joined++;
+        return flights.join(key, () => fly(key, read(key), request, context, next));
+      }
+      const found = read(key);
+      // A hit the store gave synchronously replays at once, with nothing to share: no flight (the fast path).
+      if (!isPromiseLike(found) && fresh(found)) {
+        counts.hits++;
+        return replay(found.events);
+      }
+      return flights.join(key, () => fly(key, found, request, context, next));
     });
 
   // Forgets what this instance holds for a key (or every key): pending writes, and the answers of flights now.
