@@ -4,7 +4,7 @@ import { RxllmError } from '../core/errors.js';
 import type { RequestContext, Served } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
-import { stableStringify } from '../core/requestKey.js';
+import { scopeOf, stableStringify } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
 import { schedulerSchema } from '../core/validateConfig.js';
@@ -137,7 +137,7 @@ function packKey(request: LlmRequest, context: RequestContext | undefined): stri
   if (request.tools !== undefined || request.response_format !== undefined || (request.n ?? 1) > 1) return undefined;
   const { messages, max_tokens: _max, max_completion_tokens: _maxCompletion, stream: _stream, ...rest } = request;
   // The context parts a packed request can carry for all its items only if they are equal.
-  const shared = { lane: context?.lane, step: context?.step, scope: context?.attributes?.['scope'] };
+  const shared = { lane: context?.lane, step: context?.step, scope: scopeOf(context) };
   return stableStringify({ request: { ...rest, messages: messages.slice(0, -1) }, context: shared });
 }
 
