@@ -17,7 +17,6 @@ import { merge, mergeMap, range, tap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import type { LlmRequest } from '../src/core/request';
 import { type Middleware, type Transport, withMiddleware } from '../src/core/transport';
-import { inLane } from '../src/load/lane';
 import { batch } from '../src/middleware/batch';
 import { limit, type LimitConfig } from '../src/middleware/limit';
 import { text } from '../src/operators/text';
@@ -31,15 +30,14 @@ const INTERACTIVE = 60;
 const SEEDS = 10;
 const MODEL = 'gpt-4o-mini';
 
-const classify = (i: number): LlmRequest =>
-  inLane('background', {
-    model: MODEL,
-    temperature: 0,
-    messages: [
-      { role: 'system', content: 'Classify the sentiment as positive or negative.' },
-      { role: 'user', content: `Review ${i}: ${i % 3 ? 'I love it, works great' : 'Broke after a day'}` },
-    ],
-  });
+const classify = (i: number): LlmRequest => ({
+  model: MODEL,
+  temperature: 0,
+  messages: [
+    { role: 'system', content: 'Classify the sentiment as positive or negative.' },
+    { role: 'user', content: `Review ${i}: ${i % 3 ? 'I love it, works great' : 'Broke after a day'}` },
+  ],
+});
 const ask = (i: number): LlmRequest => ({ model: MODEL, messages: [{ role: 'user', content: `Summarize in one sentence: note ${i}` }] });
 const isInteractive = (request: LlmRequest) => String(request.messages.at(-1)?.content).startsWith('Summarize');
 
@@ -70,13 +68,13 @@ function run(seed: number, { limiter: limiterConfig, background, batching, paire
   const limiter = limit({ ...limiterConfig, maxQueued: 10_000 });
   scheduler.run(() => {
     const layers: Middleware[] = batching
-      ? [batch({ threshold: limiterConfig.concurrency, maxBatchSize: 8, maxWaitMs: 200, forwardLane: true, load: () => limiter.stats().queued }), limiter]
+      ? [batch({ threshold: limiterConfig.concurrency, maxBatchSize: 8, maxWaitMs: 200, load: () => limiter.stats().queued }), limiter]
       : [limiter];
     const interactiveModel = simulatedTransport({ seed });
     const backgroundModel = pairedDraws ? simulatedTransport({ seed: seed + 1000 }) : interactiveModel;
-    const upstream: Transport = (request) => {
+    const upstream: Transport = (request, context) => {
       upstreamRequests++;
-      return (isInteractive(request) ? interactiveModel : backgroundModel)(request);
+      return (isInteractive(request) ? interactiveModel : backgroundModel)(request, context);
     };
     const llm = withMiddleware(upstream, ...layers);
     const interactive$ = range(0, INTERACTIVE).pipe(
@@ -94,7 +92,7 @@ function run(seed: number, { limiter: limiterConfig, background, batching, paire
     );
     const background$ = background
       ? range(0, BACKGROUND).pipe(
-          mergeMap((i) => llm(classify(i)).pipe(text())),
+          mergeMap((i) => llm(classify(i), { lane: 'background' }).pipe(text())),
           tap(() => {
             if (++backgroundDone === BACKGROUND) backgroundDoneAt = scheduler.now();
           }),

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 10 }, () => lastValueFrom(deduped(summaryRequest).pipe(result()))));
     console.log(`10 identical requests at once: ${without} upstream calls without dedupe(), ${server.stats().requests} with it`);
 
-    // 2. The response cache: dedupe() first, so a burst costs one lookup (see the cache() docs).
+    // 2. The response cache (a burst costs one lookup either way: cache() shares in-flight requests as dedupe() does).
     const answers = cache({ ttl: 10 * 60_000 });
     const llm = withMiddleware(transport, dedupe(), answers);
     const first = await timed(llm(summaryRequest));

@@ -8,7 +8,6 @@
 import { forkJoin, lastValueFrom } from 'rxjs';
 import { withMiddleware } from '../src/core/transport';
 import { batchEmbeddings } from '../src/load/batchEmbeddings';
-import { inLane } from '../src/load/lane';
 import { batch } from '../src/middleware/batch';
 import { limit } from '../src/middleware/limit';
 import { startSimulatorServer } from '../src/node/simulatorServer';
@@ -20,20 +19,21 @@ async function main(): Promise<void> {
   const server = await startSimulatorServer({ seed: 1 });
   try {
     const limiter = limit({ concurrency: 6, maxQueued: 500, reserve: { interactive: 2 } });
-    const batcher = batch({ threshold: 4, maxBatchSize: 8, forwardLane: true, load: () => limiter.stats().queued });
-    // batch() above limit(): a packed request takes one slot, and limit() reads (then strips) the lane.
+    const batcher = batch({ threshold: 4, maxBatchSize: 8, load: () => limiter.stats().queued });
+    // batch() above limit(): a packed request takes one slot. Both read the lane from the context; it is never sent.
     const llm = withMiddleware(sseTransport({ baseURL: server.baseURL }), batcher, limiter);
 
     const classify = (review: string) =>
       llm(
-        inLane('background', {
+        {
           model: 'gpt-4o-mini',
           temperature: 0,
           messages: [
             { role: 'system', content: 'Classify the sentiment as positive or negative.' },
             { role: 'user', content: review },
           ],
-        }),
+        },
+        { lane: 'background' },
       ).pipe(text());
     const ask = (question: string) => llm({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: question }] }).pipe(text());
 

@@ -11,7 +11,6 @@ export {
   type ToolCallEvent,
   type UsageEvent,
   type FinishEvent,
-  type ServedEvent,
   type FinishReason,
   type LlmUsage,
 } from './core/events.js';
@@ -119,13 +118,12 @@ export { waterfallHtml, type WaterfallHtmlConfig } from './metrics/waterfallHtml
 export { limit, type LimitConfig, type LimitMiddleware, type LimitStats, type LaneStats } from './middleware/limit.js';
 export { batch, type BatchConfig, type BatchMiddleware, type BatchStats } from './middleware/batch.js';
 export type { BatcherCounts } from './load/adaptiveBatcher.js';
-export { inLane, LANE_FIELD } from './load/lane.js';
 
 /* Timeouts, retries, fallback, hedging, routing */
 export { timeouts, type TimeoutsConfig } from './middleware/timeouts.js';
 export { retry, isRetryable, type RetryConfig, type RetryInfo } from './middleware/retry.js';
 export type { BackoffConfig } from './middleware/backoff.js';
-export { fallback, type FallbackConfig, type FallbackCandidate, type FallbackSwitch } from './middleware/fallback.js';
+export { fallback, type FallbackConfig, type FallbackCandidate, type FallbackServed, type FallbackSwitch } from './middleware/fallback.js';
 export { hedge, type HedgeConfig, type HedgeBudget, type HedgeEvent } from './middleware/hedge.js';
 export { route, type RouteConfig, type RouteCandidate, type RouteDecision, type RouteReason, type Tier } from './middleware/route.js';
 export type { LatencySource } from './middleware/latencySource.js';

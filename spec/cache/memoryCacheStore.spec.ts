@@ -21,6 +21,17 @@ describe('memoryCacheStore', () => {
     store.delete('never-there');
   });
 
+  it('clears every entry, without counting evictions', () => {
+    const store = memoryCacheStore({ maxEntries: 2 });
+    store.set('a', entry('a'), 1_000);
+    store.set('b', entry('b'), 1_000);
+    store.set('c', entry('c'), 1_000);
+    store.clear();
+    expect(store.get('b')).toBeUndefined();
+    expect(store.get('c')).toBeUndefined();
+    expect(store.stats()).toEqual({ entries: 0, bytes: 0, evictions: 1 });
+  });
+
   it('holds at most maxEntries, evicting the least recently used and counting it', () => {
     const store = memoryCacheStore({ maxEntries: 2 });
     store.set('a', entry('a'), 1_000);

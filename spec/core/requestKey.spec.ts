@@ -1,6 +1,6 @@
 import { RxllmError } from '../../src/core/errors';
 import type { LlmRequest } from '../../src/core/request';
-import { isSampledRequest, requestKey, stableStringify } from '../../src/core/requestKey';
+import { isSampledRequest, requestKey, scopeOf, stableStringify } from '../../src/core/requestKey';
 
 const base: LlmRequest = {
   model: 'gpt-4o-mini',
@@ -137,6 +137,20 @@ describe('requestKey', () => {
     it('never contains the credential it was scoped with', () => {
       expect(requestKey(base, { credentials: 'sk-secret' })).not.toContain('sk-secret');
     });
+  });
+});
+
+describe('scopeOf', () => {
+  it("is the context's scope attribute, and nothing else of the context", () => {
+    expect(scopeOf({ step: 'a', lane: 'background', deadline: 5, attributes: { scope: 'acme', user: 'u1' } })).toBe('acme');
+    expect(requestKey(base, scopeOf({ lane: 'interactive', attributes: { scope: 'acme' } }))).toBe(requestKey(base, scopeOf({ lane: 'background', step: 'x', attributes: { scope: 'acme', run: '7' } })));
+    expect(requestKey(base, scopeOf({ attributes: { scope: 'acme' } }))).not.toBe(requestKey(base, scopeOf({ attributes: { scope: 'globex' } })));
+  });
+
+  it('is the empty scope without a scope attribute, so an unscoped key is the same with or without a context', () => {
+    expect(scopeOf(undefined)).toEqual({});
+    expect(scopeOf({ step: 'a', attributes: { tenant: 'acme' } })).toEqual({});
+    expect(requestKey(base, scopeOf({ lane: 'background' }))).toBe(requestKey(base, {}));
   });
 });
 

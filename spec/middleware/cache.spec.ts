@@ -2,10 +2,11 @@ import { firstValueFrom, lastValueFrom, Observable, of, Subject, toArray } from 
 import { TestScheduler } from 'rxjs/testing';
 import type { CacheEntry, CacheStore } from '../../src/cache/CacheStore';
 import { memoryCacheStore } from '../../src/cache/memoryCacheStore';
+import type { RequestContext } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import { withMiddleware } from '../../src/core/transport';
-import { cache } from '../../src/middleware/cache';
+import { cache, type CacheMiddleware } from '../../src/middleware/cache';
 import { dedupe } from '../../src/middleware/dedupe';
 import { type SimulatorServer, startSimulatorServer } from '../../src/node/simulatorServer';
 import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
@@ -186,21 +187,44 @@ describe('cache', () => {
     expect(answers.stats().bytes).toBeLessThanOrEqual(200);
   });
 
-  it('single flight: concurrent misses of one key share one upstream call and one write', () => {
+  it('single flight: concurrent identical requests share one lookup, one upstream call and one write', () => {
     const store = spyStore();
+    const answers = cache({ store, scheduler: testScheduler });
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const upstream = cold('   --a--b--f|', values);
       const upstreamSubs = '    ^--------!';
       const late = '            ---^      ';
       const expectedLate = '    ---a-b--f|';
 
-      const llm = cache({ store, scheduler: testScheduler })(() => upstream);
+      const llm = answers(() => upstream);
 
       expectObservable(llm(request)).toBe('--a--b--f|', values);
       expectObservable(llm(request), late).toBe(expectedLate, values);
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
-    expect(store.calls).toEqual(['get', 'get', 'set']);
+    expect(store.calls).toEqual(['get', 'set']);
+    expect(answers.stats()).toMatchObject({ hits: 0, misses: 1, joined: 1, stored: 1 });
+  });
+
+  it('single flight with an async store: a request arriving during the lookup joins it', async () => {
+    const inner = new Map<string, CacheEntry>();
+    const gets: string[] = [];
+    const asyncStore: CacheStore = {
+      get: async (key) => (gets.push(key), inner.get(key)),
+      set: async (key, entry) => void inner.set(key, entry),
+      delete: async (key) => void inner.delete(key),
+    };
+    let upstreamCalls = 0;
+    const answers = cache({ store: asyncStore });
+    const llm = answers(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+    const both = await Promise.all([firstValueFrom(llm(request).pipe(toArray())), firstValueFrom(llm(request).pipe(toArray()))]);
+    expect(both).toEqual([
+      [textEvent('Hi'), finishEvent('stop')],
+      [textEvent('Hi'), finishEvent('stop')],
+    ]);
+    expect(gets).toHaveLength(1);
+    expect(upstreamCalls).toBe(1);
+    expect(answers.stats()).toMatchObject({ misses: 1, joined: 1, stored: 1 });
   });
 
   it('unsubscribing every caller aborts the upstream and stores nothing', () => {
@@ -220,7 +244,7 @@ describe('cache', () => {
 
   describe('with dedupe(), in either order, one upstream call and one write', () => {
     it.each([
-      ['dedupe() first (preferred)', 'dedupe-first'],
+      ['dedupe() first', 'dedupe-first'],
       ['cache() first', 'cache-first'],
     ])('%s', (_name, order) => {
       const store = spyStore();
@@ -245,27 +269,123 @@ describe('cache', () => {
         expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
       });
       expect(store.calls.filter((call) => call === 'set')).toEqual(['set']);
-      // dedupe() first: one lookup for the concurrent group, one for the later repeat.
-      // cache() first: every caller looks up (the store sees the group), but still one call and one write.
-      expect(store.calls.filter((call) => call === 'get')).toHaveLength(order === 'dedupe-first' ? 2 : 4);
-      expect(answers.stats()).toMatchObject({ hits: 1, stored: 1 });
+      // Either order: one lookup for the concurrent group (cache() shares its lookup too), one for the later repeat.
+      expect(store.calls.filter((call) => call === 'get')).toHaveLength(2);
+      expect(answers.stats()).toMatchObject({ hits: 1, misses: 1, stored: 1, joined: order === 'dedupe-first' ? 0 : 2 });
     });
   });
 
-  it('keeps scopes apart in a shared store', () => {
+  it("keeps the context's scope attributes apart, also in a store two cache()s share", () => {
     const store = memoryCacheStore();
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const upstream = cold('   -a-f|', values);
       const upstreamSubs = ['   ^---!', '6ms ^---!'];
 
-      const forAcme = cache({ store, scope: { tenant: 'acme' }, scheduler: testScheduler })(() => upstream);
-      const forGlobex = cache({ store, scope: { tenant: 'globex' }, scheduler: testScheduler })(() => upstream);
+      const one = cache({ store, scheduler: testScheduler })(() => upstream);
+      const two = cache({ store, scheduler: testScheduler })(() => upstream);
 
-      expectObservable(forAcme(request)).toBe('-a-f|', values);
-      expectObservable(forGlobex(request), '6ms ^').toBe('6ms -a-f|', values);
+      expectObservable(one(request, { attributes: { scope: 'acme' } })).toBe('-a-f|', values);
+      expectObservable(two(request, { attributes: { scope: 'globex' } }), '6ms ^').toBe('6ms -a-f|', values);
+      expectObservable(two(request, { attributes: { scope: 'acme' } }), '12ms ^').toBe('12ms (af|)', values);
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
     expect(store.stats().entries).toBe(2);
+  });
+
+  it('ignores the rest of the context in its key: another lane, step or attribute is a hit, and the miss goes upstream with its context', () => {
+    const contexts: (RequestContext | undefined)[] = [];
+    const answers = cache({ scheduler: testScheduler });
+    const first: RequestContext = { lane: 'interactive', step: 'summary', attributes: { user: 'u1' }, deadline: 50 };
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('   -a-f|', values);
+      const llm = answers((_request, context) => (contexts.push(context), upstream));
+
+      expectObservable(llm(request, first)).toBe('-a-f|', values);
+      expectObservable(llm(request, { lane: 'background', step: 'other', attributes: { user: 'u2' } }), '6ms ^').toBe('6ms (af|)', values);
+      expectObservable(llm(request), '7ms ^').toBe('7ms (af|)', values);
+      expectSubscriptions(upstream.subscriptions).toBe('^---!');
+    });
+    expect(contexts).toEqual([first]);
+    expect(contexts[0]).toBe(first);
+    expect(answers.stats()).toMatchObject({ hits: 2, misses: 1 });
+  });
+
+  describe('store, delete and clear', () => {
+    it('uses the store it was given, and makes the built-in one reachable', () => {
+      const store = memoryCacheStore();
+      expect(cache({ store }).store).toBe(store);
+      const answers = cache({ maxEntries: 3 });
+      answers(() => of(textEvent('Hi'), finishEvent('stop')))(request).subscribe();
+      expect(answers.store.stats?.()).toMatchObject({ entries: 1 });
+    });
+
+    it('delete(request, context) forgets one answer, under the same key as a lookup (scope included)', async () => {
+      let upstreamCalls = 0;
+      const answers = cache();
+      const llm = answers(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+      const ask = (asked: LlmRequest, context?: RequestContext) => firstValueFrom(llm(asked, context).pipe(toArray()));
+      const acme: RequestContext = { lane: 'background', attributes: { scope: 'acme' } };
+
+      await ask(request, acme);
+      await ask(request);
+      await ask(other, acme);
+      expect(upstreamCalls).toBe(3);
+
+      await answers.delete(request, { attributes: { scope: 'acme' } }); // another lane: the same key
+      await ask(request);
+      await ask(other, acme);
+      expect(upstreamCalls).toBe(3); // the unscoped answer and the other request's are still there
+      await ask(request, acme);
+      expect(upstreamCalls).toBe(4);
+      await expect(answers.delete({ model: 'm', messages: [] } as never)).rejects.toMatchObject({ code: 'invalid-request' });
+    });
+
+    it('clear() forgets every answer', async () => {
+      let upstreamCalls = 0;
+      const answers = cache();
+      const llm = answers(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+      await firstValueFrom(llm(request).pipe(toArray()));
+      await firstValueFrom(llm(other).pipe(toArray()));
+      await answers.clear();
+      expect(answers.stats()).toMatchObject({ entries: 0 });
+      await firstValueFrom(llm(request).pipe(toArray()));
+      await firstValueFrom(llm(other).pipe(toArray()));
+      expect(upstreamCalls).toBe(4);
+    });
+
+    it('does not store an answer that was in flight when delete() or clear() ran, but still gives it to its callers', () => {
+      for (const forget of [(answers: CacheMiddleware) => answers.delete(request), (answers: CacheMiddleware) => answers.clear()]) {
+        testScheduler = createTestScheduler();
+        const answers = cache({ scheduler: testScheduler });
+        testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+          const upstream = cold('   --a--f|', values);
+          const llm = answers(() => upstream);
+          expectObservable(llm(request)).toBe('--a--f|', values);
+          testScheduler.schedule(() => void forget(answers), 3);
+          expectObservable(llm(request), '10ms ^').toBe('10ms --a--f|', values);
+          expectSubscriptions(upstream.subscriptions).toBe(['^-----!', '10ms ^-----!']);
+        });
+        expect(answers.stats()).toMatchObject({ misses: 2, stored: 1 });
+      }
+    });
+
+    it("clear() rejects with invalid-config when the store has no clear(), and still forgets this cache's pending writes", async () => {
+      const store: CacheStore = { get: () => undefined, set: () => new Promise<void>(() => undefined), delete: () => undefined };
+      let upstreamCalls = 0;
+      const answers = cache({ store });
+      const llm = answers(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+      await firstValueFrom(llm(request).pipe(toArray())); // its write never ends: served from the pending write
+      await firstValueFrom(llm(request).pipe(toArray()));
+      expect(upstreamCalls).toBe(1);
+      await expect(answers.clear()).rejects.toMatchObject({ code: 'invalid-config', message: expect.stringContaining('no clear()') });
+      await firstValueFrom(llm(request).pipe(toArray()));
+      expect(upstreamCalls).toBe(2);
+    });
+
+    it("delete() rejects with the store's error", async () => {
+      const store: CacheStore = { get: () => undefined, set: () => undefined, delete: () => Promise.reject(new Error('store down')) };
+      await expect(cache({ store }).delete(request)).rejects.toThrow('store down');
+    });
   });
 
   it('caches sampled requests by default, and never with sampled: "bypass"', () => {
@@ -335,7 +455,7 @@ describe('cache', () => {
     expect(await firstValueFrom(llm(request).pipe(toArray()))).toEqual([textEvent('Hi'), finishEvent('stop')]);
     expect(upstreamCalls).toBe(1);
     expect(calls).toEqual(['get', 'set', 'get']);
-    expect(answers.stats()).toEqual({ hits: 1, misses: 1, bypassed: 0, stored: 1, storeErrors: 0 });
+    expect(answers.stats()).toEqual({ hits: 1, misses: 1, joined: 0, bypassed: 0, stored: 1, storeErrors: 0 });
   });
 
   it('cache() first with an async store: concurrent callers still make one upstream call and one write', async () => {
@@ -436,6 +556,10 @@ describe('cache', () => {
     expect(() => cache({ store: memoryCacheStore(), maxEntries: 5 })).toThrow(/bound it yourself/);
     expect(() => cache({ sampled: 'never' as never })).toThrow(invalid);
     expect(() => cache({ ttls: 5 } as never)).toThrow(/ttls/);
+    // The scope comes from the request context's scope attribute now.
+    expect(() => cache({ scope: 'acme' } as never)).toThrow(/scope/);
+    // cache() runs timers on its scheduler (the replay pace), so a clock with only now() is not enough.
+    expect(() => cache({ scheduler: { now: () => 0 } as never })).toThrow(/SchedulerLike/);
   });
 });
 

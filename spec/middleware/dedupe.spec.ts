@@ -1,8 +1,10 @@
 import { firstValueFrom, forkJoin, lastValueFrom, mergeMap, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import type { RequestContext } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import { type Transport, withMiddleware } from '../../src/core/transport';
+import { requestKey } from '../../src/core/requestKey';
 import { dedupe } from '../../src/middleware/dedupe';
 import { type SimulatorServer, startSimulatorServer } from '../../src/node/simulatorServer';
 import { result } from '../../src/operators/result';
@@ -185,18 +187,41 @@ describe('dedupe', () => {
     });
   });
 
-  it('uses a custom key when given one', () => {
+  it('uses a custom key when given one, with the scope of the context', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const upstream = cold('   --a-f|', values);
-      const upstreamSubs = '    ^----!';
+      const upstreamSubs = ['   ^----!', '^----!'];
 
-      // Share across end users deliberately: drop `user` from the key.
-      const llm = dedupe({ key: (req) => JSON.stringify({ ...req, user: undefined }) })(() => upstream);
+      // Share across end users deliberately: drop `user` from the key, but keep tenants apart.
+      const llm = dedupe({ key: (req, scope) => requestKey({ ...req, user: undefined }, scope) })(() => upstream);
+      const acme: RequestContext = { attributes: { scope: 'acme' } };
 
-      expectObservable(llm({ ...request, user: 'alice' })).toBe('--a-f|', values);
-      expectObservable(llm({ ...request, user: 'bob' })).toBe('--a-f|', values);
+      expectObservable(llm({ ...request, user: 'alice' }, acme)).toBe('--a-f|', values);
+      expectObservable(llm({ ...request, user: 'bob' }, acme)).toBe('--a-f|', values);
+      expectObservable(llm({ ...request, user: 'carol' }, { attributes: { scope: 'globex' } })).toBe('--a-f|', values);
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
+  });
+
+  it("shares across steps and lanes but never across scopes; the shared call goes with its first caller's context", () => {
+    const contexts: (RequestContext | undefined)[] = [];
+    const first: RequestContext = { step: 'summary', lane: 'interactive', attributes: { scope: 'acme', run: '1' }, deadline: 100 };
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const upstream = cold('   --a-f|', values);
+      const upstreamSubs = ['   ^----!', '^----!'];
+
+      const llm = dedupe()((_request, context) => {
+        contexts.push(context);
+        return upstream;
+      });
+
+      expectObservable(llm(request, first)).toBe('--a-f|', values);
+      expectObservable(llm(request, { step: 'other', lane: 'background', attributes: { scope: 'acme', run: '2' } })).toBe('--a-f|', values);
+      expectObservable(llm(request, { lane: 'background', attributes: { scope: 'globex' } })).toBe('--a-f|', values);
+      expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
+    });
+    expect(contexts).toEqual([first, { lane: 'background', attributes: { scope: 'globex' } }]);
+    expect(contexts[0]).toBe(first);
   });
 
   it('keeps end users apart by default (`user` is part of the key)', () => {

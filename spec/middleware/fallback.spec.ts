@@ -1,10 +1,13 @@
-import { lastValueFrom } from 'rxjs';
+import { lastValueFrom, tap } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError, type RxllmErrorCode } from '../../src/core/errors';
+import type { RequestContext, Served } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import { withMiddleware } from '../../src/core/transport';
-import { fallback, type FallbackSwitch } from '../../src/middleware/fallback';
+import { fallback, type FallbackServed, type FallbackSwitch } from '../../src/middleware/fallback';
+import { cache } from '../../src/middleware/cache';
+import { result } from '../../src/operators/result';
 import { timeouts } from '../../src/middleware/timeouts';
 import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
 import { text } from '../../src/operators/text';
@@ -15,7 +18,6 @@ import { createTestScheduler } from '../helpers/marbles';
 
 const request: LlmRequest = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = { a: textEvent('Hel'), b: textEvent('lo'), f: finishEvent('stop') };
-const servedBy = (by: string): LlmEvent => ({ type: 'served', choice: 0, by });
 const err = (code: RxllmErrorCode, status?: number) => new RxllmError(code, `${code} failure`, status === undefined ? {} : { status });
 
 describe('fallback', () => {
@@ -24,7 +26,7 @@ describe('fallback', () => {
 
   it('moves to the next transport when the current one fails before its first token', () => {
     const switches: FallbackSwitch[] = [];
-    const served: string[] = [];
+    const served: (FallbackServed & { at: number })[] = [];
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const primary = cold<LlmEvent>('   --#', undefined, err('server', 500));
       const primarySubs = '              ^-!';
@@ -32,8 +34,8 @@ describe('fallback', () => {
       const secondarySubs = '            --^--!';
       const tertiary = cold<LlmEvent>('  -a------b-(f|)', values);
       const tertiarySubs = '             -----^---------!';
-      // The served event names the candidate, in the same frame as its first event.
-      const expected = '                 ------(sa)---b-(f|)';
+      // Only the model's events: which candidate answered is reported beside the stream.
+      const expected = '                 ------a------b-(f|)';
 
       const llm = fallback(
         [
@@ -41,15 +43,50 @@ describe('fallback', () => {
           { name: 'secondary', transport: () => secondary },
           { name: 'tertiary', transport: () => tertiary },
         ],
-        { onFallback: (info) => switches.push(info), onServed: ({ name }) => served.push(name) },
+        { onFallback: (info) => switches.push(info), onServed: (info) => served.push({ ...info, at: testScheduler.now() }) },
       );
-      expectObservable(llm(request)).toBe(expected, { ...values, s: servedBy('tertiary') });
+      expectObservable(llm(request)).toBe(expected, values);
       expectSubscriptions(primary.subscriptions).toBe(primarySubs);
       expectSubscriptions(secondary.subscriptions).toBe(secondarySubs);
       expectSubscriptions(tertiary.subscriptions).toBe(tertiarySubs);
     });
     expect(switches.map(({ from, to }) => `${from}→${to}`)).toEqual(['primary→secondary', 'secondary→tertiary']);
-    expect(served).toEqual(['tertiary']);
+    // Once, when the answer's first event arrives.
+    expect(served).toEqual([{ name: 'tertiary', index: 2, model: 'gpt-4o', at: 6 }]);
+  });
+
+  it("tells the context's onServed which candidate and model answered, before the first event, and passes the context to each candidate", () => {
+    const log: string[] = [];
+    const contexts: (RequestContext | undefined)[] = [];
+    const context: RequestContext = { step: 'summary', lane: 'background', onServed: (served) => log.push(`served ${JSON.stringify(served)}`) };
+    testScheduler.run(({ cold, expectObservable }) => {
+      const primary = cold<LlmEvent>('  -#', undefined, err('server', 503));
+      const backup = cold<LlmEvent>('   -a-f|', values);
+      const llm = fallback([
+        { name: 'primary', transport: (_request, given) => (contexts.push(given), primary) },
+        { name: 'backup', transport: (_request, given) => (contexts.push(given), backup), model: 'gpt-4o-mini' },
+      ]);
+      expectObservable(llm(request, context).pipe(tap((event) => log.push(event.type)))).toBe('--a-f|', values);
+    });
+    expect(log).toEqual([`served ${JSON.stringify({ model: 'gpt-4o-mini', by: 'fallback', candidate: 'backup' } satisfies Served)}`, 'text', 'finish']);
+    expect(contexts).toEqual([context, context]);
+  });
+
+  it('puts nothing in the stream for cache() to keep: a cached answer replays only the model events and reports no candidate', () => {
+    const served: string[] = [];
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const primary = cold<LlmEvent>('  -#', undefined, err('server', 503));
+      const backup = cold<LlmEvent>('   -a-f|', values);
+      const llm = withMiddleware(fallback([() => primary, { name: 'backup', transport: () => backup }]), cache({ scheduler: testScheduler }));
+      const onServed = ({ candidate }: Served) => served.push(candidate ?? '?');
+      expectObservable(llm(request, { onServed })).toBe('--a-f|', values);
+      expectObservable(llm(request, { onServed }), '10ms ^').toBe('10ms (af|)', values);
+      expectObservable(llm(request, { onServed }).pipe(result()), '20ms ^').toBe('20ms (r|)', {
+        r: { text: 'Hel', refusal: '', reasoning: '', toolCalls: [], finishReason: 'stop' },
+      });
+      expectSubscriptions(backup.subscriptions).toBe('-^---!');
+    });
+    expect(served).toEqual(['backup']);
   });
 
   it('never falls back after a token: the error passes with tokensEmitted: true', () => {
@@ -59,8 +96,8 @@ describe('fallback', () => {
       const backup = cold<LlmEvent>('    a|', values);
 
       expectObservable(fallback([() => primary, () => backup])(request)).toBe(
-        '-(sa)--#',
-        { ...values, s: servedBy('candidate 0') },
+        '-a-----#',
+        values,
         new RxllmError('connection-lost', 'connection-lost failure', { tokensEmitted: true }),
       );
       expectSubscriptions(primary.subscriptions).toBe(primarySubs);
@@ -116,9 +153,8 @@ describe('fallback', () => {
       const primary = cold<LlmEvent>('  -#', undefined, err('server'));
       const backup = cold<LlmEvent>('   a---|', values);
       const llm = fallback([() => primary, () => backup]);
-      const servedValues = { ...values, s: servedBy('candidate 1') };
-      expectObservable(llm(request)).toBe('-(sa)|', servedValues);
-      expectObservable(llm(request)).toBe('-(sa)|', servedValues);
+      expectObservable(llm(request)).toBe('-a---|', values);
+      expectObservable(llm(request)).toBe('-a---|', values);
       expectSubscriptions(primary.subscriptions).toBe(['^!', '^!']);
     });
     expect(() => fallback([])).toThrow(expect.objectContaining({ code: 'invalid-config' }));

@@ -1,21 +1,21 @@
-import { mergeMap, type Observable, timer } from 'rxjs';
+import { lastValueFrom, mergeMap, type Observable, timer, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isRxllmError, RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
-import { withMiddleware } from '../../src/core/transport';
-import { inLane } from '../../src/load/lane';
+import type { RequestContext } from '../../src/core/context';
+import { type Transport, withMiddleware } from '../../src/core/transport';
+import { cache } from '../../src/middleware/cache';
 import { limit } from '../../src/middleware/limit';
+import { sseTransport } from '../../src/transport/sse';
 import { finishEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { type LocalServer, startEventStream, startLocalServer, textChunk } from '../helpers/localServer';
 import { createTestScheduler } from '../helpers/marbles';
 
 const values = { f: finishEvent('stop') };
 const answer = (ms: number) => ({ marbles: `${ms}ms (f|)`, values });
-const req = (model: string, lane?: string): LlmRequest => {
-  const request: LlmRequest = { model, messages: [{ role: 'user', content: `q ${model}` }] };
-  return lane === undefined ? request : inLane(lane, request);
-};
+const req = (model: string): LlmRequest => ({ model, messages: [{ role: 'user', content: `q ${model}` }] });
 /** Subscribes to `source` `ms` after the test starts. */
 const at = (ms: number, source: Observable<LlmEvent>) => timer(ms).pipe(mergeMap(() => source));
 
@@ -58,9 +58,9 @@ describe('limit', () => {
 
       const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
 
-      expectObservable(llm(req('a', 'interactive'))).toBe('100ms (f|)', values);
-      expectObservable(at(5, llm(req('b', 'background')))).toBe('400ms (f|)', values);
-      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('200ms (f|)', values);
+      expectObservable(llm(req('a'), { lane: 'interactive' })).toBe('100ms (f|)', values);
+      expectObservable(at(5, llm(req('b'), { lane: 'background' }))).toBe('400ms (f|)', values);
+      expectObservable(at(10, llm(req('c'), { lane: 'interactive' }))).toBe('200ms (f|)', values);
       expectObservable(at(20, llm(req('d')))).toBe('300ms (f|)', values); // no lane: the default, interactive
       expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
       expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
@@ -75,8 +75,8 @@ describe('limit', () => {
     const limiter = limit({ concurrency: 1, agingMs: 250 });
     const llm = withMiddleware(upstream, limiter);
     testScheduler.run(({ expectObservable }) => {
-      for (let i = 0; i < 20; i++) expectObservable(at(i * 50, llm(req(`i${i}`, 'interactive'))));
-      expectObservable(at(1, llm(req('bg', 'background'))));
+      for (let i = 0; i < 20; i++) expectObservable(at(i * 50, llm(req(`i${i}`), { lane: 'interactive' })));
+      expectObservable(at(1, llm(req('bg'), { lane: 'background' })));
     });
     const started = upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`);
     // From 300 the background request has waited 250 ms: of the next four slots, it gets the fourth.
@@ -97,10 +97,10 @@ describe('limit', () => {
 
       const llm = withMiddleware(upstream, limiter);
 
-      expectObservable(llm(req('a', 'background'))).toBe('100ms (f|)', values);
-      expectObservable(llm(req('b', 'background'))).toBe('210ms (f|)', values);
-      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('110ms (f|)', values);
-      expectObservable(at(20, llm(req('d', 'interactive')))).toBe('200ms (f|)', values);
+      expectObservable(llm(req('a'), { lane: 'background' })).toBe('100ms (f|)', values);
+      expectObservable(llm(req('b'), { lane: 'background' })).toBe('210ms (f|)', values);
+      expectObservable(at(10, llm(req('c'), { lane: 'interactive' }))).toBe('110ms (f|)', values);
+      expectObservable(at(20, llm(req('d'), { lane: 'interactive' }))).toBe('200ms (f|)', values);
       expectSubscriptions(upstream.subscriptionsTo('a')).toBe(aSubs);
       expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSubs);
       expectSubscriptions(upstream.subscriptionsTo('c')).toBe(cSubs);
@@ -116,9 +116,9 @@ describe('limit', () => {
     const upstream = scriptedTransport({ a: answer(100), b: answer(100), c: answer(100) });
     testScheduler.run(({ expectObservable, expectSubscriptions }) => {
       const llm = withMiddleware(upstream, limit({ concurrency: 2 }));
-      expectObservable(llm(req('a', 'background')));
-      expectObservable(llm(req('b', 'background')));
-      expectObservable(at(10, llm(req('c', 'interactive')))).toBe('200ms (f|)', values);
+      expectObservable(llm(req('a'), { lane: 'background' }));
+      expectObservable(llm(req('b'), { lane: 'background' }));
+      expectObservable(at(10, llm(req('c'), { lane: 'interactive' }))).toBe('200ms (f|)', values);
       expectSubscriptions(upstream.subscriptionsTo('c')).toBe('100ms ^ 99ms !');
     });
   });
@@ -129,9 +129,9 @@ describe('limit', () => {
     const limiter = limit({ concurrency: 4, lanes: ['interactive', 'normal', 'background'], reserve: { interactive: 1, normal: 2 } });
     testScheduler.run(({ expectObservable }) => {
       const llm = withMiddleware(upstream, limiter);
-      for (const name of ['b1', 'b2']) expectObservable(llm(req(name, 'background')));
-      for (const name of ['n1', 'n2', 'n3']) expectObservable(at(10, llm(req(name, 'normal'))));
-      for (const name of ['i1', 'i2']) expectObservable(at(20, llm(req(name, 'interactive'))));
+      for (const name of ['b1', 'b2']) expectObservable(llm(req(name), { lane: 'background' }));
+      for (const name of ['n1', 'n2', 'n3']) expectObservable(at(10, llm(req(name), { lane: 'normal' })));
+      for (const name of ['i1', 'i2']) expectObservable(at(20, llm(req(name), { lane: 'interactive' })));
     });
     expect(upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`)).toEqual([
       'b1@0', // b2 waits: background holds its 1 slot
@@ -152,9 +152,9 @@ describe('limit', () => {
     const limiter = limit({ concurrency: 2, reserve: { interactive: 1 }, agingMs: 50 });
     testScheduler.run(({ expectObservable }) => {
       const llm = withMiddleware(upstream, limiter);
-      for (let i = 0; i < 10; i++) expectObservable(llm(req(`i${i}`, 'interactive')));
-      expectObservable(at(1, llm(req('bg0', 'background'))));
-      expectObservable(at(1, llm(req('bg1', 'background'))));
+      for (let i = 0; i < 10; i++) expectObservable(llm(req(`i${i}`), { lane: 'interactive' }));
+      expectObservable(at(1, llm(req('bg0'), { lane: 'background' })));
+      expectObservable(at(1, llm(req('bg1'), { lane: 'background' })));
     });
     const started = upstream.requests.map((r) => `${r.model}@${r.subscribedAt}`);
     expect(started).toEqual([
@@ -231,7 +231,7 @@ describe('limit', () => {
       const llm = withMiddleware(upstream, limiter);
 
       expectObservable(llm(req('a'))).toBe('100ms (f|)', values);
-      expectObservable(llm(req('b', 'background'))).toBe('200ms (f|)', values);
+      expectObservable(llm(req('b'), { lane: 'background' })).toBe('200ms (f|)', values);
       expectObservable(at(10, llm(req('c')))).toBe(
         '10ms #',
         undefined,
@@ -248,28 +248,38 @@ describe('limit', () => {
     expect(stats.lanes['background']).toMatchObject({ started: 1, rejected: 0, wait: expect.objectContaining({ count: 1, max: 100 }) });
   });
 
-  it('strips the lane field before sending, and honours a custom laneOf', () => {
+  it('reads the lane from the context and sends the request and its context on unchanged', () => {
     const upstream = scriptedTransport({ a: answer(10), b: answer(10) });
-    const byModel = limit({ concurrency: 1, lanes: ['hi', 'lo'], laneOf: (r) => (r.model === 'b' ? 'hi' : 'lo') });
+    const seen: [LlmRequest, RequestContext | undefined][] = [];
+    const spy: Transport = (request, context) => {
+      seen.push([request, context]);
+      return upstream(request);
+    };
+    const limiter = limit({ concurrency: 1, lanes: ['hi', 'lo'], defaultLane: 'lo' });
+    const context: RequestContext = { lane: 'hi', step: 'summary', attributes: { tenant: 'acme' }, deadline: 500 };
     testScheduler.run(({ expectObservable }) => {
-      const llm = withMiddleware(upstream, byModel);
-      expectObservable(llm(req('a', 'ignored-by-laneOf'))).toBe('10ms (f|)', values);
-      expectObservable(llm(req('b'))).toBe('20ms (f|)', values);
+      const llm = withMiddleware(spy, limiter);
+      expectObservable(llm(req('a'))).toBe('10ms (f|)', values);
+      expectObservable(llm(req('b'), context)).toBe('20ms (f|)', values);
     });
-    expect(upstream.requests.map((r) => Object.hasOwn(r.request, 'rxllm_lane'))).toEqual([false, false]);
-    expect(byModel.stats().lanes).toMatchObject({ hi: { started: 1 }, lo: { started: 1 } });
+    expect(seen).toEqual([
+      [req('a'), undefined],
+      [req('b'), context],
+    ]);
+    expect(seen[1]![1]).toBe(context);
+    expect(limiter.stats().lanes).toMatchObject({ hi: { started: 1 }, lo: { started: 1 } });
   });
 
   it('fails a request naming an unknown lane with invalid-request, at subscribe, sending nothing', () => {
     const upstream = scriptedTransport({ a: answer(10) });
     testScheduler.run(({ expectObservable, expectSubscriptions }) => {
       const llm = withMiddleware(upstream, limit({ concurrency: 1 }));
-      expectObservable(llm(req('a', 'urgent'))).toBe(
+      expectObservable(llm(req('a'), { lane: 'urgent' })).toBe(
         '#',
         undefined,
         new RxllmError(
           'invalid-request',
-          'limit(): unknown lane "urgent"; this limiter has lanes "interactive", "background". Fix the request\'s rxllm_lane (or laneOf), or add the lane.',
+          'limit(): unknown lane "urgent"; this limiter has lanes "interactive", "background". Fix the context\'s lane (llm(request, { lane })), or add the lane to limit({ lanes }).',
         ),
       );
       expectSubscriptions(upstream.subscriptions).toBe([]);
@@ -313,5 +323,48 @@ describe('limit', () => {
     }
     expect(isRxllmError(error) && error.code).toBe('invalid-config');
     expect((error as RxllmError).path).toBe(path || undefined);
+  });
+});
+
+describe('a request in a lane, through limit() and cache(), to a real local server', () => {
+  let server: LocalServer;
+  beforeAll(async () => {
+    server = await startLocalServer((_request, response) => {
+      startEventStream(response);
+      response.end(`${textChunk('Positive')}${textChunk('', 'stop')}data: [DONE]\n\n`);
+    });
+  });
+  afterAll(() => server.close());
+
+  it('sends no lane in the body, and the same request from another lane is a cache hit (one upstream request)', async () => {
+    const answers = cache();
+    const limiter = limit({ concurrency: 2, reserve: { interactive: 1 } });
+    // cache() above limit(): a hit takes no slot. Both read the context; neither changes the request.
+    const llm = withMiddleware(sseTransport({ baseURL: server.baseURL }), answers, limiter);
+    const classify: LlmRequest = {
+      model: 'gpt-4o-mini',
+      temperature: 0,
+      messages: [
+        { role: 'system', content: 'Classify the sentiment as positive or negative.' },
+        { role: 'user', content: 'Review: works great' },
+      ],
+    };
+
+    const fromBackground = await lastValueFrom(llm(classify, { lane: 'background', step: 'classify' }).pipe(toArray()));
+    const fromInteractive = await lastValueFrom(llm(classify, { lane: 'interactive' }).pipe(toArray()));
+
+    expect(server.requests).toHaveLength(1);
+    const seen = server.requests[0]!;
+    const body = JSON.parse(seen.body) as Record<string, unknown>;
+    // Exactly the request, as the transport words it: no lane field, and no other context on the wire either.
+    expect(body).toEqual({ ...classify, stream: true, stream_options: { include_usage: true } });
+    expect(seen.body).not.toMatch(/lane|background|classify"/);
+    expect(JSON.stringify(seen.headers)).not.toMatch(/lane|background/);
+
+    expect(fromInteractive).toEqual(fromBackground);
+    expect(fromBackground.map((event) => event.type)).toEqual(['text', 'finish']);
+    expect(answers.stats()).toMatchObject({ hits: 1, misses: 1, stored: 1 });
+    // The miss went through limit() in its lane; the hit never reached it.
+    expect(limiter.stats().lanes).toMatchObject({ background: { started: 1 }, interactive: { started: 0 } });
   });
 });

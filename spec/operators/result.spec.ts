@@ -78,17 +78,6 @@ describe('result', () => {
     });
   });
 
-  it('reports which fallback candidate served the answer, for every choice', () => {
-    testScheduler.run(({ cold, expectObservable }) => {
-      const events = cold<LlmEvent>('  -(sa)-f|', { s: { type: 'served', choice: 0, by: 'backup' }, a: textEvent('Hi', { choice: 1 }), f: finishEvent('stop', { choice: 1 }) });
-      const expected = '     -------(r|)';
-
-      expectObservable(events.pipe(result({ choice: 1 }))).toBe(expected, {
-        r: { text: 'Hi', reasoning: '', refusal: '', toolCalls: [], finishReason: 'stop', servedBy: 'backup' },
-      });
-    });
-  });
-
   it('assembles interleaved parallel tool calls by call index, with no hole for a skipped index', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const events = cold('  -a-b-c-d-f|', {

@@ -31,7 +31,7 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /**
  * Where `cache()` keeps answers: the in-memory {@link memoryCacheStore} by
- * default, or any store with these three methods (the `rxllm/redis` store, a
+ * default, or any store with these three methods (and, for `cache().clear()`, a fourth) (the `rxllm/redis` store, a
  * database table). Keys are request keys (64 hex digits) and safe in any key
  * space.
  *
@@ -48,6 +48,12 @@ export interface CacheStore {
   set(key: string, entry: CacheEntry, ttlMs: number): MaybePromise<void>;
   /** Removes `key` (no error if absent). */
   delete(key: string): MaybePromise<void>;
+  /**
+   * Removes every entry; optional. `cache().clear()` needs it. A store shared
+   * by several `cache()`s (Redis) clears what they all share: give such a store
+   * a prefix of its own if only one app's answers should go.
+   */
+  clear?(): MaybePromise<void>;
   /** Counts for {@link CacheStats}; optional. */
   stats?(): CacheStoreStats;
 }

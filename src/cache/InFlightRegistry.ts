@@ -2,7 +2,8 @@ import { defer, finalize, type Observable, ReplaySubject, share, tap } from 'rxj
 
 /**
  * Shares one running observable per key among everyone who asks while it runs.
- * The core of `dedupe()`.
+ * The one single-flight of rxllm: the core of `dedupe()`, and of `cache()`,
+ * whose flight is a lookup followed, on a miss, by the upstream call.
  */
 export interface InFlightRegistry {
   /**

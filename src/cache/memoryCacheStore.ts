@@ -16,8 +16,10 @@ export interface MemoryCacheStoreConfig {
   maxBytes?: number;
 }
 
-/** A {@link CacheStore} that also reports its counts. */
+/** A {@link CacheStore} that also reports its counts and can be cleared. */
 export interface MemoryCacheStore extends CacheStore {
+  /** Removes every entry (not counted as evictions). */
+  clear(): void;
   stats(): Required<CacheStoreStats>;
 }
 
@@ -37,6 +39,7 @@ export interface MemoryCacheStore extends CacheStore {
  * ```ts
  * const store = memoryCacheStore({ maxEntries: 500, maxBytes: 8 * 1024 * 1024 });
  * const llm = withMiddleware(transport, cache({ ttl: 60_000, store }));
+ * store.clear(); // on logout, say; cache().clear() does the same
  * ```
  */
 export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCacheStore {
@@ -59,6 +62,9 @@ export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCac
     },
     delete: (key) => {
       lru.delete(key);
+    },
+    clear: () => {
+      lru.clear();
     },
     stats: () => ({ entries: lru.size, bytes: lru.calculatedSize, evictions }),
   };

@@ -69,27 +69,18 @@ export interface FinishEvent {
 }
 
 /**
- * Which transport answered, when a middleware chose among several (`fallback()`): emitted once,
- * just before the first event of the answer it names, so it never arrives without the answer.
- */
-export interface ServedEvent {
-  type: 'served';
-  /** Always 0: it covers every choice. */
-  choice: number;
-  /** The name of the candidate that answered. */
-  by: string;
-  /** The model it was asked for, when the candidate overrides the request's. */
-  model?: string;
-}
-
-/**
  * Everything a model streams, as one discriminated union. Every operator above
  * the transport speaks only this. A non-streaming response becomes the same
  * events, so operators need not care which one was asked for.
+ *
+ * Only what the model sent: what middleware knows about a request (which
+ * fallback candidate answered, say) travels beside it, in the
+ * `RequestContext` (`onServed`), so a cached answer replays the model's
+ * events and nothing else.
  */
-export type LlmEvent = TextEvent | ReasoningEvent | RefusalEvent | ToolCallEvent | UsageEvent | FinishEvent | ServedEvent;
+export type LlmEvent = TextEvent | ReasoningEvent | RefusalEvent | ToolCallEvent | UsageEvent | FinishEvent;
 
 /** True for the events that carry content (text, reasoning, refusal, tool-call): the ones a user sees. */
 export function isContentEvent(event: LlmEvent): event is TextEvent | ReasoningEvent | RefusalEvent | ToolCallEvent {
-  return event.type !== 'usage' && event.type !== 'finish' && event.type !== 'served';
+  return event.type !== 'usage' && event.type !== 'finish';
 }

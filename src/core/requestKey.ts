@@ -1,3 +1,4 @@
+import type { RequestContext } from './context.js';
 import { RxllmError } from './errors.js';
 import type { LlmRequest } from './request.js';
 import { sha256 } from './sha256.js';
@@ -6,8 +7,28 @@ import { sha256 } from './sha256.js';
  * What separates answers that must never be shared: a tenant, a credential, an
  * endpoint. A string, or flat named parts (`{ tenant: 'acme', baseURL }`).
  * Two requests share a key only if their scopes are equal too.
+ *
+ * `dedupe()` and `cache()` take it from the request's context ({@link scopeOf}):
+ * `llm(request, { attributes: { scope: 'acme' } })`.
  */
 export type RequestScope = string | { readonly [part: string]: string | number | boolean | undefined };
+
+/**
+ * The scope a request's `dedupe()` and `cache()` key is computed with: its
+ * context's `scope` attribute (`{ attributes: { scope: 'acme' } }`), or `{}`
+ * when it has none. Nothing else in the context (step, lane, deadline, other
+ * attributes) changes a key: the same question from two steps or two lanes is
+ * one answer. The scope does, by design: it keeps tenants apart.
+ *
+ * @example
+ * ```ts
+ * requestKey(request, scopeOf({ lane: 'background', attributes: { scope: 'acme' } })) ===
+ *   requestKey(request, 'acme'); // true
+ * ```
+ */
+export function scopeOf(context: RequestContext | undefined): RequestScope {
+  return context?.attributes?.['scope'] ?? {};
+}
 
 /**
  * The canonical key of a request: equal for requests that must get the same
@@ -29,7 +50,8 @@ export type RequestScope = string | { readonly [part: string]: string | number |
  * - **`scope`**, which is required so that leaving it out is a decision: pass
  *   the tenant, the credential (or a name for it) and the base URL whenever one
  *   store or middleware serves more than one of them. The credential is hashed
- *   with the rest and never appears in the key.
+ *   with the rest and never appears in the key. The middleware take it from the
+ *   request context's `scope` attribute ({@link scopeOf}).
  * - **`v`**, the key format version, so a shared store never confuses keys
  *   computed by an older rxllm.
  *

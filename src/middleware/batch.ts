@@ -1,20 +1,18 @@
 import { asyncScheduler, defer, map, type Observable, reduce, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
+import type { RequestContext, Served } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
-import { stableStringify } from '../core/requestKey.js';
+import { scopeOf, stableStringify } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
-import { laneField, withoutLane } from '../load/lane.js';
 import { schedulerSchema } from '../core/validateConfig.js';
 
 /** Options for {@link batch}. Validated once, when `batch()` is called. */
 export interface BatchConfig {
-  /** Lanes whose requests may be packed. @defaultValue `['background']` */
+  /** Lanes whose requests may be packed: a request's lane is its context's `lane` ({@link RequestContext.lane}). @defaultValue `['background']` */
   lanes?: readonly string[];
-  /** Picks a request's lane. @defaultValue the request's `rxllm_lane` field (see {@link inLane}) */
-  laneOf?: (request: LlmRequest) => string | undefined;
   /** Load (requests in flight through this middleware, plus `load()`) at which packing starts. @defaultValue 4 */
   threshold?: number;
   /** The window grows by this many ms per unit of load from `threshold` up. @defaultValue 25 */
@@ -28,13 +26,6 @@ export interface BatchConfig {
    * of a {@link limit} below, `() => limiter.stats().queued`.
    */
   load?: () => number;
-  /**
-   * Keep the `rxllm_lane` field on the requests sent on (a packed request gets
-   * its items' lane), for a {@link limit} below that reads it. Off, the field
-   * is stripped, as a provider would reject it.
-   * @defaultValue false
-   */
-  forwardLane?: boolean;
   /** The clock of the window. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
 }
@@ -67,10 +58,18 @@ export interface BatchMiddleware extends Middleware {
  * upstream:          x, then at 26 one packed request for [p, q]
  * ```
  *
- * - **Packable**: lane in `lanes`; last message a `user` message with string
- *   content; no `tools`, `response_format` or `n > 1`. Requests pack together
- *   only if everything but the last message (and `max_tokens`) is equal: same
- *   model, system prompt, temperature. Everything else passes through.
+ * - **Packable**: the context's lane in `lanes`; last message a `user`
+ *   message with string content; no `tools`, `response_format` or `n > 1`.
+ *   Requests pack together only if everything but the last message (and
+ *   `max_tokens`) is equal (same model, system prompt, temperature) and their
+ *   contexts have the same lane, step and `scope` attribute (one tenant's
+ *   prompts never share a request with another's). Everything else passes
+ *   through, with its context.
+ * - **Context of a packed request**: its items' lane, step and the attributes
+ *   they all share; the latest of their deadlines (none if one has none: the
+ *   call is needed until its last caller's deadline, and an earlier caller's
+ *   own deadline is enforced above `batch()`); an `onServed` that tells every
+ *   item's `onServed`. A request sent alone goes with its own context.
  * - **Emits** for a packed request its answer as one `text` event and a
  *   `finish` (`stop`), when the packed answer completes: no streaming and no
  *   `usage` (a shared call's usage belongs to no single caller). A batch of one
@@ -85,7 +84,7 @@ export interface BatchMiddleware extends Middleware {
  * - Cold per request; the window and load count are shared by every request
  *   through one wrapped transport.
  *
- * Put it above {@link limit} (`withMiddleware(t, batch({ forwardLane: true, load }), limit(...))`)
+ * Put it above {@link limit} (`withMiddleware(t, batch({ load }), limit(...))`)
  * so a packed request takes one slot, and give interactive work a `reserve`
  * there: a packed request holds its slot longer than a single one, and without
  * a reserve an interactive request arriving when background work holds every
@@ -96,7 +95,7 @@ export interface BatchMiddleware extends Middleware {
  * @example
  * ```ts
  * const llm = withMiddleware(sseTransport({ baseURL }), batch({ threshold: 4, maxBatchSize: 8 }));
- * const label$ = llm(inLane('background', classifyRequest(review))).pipe(text());
+ * const label$ = llm(classifyRequest(review), { lane: 'background' }).pipe(text());
  * ```
  *
  * @see {@link batchEmbeddings} for embeddings, {@link limit} for the slots below.
@@ -106,41 +105,65 @@ export function batch(config: BatchConfig = {}): BatchMiddleware {
   const counts: BatchStats = { batches: 0, batchedItems: 0, sentAlone: 0, fallbacks: 0, passedThrough: 0 };
 
   const middleware: Middleware = (next: Transport): Transport => {
-    const forward = (request: LlmRequest) => next(options.forwardLane ? request : withoutLane(request));
-    const executor: BatchExecutor<LlmRequest, LlmEvent> = {
-      one: forward,
-      many: (items) => packedAnswers(forward, items),
+    const executor: BatchExecutor<Item, LlmEvent> = {
+      one: ({ request, context }) => next(request, context),
+      many: (items) => packedAnswers(next, items),
     };
     const batcher = new AdaptiveBatcher(executor, options, options.scheduler, counts, options.load);
-    return (request) =>
+    return (request, context) =>
       defer(() => {
-        const lane = options.laneOf(request);
-        const key = lane !== undefined && options.lanes.includes(lane) ? packKey(request) : undefined;
+        const lane = context?.lane;
+        const key = lane !== undefined && options.lanes.includes(lane) ? packKey(request, context) : undefined;
         if (key === undefined) {
           counts.passedThrough++;
-          return batcher.track(forward(request));
+          return batcher.track(next(request, context));
         }
-        return batcher.submit(key, request);
+        return batcher.submit(key, { request, context });
       });
   };
   return Object.assign(middleware, { stats: (): BatchStats => ({ ...counts }) });
 }
 
+/** One caller's request, with the context it came with. */
+interface Item {
+  readonly request: LlmRequest;
+  readonly context: RequestContext | undefined;
+}
+
 /** Requests with equal keys may share one packed request; undefined: not packable. */
-function packKey(request: LlmRequest): string | undefined {
+function packKey(request: LlmRequest, context: RequestContext | undefined): string | undefined {
   const last = request.messages.at(-1);
   if (last?.role !== 'user' || typeof last.content !== 'string') return undefined;
   if (request.tools !== undefined || request.response_format !== undefined || (request.n ?? 1) > 1) return undefined;
   const { messages, max_tokens: _max, max_completion_tokens: _maxCompletion, stream: _stream, ...rest } = request;
-  return stableStringify({ ...rest, messages: messages.slice(0, -1) });
+  // The context parts a packed request can carry for all its items only if they are equal.
+  const shared = { lane: context?.lane, step: context?.step, scope: scopeOf(context) };
+  return stableStringify({ request: { ...rest, messages: messages.slice(0, -1) }, context: shared });
 }
 
-function packedAnswers(forward: Transport, items: readonly LlmRequest[]): Observable<ReadonlyArray<LlmEvent[] | undefined>> {
-  const first = items[0]!;
-  const prompts = items.map((item) => item.messages.at(-1)!.content as string);
+/** The context a packed request goes with, made from its items' (which share lane, step and scope: see packKey). */
+function packedContext(contexts: readonly (RequestContext | undefined)[]): RequestContext {
+  const first = contexts[0];
+  const attributes = Object.fromEntries(
+    Object.entries(first?.attributes ?? {}).filter(([name, value]) => contexts.every((context) => context?.attributes?.[name] === value)),
+  );
+  const deadlines = contexts.map((context) => context?.deadline);
+  const listeners = contexts.flatMap((context) => (context?.onServed === undefined ? [] : [context.onServed]));
+  return {
+    ...(first?.lane === undefined ? {} : { lane: first.lane }),
+    ...(first?.step === undefined ? {} : { step: first.step }),
+    ...(Object.keys(attributes).length === 0 ? {} : { attributes }),
+    ...(deadlines.includes(undefined) ? {} : { deadline: Math.max(...(deadlines as number[])) }),
+    ...(listeners.length === 0 ? {} : { onServed: (served: Served) => listeners.forEach((listener) => listener(served)) }),
+  };
+}
+
+function packedAnswers(next: Transport, items: readonly Item[]): Observable<ReadonlyArray<LlmEvent[] | undefined>> {
+  const first = items[0]!.request;
+  const prompts = items.map(({ request }) => request.messages.at(-1)!.content as string);
   const answers = z.strictObject({ answers: z.array(z.string()).length(items.length) });
   const sum = (field: 'max_tokens' | 'max_completion_tokens') =>
-    items.every((item) => typeof item[field] === 'number') ? items.reduce((total, item) => total + (item[field] as number), 0) : undefined;
+    items.every(({ request }) => typeof request[field] === 'number') ? items.reduce((total, { request }) => total + (request[field] as number), 0) : undefined;
   const { max_tokens: _max, max_completion_tokens: _maxCompletion, ...base } = first;
   const packed: LlmRequest = {
     ...base,
@@ -164,7 +187,7 @@ function packedAnswers(forward: Transport, items: readonly LlmRequest[]): Observ
   if (maxTokens !== undefined) packed.max_tokens = maxTokens;
   if (maxCompletionTokens !== undefined) packed.max_completion_tokens = maxCompletionTokens;
 
-  return forward(packed).pipe(
+  return next(packed, packedContext(items.map((item) => item.context))).pipe(
     reduce(
       (answer, event) => {
         if (event.choice !== 0) return answer;
@@ -206,13 +229,11 @@ const fn = <T>() => z.custom<T>((value) => typeof value === 'function', 'expecte
 const configSchema = z
   .strictObject({
     lanes: z.array(z.string().min(1)).min(1).default(['background']),
-    laneOf: fn<(request: LlmRequest) => string | undefined>().default(() => laneField),
     threshold: z.number().int().min(0).default(4),
     stepMs: z.number().positive().default(25),
     maxWaitMs: z.number().min(0).default(200),
     maxBatchSize: z.number().int().min(2).max(100).default(8),
     load: fn<() => number>().optional(),
-    forwardLane: z.boolean().default(false),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   });
 

@@ -1,27 +1,15 @@
-import {
-  asyncScheduler,
-  catchError,
-  defer,
-  from,
-  map,
-  type Observable,
-  of,
-  type SchedulerLike,
-  switchMap,
-  take,
-  tap,
-  timer,
-} from 'rxjs';
+import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
 import { z } from 'zod';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
 import { memoryCacheStore } from '../cache/memoryCacheStore.js';
-import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
+import type { RequestContext } from '../core/context.js';
+import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import type { LlmRequest } from '../core/request.js';
-import { isSampledRequest, requestKey, type RequestScope } from '../core/requestKey.js';
+import { type LlmRequest, parseRequest } from '../core/request.js';
+import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
-import { validateConfig } from '../core/validateConfig.js';
+import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link cache}. */
 export interface CacheConfig {
@@ -32,21 +20,23 @@ export interface CacheConfig {
   /** Most bytes (JSON length) the built-in store holds (not allowed with `store`). @defaultValue 67108864 (64 MiB) */
   maxBytes?: number;
   /**
-   * Where answers are kept. @defaultValue a new {@link memoryCacheStore} per
-   * `cache()` call, bounded by `maxEntries` and `maxBytes`
+   * Where answers are kept: a store you made (`memoryCacheStore()`, a Redis
+   * store) and can reach yourself; {@link CacheMiddleware.store} is it too.
+   * Every `cache()` that shares a store shares its answers: keep tenants apart
+   * with the request context's `scope` attribute.
+   * @defaultValue a new {@link memoryCacheStore} per `cache()` call, bounded
+   * by `maxEntries` and `maxBytes`
    */
   store?: CacheStore;
   /**
-   * What separates callers who must never share an answer (tenant, credential
-   * name, base URL); part of every key. Everything one `cache()` wraps shares
-   * its answers, so use one `cache()` per endpoint and credential, and give each
-   * its own scope whenever they share a store (Redis, or one memory store).
-   * Ignored when `key` is given.
-   * @defaultValue `{}`
+   * Your own request key, replacing {@link requestKey}: given the request and
+   * the scope of its context ({@link scopeOf}, the `scope` attribute). Example,
+   * to share answers across end users on purpose (never across scopes):
+   * `(r, scope) => requestKey({ ...r, user: undefined }, scope)`; to keep two
+   * endpoints apart in one shared store: `(r, scope) => requestKey(r, { scope, endpoint: 'azure' })`.
+   * @defaultValue {@link requestKey}
    */
-  scope?: RequestScope;
-  /** Your own request key, replacing `requestKey(request, scope)`. */
-  key?: (request: LlmRequest) => string;
+  key?: (request: LlmRequest, scope: RequestScope) => string;
   /**
    * Sampled requests ({@link isSampledRequest}: temperature above 0, unset, or
    * `n > 1`): `'share'` stores and serves them like any other, so a repeat
@@ -68,10 +58,12 @@ export interface CacheConfig {
 
 /** Counts kept by a {@link cache} middleware. Store counts are absent when the store does not report them. */
 export interface CacheStats extends CacheStoreStats {
-  /** Requests answered from the store. */
+  /** Lookups answered from the store (each shared by every request that joined it). */
   hits: number;
-  /** Requests that went upstream (concurrent misses of one key share one call). */
+  /** Lookups that missed and went upstream (each one upstream call, however many requests joined it). */
   misses: number;
+  /** Requests that joined an identical one already in flight (looking up or upstream) instead of starting their own. */
+  joined: number;
   /** Sampled requests sent upstream uncached because `sampled` is `'bypass'`. */
   bypassed: number;
   /** Answers written to the store. */
@@ -80,9 +72,28 @@ export interface CacheStats extends CacheStoreStats {
   storeErrors: number;
 }
 
-/** The {@link cache} middleware, with its counts. */
+/** The {@link cache} middleware, with its counts, its store, and ways to forget answers. */
 export interface CacheMiddleware extends Middleware {
   stats(): CacheStats;
+  /** The store answers are kept in: the one given as `store`, else the built-in memory store. */
+  readonly store: CacheStore;
+  /**
+   * Forgets the answer to `request` (with the same key as a lookup: the
+   * `scope` attribute of `context` included), in the store and in memory. An
+   * identical request already in flight still answers the callers that share
+   * it, but its answer is not stored. Resolves when the store has deleted it;
+   * rejects with the store's error, or `invalid-request` for a request that
+   * is not valid (no network call is ever made).
+   */
+  delete(request: LlmRequest, context?: RequestContext): Promise<void>;
+  /**
+   * Forgets every answer: clears the store (its `clear()`) and what is being
+   * written; answers in flight now are not stored. Resolves when the store is
+   * clear; rejects with `invalid-config` when the store has no `clear()`
+   * (delete keys one by one with {@link CacheMiddleware.delete}), or with the
+   * store's error.
+   */
+  clear(): Promise<void>;
 }
 
 /**
@@ -101,49 +112,60 @@ export interface CacheMiddleware extends Middleware {
  * - **Stores only complete, successful answers**: the stream completed, every
  *   choice asked for (`n`) has a `finish` event, and no finish reason is
  *   `'error'`. A stream that errors, is cancelled or ends early is never
- *   stored, so it cannot be replayed as if it were whole.
+ *   stored, so it cannot be replayed as if it were whole. The stream holds
+ *   only the model's events (nothing a middleware adds), so a hit replays the
+ *   answer and nothing about the run that made it.
  * - **Emits** on a hit the stored events (frozen, since every hit shares
  *   them), then completes; on a miss, the upstream's events as they arrive.
  * - **Errors** with the upstream on a miss. A failing store never fails a
  *   request: a lookup error is a miss, a write error is counted.
  * - **Unsubscribe** aborts the upstream call (when no concurrent identical
- *   miss still needs it) and the answer is not stored.
- * - **Cold.** Concurrent misses of one key share one upstream call and one
- *   write (single flight), reference-counted like {@link dedupe}.
+ *   request still needs it) and the answer is not stored.
+ * - **Cold; single flight.** Concurrent identical requests share one lookup,
+ *   one upstream call and one write: the in-flight registry {@link dedupe}
+ *   uses, reference-counted the same way (a late joiner gets the events so
+ *   far, then the live rest; the call is aborted when its last caller
+ *   leaves). So `dedupe()` is not needed in front of `cache()`; the two
+ *   compose in either order. A hit a synchronous store (the built-in one)
+ *   gives at once replays without a flight: there is nothing to share.
+ * - **Keys**: {@link requestKey} of the request and its context's `scope`
+ *   attribute ({@link scopeOf}). The rest of the context (step, lane,
+ *   deadline) changes no key: the same question from another lane is a hit.
+ *   The shared call goes upstream with its first caller's context.
  * - **Bounds**: entries expire `ttl` ms after they are stored (scheduler
  *   time); the built-in store holds at most `maxEntries` answers and
  *   `maxBytes` bytes, least recently used first out.
- *
- * **With `dedupe()`**: either order makes one upstream call and one write.
- * Prefer `withMiddleware(transport, dedupe(), cache())`: identical concurrent
- * requests collapse before the store is asked, so a network store (Redis)
- * gets one lookup per group instead of one per caller.
+ * - **Forgetting**: {@link CacheMiddleware.delete} one request's answer,
+ *   {@link CacheMiddleware.clear} all of them; {@link CacheMiddleware.store}
+ *   is the store itself.
  *
  * @throws {@link RxllmError} `invalid-config` on a bad option, or when
  * `maxEntries`/`maxBytes` come with your own `store` (bound it yourself).
  *
  * @example
  * ```ts
- * const answers = cache({ ttl: 10 * 60_000, maxEntries: 500, scope: { tenant } });
- * const llm = withMiddleware(sseTransport({ baseURL }), dedupe({ scope: { tenant } }), answers);
- * llm(request).pipe(textSoFar()).subscribe(render); // second time: instant, from memory
- * answers.stats(); // { hits, misses, bypassed, stored, storeErrors, entries, bytes, evictions }
+ * const answers = cache({ ttl: 10 * 60_000, store: memoryCacheStore({ maxEntries: 500 }) });
+ * const llm = withMiddleware(sseTransport({ baseURL }), answers);
+ * llm(request, { attributes: { scope: tenant } }).pipe(textSoFar()).subscribe(render); // second time: instant, from memory
+ * answers.stats(); // { hits, misses, joined, bypassed, stored, storeErrors, entries, bytes, evictions }
+ * await answers.delete(request, { attributes: { scope: tenant } }); // the next one asks the model again
  * ```
  * @see dedupe
  * @see memoryCacheStore
  */
 export function cache(config: CacheConfig = {}): CacheMiddleware {
   const options = validateConfig('cache', configSchema, config);
-  const { ttl, scope, sampled, replayInterval } = options;
-  const scheduler = options.scheduler ?? asyncScheduler;
+  const { ttl, sampled, replayInterval, scheduler } = options;
   const store = options.store ?? memoryCacheStore({ maxEntries: options.maxEntries, maxBytes: options.maxBytes });
-  const keyOf = options.key ?? ((request: LlmRequest) => requestKey(request, scope));
-  const counts = { hits: 0, misses: 0, bypassed: 0, stored: 0, storeErrors: 0 };
+  const keyOf = options.key ?? requestKey;
+  const counts = { hits: 0, misses: 0, joined: 0, bypassed: 0, stored: 0, storeErrors: 0 };
   // Answers handed to an async store and not yet confirmed: served from here meanwhile,
   // so a repeat arriving during the write is a hit rather than a second upstream call.
   const writing = new Map<string, CacheEntry>();
-  // Single flight for misses: the first miss of a key records, concurrent ones join it.
-  const recordings = createInFlightRegistry();
+  // Single flight: the first request of a key looks up and, on a miss, goes upstream; identical ones join it.
+  const flights = createInFlightRegistry();
+  // The flight of each key now, so delete() and clear() can keep an answer asked before them out of the store.
+  const current = new Map<string, Flight>();
 
   const call = <T>(operation: () => MaybePromise<T>): Observable<T> =>
     defer(() => {
@@ -153,19 +175,27 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
 
   const fresh = (entry: CacheEntry | undefined): entry is CacheEntry => entry !== undefined && entry.expiresAt > scheduler.now();
 
-  const lookup = (key: string): Observable<CacheEntry | undefined> => {
+  // What the store holds for a key: synchronously when it answers synchronously (the built-in store), so a hit
+  // replays in the same tick. A store that cannot answer is a miss, never a failed request.
+  const read = (key: string): MaybePromise<CacheEntry | undefined> => {
     const pending = writing.get(key);
-    if (fresh(pending)) return of(pending);
-    return call(() => store.get(key)).pipe(
-      // A store that cannot answer is a miss, never a failed request.
-      catchError(() => {
-        counts.storeErrors++;
-        return of(undefined);
-      }),
-      tap((entry) => {
-        if (entry && !fresh(entry)) background(() => store.delete(key));
-      }),
-    );
+    if (fresh(pending)) return pending;
+    const dropExpired = (entry: CacheEntry | undefined): CacheEntry | undefined => {
+      if (entry && !fresh(entry)) background(() => store.delete(key));
+      return entry;
+    };
+    let found: MaybePromise<CacheEntry | undefined>;
+    try {
+      found = store.get(key);
+    } catch {
+      counts.storeErrors++;
+      return undefined;
+    }
+    if (!isPromiseLike(found)) return dropExpired(found);
+    return found.then(dropExpired, () => {
+      counts.storeErrors++;
+      return undefined;
+    });
   };
 
   // Fire-and-forget store calls still get an error handler: nothing goes unhandled.
@@ -194,19 +224,18 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     );
   };
 
-  // Per run: collect every event and store the answer only if it completed whole.
-  const record = (key: string, request: LlmRequest, source: Observable<LlmEvent>): Observable<LlmEvent> =>
-    defer(() => {
-      const events: LlmEvent[] = [];
-      return source.pipe(
-        tap({
-          next: (event) => events.push(event),
-          complete: () => {
-            if (isWholeAnswer(events, request.n ?? 1)) save(key, events);
-          },
-        }),
-      );
-    });
+  // Collects every event and stores the answer only if it completed whole and was not forgotten meanwhile.
+  const record = (key: string, flight: Flight, request: LlmRequest, source: Observable<LlmEvent>): Observable<LlmEvent> => {
+    const events: LlmEvent[] = [];
+    return source.pipe(
+      tap({
+        next: (event) => events.push(event),
+        complete: () => {
+          if (!flight.forgotten && isWholeAnswer(events, request.n ?? 1)) save(key, events);
+        },
+      }),
+    );
+  };
 
   const replay = (events: readonly LlmEvent[]): Observable<LlmEvent> =>
     replayInterval === 0
@@ -216,28 +245,93 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
           map((index) => events[index]!),
         );
 
-  const middleware: Middleware = (next: Transport): Transport => (request) =>
+  // One flight of a key, shared by identical requests: wait for the lookup (`found`); replay a fresh hit, else go
+  // upstream and record.
+  const fly = (
+    key: string,
+    found: MaybePromise<CacheEntry | undefined>,
+    request: LlmRequest,
+    context: RequestContext | undefined,
+    next: Transport,
+  ): Observable<LlmEvent> =>
     defer(() => {
-      if (sampled === 'bypass' && isSampledRequest(request)) {
-        counts.bypassed++;
-        return next(request);
-      }
-      const key = keyOf(request);
-      return lookup(key).pipe(
+      const flight: Flight = { forgotten: false };
+      current.set(key, flight);
+      return (isPromiseLike(found) ? from(found) : of(found)).pipe(
         switchMap((entry) => {
-          if (entry && fresh(entry)) {
+          if (fresh(entry) && !flight.forgotten) {
             counts.hits++;
             return replay(entry.events);
           }
           counts.misses++;
-          return recordings.join(key, () => record(key, request, next(request)));
+          return record(key, flight, request, next(request, context));
+        }),
+        finalize(() => {
+          if (current.get(key) === flight) current.delete(key);
         }),
       );
     });
 
+  const middleware: Middleware = (next: Transport): Transport => (request, context) =>
+    defer(() => {
+      if (sampled === 'bypass' && isSampledRequest(request)) {
+        counts.bypassed++;
+        return next(request, context);
+      }
+      const key = keyOf(request, scopeOf(context));
+      if (flights.has(key)) {
+        counts.joined++;
+        return flights.join(key, () => fly(key, read(key), request, context, next));
+      }
+      const found = read(key);
+      // A hit the store gave synchronously replays at once, with nothing to share: no flight (the fast path).
+      if (!isPromiseLike(found) && fresh(found)) {
+        counts.hits++;
+        return replay(found.events);
+      }
+      return flights.join(key, () => fly(key, found, request, context, next));
+    });
+
+  // Forgets what this instance holds for a key (or every key): pending writes, and the answers of flights now.
+  const forget = (key?: string): void => {
+    if (key === undefined) {
+      writing.clear();
+      for (const flight of current.values()) flight.forgotten = true;
+      return;
+    }
+    writing.delete(key);
+    const flight = current.get(key);
+    if (flight) flight.forgotten = true;
+  };
+  // Runs a store call as a Promise, a synchronous throw included.
+  const settle = (operation: () => MaybePromise<void>): Promise<void> => new Promise<void>((resolve) => resolve(operation()));
+
   return Object.assign(middleware, {
     stats: (): CacheStats => ({ ...counts, ...store.stats?.() }),
+    store,
+    delete: (request: LlmRequest, context?: RequestContext): Promise<void> =>
+      settle(() => {
+        const key = keyOf(parseRequest(request), scopeOf(context));
+        forget(key);
+        return store.delete(key);
+      }),
+    clear: (): Promise<void> =>
+      settle(() => {
+        forget();
+        if (typeof store.clear !== 'function') {
+          throw new RxllmError(
+            'invalid-config',
+            'cache().clear(): this store has no clear() method. Give the store one, or forget answers one by one with cache().delete(request, context).',
+          );
+        }
+        return store.clear();
+      }),
   });
+}
+
+/** One lookup-and-maybe-upstream run of a key; `forgotten` once delete() or clear() ran during it. */
+interface Flight {
+  forgotten: boolean;
 }
 
 /** Complete and successful: every choice asked for (and every choice seen) finished, none with reason "error". */
@@ -282,16 +376,10 @@ const configSchema = z
         'expected a CacheStore (an object with get, set and delete methods)',
       )
       .optional(),
-    scope: z.union([z.string(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.undefined()]))]).default({}),
-    key: z.custom<(request: LlmRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+    key: z.custom<(request: LlmRequest, scope: RequestScope) => string>((value) => typeof value === 'function', 'expected a function').optional(),
     sampled: z.enum(['share', 'bypass']).default('share'),
     replayInterval: z.number().min(0).default(0),
-    scheduler: z
-      .custom<SchedulerLike>(
-        (value) => typeof value === 'object' && value !== null && typeof (value as SchedulerLike).now === 'function',
-        'expected a SchedulerLike',
-      )
-      .optional(),
+    scheduler: schedulerSchema.default(() => asyncScheduler),
   })
   .refine((config) => config.store === undefined || (config.maxEntries === undefined && config.maxBytes === undefined), {
     message: '`maxEntries` and `maxBytes` bound the built-in store; with your own `store`, bound it yourself',

@@ -2,19 +2,22 @@ import { defer, finalize } from 'rxjs';
 import { z } from 'zod';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
+import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmRequest } from '../core/request.js';
-import { isSampledRequest, requestKey } from '../core/requestKey.js';
+import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link dedupe}. */
 export interface DedupeConfig {
   /**
-   * Your own request key, replacing {@link requestKey}. Requests with equal
-   * keys share one call. Example, to share across end users on purpose:
-   * `(r) => requestKey({ ...r, user: undefined }, {})`.
+   * Your own request key, replacing {@link requestKey}: given the request and
+   * the scope of its context ({@link scopeOf}). Requests with equal keys share
+   * one call. Example, to share across end users on purpose (but never across
+   * scopes): `(r, scope) => requestKey({ ...r, user: undefined }, scope)`.
+   * @defaultValue {@link requestKey}
    */
-  key?: (request: LlmRequest) => string;
+  key?: (request: LlmRequest, scope: RequestScope) => string;
   /**
    * What to do with sampled requests ({@link isSampledRequest}: temperature
    * above 0, unset, or `n > 1`), whose identical copies would otherwise get
@@ -75,7 +78,13 @@ export interface DedupeMiddleware extends Middleware {
  *   in-flight call belongs to one endpoint and one credential: requests
  *   through different transports never share. Wrap once and reuse the
  *   wrapped transport. Within it, requests share only if their whole content
- *   is equal, `user` and `metadata` included (see {@link requestKey}).
+ *   is equal, `user` and `metadata` included (see {@link requestKey}), and so
+ *   is their context's `scope` attribute (a tenant: {@link scopeOf}). The
+ *   rest of the context (step, lane, deadline) changes no key.
+ * - **Context**: the shared call goes upstream with its first caller's
+ *   context ({@link RequestContext}: step, lane, deadline, `onServed`). A
+ *   caller that joins shares the call's outcome; its own `onServed` is not
+ *   told, and its deadline does not extend the call.
  * - **Memory**: one answer's events per call in flight, freed when it ends.
  *
  * With {@link cache}, put `dedupe()` first (outermost): identical concurrent
@@ -95,25 +104,25 @@ export interface DedupeMiddleware extends Middleware {
  */
 export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
   const { key, sampled } = validateConfig('dedupe', configSchema, config);
-  // The scope is structural: every wrapped transport (one endpoint, one credential) gets its own registry.
-  const keyOf = key ?? ((request: LlmRequest) => requestKey(request, {}));
+  // The endpoint and credential are structural (every wrapped transport gets its own registry); the tenant is the context's scope.
+  const keyOf = key ?? requestKey;
   const counts: DedupeStats = { requests: 0, upstream: 0, joined: 0, bypassed: 0, inFlight: 0 };
 
   const middleware: Middleware = (next: Transport): Transport => {
     const registry = createInFlightRegistry();
-    return (request) =>
+    return (request, context) =>
       defer(() => {
         counts.requests++;
         if (sampled === 'bypass' && isSampledRequest(request)) {
           counts.bypassed++;
-          return next(request);
+          return next(request, context);
         }
-        const requestId = keyOf(request);
+        const requestId = keyOf(request, scopeOf(context));
         if (registry.has(requestId)) counts.joined++;
         return registry.join(requestId, () => {
           counts.upstream++;
           counts.inFlight++;
-          return next(request).pipe(finalize(() => counts.inFlight--));
+          return next(request, context).pipe(finalize(() => counts.inFlight--));
         });
       });
   };
@@ -121,7 +130,7 @@ export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
 }
 
 const configSchema = z.strictObject({
-  key: z.custom<(request: LlmRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  key: z.custom<(request: LlmRequest, scope: RequestScope) => string>((value) => typeof value === 'function', 'expected a function').optional(),
   sampled: z.enum(['share', 'bypass']).default('share'),
 });
 

@@ -1,8 +1,8 @@
-import { catchError, concatMap, defer, type Observable, of, throwError } from 'rxjs';
+import { catchError, defer, type Observable, tap, throwError } from 'rxjs';
 import { z } from 'zod';
+import type { RequestContext } from '../core/context.js';
 import { isRxllmError, type RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, validateConfig } from '../core/validateConfig.js';
 
@@ -23,6 +23,16 @@ export interface FallbackSwitch {
   error: unknown;
 }
 
+/** Which candidate answered, as {@link FallbackConfig.onServed} sees it. */
+export interface FallbackServed {
+  /** The candidate's name. */
+  name: string;
+  /** Its place in the list, from 0. */
+  index: number;
+  /** The model it was asked for: its own `model`, else the request's. */
+  model: string;
+}
+
 /** Options for {@link fallback}. */
 export interface FallbackConfig {
   /**
@@ -33,8 +43,12 @@ export interface FallbackConfig {
   on?: (error: unknown, candidate: string) => boolean;
   /** Called when a candidate is given up for the next one. */
   onFallback?: (info: FallbackSwitch) => void;
-  /** Called once per request, with the candidate whose answer is streamed, when its first event arrives. */
-  onServed?: (info: { name: string; index: number }) => void;
+  /**
+   * Called once per request, with the candidate whose answer is streamed, when its first event
+   * arrives (before that event is passed on). The request's context is told too, through
+   * {@link RequestContext.onServed}.
+   */
+  onServed?: (info: FallbackServed) => void;
 }
 
 /**
@@ -46,19 +60,24 @@ export interface FallbackConfig {
  * fallback([primary, backup])
  * primary:  --#                   # = server error
  * backup:     ---a--b|            subscribed when primary fails
- * result:   -----(sa)--b|        s = served { by: 'backup' }
+ * result:   -----a--b|            onServed({ name: 'backup', index: 1, model }) just before a
  * ```
  *
- * - **Emits** a `served` event naming the candidate that answers, then that candidate's events
- *   (`result()` reports it as `servedBy`).
+ * - **Emits** the events of the candidate that answers, unchanged: nothing but the model's
+ *   events is in the stream, so a `cache()` above stores and replays only the answer.
+ * - **Reports** which candidate answered, once, when its first event arrives: to `onServed` and
+ *   to the context's `onServed` (`{ model, by: 'fallback', candidate: name }`). A cached answer
+ *   or a caller that joined a shared call (`dedupe()`, `cache()`) is not told: no candidate
+ *   answered it.
  * - **Completes** with it.
  * - **Errors** with the last candidate's error when every candidate failed, with an error that
  *   `on` rejects, or with an error after the first event (`tokensEmitted: true`).
  * - **Unsubscribe** aborts the candidate in flight.
- * - **Cold**: each subscription starts again from the first candidate.
+ * - **Cold**: each subscription starts again from the first candidate. Each candidate gets the
+ *   request's context (step, lane, attributes, what is left of the deadline).
  *
- * Which candidate served is in the stream (the `served` event) and reported by `onServed`. To see it in the metrics, wrap each candidate
- * in `measure()` (with its own `step`); to make a slow primary fail over, wrap it in `timeouts()`.
+ * To see which candidate answered in the metrics, wrap each candidate in `measure()`; to make a
+ * slow primary fail over, wrap it in `timeouts()`.
  *
  * @throws {@link RxllmError} `invalid-config` for an empty list or a bad candidate.
  *
@@ -68,6 +87,8 @@ export interface FallbackConfig {
  *   { name: 'openai', transport: withMiddleware(openai, timeouts({ firstToken: 3_000 })) },
  *   { name: 'azure', transport: azure, model: 'gpt-4o-mini' },
  * ], { onServed: ({ name }) => log.info(`served by ${name}`) });
+ * // or per request, beside it:
+ * llm(request, { onServed: ({ candidate, model }) => showBadge(candidate, model) });
  * ```
  */
 export function fallback(candidates: readonly (Transport | FallbackCandidate)[], config: FallbackConfig = {}): Transport {
@@ -76,19 +97,18 @@ export function fallback(candidates: readonly (Transport | FallbackCandidate)[],
     typeof candidate === 'function' ? { name: `candidate ${index}`, transport: candidate } : candidate,
   );
 
-  return (request: LlmRequest) =>
+  return (request, context?: RequestContext) =>
     defer(() => {
       let emitted = false;
       const attempt = (index: number): Observable<LlmEvent> => {
         const candidate = named[index]!;
         const sent = candidate.model === undefined ? request : { ...request, model: candidate.model };
-        return candidate.transport(sent).pipe(
-          concatMap((event) => {
-            if (emitted) return of(event);
+        return candidate.transport(sent, context).pipe(
+          tap(() => {
+            if (emitted) return;
             emitted = true;
-            onServed?.({ name: candidate.name, index });
-            const served: LlmEvent = { type: 'served', choice: 0, by: candidate.name, ...(candidate.model === undefined ? {} : { model: candidate.model }) };
-            return of(served, event);
+            onServed?.({ name: candidate.name, index, model: sent.model });
+            context?.onServed?.({ model: sent.model, by: 'fallback', candidate: candidate.name });
           }),
           catchError((error: unknown) => {
             if (emitted) {
@@ -122,5 +142,5 @@ const configSchema = z.strictObject({
   candidates: z.array(candidateSchema).min(1, 'give at least one transport'),
   on: functionSchema<(error: unknown, candidate: string) => boolean>('a function (error, candidate) => boolean').optional(),
   onFallback: functionSchema<(info: FallbackSwitch) => void>('a function (info) => void').optional(),
-  onServed: functionSchema<(info: { name: string; index: number }) => void>('a function (info) => void').optional(),
+  onServed: functionSchema<(info: FallbackServed) => void>('a function (info) => void').optional(),
 });

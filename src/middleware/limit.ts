@@ -1,11 +1,10 @@
 import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
+import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmEvent } from '../core/events.js';
-import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { LaneQueue } from '../load/LaneQueue.js';
-import { LANE_FIELD, laneField, withoutLane } from '../load/lane.js';
 import { LatencyHistogram, type Distribution } from '../metrics/LatencyHistogram.js';
 import { schedulerSchema } from '../core/validateConfig.js';
 
@@ -24,13 +23,8 @@ export interface LimitConfig {
    * @defaultValue `['interactive', 'background']`
    */
   lanes?: readonly string[];
-  /** The lane of a request that names none. @defaultValue the first lane */
+  /** The lane of a request whose context names none ({@link RequestContext.lane}). @defaultValue the first lane */
   defaultLane?: string;
-  /**
-   * Picks a request's lane; return `undefined` for the default lane.
-   * @defaultValue the request's `rxllm_lane` field (see {@link inLane})
-   */
-  laneOf?: (request: LlmRequest) => string | undefined;
   /**
    * Slots only a lane (and the lanes above it) may use, by lane name: the lanes
    * below it together hold at most `concurrency − reserve` slots.
@@ -123,10 +117,11 @@ interface Waiting {
  * d (interactive, at 20):  200ms (f|)     upstream d: 100ms ^ 99ms !   (both slots busy: waits, then goes before b)
  * ```
  *
- * - **Lanes**: a request's lane comes from `laneOf(request)`, by default its
- *   `rxllm_lane` field (set it with {@link inLane}, or have a step build its
- *   requests with it). The field is removed before the request goes upstream.
- *   An unknown lane fails the request at subscribe with `invalid-request`.
+ * - **Lanes**: a request's lane is its context's `lane`
+ *   (`llm(request, { lane: 'background' })`, see {@link RequestContext.lane}),
+ *   else `defaultLane`. The lane travels beside the request, never in it: the
+ *   provider never sees it, and it changes no cache or de-dup key. An unknown
+ *   lane fails the request at subscribe with `invalid-request`.
  * - **Queue**: a waiting request holds nothing open: nothing is sent and no
  *   upstream subscription exists until a slot frees. Order: highest lane first,
  *   arrival order within a lane; but once a lower-lane request has waited
@@ -137,7 +132,8 @@ interface Waiting {
  *   for background work unless `n` or more interactive requests are already in
  *   flight. The anti-starvation share is unchanged within those slots.
  * - **Emits** the upstream events unchanged; **completes** and **errors** with
- *   the upstream. A full queue errors at once with `overloaded`.
+ *   the upstream. A full queue errors at once with `overloaded`. The request
+ *   and its context go upstream unchanged.
  * - **Unsubscribe** while waiting leaves the queue at once; while upstream, it
  *   aborts the request and frees the slot for the next waiter.
  * - **Shared state**: one `limit()` is one budget, shared by every request and
@@ -154,12 +150,12 @@ interface Waiting {
  * ```ts
  * const limiter = limit({ concurrency: 8, maxQueued: 200, reserve: { interactive: 3 } });
  * const llm = withMiddleware(sseTransport({ baseURL }), limiter);
- * llm(inLane('background', request)).subscribe(...);   // at most 5 at once, behind interactive work
+ * llm(request, { lane: 'background' }).subscribe(...); // at most 5 at once, behind interactive work
  * limiter.stats().lanes['background']?.wait?.p95;        // ms
  * ```
  */
 export function limit(config: LimitConfig): LimitMiddleware {
-  const { maxQueued, lanes, defaultLane, laneOf, agingMs, scheduler, slots } = parseConfig(config);
+  const { maxQueued, lanes, defaultLane, agingMs, scheduler, slots } = parseConfig(config);
   const laneIndex = new Map(lanes.map((name, index) => [name, index]));
   const queue = new LaneQueue<Waiting>(lanes.length, agingMs);
   const perLane = lanes.map(() => ({ inFlight: 0, peakInFlight: 0, started: 0, rejected: 0, cancelledWhileQueued: 0, wait: new LatencyHistogram() }));
@@ -181,17 +177,16 @@ export function limit(config: LimitConfig): LimitMiddleware {
     }
   };
 
-  const middleware: Middleware = (next: Transport): Transport => (request) =>
+  const middleware: Middleware = (next: Transport): Transport => (request, context) =>
     defer(() => {
-      const name = laneOf(request) ?? defaultLane;
+      const name = context?.lane ?? defaultLane;
       const lane = laneIndex.get(name);
       if (lane === undefined) {
         throw new RxllmError(
           'invalid-request',
-          `limit(): unknown lane "${name}"; this limiter has lanes ${lanes.map((l) => `"${l}"`).join(', ')}. Fix the request's ${LANE_FIELD} (or laneOf), or add the lane.`,
+          `limit(): unknown lane "${name}"; this limiter has lanes ${lanes.map((l) => `"${l}"`).join(', ')}. Fix the context's lane (llm(request, { lane })), or add the lane to limit({ lanes }).`,
         );
       }
-      const forwarded = withoutLane(request);
       const counts = perLane[lane]!;
       return new Observable<LlmEvent>((subscriber) => {
         const subscribedAt = scheduler.now();
@@ -211,7 +206,7 @@ export function limit(config: LimitConfig): LimitMiddleware {
           counts.peakInFlight = Math.max(counts.peakInFlight, counts.inFlight);
           counts.started++;
           counts.wait.record(scheduler.now() - subscribedAt);
-          upstream = next(forwarded).subscribe({
+          upstream = next(request, context).subscribe({
             next: (event) => subscriber.next(event),
             error: (error: unknown) => {
               release();
@@ -263,15 +258,12 @@ export function limit(config: LimitConfig): LimitMiddleware {
   return Object.assign(middleware, { stats });
 }
 
-const fn = <T>() => z.custom<T>((value) => typeof value === 'function', 'expected a function');
-
 const configSchema = z
   .strictObject({
     concurrency: z.number().int().min(1),
     maxQueued: z.number().int().min(0).default(1000),
     lanes: z.array(z.string().min(1)).min(1).default(['interactive', 'background']),
     defaultLane: z.string().optional(),
-    laneOf: fn<(request: LlmRequest) => string | undefined>().default(() => laneField),
     reserve: z.record(z.string(), z.number().int().min(0)).default({}),
     agingMs: z.number().positive().default(2000),
     scheduler: schedulerSchema.default(() => asyncScheduler),

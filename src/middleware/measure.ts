@@ -2,7 +2,7 @@ import { asyncScheduler, defer, type SchedulerLike, tap } from 'rxjs';
 import { z } from 'zod';
 import { stepOf } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
-import { type FinishReason, isContentEvent, type LlmUsage } from '../core/events.js';
+import type { FinishReason, LlmUsage } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
 import type { LatencyRegistry } from '../metrics/LatencyRegistry.js';
 import type { RequestOutcome } from '../metrics/LatencyRecord.js';
@@ -103,7 +103,7 @@ export function measure(config: MeasureConfig): Middleware {
           next(event) {
             if (event.type === 'usage') usage = event.usage;
             else if (event.type === 'finish') finishReasons.push(event.reason);
-            else if (isContentEvent(event) && (event.type === 'tool-call' || event.text !== '')) {
+            else if (event.type === 'tool-call' || event.text !== '') {
               contentEvents++;
               if (firstToken === undefined) firstToken = scheduler.now();
             }

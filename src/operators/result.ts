@@ -19,8 +19,6 @@ export interface LlmResult {
   usage?: LlmUsage;
   /** Why the choice stopped; undefined only if the stream ended without saying. */
   finishReason?: FinishReason;
-  /** Which candidate answered, when a `fallback()` chose among several. */
-  servedBy?: string;
 }
 
 /**
@@ -62,7 +60,6 @@ interface Collector {
   calls: Map<number, AssembledToolCall>;
   usage?: LlmUsage;
   finishReason?: FinishReason;
-  servedBy?: string;
 }
 
 function newCollector(): Collector {
@@ -72,7 +69,6 @@ function newCollector(): Collector {
 function collect(choice: number) {
   return (acc: Collector, event: LlmEvent): Collector => {
     if (event.type === 'usage') acc.usage = event.usage;
-    else if (event.type === 'served') acc.servedBy = event.by;
     else if (event.choice !== choice) return acc;
     else if (event.type === 'finish') acc.finishReason = event.reason;
     else if (event.type === 'tool-call') {
@@ -96,6 +92,5 @@ function assemble(acc: Collector): LlmResult {
   };
   if (acc.usage) assembled.usage = acc.usage;
   if (acc.finishReason !== undefined) assembled.finishReason = acc.finishReason;
-  if (acc.servedBy !== undefined) assembled.servedBy = acc.servedBy;
   return assembled;
 }

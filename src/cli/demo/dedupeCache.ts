@@ -49,7 +49,7 @@ export async function dedupeAndCache(config: TechniquesConfig): Promise<DedupeCa
   await Promise.all(Array.from({ length: IDENTICAL }, () => answer(shared(summary))));
   const upstreamWith = upstream.requests();
 
-  // dedupe() above cache(), as its docs advise: a burst of one key costs one lookup.
+  // A burst of one key costs one lookup either way: cache() shares in-flight requests as dedupe() does.
   const answers = cache({ ttl: 60_000 });
   const cached = withMiddleware(llm, dedupe(), answers);
   const keywords = ask(`Extract 5 keywords from this text:\n\n${article}`);

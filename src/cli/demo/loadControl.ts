@@ -1,6 +1,5 @@
 import { forkJoin, lastValueFrom, mergeMap, range, timer, toArray } from 'rxjs';
 import { withMiddleware } from '../../core/transport.js';
-import { inLane } from '../../load/lane.js';
 import { batch, type BatchStats } from '../../middleware/batch.js';
 import { limit } from '../../middleware/limit.js';
 import { result } from '../../operators/result.js';
@@ -45,19 +44,20 @@ export async function loadControlSection(config: TechniquesConfig): Promise<Load
   const upstream = upstreamCounter(config);
   const base = server ? withMiddleware(upstream.transport, simulating(() => LOAD_SIM)) : upstream.transport;
   const limiter = limit({ concurrency: SLOTS, reserve: { interactive: RESERVE } });
-  const batcher = batch({ threshold: 2, maxBatchSize: 8, maxWaitMs: 100, forwardLane: true, load: () => limiter.stats().queued });
-  // batch() above limit(): a packed request takes one slot, and limit() reads (then strips) the lane.
+  const batcher = batch({ threshold: 2, maxBatchSize: 8, maxWaitMs: 100, load: () => limiter.stats().queued });
+  // batch() above limit(): a packed request takes one slot. Both read the lane from the context; it is never sent.
   const llm = withMiddleware(base, batcher, limiter);
   const classify = (i: number) =>
     llm(
-      inLane('background', {
+      {
         model,
         temperature: 0,
         messages: [
           { role: 'system', content: 'Classify the sentiment of the review as positive or negative. Answer with one word.' },
           { role: 'user', content: `Review ${i}: ${i % 3 ? 'Love it, works as described.' : 'Broke after a day.'}` },
         ],
-      }),
+      },
+      { lane: 'background' },
     ).pipe(result());
   const ask = (i: number) => ({ model, messages: [{ role: 'user' as const, content: `Interactive question ${i}: what does rxllm do?` }], max_tokens: 30 });
   // Interactive questions arrive one every INTERACTIVE_EVERY_MS, first alone, then beside the background burst.
