@@ -61,7 +61,7 @@ export {
 } from './pipeline/parallel.js';
 export { graph, type Graph, type GraphConfig, type GraphNode, type GraphNodeState, type GraphState } from './pipeline/graph.js';
 export { criticalPath, type TimelineEntry } from './pipeline/criticalPath.js';
-export { finalValue } from './pipeline/finalValue.js';
+export { finalValue } from './operators/finalValue.js';
 export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable } from './pipeline/Progress.js';
 
 /* Request keys, de-duplication, cache */

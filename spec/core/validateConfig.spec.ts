@@ -13,6 +13,11 @@ import {
 describe('validateConfig', () => {
   const schema = z.strictObject({ ttl: z.number().positive(), scheduler: schedulerSchema.optional() });
 
+  it('names a call as given when it has its own parentheses', () => {
+    expect(() => validateConfig('step("summary")', schema, {})).toThrow(/^step\("summary"\): invalid options:\n/);
+    expect(() => validateConfig('retry', schema, {})).toThrow(/^retry\(\): invalid options:\n/);
+  });
+
   it('returns the parsed options', () => {
     expect(validateConfig('thing', schema, { ttl: 5, scheduler: asyncScheduler })).toEqual({ ttl: 5, scheduler: asyncScheduler });
   });

@@ -50,14 +50,16 @@ export const functionSchema = <F>(what: string) => z.custom<F>((value) => typeof
 
 /**
  * Validates the options of an rxllm function once, at construction (middleware, stores, registries,
- * pipelines).
+ * pipelines). `name` is the function (`'retry'`, shown as `retry()`) or the call when its first
+ * argument helps (`'step("summary")'`, shown as is).
  *
  * @throws {@link RxllmError} `invalid-config` naming the function and every problem.
  */
 export function validateConfig<S extends z.ZodType>(name: string, schema: S, config: unknown): z.output<S> {
   const parsed = schema.safeParse(config);
   if (!parsed.success) {
-    throw new RxllmError('invalid-config', `${name}(): invalid options:\n${z.prettifyError(parsed.error)}`, {
+    const call = name.endsWith(')') ? name : `${name}()`;
+    throw new RxllmError('invalid-config', `${call}: invalid options:\n${z.prettifyError(parsed.error)}`, {
       cause: parsed.error,
       path: parsed.error.issues[0]?.path.map(String).join('.') ?? '',
     });

@@ -23,7 +23,7 @@ import {
   throwError,
 } from 'rxjs';
 import { criticalPath, type TimelineEntry } from './criticalPath.js';
-import { requireDone } from './finalValue.js';
+import { requireDone } from '../operators/requireDone.js';
 import type { Progress, Runnable } from './Progress.js';
 import { validateGraph } from './validateGraph.js';
 

@@ -1,6 +1,7 @@
 import { asyncScheduler, combineLatest, defer, forkJoin, map, type Observable, type SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
-import { doneValue, requireDone } from './finalValue.js';
+import { doneValue } from '../operators/doneValue.js';
+import { requireDone } from '../operators/requireDone.js';
 import type { Progress, Runnable } from './Progress.js';
 
 /** Options for {@link parallel}. */
