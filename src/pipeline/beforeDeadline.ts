@@ -1,6 +1,15 @@
 import { concat, defer, type MonoTypeOperatorFunction, type SchedulerLike, takeUntil, tap, throwError, timer } from 'rxjs';
+import { z } from 'zod';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
+
+/**
+ * The `deadline` option of `parallel()` and `graph()`: milliseconds from the start of a run.
+ * @internal
+ */
+export const runDeadlineSchema = z.number('expected milliseconds from the start of a run (a number > 0)').positive(
+  'expected milliseconds from the start of a run (a number > 0)',
+);
 
 /** What a deadline guard names in its errors. */
 export interface DeadlineSubject {
