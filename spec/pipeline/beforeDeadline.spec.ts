@@ -34,7 +34,8 @@ describe('beforeDeadline', () => {
       const start = hot(' --x         ');
       const late = new RxllmError(
         'timeout',
-        `graph node "reply" did not finish by the run's deadline (6 on the scheduler's clock; it started with 4 ms left) and was cancelled. ` +
+        `graph node "reply" did not finish by the run's deadline and was cancelled: it started with 4 ms left ` +
+          `(deadline 6 on the scheduler's clock). ` +
           'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
         { step: 'reply' },
       );
@@ -50,8 +51,9 @@ describe('beforeDeadline', () => {
       const run = cold('--a|');
       const notStarted = new RxllmError(
         'timeout',
-        `graph node "reply" was not started: the run's deadline (3 on the scheduler's clock) had passed when it was ready at 5, ` +
-          'so nothing was sent. Give the run a longer `deadline`, or make the steps before this one faster.',
+        `graph node "reply" was not started: the run's deadline had passed 2 ms before it was ready ` +
+          `(deadline 3 on the scheduler's clock), so nothing was sent. ` +
+          'Give the run a longer `deadline`, or make the steps before this one faster.',
         { step: 'reply' },
       );
       const guarded = run.pipe(beforeDeadline(subject, { deadline: 3 }, testScheduler));

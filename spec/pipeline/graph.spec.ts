@@ -433,7 +433,8 @@ describe('graph', () => {
         const replySubs = '     1500ms ^ 499ms !';
         const late = new RxllmError(
           'timeout',
-          `graph node "reply" did not finish by the run's deadline (2000 on the scheduler's clock; it started with 500 ms left) and was cancelled. ` +
+          `graph node "reply" did not finish by the run's deadline and was cancelled: it started with 500 ms left ` +
+            `(deadline 2000 on the scheduler's clock). ` +
             'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
           { step: 'reply' },
         );
@@ -476,8 +477,9 @@ describe('graph', () => {
         const pipeline = graph({ nodes: { summary, other }, onError: 'continue', scheduler: testScheduler });
         const notStarted = new RxllmError(
           'timeout',
-          `graph node "summary" was not started: the run's deadline (50 on the scheduler's clock) had passed when it was ready at 100, ` +
-            'so nothing was sent. Give the run a longer `deadline`, or make the steps before this one faster.',
+          `graph node "summary" was not started: the run's deadline had passed 50 ms before it was ready ` +
+            `(deadline 50 on the scheduler's clock), so nothing was sent. ` +
+            'Give the run a longer `deadline`, or make the steps before this one faster.',
           { step: 'summary' },
         );
 

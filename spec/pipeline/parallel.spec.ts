@@ -244,7 +244,8 @@ describe('parallel', () => {
         );
         const late = new RxllmError(
           'timeout',
-          `parallel branch "slow" did not finish by the run's deadline (500 on the scheduler's clock; it started with 500 ms left) and was cancelled. ` +
+          `parallel branch "slow" did not finish by the run's deadline and was cancelled: it started with 500 ms left ` +
+            `(deadline 500 on the scheduler's clock). ` +
             'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
           { step: 'slow' },
         );

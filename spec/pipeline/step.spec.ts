@@ -242,8 +242,9 @@ describe('step', () => {
         const greet = step('greet', build, { transport: routedTransport({ greet: [answer] }), scheduler: testScheduler });
         const late = new RxllmError(
           'timeout',
-          `step "greet" was not started: the run's deadline (100 on the scheduler's clock) had passed when it was ready at 100, ` +
-            'so nothing was sent. Give the run a longer `deadline`, or make the steps before this one faster.',
+          `step "greet" was not started: the run's deadline was reached just as it was ready ` +
+            `(deadline 100 on the scheduler's clock), so nothing was sent. ` +
+            'Give the run a longer `deadline`, or make the steps before this one faster.',
           { step: 'greet' },
         );
 
@@ -263,7 +264,8 @@ describe('step', () => {
         const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }), scheduler: testScheduler });
         const late = new RxllmError(
           'timeout',
-          `step "greet" did not finish by the run's deadline (5 on the scheduler's clock; it started with 5 ms left) and was cancelled. ` +
+          `step "greet" did not finish by the run's deadline and was cancelled: it started with 5 ms left ` +
+            `(deadline 5 on the scheduler's clock). ` +
             'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
           { step: 'greet' },
         );

@@ -60,8 +60,9 @@ export function beforeDeadline<T>(
 function notStarted({ what, step }: DeadlineSubject, deadline: number, now: number): RxllmError {
   return new RxllmError(
     'timeout',
-    `${what} was not started: the run's deadline (${deadline} on the scheduler's clock) had passed when it was ready at ${now}, ` +
-      `so nothing was sent. Give the run a longer \`deadline\`, or make the steps before this one faster.`,
+    `${what} was not started: the run's deadline ${now === deadline ? 'was reached just as it was ready' : `had passed ${now - deadline} ms before it was ready`} ` +
+      `(deadline ${deadline} on the scheduler's clock), so nothing was sent. ` +
+      `Give the run a longer \`deadline\`, or make the steps before this one faster.`,
     { step },
   );
 }
@@ -69,8 +70,9 @@ function notStarted({ what, step }: DeadlineSubject, deadline: number, now: numb
 function late({ what, step }: DeadlineSubject, deadline: number, had: number): RxllmError {
   return new RxllmError(
     'timeout',
-    `${what} did not finish by the run's deadline (${deadline} on the scheduler's clock; it started with ${had} ms left) ` +
-      `and was cancelled. Give the run a longer \`deadline\`, or make this step faster (a smaller model, a shorter answer).`,
+    `${what} did not finish by the run's deadline and was cancelled: it started with ${had} ms left ` +
+      `(deadline ${deadline} on the scheduler's clock). ` +
+      `Give the run a longer \`deadline\`, or make this step faster (a smaller model, a shorter answer).`,
     { step },
   );
 }
