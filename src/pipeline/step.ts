@@ -199,7 +199,8 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
 
   const run = ((input: I, context?: unknown) => {
     const parent = runContext(context);
-    return states(input, parent).pipe(beforeDeadline<StepState<unknown>>(subject, parent, scheduler));
+    const run$ = states(input, parent);
+    return parent?.deadline === undefined ? run$ : run$.pipe(beforeDeadline<StepState<unknown>>(subject, parent, scheduler));
   }) as RunFunction<I, StepState<unknown>>;
   const value = ((input: I, context?: unknown) => run(input, runContext(context)).pipe(finalValue(name))) as RunFunction<I, unknown>;
 
