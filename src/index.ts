@@ -41,6 +41,7 @@ export { tokens } from './operators/tokens.js';
 export { textSoFar } from './operators/textSoFar.js';
 export { text } from './operators/text.js';
 export { toolCalls } from './operators/toolCalls.js';
+export { parse, type ParseConfig } from './operators/parse.js';
 export { result, type LlmResult, type AssembledToolCall } from './operators/result.js';
 export type { ChoiceConfig } from './operators/choiceOption.js';
 
@@ -60,8 +61,8 @@ export {
 } from './pipeline/parallel.js';
 export { graph, type Graph, type GraphConfig, type GraphNode, type GraphNodeState, type GraphState } from './pipeline/graph.js';
 export { criticalPath, type TimelineEntry } from './pipeline/criticalPath.js';
-export { finalValue } from './pipeline/finalValue.js';
-export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable } from './pipeline/Progress.js';
+export { finalValue } from './operators/finalValue.js';
+export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable, RunFunction } from './core/Progress.js';
 
 /* Request keys, de-duplication, cache */
 export { requestKey, isSampledRequest, stableStringify, type RequestScope } from './core/requestKey.js';

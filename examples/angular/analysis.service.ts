@@ -11,7 +11,7 @@ import { Injectable, InjectionToken, inject } from '@angular/core';
 import { catchError, distinctUntilChanged, filter, map, type Observable, of, shareReplay, startWith, Subject, switchMap } from 'rxjs';
 import { isRxllmError } from '../../src/core/errors';
 import type { GraphState } from '../../src/pipeline/graph';
-import type { Runnable } from '../../src/pipeline/Progress';
+import type { Runnable } from '../../src/core/Progress';
 
 /** What the analysis produces: the seed article's record, with a drafted reply. */
 export interface AnalysisRecord {

@@ -1,9 +1,10 @@
 import type { Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import type { RequestContext } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import type { Transport } from '../../src/core/transport';
-import type { Progress } from '../../src/pipeline/Progress';
+import type { Progress } from '../../src/core/Progress';
 
 /** Marble frames compared with toEqual; errors are compared by the instance the test passes. */
 export function createTestScheduler(): TestScheduler {
@@ -24,20 +25,25 @@ export function ask(model: string, content = 'hello'): LlmRequest {
 
 /**
  * A fake transport: requests for model M are answered by `routes[M]`'s next
- * observable (one per call, so re-asks get the second, ...). Every request is recorded.
+ * observable (one per call, so re-asks get the second, ...). Every request is
+ * recorded, with the context it came with.
  */
-export function routedTransport(routes: Record<string, Observable<LlmEvent>[]>): Transport & { requests: LlmRequest[] } {
+export function routedTransport(
+  routes: Record<string, Observable<LlmEvent>[]>,
+): Transport & { requests: LlmRequest[]; contexts: (RequestContext | undefined)[] } {
   const calls = new Map<string, number>();
   const requests: LlmRequest[] = [];
-  const transport = (request: LlmRequest) => {
+  const contexts: (RequestContext | undefined)[] = [];
+  const transport = (request: LlmRequest, context?: RequestContext) => {
     requests.push(request);
+    contexts.push(context);
     const n = calls.get(request.model) ?? 0;
     calls.set(request.model, n + 1);
     const answer = routes[request.model]?.[n];
     if (!answer) throw new Error(`no fake answer #${n + 1} for model ${request.model}`);
     return answer;
   };
-  return Object.assign(transport, { requests });
+  return Object.assign(transport, { requests, contexts });
 }
 
 /** A one-line picture of a state, for marble value maps: `waiting:`, `streaming:Hel`, `done:"Hello"`. */

@@ -1,9 +1,12 @@
-import { last, map, type Observable, of, switchMap, throwError } from 'rxjs';
+import { EMPTY, last, map, mergeMap, type Observable, of, switchMap, throwError } from 'rxjs';
+import type { TestScheduler } from 'rxjs/testing';
+import type { RequestContext } from '../../src/core/context';
 import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
+import type { LlmRequest } from '../../src/core/request';
 import { graph, type GraphState } from '../../src/pipeline/graph';
-import type { Progress } from '../../src/pipeline/Progress';
+import type { Progress } from '../../src/core/Progress';
 import { step } from '../../src/pipeline/step';
 import type { StepState } from '../../src/pipeline/StepState';
 import { ask, createTestScheduler, events, routedTransport } from './fakes';
@@ -359,6 +362,174 @@ describe('graph', () => {
         expectSubscriptions(draft.subscriptions).toBe(['100ms ^ 49ms !', '250ms ^ 199ms !']);
         expectSubscriptions(reply.subscriptions).toBe('1050ms ^ 99ms !');
       });
+    });
+  });
+
+  describe('with a deadline', () => {
+    /** summary (1.5 s) ──► reply; reply passes the run's context on to its step. */
+    function deadlineGraph(transport: ReturnType<typeof routedTransport>, config: { deadline?: number; onError?: 'continue' }, scheduler: TestScheduler) {
+      const summary = step('summary', (text: string) => ask('summary', text), { transport, scheduler });
+      const reply = step('reply', (summary: string) => ask('reply', summary), { transport, scheduler });
+      return graph<string, { summary: string; reply: string }>({
+        nodes: {
+          summary,
+          reply: { after: ['summary'], run: (_, { summary }, context) => reply.run(summary, context) },
+        },
+        scheduler,
+        ...config,
+      });
+    }
+
+    it('gives a node that starts at 1.5 s of a 2 s deadline a request with 0.5 s left', () => {
+      const testScheduler = createTestScheduler();
+      const left: Record<string, number> = {};
+      testScheduler.run(({ cold, expectObservable }) => {
+        const routed = routedTransport({
+          summary: [cold('1500ms (af|)', events({ a: 'Short.' }))],
+          reply: [cold('300ms (af|)', events({ a: 'Dear reader' }))],
+        });
+        // What each request is told remains, read on the scheduler's clock when it is sent.
+        const transport = Object.assign((request: LlmRequest, context?: RequestContext) => {
+          left[request.model] = context!.deadline! - testScheduler.now();
+          return routed(request, context);
+        }, routed);
+
+        const pipeline = deadlineGraph(transport, { deadline: 2000 }, testScheduler);
+        expectObservable(pipeline.value('text')).toBe('1800ms (v|)', { v: { summary: 'Short.', reply: 'Dear reader' } });
+      });
+      expect(left).toEqual({ summary: 2000, reply: 500 });
+    });
+
+    it('counts the deadline from each run\'s start, keeps an earlier one from the parent, and passes the rest of the context on', () => {
+      const testScheduler = createTestScheduler();
+      let contexts: unknown[] = [];
+      testScheduler.run(({ cold, hot, expectObservable }) => {
+        const transport = routedTransport({
+          summary: [cold('10ms (af|)', events({ a: 'S1' })), cold('10ms (af|)', events({ a: 'S2' }))],
+          reply: [cold('10ms (af|)', events({ a: 'R1' })), cold('10ms (af|)', events({ a: 'R2' }))],
+        });
+        const pipeline = deadlineGraph(transport, { deadline: 2000 }, testScheduler);
+        const runs = hot('100ms a 99ms b', { a: undefined, b: { lane: 'background', deadline: 700 } });
+
+        expectObservable(runs.pipe(mergeMap((context) => pipeline.value('text', context)))).toBe('120ms a 99ms b', {
+          a: { summary: 'S1', reply: 'R1' },
+          b: { summary: 'S2', reply: 'R2' },
+        });
+        contexts = transport.contexts;
+      });
+      expect(contexts).toEqual([
+        { step: 'summary', deadline: 2100, onServed: expect.any(Function) },
+        { step: 'reply', deadline: 2100, onServed: expect.any(Function) },
+        { step: 'summary', lane: 'background', deadline: 700, onServed: expect.any(Function) },
+        { step: 'reply', lane: 'background', deadline: 700, onServed: expect.any(Function) },
+      ]);
+    });
+
+    it('fails a node still running at the deadline with timeout, cancelling its request (fail-fast errors the run)', () => {
+      const testScheduler = createTestScheduler();
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const summary = cold('  1500ms (af|)', events({ a: 'Short.' }));
+        const reply = cold('    1000ms (af|)', events({ a: 'too late' }));
+        const replySubs = '     1500ms ^ 499ms !';
+        const late = new RxllmError(
+          'timeout',
+          `graph node "reply" did not finish by the run's deadline and was cancelled: it started with 500 ms left ` +
+            `(deadline 2000 on the scheduler's clock). ` +
+            'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
+          { step: 'reply' },
+        );
+
+        const pipeline = deadlineGraph(routedTransport({ summary: [summary], reply: [reply] }), { deadline: 2000 }, testScheduler);
+        expectObservable(pipeline.value('text')).toBe('2000ms #', undefined, late);
+        expectSubscriptions(reply.subscriptions).toBe(replySubs);
+      });
+    });
+
+    it("with onError: 'continue', the late node fails, its dependents are skipped, finished nodes keep their values", () => {
+      const testScheduler = createTestScheduler();
+      let final: GraphState<{ summary: string; reply: string }> | undefined;
+      testScheduler.run(({ cold }) => {
+        const transport = routedTransport({
+          summary: [cold('2500ms (af|)', events({ a: 'Short.' }))],
+          reply: [cold('10ms (af|)', events({ a: 'never sent' }))],
+        });
+        deadlineGraph(transport, { deadline: 2000, onError: 'continue' }, testScheduler)
+          .run('text')
+          .pipe(last())
+          .subscribe((state) => (final = state));
+      });
+      expect(final).toMatchObject({
+        status: 'failed',
+        endedAt: 2000,
+        nodes: { summary: { status: 'failed', startedAt: 0, endedAt: 2000 }, reply: { status: 'skipped', because: ['summary'] } },
+        errors: [{ node: 'summary', error: { code: 'timeout', step: 'summary' } }],
+      });
+    });
+
+    it('starts no node once the deadline has passed: each fails with timeout and nothing is sent', () => {
+      const testScheduler = createTestScheduler();
+      let final: GraphState<Record<string, unknown>> | undefined;
+      let sent: unknown[] = [];
+      testScheduler.run(({ cold, hot, expectObservable }) => {
+        const transport = routedTransport({ summary: [cold('10ms (af|)', events({ a: 'S' }))], other: [cold('10ms (af|)', events({ a: 'O' }))] });
+        const summary = step('summary', () => ask('summary'), { transport, scheduler: testScheduler });
+        const other = step('other', () => ask('other'), { transport, scheduler: testScheduler });
+        const pipeline = graph({ nodes: { summary, other }, onError: 'continue', scheduler: testScheduler });
+        const notStarted = new RxllmError(
+          'timeout',
+          `graph node "summary" was not started: the run's deadline had passed 50 ms before it was ready ` +
+            `(deadline 50 on the scheduler's clock), so nothing was sent. ` +
+            'Give the run a longer `deadline`, or make the steps before this one faster.',
+          { step: 'summary' },
+        );
+
+        // A parent whose deadline is already over hands the graph its context.
+        const late$ = hot('100ms (x|)').pipe(mergeMap(() => pipeline.run('text', { deadline: 50 })));
+        late$.pipe(last()).subscribe((state) => (final = state));
+        expectObservable(hot('100ms x').pipe(mergeMap(() => pipeline.value('text', { deadline: 50 })))).toBe('100ms #', undefined, notStarted);
+        sent = transport.requests;
+      });
+      expect(sent).toEqual([]);
+      expect(final).toMatchObject({
+        status: 'failed',
+        nodes: {
+          summary: { status: 'failed', startedAt: 100, endedAt: 100, error: { code: 'timeout' } },
+          other: { status: 'failed', startedAt: 100, endedAt: 100, error: { code: 'timeout', step: 'other' } },
+        },
+      });
+    });
+
+    it('calls a node that waits for nothing as a Runnable (context second), and a dependent node with the context third', () => {
+      const testScheduler = createTestScheduler();
+      const seen: unknown[][] = [];
+      testScheduler.run(({ expectObservable }) => {
+        const done = (value: string): Observable<Progress<string>> => of({ status: 'done', value, startedAt: 0, endedAt: 0 });
+        const pipeline = graph<string, { first: string; second: string }>({
+          nodes: {
+            first: { run: (...args: unknown[]) => (seen.push(['first', ...args]), done('1')) },
+            second: { after: ['first'], run: (...args: unknown[]) => (seen.push(['second', ...args]), done('2')) },
+          },
+          deadline: 1000,
+          scheduler: testScheduler,
+        });
+        expectObservable(pipeline.value('in', { lane: 'interactive' })).toBe('(v|)', { v: { first: '1', second: '2' } });
+      });
+      const context = { lane: 'interactive', deadline: 1000 };
+      expect(seen).toEqual([
+        ['first', 'in', context, context],
+        ['second', 'in', { first: '1' }, context],
+      ]);
+    });
+
+    it('rejects a deadline that is not a positive number, and a scheduler that cannot schedule', () => {
+      const node = { run: () => EMPTY };
+      expect(messageOf(() => graph({ nodes: { a: node }, deadline: 0 }))).toMatchInlineSnapshot(`
+        "graph(): invalid options:
+        ✖ expected milliseconds from the start of a run (a number > 0)
+          → at deadline"
+      `);
+      expect(() => graph({ nodes: { a: node }, scheduler: { now: () => 0 } as never })).toThrow(/expected a SchedulerLike/);
+      expect(() => graph({ nodes: { a: node }, deadlin: 5 } as never)).toThrow(/Unrecognized key: "deadlin"/);
     });
   });
 

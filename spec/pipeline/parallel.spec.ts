@@ -1,4 +1,4 @@
-import { EMPTY, last, map, type Observable, switchMap } from 'rxjs';
+import { EMPTY, last, map, mergeMap, type Observable, switchMap } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -197,6 +197,69 @@ describe('parallel', () => {
 
       const value: Observable<{ inner: { a: string; b: string }; c: string }> = outer.value('x');
       expectObservable(value).toBe('20ms (v|)', { v: { inner: { a: 'A', b: 'B' }, c: 'C' } });
+    });
+  });
+
+  describe('with a deadline', () => {
+    it('passes every branch the run\'s context, its deadline counted from subscribe (an earlier parent deadline wins)', () => {
+      const testScheduler = createTestScheduler();
+      let contexts: unknown[] = [];
+      testScheduler.run(({ cold, hot, expectObservable }) => {
+        const answer = (text: string) => cold('10ms (af|)', events({ a: text }));
+        const transport = routedTransport({ fast: [answer('F1'), answer('F2')], slow: [answer('S1'), answer('S2')] });
+        const group = parallel(
+          {
+            fast: step('fast', () => ask('fast'), { transport, scheduler: testScheduler }),
+            slow: step('slow', () => ask('slow'), { transport, scheduler: testScheduler }),
+          },
+          { deadline: 1000, scheduler: testScheduler },
+        );
+        const runs = hot('100ms a 99ms b', { a: { attributes: { tenant: 'acme' } }, b: { deadline: 250 } });
+
+        expectObservable(runs.pipe(mergeMap((context) => group.value('x', context)))).toBe('110ms a 99ms b', {
+          a: { fast: 'F1', slow: 'S1' },
+          b: { fast: 'F2', slow: 'S2' },
+        });
+        contexts = transport.contexts;
+      });
+      expect(contexts).toEqual([
+        { step: 'fast', attributes: { tenant: 'acme' }, deadline: 1100, onServed: expect.any(Function) },
+        { step: 'slow', attributes: { tenant: 'acme' }, deadline: 1100, onServed: expect.any(Function) },
+        { step: 'fast', deadline: 250, onServed: expect.any(Function) },
+        { step: 'slow', deadline: 250, onServed: expect.any(Function) },
+      ]);
+    });
+
+    it('errors with timeout, naming the branch, when one is still running at the deadline, and cancels every branch', () => {
+      const testScheduler = createTestScheduler();
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const fast = cold('  100ms (af|)', events({ a: 'F' }));
+        const slow = cold('  300ms a 300ms (bf|)', events({ a: 'S', b: 'low' }));
+        const slowSubs = '   ^ 499ms !';
+        const transport = routedTransport({ fast: [fast], slow: [slow] });
+        // A branch that is not a step still gets the deadline: the group holds every branch to it.
+        const group = parallel(
+          { fast: step('fast', () => ask('fast'), { transport }), slow: { run: () => step('inner', () => ask('slow'), { transport }).run('x') } },
+          { deadline: 500, scheduler: testScheduler },
+        );
+        const late = new RxllmError(
+          'timeout',
+          `parallel branch "slow" did not finish by the run's deadline and was cancelled: it started with 500 ms left ` +
+            `(deadline 500 on the scheduler's clock). ` +
+            'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
+          { step: 'slow' },
+        );
+
+        expectObservable(group.run('x').pipe(map((state) => state.status))).toBe('w 99ms (ss) 196ms s 199ms #', { w: 'waiting', s: 'streaming' }, late);
+        expectSubscriptions(slow.subscriptions).toBe(slowSubs);
+      });
+    });
+
+    it('rejects a deadline that is not a positive number, and unknown options', () => {
+      const transport = routedTransport({});
+      expect(() => parallel(contentSteps(transport), { deadline: -1 })).toThrow(/parallel\(\): invalid options:\n✖ expected milliseconds from the start of a run/);
+      expect(() => parallel(contentSteps(transport), { scheduler: {} as never })).toThrow(/expected a SchedulerLike/);
+      expect(() => parallel(contentSteps(transport), { timeout: 5 } as never)).toThrow(/Unrecognized key: "timeout"/);
     });
   });
 

@@ -58,6 +58,31 @@ describe('prefetchWhen', () => {
     expect(started).toEqual(['keywords', 'translate']);
   });
 
+  it('sends a prediction with its context, named or not', () => {
+    const started: unknown[] = [];
+    testScheduler.run(({ cold, hot, expectObservable }) => {
+      const ahead = prefetcher({
+        transport: (request, context) => {
+          started.push([request.messages[0]!.content, context]);
+          return cold('-a-f|', values);
+        },
+        scheduler: testScheduler,
+      });
+      const result = hot('-x-|').pipe(
+        prefetchWhen(ahead, () => [
+          { name: 'kw', request: ask('keywords'), context: { step: 'keywords' } },
+          { request: ask('translate'), context: { step: 'translate', lane: 'background' } },
+        ]),
+      );
+      expectObservable(result).toBe('-x-|');
+      testScheduler.schedule(() => expect(ahead.has('kw') && ahead.has(ask('translate'))).toBe(true), 2);
+    });
+    expect(started).toEqual([
+      ['keywords', { step: 'keywords' }],
+      ['translate', { step: 'translate', lane: 'background' }],
+    ]);
+  });
+
   it('errors with what predict throws, starting nothing for that value', () => {
     testScheduler.run(({ cold, hot, expectObservable, expectSubscriptions }) => {
       const source = hot('     -x-y-|');

@@ -359,6 +359,44 @@ describe('prefetcher', () => {
     ahead.clear();
   });
 
+  describe('request context', () => {
+    it('sends a prefetch with the context it was given, by request or by name (the context is not part of the key)', () => {
+      const sent: unknown[] = [];
+      testScheduler.run(({ cold }) => {
+        const transport: Transport = (request, context) => {
+          sent.push([request.messages[0]!.content, context]);
+          return cold('-a-f|', values);
+        };
+        const ahead = prefetcher({ transport, scheduler: testScheduler });
+        const key = ahead.prefetch(followUp, { step: 'keywords' });
+        ahead.prefetch('translation', other, { step: 'translate', lane: 'background' });
+        // Held under the same key whatever the context: this one is not started again.
+        expect(ahead.prefetch(followUp, { step: 'other' })).toBe(key);
+      });
+      expect(sent).toEqual([
+        ['Extract 5 keywords', { step: 'keywords' }],
+        ['Translate it', { step: 'translate', lane: 'background' }],
+      ]);
+    });
+
+    it('sends a miss with take\'s context, else the held prefetch\'s', () => {
+      const sent: unknown[] = [];
+      testScheduler.run(({ cold, expectObservable }) => {
+        let calls = 0;
+        const transport: Transport = (_, context) => {
+          sent.push(context);
+          return calls++ === 0 ? cold<LlmEvent>('-#', undefined, boom) : cold('-y-f|', values);
+        };
+        const ahead = prefetcher({ transport, scheduler: testScheduler });
+        ahead.prefetch('kw', followUp, { step: 'keywords' });
+        // The prefetch failed: the take falls through, with the prefetch's context.
+        expectObservable(ahead.take('kw'), '--^').toBe('---y-f|', values);
+        expectObservable(ahead.take(other, { context: { step: 'translate' } }), '--^').toBe('---y-f|', values);
+      });
+      expect(sent).toEqual([{ step: 'keywords' }, { step: 'keywords' }, { step: 'translate' }]);
+    });
+  });
+
   it('rejects bad options with invalid-config, and a named prefetch without its request', () => {
     const invalid = expect.objectContaining({ code: 'invalid-config' });
     const transport: Transport = () => testScheduler.createColdObservable('-f|', values);
@@ -366,6 +404,9 @@ describe('prefetcher', () => {
     expect(() => prefetcher({ transport, ttl: 0 })).toThrow(invalid);
     expect(() => prefetcher({ transport, maxEntries: 1.5 })).toThrow(/maxEntries/);
     expect(() => prefetcher({ transport, ttls: 5 } as never)).toThrow(/ttls/);
+    // TTLs and take timeouts are timers: a clock with only now() is not enough.
+    expect(() => prefetcher({ transport, scheduler: { now: () => 0 } as never })).toThrow(/expected a SchedulerLike/);
+    expect(() => prefetcher({ transport, key: 'k' as never })).toThrow(/expected a function \(request\) => string/);
     const ahead = prefetcher({ transport, scheduler: testScheduler });
     expect(() => ahead.take(followUp, { timeout: -1 })).toThrow(invalid);
     expect(() => (ahead.prefetch as unknown as (name: string) => string)('named')).toThrow(expect.objectContaining({ code: 'invalid-request' }));
@@ -386,7 +427,8 @@ describe('prefetcher against the simulator server, over real sockets', () => {
 
   it('an unused prefetch is aborted at its TTL: the server sees the request cancelled', async () => {
     const slow = sseTransport({ baseURL: server.baseURL, headers: { 'x-rxllm-sim': 'ttft=10,tokens=400,tps=100,tail_p=0' } });
-    const ahead = prefetcher({ transport: slow, ttl: 150 });
+    // Long enough for the request to reach the server on a busy machine, well short of the 4 s answer.
+    const ahead = prefetcher({ transport: slow, ttl: 1_000 });
     ahead.prefetch('likely_followup_story', ask('Write a long story about streams.'));
 
     await until(() => server.stats().aborts === 1);

@@ -1,4 +1,4 @@
-import { last, map, mergeMap, type Observable, switchMap } from 'rxjs';
+import { last, map, mergeMap, Observable, switchMap } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -158,6 +158,122 @@ describe('step', () => {
       outer.value('x').subscribe({ error: (e: unknown) => (error = e) });
     });
     expect(error).toMatchObject({ code: 'server', step: 'inner' });
+  });
+
+  describe('request context', () => {
+    it('sends every request with the step\'s name, and the parent context\'s lane, attributes and deadline', () => {
+      let contexts: unknown[] = [];
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const transport = routedTransport({ greet: [cold('--(af|)', events({ a: 'Hi' }))] });
+        const greet = step('greet', () => ask('greet'), { transport });
+
+        const parent = { step: 'outer', lane: 'background', attributes: { tenant: 'acme' }, deadline: 1000 };
+        expectObservable(greet.value('x', parent)).toBe('--(v|)', { v: 'Hi' });
+        contexts = transport.contexts;
+      });
+      expect(contexts).toEqual([
+        { step: 'greet', lane: 'background', attributes: { tenant: 'acme' }, deadline: 1000, onServed: expect.any(Function) },
+      ]);
+    });
+
+    it('ignores a second argument that is not an object (switchMap passes an index)', () => {
+      let contexts: unknown[] = [];
+      createTestScheduler().run(({ cold, hot, expectObservable }) => {
+        const transport = routedTransport({ a: [cold('-(af|)', events({ a: 'A' }))], b: [cold('-(af|)', events({ a: 'B' }))] });
+        const echo = step('echo', (letter: string) => ask(letter), { transport });
+        expectObservable(hot('a-b').pipe(switchMap(echo.value))).toBe('-v-w', { v: 'A', w: 'B' });
+        contexts = transport.contexts;
+      });
+      expect(contexts).toEqual([
+        { step: 'echo', onServed: expect.any(Function) },
+        { step: 'echo', onServed: expect.any(Function) },
+      ]);
+    });
+
+    it('records which model answered (reported through onServed) in its states, and tells the parent too', () => {
+      const parentReports: unknown[] = [];
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        const served = { model: 'gpt-4o-mini', by: 'fallback', candidate: 'backup' };
+        const transport = (_: unknown, context?: { onServed?: (s: typeof served) => void }) =>
+          cold('--a--(f|)', events({ a: 'Hi' })).pipe(
+            // The middleware reports once it knows, before the first token here.
+            (events$) => new Observable<LlmEvent>((subscriber) => {
+              context?.onServed?.(served);
+              return events$.subscribe(subscriber);
+            }),
+          );
+        const greet = step('greet', () => ask('greet'), { transport: transport as never });
+        const states = greet.run('x', { onServed: (report) => parentReports.push(report) });
+
+        expectObservable(states.pipe(map((state) => state.served?.candidate ?? '-'))).toBe('w-s--(d|)', {
+          w: '-',
+          s: 'backup',
+          d: 'backup',
+        });
+      });
+      expect(parentReports).toEqual([{ model: 'gpt-4o-mini', by: 'fallback', candidate: 'backup' }]);
+    });
+
+    it('forgets who answered the first ask when it re-asks', () => {
+      createTestScheduler().run(({ cold, expectObservable }) => {
+        let asks = 0;
+        const transport = (_: unknown, context?: { onServed?: (s: { model: string; by: string }) => void }) => {
+          // Only the first request is sent elsewhere.
+          if (asks++ === 0) context?.onServed?.({ model: 'backup-model', by: 'fallback' });
+          return asks === 1 ? cold('-(af|)', events({ a: 'maybe' })) : cold('----(af|)', events({ a: 'positive' }));
+        };
+        const sentiment = step('sentiment', () => ask('s'), { transport: transport as never, output: z.enum(['positive', 'negative']), reasks: 1 });
+
+        expectObservable(sentiment.run('x').pipe(map((state) => `${state.status}:${state.served?.model ?? '-'}`))).toBe('a(bc)(de|)', {
+          a: 'waiting:-',
+          b: 'streaming:backup-model',
+          c: 'waiting:-',
+          d: 'streaming:-',
+          e: 'done:-',
+        });
+      });
+    });
+
+    it('sends nothing when the deadline has already passed: a timeout error on subscribe, naming the step and the deadline', () => {
+      const testScheduler = createTestScheduler();
+      testScheduler.run(({ cold, expectObservable }) => {
+        const answer = cold('--(af|)', events({ a: 'Hi' }));
+        const build = jest.fn(() => ask('greet'));
+        const greet = step('greet', build, { transport: routedTransport({ greet: [answer] }), scheduler: testScheduler });
+        const late = new RxllmError(
+          'timeout',
+          `step "greet" was not started: the run's deadline was reached just as it was ready ` +
+            `(deadline 100 on the scheduler's clock), so nothing was sent. ` +
+            'Give the run a longer `deadline`, or make the steps before this one faster.',
+          { step: 'greet' },
+        );
+
+        expectObservable(cold('100ms x').pipe(mergeMap(() => greet.run('x', { deadline: 100 })))).toBe('100ms #', undefined, late);
+        testScheduler.flush();
+        expect(build).not.toHaveBeenCalled();
+        expect(answer.subscriptions).toEqual([]);
+      });
+    });
+
+    it('is cut off at the deadline: the request is unsubscribed and the run errors with timeout', () => {
+      const testScheduler = createTestScheduler();
+      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+        const answer = cold('  --a------(bf|)', events({ a: 'Hel', b: 'lo' }));
+        const answerSubs = '   ^----!        ';
+        const expected = '     w-x--#        ';
+        const greet = step('greet', () => ask('greet'), { transport: routedTransport({ greet: [answer] }), scheduler: testScheduler });
+        const late = new RxllmError(
+          'timeout',
+          `step "greet" did not finish by the run's deadline and was cancelled: it started with 5 ms left ` +
+            `(deadline 5 on the scheduler's clock). ` +
+            'Give the run a longer `deadline`, or make this step faster (a smaller model, a shorter answer).',
+          { step: 'greet' },
+        );
+
+        expectObservable(shown(greet.run('x', { deadline: 5 }))).toBe(expected, { w: 'waiting:', x: 'streaming:Hel' }, late);
+        expectSubscriptions(answer.subscriptions).toBe(answerSubs);
+      });
+    });
   });
 
   describe('with an output schema', () => {
@@ -371,12 +487,24 @@ describe('step', () => {
     const transport = routedTransport({});
 
     it('rejects missing or wrong parameters at construction', () => {
-      expect(() => step('', () => ask('x'), { transport: undefined as never, reasks: -1 })).toThrowErrorMatchingInlineSnapshot(
-        `"step(""): \`name\` must be a non-empty string; \`transport\` is required: pass a Transport such as sseTransport(...); \`reasks\` must be an integer ≥ 0, got -1."`,
-      );
+      const build = () => step('', () => ask('x'), { transport: undefined as never, reasks: -1 });
+      expect(build).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+      expect(messageOf(build)).toMatchInlineSnapshot(`
+        "step(""): invalid options:
+        ✖ expected the step's name, a non-empty string
+          → at name
+        ✖ expected a Transport, a function (request, context?) => Observable<LlmEvent>, such as sseTransport(...)
+          → at config.transport
+        ✖ Too small: expected number to be >=0
+          → at config.reasks"
+      `);
       expect(() => step('s', () => ask('x'), { transport, reasks: 1.5 })).toThrow(
         expect.objectContaining({ code: 'invalid-config' }),
       );
+      // The scheduler is checked like every other constructor's: a deadline needs its timers.
+      expect(() => step('s', () => ask('x'), { transport, scheduler: { now: () => 0 } as never })).toThrow(/step\("s"\): invalid options:\n✖ expected a SchedulerLike/);
+      // A misspelt option is an error, not silently ignored.
+      expect(() => step('s', () => ask('x'), { transport, reask: 1 } as never)).toThrow(/Unrecognized key: "reask"/);
     });
 
     it('rejects an output schema that JSON Schema cannot express, at construction', () => {

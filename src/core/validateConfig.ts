@@ -1,8 +1,19 @@
 import type { SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { RxllmError } from './errors.js';
+import type { Transport } from './transport.js';
 
-/** A `SchedulerLike` option (anything with `now()` and `schedule()`). */
+/*
+ * The one set of option schemas every rxllm constructor validates with (middleware, stores,
+ * registries, step/parallel/graph, the prefetcher), so an option means and is checked the same
+ * everywhere: whatever schedules timers takes a `schedulerSchema`, whatever only reads the time a
+ * `clockSchema`.
+ */
+
+/**
+ * A `SchedulerLike` option, for what schedules timers (anything with `now()` and `schedule()`:
+ * `asyncScheduler`, a `TestScheduler`, a zone-aware scheduler).
+ */
 export const schedulerSchema = z.custom<SchedulerLike>(
   (value) =>
     typeof (value as SchedulerLike | undefined)?.now === 'function' && typeof (value as SchedulerLike | undefined)?.schedule === 'function',
@@ -15,18 +26,40 @@ export const clockSchema = z.custom<SchedulerLike>(
   'expected a SchedulerLike (anything with now())',
 );
 
+/** A {@link Transport} option: a function `(request, context?) => Observable<LlmEvent>`. */
+export const transportSchema = z.custom<Transport>(
+  (value) => typeof value === 'function',
+  'expected a Transport, a function (request, context?) => Observable<LlmEvent>, such as sseTransport(...)',
+);
+
+/**
+ * A latency-source option (what `hedge()` and `route()` read percentiles from): any object with
+ * `percentile()` and `count()` methods, a `LatencyRegistry` or a shared store. Generic so core
+ * need not import the metrics layer: `latencySourceSchema<LatencySource>()`.
+ */
+export const latencySourceSchema = <L>() =>
+  z.custom<L>(
+    (value) =>
+      typeof (value as { percentile?: unknown } | undefined)?.percentile === 'function' &&
+      typeof (value as { count?: unknown } | undefined)?.count === 'function',
+    'expected a latency source (a LatencyRegistry, or any object with percentile() and count())',
+  );
+
 /** A function option. */
 export const functionSchema = <F>(what: string) => z.custom<F>((value) => typeof value === 'function', `expected ${what}`);
 
 /**
- * Validates the options of an rxllm function once, at construction (middleware, stores, registries).
+ * Validates the options of an rxllm function once, at construction (middleware, stores, registries,
+ * pipelines). `name` is the function (`'retry'`, shown as `retry()`) or the call when its first
+ * argument helps (`'step("summary")'`, shown as is).
  *
- * @throws {@link RxllmError} `invalid-config` naming the middleware and every problem.
+ * @throws {@link RxllmError} `invalid-config` naming the function and every problem.
  */
 export function validateConfig<S extends z.ZodType>(name: string, schema: S, config: unknown): z.output<S> {
   const parsed = schema.safeParse(config);
   if (!parsed.success) {
-    throw new RxllmError('invalid-config', `${name}(): invalid options:\n${z.prettifyError(parsed.error)}`, {
+    const call = name.endsWith(')') ? name : `${name}()`;
+    throw new RxllmError('invalid-config', `${call}: invalid options:\n${z.prettifyError(parsed.error)}`, {
       cause: parsed.error,
       path: parsed.error.issues[0]?.path.map(String).join('.') ?? '',
     });

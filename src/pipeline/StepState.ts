@@ -1,3 +1,5 @@
+import type { Served } from '../core/context.js';
+
 /** Where a step is: sent and `waiting` for its first token, `streaming`, or `done` with its value. */
 export type StepStatus = StepState<unknown>['status'];
 
@@ -12,12 +14,21 @@ interface StepStateBase {
   startedAt: number;
   /** When the first token of the step's first answer arrived. */
   firstTokenAt?: number;
+  /**
+   * Which model or candidate answered the current request, once middleware that
+   * chose one (`fallback()`, `route()`) has reported it through the request
+   * context's `onServed`: on every state from the report on, the `done` state
+   * included. Absent when nothing was reported (the request's own `model`
+   * answered, or no such middleware is in the stack); cleared by a re-ask.
+   */
+  served?: Served;
 }
 
 /**
  * One progressive state of a {@link step}: enough to render it from the first
  * token (`textSoFar`), to time it (`startedAt`, `firstTokenAt`, `endedAt`, all
- * from the step's scheduler), and, once `done`, its validated `value`.
+ * from the step's scheduler), to say who answered (`served`), and, once
+ * `done`, its validated `value`.
  * A {@link Progress}, so steps nest in `parallel()` and `graph()`.
  */
 export type StepState<O> =

@@ -22,9 +22,14 @@ import {
   take,
   throwError,
 } from 'rxjs';
+import { z } from 'zod';
+import { type RequestContext, withDeadline } from '../core/context.js';
+import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { requireDone } from '../operators/requireDone.js';
+import { beforeDeadline, runDeadlineSchema } from './beforeDeadline.js';
 import { criticalPath, type TimelineEntry } from './criticalPath.js';
-import { requireDone } from './finalValue.js';
-import type { Progress, Runnable } from './Progress.js';
+import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
+import { runContext } from './runContext.js';
 import { validateGraph } from './validateGraph.js';
 
 /**
@@ -38,8 +43,17 @@ export interface GraphNode<I, O, V> {
   /**
    * Runs the node. `inputs` holds the final values of the nodes named in
    * `after` (only those: the type shows every node's value for convenience).
+   * `context` is the run's {@link RequestContext} (the graph's deadline
+   * included): pass it on, `reply.run(x, context)`, so the node's requests
+   * know the time that remains.
+   *
+   * A node that waits for nothing is called as any {@link Runnable} is,
+   * `run(input, context)` (so a step is a node as is), and, for a `run`
+   * written with three parameters, `context` third as well. To run a step
+   * after other nodes, call it inside `run` with the context; do not pass
+   * `step.run` itself, which would take `inputs` for its context.
    */
-  run(input: I, inputs: O): Observable<Progress<V>>;
+  run(input: I, inputs: O, context?: RequestContext): Observable<Progress<V>>;
 }
 
 /** Options for {@link graph}. `O` is the record of every node's final value. */
@@ -53,8 +67,19 @@ export interface GraphConfig<I, O> {
    * @defaultValue 'fail-fast'
    */
   onError?: 'fail-fast' | 'continue';
-  /** The clock for every time in the states and the timeline. @defaultValue asyncScheduler */
+  /** The clock for every time in the states and the timeline, and for the deadline. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
+  /**
+   * Milliseconds, from the moment a run is subscribed, by which the whole run
+   * must end. Every node gets the run's context with `deadline` set to that
+   * time on the scheduler's clock (or the run's own context deadline, if
+   * earlier), so a node that starts late sends requests that know they have
+   * only what remains. A node still running at the deadline fails with
+   * `timeout` (its request is cancelled); a node whose inputs are ready only
+   * after it fails with `timeout` without being started. Then `onError` decides.
+   * @defaultValue no deadline (only the one in a run's context, if any)
+   */
+  deadline?: number;
 }
 
 /** Where a graph node is: `pending` (inputs not ready), running, or ended (`done`, `failed`, `skipped`). */
@@ -94,12 +119,16 @@ export type GraphState<O> =
       errors: { node: string; error: unknown }[];
     });
 
-/** A dependency graph of nodes. See {@link graph}. */
+/**
+ * A dependency graph of nodes. See {@link graph}. Both views take an optional
+ * {@link RequestContext} from a parent, passed on to every node (with the
+ * graph's deadline applied).
+ */
 export interface Graph<I, O> extends Runnable<I, O, GraphState<O>> {
   /** Every snapshot, the last one with the timeline and critical path. */
-  readonly run: (input: I) => Observable<GraphState<O>>;
+  readonly run: RunFunction<I, GraphState<O>>;
   /** Only the record of every node's value, or the first node error. */
-  readonly value: (input: I) => Observable<O>;
+  readonly value: RunFunction<I, O>;
 }
 
 type NodeState = GraphNodeState<unknown>;
@@ -132,13 +161,24 @@ type EndedState = Extract<NodeState, { status: 'done' | 'failed' | 'skipped' }>;
  * with an `incomplete-stream` {@link RxllmError}. Cold: nothing starts before
  * subscribe. Unsubscribe cancels every running node.
  *
+ * Context and deadline (as gRPC propagates deadlines): `run(input, context?)`
+ * passes the context to every node, its `deadline` narrowed to
+ * `config.deadline` milliseconds after subscribe (the earlier one wins). A
+ * node that starts at 1.5 s of a 2 s deadline sends its request with 0.5 s
+ * left, which `timeouts()` and `retry()` honour. A node still running at the
+ * deadline fails with a `timeout` {@link RxllmError} naming it and the
+ * deadline, and is unsubscribed (aborting its request); a node that becomes
+ * ready at or after the deadline fails the same way without starting (no
+ * request is sent that could not finish). Both are node failures, so
+ * `onError` applies.
+ *
  * TypeScript infers the node names for `after` and the input values from the
  * nodes; for the outputs of nodes with a `run(input, inputs)` function, pass
  * the record type: `graph<string, { sentiment: Label; summary: string; reply: string }>(...)`.
  *
  * @throws {@link RxllmError} `invalid-config` when the graph is built: a node
  * without `run`, an `after` naming an unknown node (with "Did you mean …?"),
- * or a cycle (named: `a → b → a`).
+ * a cycle (named: `a → b → a`), or a wrong option (`scheduler`, `deadline`).
  *
  * @example
  * ```ts
@@ -150,6 +190,12 @@ type EndedState = Extract<NodeState, { status: 'done' | 'failed' | 'skipped' }>;
  *   },
  * });
  * text$.pipe(switchMap(pipeline.run)).subscribe((state) => render(state.nodes));
+ *
+ * // The whole run within 2 s; a node passes the context on to its step:
+ * const timed = graph<string, { summary: string; reply: string }>({
+ *   nodes: { summary, reply: { after: ['summary'], run: (text, { summary }, context) => reply.run({ text, summary }, context) } },
+ *   deadline: 2_000,
+ * });
  * ```
  * @see parallel
  * @see criticalPath
@@ -159,10 +205,12 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
   const names = [...after.keys()];
   const nodes = config.nodes as unknown as Record<string, GraphNode<I, Record<string, unknown>, unknown>>;
   const failFast = config.onError !== 'continue';
-  const scheduler = config.scheduler ?? asyncScheduler;
+  const { scheduler = asyncScheduler, deadline } = validateConfig('graph', configSchema, config);
 
-  const run = (input: I): Observable<GraphState<O>> =>
+  const run = ((input: I, parentContext?: unknown): Observable<GraphState<O>> =>
     defer(() => {
+      // Per subscription: the deadline counts from the start of this run.
+      const context = withDeadline(runContext(parentContext), deadline, scheduler);
       // Per subscription: one shared stream per node for this run only, so a node
       // with many dependents runs once, and a second run shares nothing with this one.
       const streams = new Map<string, Observable<NodeState>>();
@@ -208,7 +256,7 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
           const timing = () => ({ startedAt, ...(firstTokenAt === undefined ? {} : { firstTokenAt }) });
           return concat(
             of<NodeState>({ status: 'waiting', startedAt }),
-            defer(() => nodes[name]!.run(input, values)).pipe(
+            defer(() => start(name, values)).pipe(
               requireDone(`graph node "${name}"`),
               map((progress): NodeState => {
                 if (firstTokenAt === undefined && progress.firstTokenAt !== undefined) firstTokenAt = scheduler.now();
@@ -219,12 +267,21 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
                 // A nested graph's 'failed' end is followed by requireDone's error.
                 return { status: progress.status === 'waiting' ? 'waiting' : 'streaming', ...timing(), ...text };
               }),
-              catchError((error: unknown) =>
-                of<NodeState>({ status: 'failed', error, ...timing(), endedAt: scheduler.now() }),
-              ),
             ),
-          ).pipe(distinctUntilChanged(sameState));
+          ).pipe(
+            // Outside the concat: past the deadline, the node fails without even a `waiting` state.
+            beforeDeadline({ what: `graph node "${name}"`, step: name }, context, scheduler),
+            catchError((error: unknown) => of<NodeState>({ status: 'failed', error, ...timing(), endedAt: scheduler.now() })),
+            distinctUntilChanged(sameState),
+          );
         });
+
+      // A node that waits for nothing is a Runnable: run(input, context). Its inputs are empty, so
+      // a three-parameter run loses nothing by finding the context second (it finds it third too).
+      const start = (name: string, values: Record<string, unknown>): Observable<Progress<unknown>> =>
+        after.get(name)!.length === 0
+          ? nodes[name]!.run(input, (context ?? {}) as Record<string, unknown>, context)
+          : nodes[name]!.run(input, values, context);
 
       const startedAt = scheduler.now();
       let firstTokenAt: number | undefined;
@@ -242,19 +299,27 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
           failFast && state.status === 'failed' ? concat(of(state), throwError(() => state.errors[0]!.error)) : of(state),
         ),
       );
-    });
+    })) as RunFunction<I, GraphState<O>>;
 
-  const value = (input: I): Observable<O> =>
-    run(input).pipe(
+  const value = ((input: I, context?: unknown): Observable<O> =>
+    run(input, runContext(context)).pipe(
       last(),
       map((state) => {
         if (state.status === 'done') return state.value;
         throw (state as Extract<GraphState<O>, { status: 'failed' }>).errors[0]!.error;
       }),
-    );
+    )) as RunFunction<I, O>;
 
   return { run, value };
 }
+
+// nodes and onError are checked by validateGraph, with messages of their own.
+const configSchema = z.strictObject({
+  nodes: z.unknown().optional(),
+  onError: z.unknown().optional(),
+  scheduler: schedulerSchema.optional(),
+  deadline: runDeadlineSchema.optional(),
+});
 
 function snapshot(
   nodes: Record<string, NodeState>,

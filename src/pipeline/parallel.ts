@@ -1,12 +1,31 @@
 import { asyncScheduler, combineLatest, defer, forkJoin, map, type Observable, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import { type RequestContext, withDeadline } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
-import { doneValue, requireDone } from './finalValue.js';
-import type { Progress, Runnable } from './Progress.js';
+import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { doneValue } from '../operators/doneValue.js';
+import { requireDone } from '../operators/requireDone.js';
+import { beforeDeadline, runDeadlineSchema } from './beforeDeadline.js';
+import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
+import { runContext } from './runContext.js';
 
 /** Options for {@link parallel}. */
 export interface ParallelConfig {
-  /** The clock for the group's `startedAt` / `firstTokenAt` / `endedAt`. @defaultValue asyncScheduler */
+  /**
+   * The clock for the group's `startedAt` / `firstTokenAt` / `endedAt`, and
+   * for the deadline.
+   * @defaultValue asyncScheduler
+   */
   scheduler?: SchedulerLike;
+  /**
+   * Milliseconds, from the moment a run is subscribed, by which the whole
+   * group must end. Each run passes every branch a context whose `deadline`
+   * is that time on the scheduler's clock (or the run's own context deadline,
+   * if earlier), so every request knows what remains; a branch still running
+   * then is cancelled and the group errors with `timeout`.
+   * @defaultValue no deadline (only the one in a run's context, if any)
+   */
+  deadline?: number;
 }
 
 /** The branches of a {@link parallel} group: named {@link Runnable}s (steps, groups, graphs). */
@@ -44,12 +63,16 @@ export type ParallelState<B> =
   | (ParallelStateBase<B> & { status: 'waiting' | 'streaming' })
   | (ParallelStateBase<B> & { status: 'done'; value: ParallelValue<B>; endedAt: number });
 
-/** A group of branches run at once on the same input. See {@link parallel}. */
+/**
+ * A group of branches run at once on the same input. See {@link parallel}.
+ * Both views take an optional {@link RequestContext} from a parent, passed
+ * on to every branch (with the group's deadline applied).
+ */
 export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelState<B>> {
   /** Every snapshot (combineLatest semantics), ending with a `done` one carrying the record. */
-  readonly run: (input: I) => Observable<ParallelState<B>>;
+  readonly run: RunFunction<I, ParallelState<B>>;
   /** Only the record of final values, when every branch is done (forkJoin semantics). */
-  readonly value: (input: I) => Observable<ParallelValue<B>>;
+  readonly value: RunFunction<I, ParallelValue<B>>;
 }
 
 /**
@@ -75,31 +98,46 @@ export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelSt
  * `onError: 'continue'`. Cold: every branch starts on subscribe, per
  * subscription. Unsubscribe cancels every branch.
  *
+ * Context and deadline: `run(input, context?)` and `value(input, context?)`
+ * call every branch as `branch.run(input, context)`, with the context's
+ * `deadline` narrowed to `config.deadline` milliseconds after subscribe (the
+ * earlier one wins), so each branch's requests carry the time that remains.
+ * A branch still running at the deadline is unsubscribed (aborting its
+ * request) and the group errors with a `timeout` {@link RxllmError} naming
+ * it; if the deadline has already passed at subscribe, nothing is started.
+ *
  * @throws {@link RxllmError} `invalid-config` at construction when there are
- * no branches or a branch has no `run` method.
+ * no branches, a branch has no `run` method, or an option is wrong.
  *
  * @example
  * ```ts
  * const analysis = parallel({ sentiment, summary, keywords });
  * text$.pipe(switchMap(analysis.value)).subscribe(({ sentiment, summary, keywords }) => show(...));
  * analysis.run(text).subscribe(({ branches }) => render(branches.summary.textSoFar));
+ * // Every branch's requests, retries included, within 3 s of the start:
+ * parallel({ sentiment, summary, keywords }, { deadline: 3_000 });
  * ```
  * @see step
  * @see graph
  */
 export function parallel<B extends Branches>(branches: B, config: ParallelConfig = {}): Parallel<ParallelInput<B>, B> {
   const names = validate(branches);
-  const scheduler = config.scheduler ?? asyncScheduler;
-  const start = (name: string, input: unknown) =>
-    (branches[name] as Runnable<unknown, unknown>).run(input);
+  const { scheduler = asyncScheduler, deadline } = validateConfig('parallel', configSchema, config);
+  const start = (name: string, input: unknown, context: RequestContext | undefined) =>
+    (branches[name] as Runnable<unknown, unknown>)
+      .run(input, context)
+      .pipe(beforeDeadline({ what: `parallel branch "${name}"`, step: name }, context, scheduler));
+  // At subscribe: a relative deadline counts from the start of each run.
+  const contextAtStart = (context: unknown) => withDeadline(runContext(context), deadline, scheduler);
 
-  const run = (input: ParallelInput<B>): Observable<ParallelState<B>> =>
+  const run = ((input: ParallelInput<B>, context?: unknown): Observable<ParallelState<B>> =>
     defer(() => {
-      // Per subscription: each run has its own clock readings.
+      // Per subscription: each run has its own clock readings and its own deadline.
+      const branchContext = contextAtStart(context);
       const startedAt = scheduler.now();
       let firstTokenAt: number | undefined;
       const sources = Object.fromEntries(
-        names.map((name) => [name, start(name, input).pipe(requireDone(`parallel branch "${name}"`))]),
+        names.map((name) => [name, start(name, input, branchContext).pipe(requireDone(`parallel branch "${name}"`))]),
       );
       return combineLatest(sources).pipe(
         map((states): ParallelState<B> => {
@@ -119,17 +157,25 @@ export function parallel<B extends Branches>(branches: B, config: ParallelConfig
           return { ...base, status: all.some((state) => state.status !== 'waiting') ? 'streaming' : 'waiting' };
         }),
       );
-    });
+    })) as RunFunction<ParallelInput<B>, ParallelState<B>>;
 
-  const value = (input: ParallelInput<B>): Observable<ParallelValue<B>> =>
-    defer(() =>
-      forkJoin(
-        Object.fromEntries(names.map((name) => [name, start(name, input).pipe(doneValue(`parallel branch "${name}"`))])),
-      ),
-    ) as Observable<ParallelValue<B>>;
+  const value = ((input: ParallelInput<B>, context?: unknown): Observable<ParallelValue<B>> =>
+    defer(() => {
+      const branchContext = contextAtStart(context);
+      return forkJoin(
+        Object.fromEntries(
+          names.map((name) => [name, start(name, input, branchContext).pipe(doneValue(`parallel branch "${name}"`))]),
+        ),
+      );
+    }) as Observable<ParallelValue<B>>) as RunFunction<ParallelInput<B>, ParallelValue<B>>;
 
   return { run, value };
 }
+
+const configSchema = z.strictObject({
+  scheduler: schedulerSchema.optional(),
+  deadline: runDeadlineSchema.optional(),
+});
 
 function validate(branches: unknown): string[] {
   if (typeof branches !== 'object' || branches === null || Object.keys(branches).length === 0) {

@@ -1,9 +1,16 @@
 import { type MonoTypeOperatorFunction, tap } from 'rxjs';
+import type { RequestContext } from '../core/context.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Prefetcher } from './prefetcher.js';
 
-/** A predicted follow-up: a request (kept under its request key), or a request under a name. */
-export type PrefetchPrediction = LlmRequest | { readonly name: string; readonly request: LlmRequest };
+/**
+ * A predicted follow-up: a request (kept under its request key), or
+ * `{ request, name?, context? }`: under a name when given, and sent with a
+ * {@link RequestContext} when given (`{ step: 'keywords', lane: 'background' }`).
+ */
+export type PrefetchPrediction =
+  | LlmRequest
+  | { readonly name?: string; readonly request: LlmRequest; readonly context?: RequestContext };
 
 /**
  * Starts the predicted follow-ups of each value as it passes, on a
@@ -27,7 +34,11 @@ export type PrefetchPrediction = LlmRequest | { readonly name: string; readonly 
  * ```ts
  * // As in handle_user_action: once the summary is done, the keywords are likely next.
  * summary$.pipe(
- *   prefetchWhen(ahead, (summary) => ({ name: 'likely_followup_keywords', request: keywordsRequest(summary) })),
+ *   prefetchWhen(ahead, (summary) => ({
+ *     name: 'likely_followup_keywords',
+ *     request: keywordsRequest(summary),
+ *     context: { step: 'keywords', lane: 'background' },
+ *   })),
  * ).subscribe(render);
  * ```
  * @see prefetcher
@@ -44,7 +55,8 @@ export function prefetchWhen<T>(
         if (predicted == null) return;
         for (const prediction of isList(predicted) ? predicted : [predicted]) {
           if (isRequest(prediction)) prefetcher.prefetch(prediction);
-          else prefetcher.prefetch(prediction.name, prediction.request);
+          else if (prediction.name === undefined) prefetcher.prefetch(prediction.request, prediction.context);
+          else prefetcher.prefetch(prediction.name, prediction.request, prediction.context);
         }
       }),
     );

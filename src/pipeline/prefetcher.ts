@@ -13,12 +13,13 @@ import {
   timer,
 } from 'rxjs';
 import { z } from 'zod';
+import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import { requestKey } from '../core/requestKey.js';
 import type { Transport } from '../core/transport.js';
-import { validateConfig } from '../core/validateConfig.js';
+import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link prefetcher}. */
 export interface PrefetcherConfig {
@@ -51,6 +52,12 @@ export interface TakeOptions {
   timeout?: number;
   /** For a named key: the request to send on a miss (otherwise the one given to `prefetch`, if it is still held). */
   request?: LlmRequest;
+  /**
+   * The context to send a miss with (`{ step }`, a lane, a deadline). A hit
+   * was sent with the context given to `prefetch`, which is also the
+   * default for a miss while that prefetch is still held.
+   */
+  context?: RequestContext;
 }
 
 /** Counts kept by a {@link prefetcher}. */
@@ -81,10 +88,13 @@ export interface Prefetcher {
    * Starts `request` now, **hot**, under its request key (or under `name`),
    * unless one is already held for that key (a failed one is restarted).
    * Returns the key. Its errors are captured for `take` and never thrown or
-   * reported as unhandled.
+   * reported as unhandled. `context` is sent beside the request
+   * (`transport(request, context)`), so a prefetch can be counted under the
+   * step it is for (`{ step: 'keywords' }`) or sent in a background lane; it
+   * is not part of the key.
    */
-  prefetch(request: LlmRequest): string;
-  prefetch(name: string, request: LlmRequest): string;
+  prefetch(request: LlmRequest, context?: RequestContext): string;
+  prefetch(name: string, request: LlmRequest, context?: RequestContext): string;
   /**
    * The answer for a request (or a named prefetch), as events: cold, starts on
    * subscribe.
@@ -99,7 +109,8 @@ export interface Prefetcher {
    *
    * Errors `invalid-request` when a named key has nothing held and no request
    * to fall back on (`options.request`). Throws `invalid-config` at once when
-   * `timeout` is not a number ≥ 0.
+   * `timeout` is not a number ≥ 0. A request sent afresh carries
+   * `options.context`, else the held prefetch's context.
    */
   take(request: LlmRequest, options?: Omit<TakeOptions, 'request'>): Observable<LlmEvent>;
   take(name: string, options?: TakeOptions): Observable<LlmEvent>;
@@ -138,7 +149,7 @@ export interface Prefetcher {
  * @example
  * ```ts
  * const ahead = prefetcher({ transport: llm, ttl: 60_000 });
- * summary$.subscribe(() => ahead.prefetch('likely_followup_keywords', keywordsRequest(text)));
+ * summary$.subscribe(() => ahead.prefetch('likely_followup_keywords', keywordsRequest(text), { step: 'keywords', lane: 'background' }));
  * // later, when the user clicks "keywords":
  * ahead.take('likely_followup_keywords', { timeout: 2_000, request: keywordsRequest(text) })
  *   .pipe(textSoFar())
@@ -165,9 +176,11 @@ export function prefetcher(config: PrefetcherConfig): Prefetcher {
     counts.wasted++;
   };
 
-  function prefetch(keyOrRequest: string | LlmRequest, namedRequest?: LlmRequest): string {
+  function prefetch(keyOrRequest: string | LlmRequest, second?: LlmRequest | RequestContext, third?: RequestContext): string {
     const { id, request: own } = resolve(keyOrRequest);
-    const request = own ?? namedRequest;
+    // prefetch(request, context?) or prefetch(name, request, context?).
+    const request = own ?? (second as LlmRequest | undefined);
+    const context = own ? (second as RequestContext | undefined) : third;
     if (request === undefined) {
       throw new RxllmError('invalid-request', `prefetcher.prefetch("${id}"): a named prefetch needs its request: prefetch(name, request).`);
     }
@@ -180,6 +193,7 @@ export function prefetcher(config: PrefetcherConfig): Prefetcher {
     const entry: Entry = {
       id,
       request,
+      context,
       events: new ReplaySubject<LlmEvent>(),
       state: 'running',
       startedAt: scheduler.now(),
@@ -192,7 +206,7 @@ export function prefetcher(config: PrefetcherConfig): Prefetcher {
     entry.expiry = timer(ttl, scheduler).subscribe(() => drop(entry));
     // Every outcome is recorded on the entry; the subject keeps an error for a
     // taker and, with nobody subscribed, reports it nowhere.
-    entry.upstream = defer(() => transport(request)).subscribe({
+    entry.upstream = defer(() => transport(request, context)).subscribe({
       next: (event) => entry.events.next(event),
       error: (error: unknown) => {
         entry.state = 'failed';
@@ -215,9 +229,10 @@ export function prefetcher(config: PrefetcherConfig): Prefetcher {
       const { id, request: own } = resolve(keyOrRequest);
       const entry = entries.get(id);
       const fallback = own ?? options.request ?? entry?.request;
+      const context = options.context ?? entry?.context;
       const sendAfresh = (): Observable<LlmEvent> => {
         counts.misses++;
-        if (fallback) return transport(fallback);
+        if (fallback) return transport(fallback, context);
         return throwError(
           () =>
             new RxllmError(
@@ -274,6 +289,7 @@ export function prefetcher(config: PrefetcherConfig): Prefetcher {
 interface Entry {
   readonly id: string;
   readonly request: LlmRequest;
+  readonly context: RequestContext | undefined;
   // Unbounded on purpose: one answer, and a taker must get all of it.
   readonly events: ReplaySubject<LlmEvent>;
   state: 'running' | 'done' | 'failed';
@@ -287,15 +303,10 @@ const TIMED_OUT = Symbol('prefetch timed out');
 
 const positiveInt = z.number().int().positive();
 const configSchema = z.strictObject({
-  transport: z.custom<Transport>((value) => typeof value === 'function', 'expected a Transport (a function)'),
+  transport: transportSchema,
   ttl: z.number().positive().default(30_000),
   maxEntries: positiveInt.default(100),
-  scheduler: z
-    .custom<SchedulerLike>(
-      (value) => typeof value === 'object' && value !== null && typeof (value as SchedulerLike).now === 'function',
-      'expected a SchedulerLike',
-    )
-    .optional(),
-  key: z.custom<(request: LlmRequest) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  // A scheduler, not a clock: TTLs and take timeouts are timers.
+  scheduler: schedulerSchema.optional(),
+  key: functionSchema<(request: LlmRequest) => string>('a function (request) => string').optional(),
 });
-

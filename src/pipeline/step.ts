@@ -1,12 +1,17 @@
 import { asyncScheduler, defer, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import { z } from 'zod';
-import { isRxllmError, RxllmError } from '../core/errors.js';
+import type { RequestContext, Served } from '../core/context.js';
+import { isRxllmError } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { finalValue } from './finalValue.js';
-import { outputFormat, type OutputFormat } from './outputFormat.js';
-import type { Runnable } from './Progress.js';
+import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
+import { finalValue } from '../operators/finalValue.js';
+import { answerParser, invalidOutput, type ParsedAnswer } from '../operators/parse.js';
+import { beforeDeadline } from './beforeDeadline.js';
+import { jsonResponseFormat } from './jsonResponseFormat.js';
+import type { RunFunction, Runnable } from '../core/Progress.js';
+import { runContext } from './runContext.js';
 import type { StepState } from './StepState.js';
 
 /** Options for {@link step}. */
@@ -28,7 +33,11 @@ export interface StepConfig<S extends z.ZodType = z.ZodType> {
    * @defaultValue 0
    */
   reasks?: number;
-  /** The clock for `startedAt` / `firstTokenAt` / `endedAt`. @defaultValue asyncScheduler */
+  /**
+   * The clock for `startedAt` / `firstTokenAt` / `endedAt`, and for the
+   * deadline timer when a run is given a context with a deadline.
+   * @defaultValue asyncScheduler
+   */
   scheduler?: SchedulerLike;
 }
 
@@ -36,15 +45,19 @@ export interface StepConfig<S extends z.ZodType = z.ZodType> {
  * A named LLM call: builds a request from an input, streams it, and produces
  * a value. Two views of one definition, both cold and both pre-bound (so
  * `switchMap(summary.value)` works):
- * - `run(input)`: every {@link StepState}, from `waiting` to `done` with the value;
- * - `value(input)`: only the final value.
+ * - `run(input, context?)`: every {@link StepState}, from `waiting` to `done` with the value;
+ * - `value(input, context?)`: only the final value.
+ *
+ * The optional {@link RequestContext} is what the step's requests carry
+ * beside them (with `step` set to the step's name): a parent pipeline's
+ * deadline, a lane, attributes.
  *
  * A Step is a {@link Runnable}, so it can be a `parallel()` branch or a `graph()` node as is.
  */
 export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
   readonly name: string;
-  readonly run: (input: I) => Observable<StepState<O>>;
-  readonly value: (input: I) => Observable<O>;
+  readonly run: RunFunction<I, StepState<O>>;
+  readonly value: RunFunction<I, O>;
 }
 
 /**
@@ -58,16 +71,26 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * value:      --------------------(v|)
  * ```
  *
- * `run(input)` emits a `waiting` state on subscribe, a `streaming` state per
- * text token (and one for the first non-text token), then one `done` state
- * with the value, and completes. It errors with the transport's error (an
- * {@link RxllmError} gets `step` set to this step's name, unless an inner step
- * already named itself), or with an `invalid-output` {@link RxllmError} (`raw` =
- * the answer, `cause` = the `ZodError`, `step`) when the answer does not match
- * `output` after `reasks` re-asks.
+ * `run(input, context?)` emits a `waiting` state on subscribe, a `streaming`
+ * state per text token (and one for the first non-text token), then one
+ * `done` state with the value, and completes. It errors with the transport's
+ * error (an {@link RxllmError} gets `step` set to this step's name, unless an
+ * inner step already named itself), or with an `invalid-output`
+ * {@link RxllmError} (`raw` = the answer, `cause` = the `ZodError`, `step`;
+ * the same error as the {@link parse} operator) when the answer does not
+ * match `output` after `reasks` re-asks.
  * A re-ask emits a `waiting` state with `reask` incremented and `textSoFar`
  * reset. Cold: `buildRequest` runs and the request is sent on subscribe, one
  * per subscription. Unsubscribe unsubscribes the transport, aborting the request.
+ *
+ * Context: every request is sent as `transport(request, context)` with
+ * `context` = the run's context (if any) plus `step: name` and an `onServed`
+ * that records which model or candidate answered (told by `fallback()` or
+ * `route()`) as the states' `served` (and passes the report on to the
+ * context's own `onServed`). With a `deadline` in the context, a run whose
+ * deadline has already passed errors on subscribe with a `timeout`
+ * {@link RxllmError} and sends nothing; one still running at the deadline is
+ * unsubscribed (aborting its request) and errors with `timeout`.
  *
  * Why an object rather than a function: one definition serves the UI (states)
  * and the logic (value) without running twice, carries its name into errors
@@ -78,6 +101,7 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  *
  * @example
  * ```ts
+ * import { asyncScheduler } from 'rxjs';
  * import { step, sseTransport } from 'rxllm';
  * import { z } from 'zod';
  *
@@ -89,6 +113,8 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * );
  * sentiment.run(article).subscribe((state) => render(state.textSoFar));
  * const label = await lastValueFrom(sentiment.value(article));
+ * // The whole step, re-asks included, within 5 s (transport middleware sees the deadline too):
+ * sentiment.value(article, { deadline: asyncScheduler.now() + 5_000 });
  * ```
  * @see parallel
  * @see graph
@@ -100,17 +126,26 @@ export function step<I, S extends z.ZodType>(
 ): Step<I, z.output<S>>;
 export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, config: StepConfig): Step<I, string>;
 export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, config: StepConfig): Step<I, unknown> {
-  validate(name, buildRequest, config);
-  const { transport, reasks = 0, scheduler = asyncScheduler } = config;
-  const format = config.output ? outputFormat(name, config.output) : undefined;
+  const { transport, output, reasks = 0, scheduler = asyncScheduler } = validate(name, buildRequest, config);
+  const format = output ? answerFormat(name, output) : undefined;
+  const subject = { what: `step "${name}"`, step: name };
 
   // One subscriber per run (not defer + concat + filter + map per ask): a step's own cost is
   // paid before its request is sent, once per request a pipeline starts at once.
-  const run = (input: I): Observable<StepState<unknown>> =>
+  const states = (input: I, parent: RequestContext | undefined): Observable<StepState<unknown>> =>
     new Observable<StepState<unknown>>((subscriber) => {
-      // Per subscription: each run has its own clock readings.
+      // Per subscription: each run has its own clock readings, and its own report of who answered.
       const startedAt = scheduler.now();
       let firstTokenAt: number | undefined;
+      let served: Served | undefined;
+      const context: RequestContext = {
+        ...parent,
+        step: name,
+        onServed: (report) => {
+          served = report;
+          parent?.onServed?.(report);
+        },
+      };
       const requests = new Subscription();
       const base = (textSoFar: string, reask: number) => ({
         step: name,
@@ -118,15 +153,18 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         reask,
         startedAt,
         ...(firstTokenAt === undefined ? {} : { firstTokenAt }),
+        ...(served === undefined ? {} : { served }),
       });
 
       const ask = (request: LlmRequest, reask: number): void => {
         let text = '';
         let started = false;
+        // A re-ask is a new request: whoever answered the last one is not news for this one.
+        served = undefined;
         subscriber.next({ ...base('', reask), status: 'waiting' });
         requests.add(
           // defer: a transport that throws instead of returning an observable errors the run, re-asks included.
-          defer(() => transport(request)).subscribe({
+          defer(() => transport(request, context)).subscribe({
             next: (event: LlmEvent) => {
               if (!isContentEvent(event)) return;
               const isText = event.type === 'text' && event.choice === 0;
@@ -144,14 +182,14 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       };
 
       const settle = (request: LlmRequest, text: string, reask: number): void => {
-        const parsed = format ? format.parse(text) : ({ ok: true, value: text } as const);
+        const parsed: ParsedAnswer<unknown> = format ? format.parse(text) : { ok: true, value: text };
         if (parsed.ok) {
           subscriber.next({ ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() });
           subscriber.complete();
         } else if (reask < reasks) {
           ask(followUp(request, text, parsed.error), reask + 1);
         } else {
-          subscriber.error(invalidOutput(name, text, parsed.error, parsed.json, reasks));
+          subscriber.error(invalidOutput({ step: name, raw: text, error: parsed.error, json: parsed.json, reasks }));
         }
       };
 
@@ -159,10 +197,28 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       return requests;
     });
 
-  return { name, run, value: (input: I) => run(input).pipe(finalValue(name)) };
+  const run = ((input: I, context?: unknown) => {
+    const parent = runContext(context);
+    const run$ = states(input, parent);
+    return parent?.deadline === undefined ? run$ : run$.pipe(beforeDeadline<StepState<unknown>>(subject, parent, scheduler));
+  }) as RunFunction<I, StepState<unknown>>;
+  const value = ((input: I, context?: unknown) => run(input, runContext(context)).pipe(finalValue(name))) as RunFunction<I, unknown>;
+
+  return { name, run, value };
 }
 
-function withFormat(request: LlmRequest, format: OutputFormat<unknown> | undefined): LlmRequest {
+/** What a step with an `output` schema asks for, and how it reads the answer. */
+interface AnswerFormat {
+  responseFormat: NonNullable<LlmRequest['response_format']>;
+  parse: (text: string) => ParsedAnswer<unknown>;
+}
+
+function answerFormat(name: string, output: z.ZodType): AnswerFormat {
+  const { responseFormat, wrapped } = jsonResponseFormat(name, output);
+  return { responseFormat, parse: answerParser(output, wrapped) };
+}
+
+function withFormat(request: LlmRequest, format: AnswerFormat | undefined): LlmRequest {
   // A response_format the caller set wins: they know what their endpoint supports.
   if (!format || request.response_format) return request;
   return { ...request, response_format: format.responseFormat };
@@ -184,28 +240,21 @@ function followUp(request: LlmRequest, answer: string, error: z.ZodError): LlmRe
   };
 }
 
-function invalidOutput(name: string, raw: string, error: z.ZodError, json: boolean, reasks: number): RxllmError {
-  const tries = reasks === 0 ? '' : ` (after ${reasks} re-ask${reasks === 1 ? '' : 's'})`;
-  const what = json ? 'JSON that does not match its output schema' : 'text that is not JSON and does not match its output schema';
-  return new RxllmError(
-    'invalid-output',
-    `step "${name}" answered ${what}${tries}:\n${z.prettifyError(error)}\n` +
-      `The answer is in error.raw. Make the prompt more explicit, loosen the schema, or raise \`reasks\`.`,
-    { raw, cause: error, step: name },
-  );
-}
+const stepArguments = z.object({
+  name: z.string('expected the step\'s name, a non-empty string').min(1, 'expected the step\'s name, a non-empty string'),
+  buildRequest: functionSchema<(input: unknown) => LlmRequest>('a function (input) => LlmRequest'),
+  config: z.strictObject(
+    {
+      transport: transportSchema,
+      output: z.custom<z.ZodType>((value) => value instanceof z.ZodType, 'expected a zod schema').optional(),
+      reasks: z.number().int().nonnegative().optional(),
+      scheduler: schedulerSchema.optional(),
+    },
+    // Only a missing or non-object config gets this message; unknown keys keep zod's own.
+    { error: (issue) => (issue.code === 'invalid_type' ? "expected the step's options: { transport, output?, reasks?, scheduler? }" : undefined) },
+  ),
+});
 
-function validate(name: unknown, buildRequest: unknown, config: StepConfig | undefined): void {
-  const problems: string[] = [];
-  if (typeof name !== 'string' || name === '') problems.push('`name` must be a non-empty string');
-  if (typeof buildRequest !== 'function') problems.push('`buildRequest` must be a function (input) => LlmRequest');
-  if (typeof config?.transport !== 'function') problems.push('`transport` is required: pass a Transport such as sseTransport(...)');
-  const reasks = config?.reasks;
-  if (reasks !== undefined && !(Number.isInteger(reasks) && reasks >= 0)) {
-    problems.push(`\`reasks\` must be an integer ≥ 0, got ${String(reasks)}`);
-  }
-  if (config?.output !== undefined && !(config.output instanceof z.ZodType)) problems.push('`output` must be a zod schema');
-  if (problems.length) {
-    throw new RxllmError('invalid-config', `step(${JSON.stringify(name)}): ${problems.join('; ')}.`);
-  }
+function validate(name: unknown, buildRequest: unknown, config: unknown): StepConfig {
+  return validateConfig(`step(${JSON.stringify(name)})`, stepArguments, { name, buildRequest, config }).config;
 }

@@ -1,7 +1,7 @@
 import { RxllmError } from '../../src/core/errors';
-import { finalValue } from '../../src/pipeline/finalValue';
-import type { Progress } from '../../src/pipeline/Progress';
-import { createTestScheduler } from './fakes';
+import { finalValue } from '../../src/operators/finalValue';
+import type { Progress } from '../../src/core/Progress';
+import { createTestScheduler } from '../helpers/marbles';
 
 const waiting: Progress<string> = { status: 'waiting', startedAt: 0 };
 const streaming: Progress<string> = { status: 'streaming', startedAt: 0, firstTokenAt: 2 };

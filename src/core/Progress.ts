@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { RequestContext } from './context.js';
 
 /**
  * A run that has started and has no final value yet: `waiting` for its first
@@ -45,10 +46,26 @@ export type Progress<O> = ProgressRunning | ProgressDone<O> | ProgressFailed;
  * {@link Step}, a {@link Parallel} group, a {@link Graph}, or your own object
  * with a `run` method. `parallel()` branches and `graph()` nodes are Runnables.
  *
- * The contract: `run(input)` is cold (nothing starts before subscribe),
- * unsubscribing cancels everything under it, and a successful run emits a
- * `done` state last and then completes.
+ * The contract: `run(input, context?)` is cold (nothing starts before
+ * subscribe), unsubscribing cancels everything under it, and a successful run
+ * emits a `done` state last and then completes. The optional
+ * {@link RequestContext} comes from the parent (a graph's or parallel group's
+ * deadline, a caller's lane or attributes): pass it on to the runs and
+ * requests under yours, so the deadline reaches every request.
  */
 export interface Runnable<I, O, S extends Progress<O> = Progress<O>> {
-  run(input: I): Observable<S>;
+  run(input: I, context?: RequestContext): Observable<S>;
+}
+
+/**
+ * A pre-bound run function of a {@link Step}, {@link Parallel} group or
+ * {@link Graph}: `run(input)` or `run(input, context)`.
+ *
+ * Two signatures so that `switchMap(step.run)` still type-checks: RxJS passes
+ * an index as the second argument, and a run ignores a second argument that
+ * is not an object.
+ */
+export interface RunFunction<I, T> {
+  (input: I): Observable<T>;
+  (input: I, context: RequestContext | undefined): Observable<T>;
 }
