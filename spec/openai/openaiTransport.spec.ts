@@ -89,6 +89,21 @@ describe('openaiTransport', () => {
 
     expect(events).toEqual([]);
     expect(error.code).toBe('connection-lost');
+    expect(error.message).toContain(`Could not reach ${closed.baseURL}/chat/completions`);
     expect(error.tokensEmitted).toBe(false);
+  });
+
+  it('rejects options that cannot make a client with invalid-config, as sseTransport does', () => {
+    const invalid = expect.objectContaining({ code: 'invalid-config' });
+    expect(() => openaiTransport({ baseURL: 'ftp://example.test', apiKey: 'sk-test' })).toThrow(expect.objectContaining({ code: 'invalid-config', path: 'baseURL' }));
+    expect(() => openaiTransport({ apiKey: 'sk-test', fetch: 42 as never })).toThrow(expect.objectContaining({ code: 'invalid-config', path: 'fetch' }));
+    const key = process.env['OPENAI_API_KEY'];
+    delete process.env['OPENAI_API_KEY'];
+    try {
+      expect(() => openaiTransport({ baseURL: server.baseURL })).toThrow(invalid);
+      expect(() => openaiTransport({ baseURL: server.baseURL })).toThrow(/Missing credentials/);
+    } finally {
+      if (key !== undefined) process.env['OPENAI_API_KEY'] = key;
+    }
   });
 });
