@@ -81,6 +81,19 @@ describe('openaiTransport', () => {
     expect(server.requests[0]!.headers['authorization']).toBe('Bearer sk-test');
   });
 
+  it('sends nothing of the request context', async () => {
+    server.handle((_request, response) => {
+      startEventStream(response);
+      response.end(`${textChunk('ok', 'stop')}data: [DONE]\n\n`);
+    });
+    const transport = openaiTransport({ baseURL: server.baseURL, apiKey: 'sk-test' });
+
+    await lastValueFrom(transport(chatRequest, { step: 'summary', lane: 'background', attributes: { tenant: 'acme' }, deadline: 5000 }).pipe(toArray()));
+
+    expect(JSON.parse(server.requests[0]!.body)).toEqual({ ...chatRequest, stream: true, stream_options: { include_usage: true } });
+    expect(JSON.stringify(server.requests[0]!.headers)).not.toMatch(/summary|background|acme/);
+  });
+
   it('a server that is not listening → connection-lost, nothing emitted', async () => {
     const closed = await startLocalServer();
     await closed.close();

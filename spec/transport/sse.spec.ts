@@ -28,6 +28,19 @@ describe('sseTransport', () => {
     expect(call!.body).toEqual({ ...chatRequest, temperature: 0.2, vendor_flag: true, stream: true, stream_options: { include_usage: true } });
   });
 
+  it('sends nothing of the request context: the same body and headers as without one', async () => {
+    const fetch = fakeFetch(doneStream);
+    const transport = sseTransport({ fetch });
+    const context = { step: 'summary', lane: 'background', attributes: { tenant: 'acme', scope: 'acme' }, deadline: 5000 };
+
+    await lastValueFrom(transport(chatRequest, context).pipe(toArray()));
+    await lastValueFrom(transport(chatRequest).pipe(toArray()));
+
+    const [withContext, without] = fetch.calls;
+    expect(withContext!.body).toEqual(without!.body);
+    expect([...withContext!.headers]).toEqual([...without!.headers]);
+  });
+
   it('sends no authorization header without a key', async () => {
     const fetch = fakeFetch(doneStream);
     await lastValueFrom(sseTransport({ baseURL: 'http://127.0.0.1:1/v1', fetch })(chatRequest).pipe(toArray()));
