@@ -81,6 +81,19 @@ describe('openaiTransport', () => {
     expect(server.requests[0]!.headers['authorization']).toBe('Bearer sk-test');
   });
 
+  it('sends nothing of the request context', async () => {
+    server.handle((_request, response) => {
+      startEventStream(response);
+      response.end(`${textChunk('ok', 'stop')}data: [DONE]\n\n`);
+    });
+    const transport = openaiTransport({ baseURL: server.baseURL, apiKey: 'sk-test' });
+
+    await lastValueFrom(transport(chatRequest, { step: 'summary', lane: 'background', attributes: { tenant: 'acme' }, deadline: 5000 }).pipe(toArray()));
+
+    expect(JSON.parse(server.requests[0]!.body)).toEqual({ ...chatRequest, stream: true, stream_options: { include_usage: true } });
+    expect(JSON.stringify(server.requests[0]!.headers)).not.toMatch(/summary|background|acme/);
+  });
+
   it('a server that is not listening → connection-lost, nothing emitted', async () => {
     const closed = await startLocalServer();
     await closed.close();
@@ -89,6 +102,21 @@ describe('openaiTransport', () => {
 
     expect(events).toEqual([]);
     expect(error.code).toBe('connection-lost');
+    expect(error.message).toContain(`Could not reach ${closed.baseURL}/chat/completions`);
     expect(error.tokensEmitted).toBe(false);
+  });
+
+  it('rejects options that cannot make a client with invalid-config, as sseTransport does', () => {
+    const invalid = expect.objectContaining({ code: 'invalid-config' });
+    expect(() => openaiTransport({ baseURL: 'ftp://example.test', apiKey: 'sk-test' })).toThrow(expect.objectContaining({ code: 'invalid-config', path: 'baseURL' }));
+    expect(() => openaiTransport({ apiKey: 'sk-test', fetch: 42 as never })).toThrow(expect.objectContaining({ code: 'invalid-config', path: 'fetch' }));
+    const key = process.env['OPENAI_API_KEY'];
+    delete process.env['OPENAI_API_KEY'];
+    try {
+      expect(() => openaiTransport({ baseURL: server.baseURL })).toThrow(invalid);
+      expect(() => openaiTransport({ baseURL: server.baseURL })).toThrow(/Missing credentials/);
+    } finally {
+      if (key !== undefined) process.env['OPENAI_API_KEY'] = key;
+    }
   });
 });

@@ -1,6 +1,8 @@
-import { asyncScheduler, map, type SchedulerAction, type SchedulerLike, Subscription as RxSubscription } from 'rxjs';
+import { asyncScheduler, map, type SchedulerAction, type SchedulerLike, Subscription as RxSubscription, switchMap, timer } from 'rxjs';
 import type { PlanEnding } from '../../src/simulator/plan';
 import { playPlan, type PlanMoment } from '../../src/simulator/playPlan';
+import { createRng } from '../../src/simulator/prng';
+import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
 
 const complete = (atMs: number): PlanEnding => ({ type: 'complete', atMs });
@@ -43,6 +45,32 @@ describe('playPlan', () => {
     expect(clock.pendingDelay()).toBe(5);
     clock.runAt(40);
     expect(seen).toEqual(['a', 'b', 'c', 'd', 'E']);
+  });
+
+  // Issue 19: a plan started at a fractional virtual time used to reschedule by a delay too small
+  // to move the clock, and TestScheduler.run() never returned; the bounded scheduler fails instead.
+  it('never spins, and plays every moment on its frame, for 1,000 plans started at random fractional times', () => {
+    const random = createRng('playPlan fractional starts').next;
+    for (let trial = 0; trial < 1000; trial++) {
+      const start = random() * 10 ** (random() * 5);
+      const stepTimes = [200 + random() * 400];
+      for (let i = 0; i < 5; i++) stepTimes.push(stepTimes.at(-1)! + random() * 30);
+      const plan = { stepTimes, ending: complete(stepTimes.at(-1)! + random() * 5) };
+      // Half of the plans count from a start before subscribe, as the simulator server's do.
+      const counted = random() < 0.5 ? undefined : start - random() * 100;
+      const seen: { frame: number; atMs: number }[] = [];
+      let completed = false;
+      const testScheduler = createTestScheduler();
+      testScheduler.run(() => {
+        const clock = boundedScheduler(testScheduler, 50);
+        timer(start, clock)
+          .pipe(switchMap(() => playPlan(plan, clock, counted)))
+          .subscribe({ next: (moment) => seen.push({ frame: testScheduler.now(), atMs: moment.atMs }), complete: () => (completed = true) });
+      });
+      expect(completed).toBe(true);
+      expect(seen).toHaveLength(stepTimes.length + 1);
+      for (const { frame, atMs } of seen) expect(frame).toBe(Math.max(start, (counted ?? start) + atMs));
+    }
   });
 
   it('cancels the pending timer on unsubscribe', () => {

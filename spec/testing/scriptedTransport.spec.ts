@@ -1,11 +1,16 @@
-import { firstValueFrom, lastValueFrom, merge, retry, switchMap, take, timer } from 'rxjs';
+import { firstValueFrom, lastValueFrom, merge, retry, switchMap, take, tap, timer } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmRequest } from '../../src/core/request';
 import type { Transport } from '../../src/core/transport';
+import { retry as retryMiddleware } from '../../src/middleware/retry';
 import { text } from '../../src/operators/text';
+import { createRng } from '../../src/simulator/prng';
 import { finishEvent, textEvent, toolCallEvent } from '../../src/testing/events';
+import { textScript } from '../../src/testing/script';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
+import { withMiddleware } from '../../src/core/transport';
+import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
 
 const ask = (model: string, content = 'Hi'): LlmRequest => ({ model, messages: [{ role: 'user', content }] });
@@ -152,6 +157,17 @@ describe('scriptedTransport', () => {
       expect(llm.requests.map((r) => r.outcome)).toEqual(['errored', 'completed']);
     });
 
+    it('records the context each request came with, and gives it to a scripts function', () => {
+      const llm = scriptedTransport((_request, _index, context) => (context?.step === 'summary' ? textScript('Short.', { at: 50 }) : hello));
+      const summary = { step: 'summary', lane: 'background', attributes: { tenant: 'acme' } };
+      testScheduler.run(({ expectObservable }) => {
+        expectObservable(llm(ask('m'), summary).pipe(text())).toBe('50ms (t|)', { t: 'Short.' });
+        expectObservable(llm(ask('m')).pipe(text())).toBe('320ms (t|)', { t: 'Hello' });
+      });
+      expect(llm.requests.map((r) => r.context)).toEqual([summary, undefined]);
+      expect(llm.requests[0]!.request).toEqual(ask('m')); // the context is beside the request, never in it
+    });
+
     it('fails a request for a model that has no script with bad-request 404, naming the scripted models', () => {
       const llm = scriptedTransport({ 'gpt-4o-mini': hello, 'gpt-4o': hello });
       const error = new RxllmError(
@@ -232,6 +248,66 @@ describe('scriptedTransport', () => {
         expectObservable(llm(ask('m'))).toBe('#', undefined, expect.anything());
       });
       expect(llm.requests[0]?.error).toMatchObject({ code: 'invalid-config' });
+    });
+  });
+
+  // Issue 19: a request that starts at a fractional virtual time used to reschedule by a delay too
+  // small to move the clock, and TestScheduler.run() never returned. The bounded scheduler turns
+  // such a spin into a failure.
+  describe('at any start time, fractional ones included', () => {
+    const hello = textScript('Hello world', { at: 100, every: 10 }); // 'Hello ' at 100; 'world' and the finish at 110
+
+    it('plays the script at the frames it names, counted from a fractional start (the issue’s repro)', () => {
+      const start = 2013.004485022778;
+      const frames: number[] = [];
+      testScheduler.run(() => {
+        const clock = boundedScheduler(testScheduler, 100);
+        const model = scriptedTransport({ m: hello }, { scheduler: clock });
+        timer(start, clock)
+          .pipe(switchMap(() => model(ask('m', 'x'))), tap(() => frames.push(testScheduler.now())))
+          .subscribe();
+      });
+      expect(frames).toEqual([start + 100, start + 110, start + 110]);
+    });
+
+    it('never spins, and lands every step on its frame, for 1,000 random fractional start times', () => {
+      const random = createRng('scriptedTransport fractional starts').next;
+      for (let trial = 0; trial < 1000; trial++) {
+        // Start times of every size, and script times with fractions of their own.
+        const start = random() * 10 ** (random() * 5);
+        const at = Math.round(random() * 300) + (random() < 0.5 ? random() : 0);
+        const every = random() * 20;
+        const script = textScript('one two three', { at, every });
+        const seen: { frame: number; at: number }[] = [];
+        testScheduler = createTestScheduler();
+        testScheduler.run(() => {
+          const clock = boundedScheduler(testScheduler, 100);
+          const model = scriptedTransport({ m: script }, { scheduler: clock });
+          timer(start, clock)
+            .pipe(switchMap(() => model(ask('m'))))
+            .subscribe((event) => seen.push({ frame: testScheduler.now(), at: script[seen.length]!.at }));
+        });
+        expect(seen).toHaveLength(script.length);
+        for (const { frame, at: stepAt } of seen) expect(frame).toBe(start + stepAt);
+      }
+    });
+
+    it('never spins under retry() with jittered backoff, 300 runs', () => {
+      const random = createRng('scriptedTransport retry jitter').next;
+      for (let trial = 0; trial < 300; trial++) {
+        let answer: string | undefined;
+        testScheduler = createTestScheduler();
+        testScheduler.run(() => {
+          const clock = boundedScheduler(testScheduler, 200);
+          // Two failures, then the answer: each retry starts after a jittered, fractional wait.
+          const model = scriptedTransport((_request, index) => (index < 2 ? [{ at: 5 + random() * 50, error: 'server' }] : hello), { scheduler: clock });
+          const llm = withMiddleware(model, retryMiddleware({ maxRetries: 2, backoff: { initialMs: 100 + random() * 900, jitter: 0.5 }, random, scheduler: clock }));
+          timer(random() * 1000, clock)
+            .pipe(switchMap(() => llm(ask('m'))), text())
+            .subscribe((value) => (answer = value));
+        });
+        expect(answer).toBe('Hello world');
+      }
     });
   });
 

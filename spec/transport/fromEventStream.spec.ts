@@ -1,4 +1,4 @@
-import { lastValueFrom, take, toArray } from 'rxjs';
+import { config, lastValueFrom, take, toArray } from 'rxjs';
 import { fromEventStream, type EventSourceMessage } from '../../src/transport/fromEventStream';
 import { chunkedResponse } from '../helpers/chunkedFetch';
 
@@ -38,6 +38,30 @@ describe('fromEventStream', () => {
     const error = await new Promise((resolve) => fromEventStream(failing).subscribe({ next: (m) => seen.push(m), error: resolve }));
     expect(error).toEqual(new TypeError('terminated'));
     expect(seen).toEqual([{ id: undefined, event: undefined, data: 'a' }]);
+  });
+
+  it('sends no error after unsubscribe when the body then fails (an aborted fetch): onStoppedNotification sees none', async () => {
+    const stopped: unknown[] = [];
+    const previous = config.onStoppedNotification;
+    config.onStoppedNotification = (notification) => stopped.push(notification);
+    try {
+      let body!: ReadableStreamDefaultController<Uint8Array>;
+      const stream = new ReadableStream<Uint8Array>({
+        start(controller) {
+          body = controller;
+          controller.enqueue(bytes('data: 1\n\n'));
+        },
+      });
+
+      const first = await lastValueFrom(fromEventStream(stream).pipe(take(1)));
+      body.error(new DOMException('This operation was aborted', 'AbortError')); // the read under way rejects
+      await new Promise((resolve) => setTimeout(resolve, 20)); // RxJS reports stopped notifications on a timer
+
+      expect(first.data).toBe('1');
+      expect(stopped).toEqual([]);
+    } finally {
+      config.onStoppedNotification = previous;
+    }
   });
 
   it('is cold, and unsubscribing cancels the body', async () => {

@@ -1,4 +1,15 @@
-import { codeForStatus, errorFromHttpResponse, retryAfterFromHeaders } from '../../src/transport/httpError';
+import { lastValueFrom } from 'rxjs';
+import {
+  codeForStatus,
+  describeCause,
+  errorFromHttpResponse,
+  failedResponse,
+  responseDetails,
+  responseText,
+  retryAfterFromHeaders,
+  unreachable,
+} from '../../src/transport/httpError';
+import { chunkedResponse } from '../helpers/chunkedFetch';
 
 describe('codeForStatus', () => {
   it.each([
@@ -97,5 +108,59 @@ describe('errorFromHttpResponse', () => {
     expect(error.raw).toHaveLength(2000);
     expect(error.message).toContain('x'.repeat(500));
     expect(error.message).not.toContain('x'.repeat(501));
+  });
+});
+
+describe('failedResponse', () => {
+  it('reads the body and errors with the error for the status, emitting nothing', async () => {
+    const response = new Response('{"error":{"message":"slow down","code":"rate_limit"}}', { status: 429, headers: { 'retry-after': '2' } });
+    await expect(lastValueFrom(failedResponse(response))).rejects.toMatchObject({
+      code: 'rate-limited',
+      status: 429,
+      retryAfterMs: 2000,
+      providerCode: 'rate_limit',
+      tokensEmitted: false,
+    });
+  });
+
+  it('is cold: nothing is read before subscribe', () => {
+    const response = new Response('boom', { status: 500 });
+    failedResponse(response);
+    expect(response.bodyUsed).toBe(false);
+  });
+});
+
+describe('responseText', () => {
+  it('is connection-lost, with the status and the cause, when the body fails mid-read', async () => {
+    const reset = new TypeError('terminated', { cause: new Error('other side closed') });
+    const response = chunkedResponse([new TextEncoder().encode('{"partial":')], { status: 200, failWith: reset });
+    await expect(responseText(response)).rejects.toMatchObject({
+      code: 'connection-lost',
+      status: 200,
+      cause: reset,
+      tokensEmitted: false,
+      message: expect.stringContaining('terminated (other side closed)'),
+    });
+  });
+});
+
+describe('unreachable', () => {
+  it('names the URL and why, and says nothing was emitted', () => {
+    const cause = new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') });
+    expect(unreachable('http://127.0.0.1:9/v1/chat/completions', cause)).toMatchObject({
+      code: 'connection-lost',
+      cause,
+      tokensEmitted: false,
+      message: 'Could not reach http://127.0.0.1:9/v1/chat/completions: fetch failed (connect ECONNREFUSED 127.0.0.1:9). Check the URL and that the server is up.',
+    });
+  });
+});
+
+describe('responseDetails and describeCause', () => {
+  it('give the status and request id of a response, and the message of an error with its cause', () => {
+    expect(responseDetails(new Response('', { status: 201, headers: { 'x-request-id': 'req_1' } }))).toEqual({ status: 201, requestId: 'req_1' });
+    expect(responseDetails(new Response('', { status: 200 }))).toEqual({ status: 200 });
+    expect(describeCause(new Error('outer'))).toBe('outer');
+    expect(describeCause('plain')).toBe('plain');
   });
 });

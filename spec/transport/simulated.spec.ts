@@ -1,4 +1,4 @@
-import { lastValueFrom, map, type SchedulerLike, type Subscription, tap, toArray, VirtualAction, VirtualTimeScheduler } from 'rxjs';
+import { lastValueFrom, map, type SchedulerLike, type Subscription, switchMap, tap, timer, toArray, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { isRxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -6,7 +6,9 @@ import type { LlmRequest } from '../../src/core/request';
 import { result } from '../../src/operators/result';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { tokenize } from '../../src/simulator/tokenize';
+import { createRng } from '../../src/simulator/prng';
 import { simulatedTransport } from '../../src/transport/simulated';
+import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
 
 // A profile with no randomness in its timing: first token at 300 ms, then one every 10 ms.
@@ -123,6 +125,24 @@ describe('simulatedTransport', () => {
       expect(new Set(a).size).toBeGreaterThan(1);
       for (const ttft of a) expect(ttft).toBeGreaterThan(100);
     });
+  });
+
+  // Issue 19: a request that started at a fractional virtual time could spin forever.
+  it('plays every token on its frame, and never spins, for 300 requests started at random fractional times', () => {
+    const random = createRng('simulatedTransport fractional starts').next;
+    for (let trial = 0; trial < 300; trial++) {
+      const start = random() * 10 ** (random() * 5);
+      const frames: number[] = [];
+      testScheduler = createTestScheduler();
+      testScheduler.run(() => {
+        const clock = boundedScheduler(testScheduler, 50);
+        const llm = simulatedTransport({ profiles, scheduler: clock });
+        timer(start, clock)
+          .pipe(switchMap(() => llm(free)))
+          .subscribe(() => frames.push(testScheduler.now()));
+      });
+      expect(frames).toEqual([300, 310, 320, 320, 320].map((at) => start + at)); // text, text, text + finish + usage
+    }
   });
 
   describe('the Transport contract', () => {

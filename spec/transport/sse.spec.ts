@@ -1,8 +1,8 @@
-import { lastValueFrom, toArray } from 'rxjs';
+import { config, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { isRxllmError } from '../../src/core/errors';
 import { sseTransport, wireBody } from '../../src/transport/sse';
 import { chunkedResponse, fakeFetch } from '../helpers/chunkedFetch';
-import { startLocalServer } from '../helpers/localServer';
+import { startEventStream, startLocalServer, textChunk } from '../helpers/localServer';
 import { chatRequest, describeTransportOverSockets, failure } from '../helpers/transportContract';
 
 describeTransportOverSockets('sseTransport', (baseURL) => sseTransport({ baseURL, apiKey: 'sk-test' }));
@@ -28,10 +28,52 @@ describe('sseTransport', () => {
     expect(call!.body).toEqual({ ...chatRequest, temperature: 0.2, vendor_flag: true, stream: true, stream_options: { include_usage: true } });
   });
 
+  it('sends nothing of the request context: the same body and headers as without one', async () => {
+    const fetch = fakeFetch(doneStream);
+    const transport = sseTransport({ fetch });
+    const context = { step: 'summary', lane: 'background', attributes: { tenant: 'acme', scope: 'acme' }, deadline: 5000 };
+
+    await lastValueFrom(transport(chatRequest, context).pipe(toArray()));
+    await lastValueFrom(transport(chatRequest).pipe(toArray()));
+
+    const [withContext, without] = fetch.calls;
+    expect(withContext!.body).toEqual(without!.body);
+    expect([...withContext!.headers]).toEqual([...without!.headers]);
+  });
+
   it('sends no authorization header without a key', async () => {
     const fetch = fakeFetch(doneStream);
     await lastValueFrom(sseTransport({ baseURL: 'http://127.0.0.1:1/v1', fetch })(chatRequest).pipe(toArray()));
     expect(fetch.calls[0]!.headers.get('authorization')).toBeNull();
+  });
+
+  it('sends the caller’s Authorization and Content-Type instead of its own, whatever their case', async () => {
+    const fetch = fakeFetch(doneStream);
+    const headers = { Authorization: 'Bearer from-header', 'Content-Type': 'application/json; charset=utf-8' };
+    await lastValueFrom(sseTransport({ apiKey: 'sk-abc', headers, fetch })(chatRequest).pipe(toArray()));
+    expect(fetch.calls[0]!.headers.get('authorization')).toBe('Bearer from-header');
+    expect(fetch.calls[0]!.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  });
+
+  it('an aborted stream sends nothing after close: onStoppedNotification sees no notification', async () => {
+    const server = await startLocalServer((_request, response) => {
+      startEventStream(response);
+      response.write(textChunk('Hello')); // ...and never ends
+    });
+    const stopped: unknown[] = [];
+    const previous = config.onStoppedNotification;
+    config.onStoppedNotification = (notification) => stopped.push(notification);
+    try {
+      const first = await firstValueFrom(sseTransport({ baseURL: server.baseURL })(chatRequest)); // unsubscribes: the fetch is aborted
+      expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+
+      expect(first).toEqual({ type: 'text', choice: 0, text: 'Hello' });
+      expect(stopped).toEqual([]);
+    } finally {
+      config.onStoppedNotification = previous;
+      await server.close();
+    }
   });
 
   it('rejects a baseURL that is not http(s), and a missing fetch, with invalid-config', () => {

@@ -3,8 +3,10 @@ import { defer } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { requestEvents } from '../transport/requestEvents.js';
-import { errorFromHttpResponse } from '../transport/httpError.js';
+import { eventsFromResponse } from '../transport/eventsFromResponse.js';
+import { baseURLOf, fetchOf } from '../transport/httpEndpoint.js';
+import { httpExchange } from '../transport/httpExchange.js';
+import { describeCause, errorFromHttpResponse, unreachable } from '../transport/httpError.js';
 import { wireBody } from '../transport/sse.js';
 
 /** Options for {@link openaiTransport} when it builds its own client. */
@@ -28,10 +30,14 @@ export interface OpenAITransportConfig extends ClientOptions {
  * rxllm's `retry()`, where they can stop once tokens were emitted.
  *
  * Emits the answer's {@link LlmEvent}s; completes after the last `finish`;
- * errors with a typed {@link RxllmError}. Cold: nothing is sent before subscribe.
- * Unsubscribe aborts the HTTP request.
+ * errors with a typed {@link RxllmError}, the same errors as `sseTransport`
+ * (an invalid request fails with `invalid-request` before the SDK sees it).
+ * Cold: nothing is sent before subscribe. Unsubscribe aborts the HTTP request.
+ * The request context is for the middleware above: none of it is sent.
  *
  * @param clientOrConfig an `OpenAI` client (an `AzureOpenAI` works too), or options to build one.
+ * @throws {@link RxllmError} `invalid-config` when options cannot make a client: a `baseURL` that is
+ * not http(s), a `fetch` that is not a function, no API key (the SDK's own message says where it looked).
  *
  * @example
  * ```ts
@@ -41,17 +47,31 @@ export interface OpenAITransportConfig extends ClientOptions {
  * ```
  */
 export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig = {}): Transport {
-  const client = isOpenAIClient(clientOrConfig) ? clientOrConfig : new OpenAI({ ...clientOrConfig, maxRetries: 0 });
+  const client = isOpenAIClient(clientOrConfig) ? clientOrConfig : clientFrom(clientOrConfig);
   const includeUsage = isOpenAIClient(clientOrConfig) ? true : (clientOrConfig.includeUsage ?? true);
+  const url = `${client.baseURL.replace(/\/+$/, '')}/chat/completions`;
 
   return (request: LlmRequest) =>
     defer(() => {
       const body = wireBody(parseRequest(request), includeUsage);
-      return requestEvents(
+      return httpExchange(
         (signal) => client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal, maxRetries: 0 }).asResponse(),
-        fromSdkError,
+        (error) => fromSdkError(error, url),
+        eventsFromResponse,
       );
     });
+}
+
+/** A client from options, checked as `sseTransport` checks its own, with the SDK's retries off. */
+function clientFrom(config: OpenAITransportConfig): OpenAI {
+  const { includeUsage: _includeUsage, ...options } = config;
+  if (options.baseURL != null) baseURLOf('openaiTransport', options.baseURL);
+  if (options.fetch !== undefined) fetchOf('openaiTransport', options.fetch as typeof fetch);
+  try {
+    return new OpenAI({ ...options, maxRetries: 0 });
+  } catch (cause) {
+    throw new RxllmError('invalid-config', `openaiTransport could not make an OpenAI client: ${describeCause(cause)}`, { cause });
+  }
 }
 
 // Duck-typed, so a client from another copy of the SDK is recognised too.
@@ -60,18 +80,14 @@ function isOpenAIClient(value: OpenAI | OpenAITransportConfig): value is OpenAI 
 }
 
 /** Maps an SDK error to rxllm's error family, keeping the SDK error as `cause`. */
-function fromSdkError(error: unknown): RxllmError {
+function fromSdkError(error: unknown, url: string): RxllmError {
   const sdkError = error as { status?: unknown; headers?: unknown; error?: unknown; message?: unknown };
   if (typeof sdkError.status === 'number') {
     // Duck-typed: a custom fetch may bring its own Headers class.
     const headers = typeof (sdkError.headers as Headers | undefined)?.get === 'function' ? (sdkError.headers as Headers) : new Headers();
     return errorFromHttpResponse(sdkError.status, headers, sdkErrorBody(sdkError.status, sdkError)).with({ cause: error });
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new RxllmError('connection-lost', `The request failed before a response arrived: ${message}. Check the URL and that the server is up.`, {
-    cause: error,
-    tokensEmitted: false,
-  });
+  return unreachable(url, error);
 }
 
 /**

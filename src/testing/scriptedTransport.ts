@@ -1,16 +1,20 @@
-import { asyncScheduler, Observable, type SchedulerAction, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
+import type { RequestContext } from '../core/context.js';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
-import { isContentEvent, type LlmEvent } from '../core/events.js';
+import type { LlmEvent } from '../core/events.js';
+import { PartialText } from '../core/PartialText.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
+import { timeline } from '../core/timeline.js';
 import { compileScript, type Script, type TimedStep } from './script.js';
 
 /**
  * The scripts a {@link scriptedTransport} answers from: one per model name, or a
  * function that picks one for each request (`index` counts every request this
  * transport has received, from 0, so `index === 0 ? failure : success` scripts
- * a retry).
+ * a retry; `context` is the request's {@link RequestContext}, so a script can
+ * depend on `context.step`).
  */
-export type Scripts = Readonly<Record<string, Script>> | ((request: LlmRequest, index: number) => Script);
+export type Scripts = Readonly<Record<string, Script>> | ((request: LlmRequest, index: number, context: RequestContext | undefined) => Script);
 
 /** Options for {@link scriptedTransport}. */
 export interface ScriptedTransportConfig {
@@ -40,6 +44,8 @@ export interface RecordedRequest {
   /** Order of arrival, from 0. */
   readonly index: number;
   readonly request: LlmRequest;
+  /** The context the request came with (what the middleware above passed down), or undefined. */
+  readonly context: RequestContext | undefined;
   readonly model: string;
   readonly subscribedAt: number;
   /** When it completed, errored or was unsubscribed; undefined while open. */
@@ -62,7 +68,7 @@ export interface SubscriptionFrames {
 
 /** A {@link Transport} that plays scripts, with the record of every request it received. */
 export interface ScriptedTransport {
-  (request: LlmRequest): Observable<LlmEvent>;
+  (request: LlmRequest, context?: RequestContext): Observable<LlmEvent>;
   /** Every request received so far, in order of arrival. The array is live: it grows and its entries update. */
   readonly requests: readonly RecordedRequest[];
   /**
@@ -91,7 +97,10 @@ const STATUS_FOR: Partial<Record<RxllmErrorCode, number>> = {
  *
  * Each subscription is one request: it is validated (unless `validate: false`),
  * its script is looked up by `request.model` (or from the `scripts` function),
- * and the script plays out on the scheduler, its times counted from subscribe.
+ * and the script plays out on the scheduler, its times counted from subscribe
+ * (at the exact frames, whatever the start time). The {@link RequestContext} is
+ * recorded with the request (`requests[i].context`) so a test can check what the
+ * middleware above passed down; it is never part of the answer.
  * Emits the script's events; completes after the last step, or errors where the
  * script says (an {@link RxllmError} of the given code, with `status`,
  * `tokensEmitted` and `partialText` filled in as a real transport would); a
@@ -141,13 +150,14 @@ export function scriptedTransport(scripts: Scripts, config: ScriptedTransportCon
     return frames;
   };
 
-  const transport = (request: LlmRequest): Observable<LlmEvent> =>
+  const transport = (request: LlmRequest, context?: RequestContext): Observable<LlmEvent> =>
     new Observable<LlmEvent>((subscriber) => {
       const now = scheduler.now();
       const frames: SubscriptionFrames = { subscribedFrame: now, unsubscribedFrame: Infinity };
       const record: Recorded = {
         index: requests.length,
         request,
+        context,
         model: String(request.model),
         subscribedAt: now,
         endedAt: undefined,
@@ -171,46 +181,36 @@ export function scriptedTransport(scripts: Scripts, config: ScriptedTransportCon
       let steps: TimedStep[];
       try {
         if (validate) parseRequest(request);
-        steps = lookup(request, record.index);
+        steps = lookup(request, record.index, context);
       } catch (error) {
         end('errored', error);
         subscriber.error(error);
         return;
       }
 
-      const textSoFar: string[] = [];
-      let contentEmitted = false;
-      let next = 0;
-      const play = function (this: SchedulerAction<undefined>): void {
-        const elapsed = scheduler.now() - now;
-        // Every step that is due is delivered in this one action, so steps at the same time keep their order.
-        while (next < steps.length && steps[next]!.at <= elapsed) {
-          const step = steps[next++]!;
-          if (step.kind === 'event') {
-            const { event } = step;
-            record.events.push(event);
-            if (isContentEvent(event)) contentEmitted = true;
-            if (event.type === 'text' && event.choice === 0) textSoFar.push(event.text);
-            subscriber.next(event);
-            if (subscriber.closed) return; // the subscriber left from inside next()
-          } else if (step.kind === 'complete') {
-            end('completed');
-            subscriber.complete();
-            return;
-          } else {
-            const error = scriptedError(step, record, textSoFar.join(''), contentEmitted);
-            end('errored', error);
-            subscriber.error(error);
-            return;
-          }
+      // Each step is due at its time after subscribe, counted from the subscription (not from the
+      // step before), so real-time runs do not drift and virtual time lands on exact frames.
+      const partial = new PartialText();
+      const times = steps.map((step) => step.at);
+      const playing = timeline(times, scheduler).subscribe((index) => {
+        const step = steps[index]!;
+        if (step.kind === 'event') {
+          const { event } = step;
+          record.events.push(event);
+          partial.add(event);
+          subscriber.next(event);
+        } else if (step.kind === 'complete') {
+          end('completed');
+          subscriber.complete();
+        } else {
+          const error = scriptedError(step, record, partial);
+          end('errored', error);
+          subscriber.error(error);
         }
-        // Delays are measured from the subscription, not from the last step, so real-time runs do not drift.
-        if (next < steps.length) this.schedule(undefined, steps[next]!.at - elapsed);
-      };
-      const timer = steps.length > 0 ? scheduler.schedule(play, steps[0]!.at) : undefined;
+      });
 
       return () => {
-        timer?.unsubscribe();
+        playing.unsubscribe();
         end('cancelled');
       };
     });
@@ -226,9 +226,9 @@ export function scriptedTransport(scripts: Scripts, config: ScriptedTransportCon
 
 type Recorded = { -readonly [K in keyof RecordedRequest]: K extends 'events' ? LlmEvent[] : RecordedRequest[K] };
 
-function scriptLookup(scripts: Scripts): (request: LlmRequest, index: number) => TimedStep[] {
+function scriptLookup(scripts: Scripts): (request: LlmRequest, index: number, context: RequestContext | undefined) => TimedStep[] {
   if (typeof scripts === 'function') {
-    return (request, index) => compileScript(scripts(request, index), `script for request ${index} (model "${String(request.model)}")`);
+    return (request, index, context) => compileScript(scripts(request, index, context), `script for request ${index} (model "${String(request.model)}")`);
   }
   if (typeof scripts !== 'object' || scripts === null || Array.isArray(scripts)) {
     throw new RxllmError(
@@ -250,19 +250,13 @@ function scriptLookup(scripts: Scripts): (request: LlmRequest, index: number) =>
   };
 }
 
-function scriptedError(
-  step: Extract<TimedStep, { kind: 'error' }>,
-  record: Recorded,
-  partialText: string,
-  tokensEmitted: boolean,
-): unknown {
+function scriptedError(step: Extract<TimedStep, { kind: 'error' }>, record: Recorded, partial: PartialText): unknown {
   if (typeof step.error !== 'string') return step.error;
   const code = step.error;
   const status = STATUS_FOR[code];
   const details: RxllmErrorDetails = {
     ...(status === undefined ? {} : { status }),
-    ...(partialText ? { partialText } : {}),
-    tokensEmitted,
+    ...partial.errorDetails(),
     ...step.details,
   };
   return new RxllmError(code, `Scripted ${code} error ${step.at} ms into request ${record.index} (model "${record.model}").`, details);

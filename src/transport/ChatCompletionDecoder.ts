@@ -1,5 +1,6 @@
 import type { LlmEvent, LlmUsage } from '../core/events.js';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
+import { PartialText } from '../core/PartialText.js';
 
 /** What the decoder knows about the HTTP response, for the errors it raises. */
 export interface ResponseContext {
@@ -29,8 +30,7 @@ type Json = Record<string, unknown>;
  */
 export class ChatCompletionDecoder {
   private readonly choices = new Map<number, ChoiceState>();
-  private readonly textParts: string[] = [];
-  private contentEmitted = false;
+  private readonly partial = new PartialText();
   private finishEmitted = false;
   // Held until the response ends, so one usage event reports the whole request even when a server
   // repeats running counts on every chunk (vLLM's continuous usage stats).
@@ -102,7 +102,7 @@ export class ChatCompletionDecoder {
   private incomplete(sawDone: boolean): RxllmError | undefined {
     if (sawDone) {
       // A role-only delta is not an answer: [DONE] must follow content or a finish_reason.
-      return this.contentEmitted || this.finishEmitted
+      return this.partial.tokensEmitted || this.finishEmitted
         ? undefined
         : this.error('incomplete-stream', 'The stream ended with [DONE] but produced no answer. Check the model name and the server logs.');
     }
@@ -122,13 +122,7 @@ export class ChatCompletionDecoder {
 
   /** An error carrying what this response produced so far (`partialText`, `tokensEmitted`). */
   error(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}): RxllmError {
-    const partialText = this.textParts.join('');
-    return new RxllmError(code, message, {
-      ...this.context,
-      ...(partialText ? { partialText } : {}),
-      tokensEmitted: this.contentEmitted,
-      ...details,
-    });
+    return new RxllmError(code, message, { ...this.context, ...this.partial.errorDetails(), ...details });
   }
 
   private choice(index: number): ChoiceState {
@@ -142,10 +136,7 @@ export class ChatCompletionDecoder {
 
   private message(choice: number, state: ChoiceState, message: Json, whole: boolean): void {
     const content = message['content'];
-    if (typeof content === 'string' && content !== '') {
-      if (choice === 0) this.textParts.push(content);
-      this.content({ type: 'text', choice, text: content });
-    }
+    if (typeof content === 'string' && content !== '') this.content({ type: 'text', choice, text: content });
     // DeepSeek and vLLM send `reasoning_content`; OpenRouter and Ollama send `reasoning`.
     const reasoning = message['reasoning_content'] ?? message['reasoning'];
     if (typeof reasoning === 'string' && reasoning !== '') this.content({ type: 'reasoning', choice, text: reasoning });
@@ -227,7 +218,7 @@ export class ChatCompletionDecoder {
   }
 
   private content(event: LlmEvent): void {
-    this.contentEmitted = true;
+    this.partial.add(event);
     this.emit(event);
   }
 

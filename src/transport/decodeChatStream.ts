@@ -3,6 +3,7 @@ import type { LlmEvent } from '../core/events.js';
 import { isRxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
 import type { EventSourceMessage } from './fromEventStream.js';
+import { describeCause } from './httpError.js';
 
 /**
  * Turns the Server-Sent Events of a chat-completions stream into {@link LlmEvent}s.
@@ -70,7 +71,7 @@ export function decodeChatStream(context: ResponseContext = {}): OperatorFunctio
           subscriber.error(
             isRxllmError(error)
               ? error
-              : decoder.error('connection-lost', `The connection was lost mid-answer: ${describe(error)}. Retry the request.`, {
+              : decoder.error('connection-lost', `The connection was lost mid-answer: ${describeCause(error)}. Retry the request.`, {
                   cause: error,
                 }),
           );
@@ -83,12 +84,4 @@ export function decodeChatStream(context: ResponseContext = {}): OperatorFunctio
       });
       return subscription;
     });
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
-  }
-  return String(error);
 }

@@ -1,6 +1,8 @@
-import { Observable } from 'rxjs';
+import { defer, Observable, of } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
-import { errorFromHttpResponse } from './httpError.js';
+import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
+import { httpExchange } from './httpExchange.js';
+import { errorFromHttpResponse, responseDetails, responseText, unreachable } from './httpError.js';
 
 /**
  * Embeds several texts with one call: emits one vector per input, in input
@@ -12,20 +14,8 @@ import { errorFromHttpResponse } from './httpError.js';
  */
 export type EmbeddingsClient = (inputs: readonly string[], model: string) => Observable<number[][]>;
 
-/** Options for {@link embeddingsClient}. */
-export interface EmbeddingsClientConfig {
-  /**
-   * The API root, up to and including the version (`https://api.openai.com/v1`,
-   * `http://127.0.0.1:11434/v1`). `/embeddings` is appended.
-   * @defaultValue `"https://api.openai.com/v1"`
-   */
-  baseURL?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. Omit for local servers that need none. */
-  apiKey?: string;
-  /** Extra headers sent with every request (Azure `api-key`, ...). */
-  headers?: Record<string, string>;
-  /** The fetch to use. @defaultValue `globalThis.fetch` */
-  fetch?: typeof fetch;
+/** Options for {@link embeddingsClient}: where to send (`baseURL`, with `/embeddings` appended), credentials, headers, fetch. */
+export interface EmbeddingsClientConfig extends HttpEndpointConfig {
   /** Sent as `dimensions` (shorter vectors, for models that support it, such as `text-embedding-3-*`). @defaultValue the model's own */
   dimensions?: number;
 }
@@ -58,51 +48,29 @@ export interface EmbeddingsClientConfig {
  * @see {@link batchEmbeddings} to pack many callers' inputs into one request.
  */
 export function embeddingsClient(config: EmbeddingsClientConfig = {}): EmbeddingsClient {
-  const baseURL = (config.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
-  const fetchImpl = config.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function') {
-    throw new RxllmError('invalid-config', 'No fetch available: pass `fetch` to embeddingsClient (Node 18+ and browsers have one built in).');
-  }
-  if (!/^https?:\/\//.test(baseURL)) {
-    throw new RxllmError('invalid-config', `embeddingsClient baseURL must start with http:// or https://, got "${config.baseURL}".`);
-  }
+  const { url, fetch, headers } = httpEndpoint('embeddingsClient', config, '/embeddings', 'application/json');
   const { dimensions } = config;
   if (dimensions !== undefined && !(Number.isInteger(dimensions) && dimensions >= 1)) {
     throw new RxllmError('invalid-config', `embeddingsClient dimensions must be an integer ≥ 1, got ${String(dimensions)}.`, { path: 'dimensions' });
   }
-  const url = `${baseURL}/embeddings`;
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    accept: 'application/json',
-    ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
-    ...config.headers,
-  };
 
   return (inputs, model) =>
-    new Observable<number[][]>((subscriber) => {
+    defer(() => {
       const invalid = invalidCall(inputs, model);
-      if (invalid) {
-        subscriber.error(invalid);
-        return undefined;
-      }
-      if (inputs.length === 0) {
-        subscriber.next([]);
-        subscriber.complete();
-        return undefined;
-      }
+      if (invalid) throw invalid;
+      if (inputs.length === 0) return of([]);
+      const count = inputs.length;
       const body = JSON.stringify({ model, input: [...inputs], encoding_format: 'float', ...(dimensions === undefined ? {} : { dimensions }) });
-      const controller = new AbortController();
-      call(fetchImpl, url, { method: 'POST', headers, body, signal: controller.signal }, inputs.length).then(
-        (vectors) => {
-          subscriber.next(vectors);
-          subscriber.complete();
-        },
-        (error: unknown) => {
-          // After an abort the subscriber is gone: the rejection is the abort itself.
-          if (!controller.signal.aborted) subscriber.error(error);
-        },
+      return httpExchange(
+        (signal) => fetch(url, { method: 'POST', headers, body, signal }),
+        (cause) => unreachable(url, cause),
+        (response) =>
+          defer(async () => {
+            const text = await responseText(response);
+            if (!response.ok) throw errorFromHttpResponse(response.status, response.headers, text);
+            return vectorsFrom(text, count, responseDetails(response));
+          }),
       );
-      return () => controller.abort();
     });
 }
 
@@ -114,25 +82,6 @@ function invalidCall(inputs: readonly string[], model: string): RxllmError | und
   return bad === -1
     ? undefined
     : new RxllmError('invalid-request', `Embeddings input ${bad} is not a string (got ${typeof inputs[bad]}); pass the text to embed.`, { path: `input.${bad}` });
-}
-
-async function call(fetchImpl: typeof fetch, url: string, init: RequestInit, count: number): Promise<number[][]> {
-  let response: Response;
-  let text: string;
-  try {
-    // Inside the try, so a custom fetch that throws synchronously still becomes a typed error.
-    response = await fetchImpl(url, init);
-  } catch (cause) {
-    throw new RxllmError('connection-lost', `Could not reach ${url}: ${cause instanceof Error ? cause.message : String(cause)}. Check the URL and that the server is up.`, { cause });
-  }
-  try {
-    text = await response.text();
-  } catch (cause) {
-    throw new RxllmError('connection-lost', 'The connection was lost while reading the embeddings response. Retry the request.', { cause, status: response.status });
-  }
-  if (!response.ok) throw errorFromHttpResponse(response.status, response.headers, text);
-  const requestId = response.headers.get('x-request-id') ?? undefined;
-  return vectorsFrom(text, count, { status: response.status, ...(requestId ? { requestId } : {}) });
 }
 
 /** The vectors of an OpenAI-style embeddings body, in input order; throws a typed error for anything else. */

@@ -4,7 +4,7 @@ import { RxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
 import { decodeChatStream } from './decodeChatStream.js';
 import { fromEventStream } from './fromEventStream.js';
-import { errorFromHttpResponse } from './httpError.js';
+import { failedResponse, responseDetails, responseText } from './httpError.js';
 
 /**
  * The events of one chat-completions HTTP response, whatever its shape:
@@ -20,15 +20,8 @@ import { errorFromHttpResponse } from './httpError.js';
  * ```
  */
 export function eventsFromResponse(response: Response): Observable<LlmEvent> {
-  const requestId = response.headers.get('x-request-id') ?? undefined;
-  const context: ResponseContext = { status: response.status, ...(requestId ? { requestId } : {}) };
-  if (!response.ok) {
-    return defer(() => from(readText(response))).pipe(
-      switchMap((text) => {
-        throw errorFromHttpResponse(response.status, response.headers, text);
-      }),
-    );
-  }
+  if (!response.ok) return failedResponse(response);
+  const context: ResponseContext = responseDetails(response);
   if (!response.body) {
     return defer(() => {
       throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', context);
@@ -38,7 +31,7 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
   if (contentType.includes('text/event-stream')) {
     return fromEventStream(response.body).pipe(decodeChatStream(context));
   }
-  return defer(() => from(readText(response))).pipe(
+  return defer(() => from(responseText(response))).pipe(
     switchMap(
       (text) =>
         new Observable<LlmEvent>((subscriber) => {
@@ -64,15 +57,4 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
         }),
     ),
   );
-}
-
-async function readText(response: Response): Promise<string> {
-  try {
-    return await response.text();
-  } catch (cause) {
-    throw new RxllmError('connection-lost', 'The connection was lost while reading the response body. Retry the request.', {
-      cause,
-      status: response.status,
-    });
-  }
 }

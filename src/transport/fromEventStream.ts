@@ -81,7 +81,9 @@ export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<Ev
       },
       (error: unknown) => {
         ended = true;
-        subscriber.error(error);
+        // After teardown the failure is the cancel or abort itself, and nobody is listening: an
+        // error sent now would reach RxJS's `onStoppedNotification` as a leak.
+        if (!subscriber.closed) subscriber.error(error);
       },
     );
 

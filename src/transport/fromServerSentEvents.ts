@@ -1,7 +1,9 @@
-import { Observable, Subscription } from 'rxjs';
+import { defer, Observable } from 'rxjs';
 import { RxllmError, type RxllmErrorCode } from '../core/errors.js';
 import { fromEventStream, type EventSourceMessage } from './fromEventStream.js';
-import { errorFromHttpResponse } from './httpError.js';
+import { fetchOf, withHeaders } from './httpEndpoint.js';
+import { httpExchange } from './httpExchange.js';
+import { describeCause, failedResponse, responseText, unreachable } from './httpError.js';
 
 /** Options for {@link fromServerSentEvents}. */
 export interface FromServerSentEventsConfig<T> {
@@ -64,7 +66,8 @@ export interface ServerSentErrorPayload {
  *
  * - Emits one value per event (`JSON.parse(data)` unless `parse` says otherwise); comments
  *   (`: keep-alive`) are skipped.
- * - Completes on the `done` event (see `endEvent`), cancelling the rest of the body.
+ * - Completes on the `done` event (see `endEvent`). The rest of the body is still read when it ends
+ *   at once, so the connection can serve the next request; a body that goes on is cancelled.
  * - Errors with a typed {@link RxllmError}: an HTTP error status → `auth`, `bad-request`,
  *   `rate-limited`, `server` or `http` (with `status`, `retryAfterMs`); a 200 that is not an
  *   event stream → `malformed-event`; an `event: error` → `stream-error` with the server's code
@@ -87,97 +90,58 @@ export function fromServerSentEvents<T = unknown>(source: string | URL | Respons
   const parse = config.parse ?? ((message: EventSourceMessage) => JSON.parse(message.data) as T);
   const endEvent = config.endEvent === undefined ? 'done' : config.endEvent;
   if (source instanceof Response) {
-    return new Observable<T>((subscriber) => {
+    return defer(() => {
       if (source.bodyUsed) {
-        subscriber.error(
-          new RxllmError('invalid-config', 'fromServerSentEvents(response): this Response was already read. A Response can be read once; pass the URL for a source you can subscribe to again.'),
+        throw new RxllmError(
+          'invalid-config',
+          'fromServerSentEvents(response): this Response was already read. A Response can be read once; pass the URL for a source you can subscribe to again.',
         );
-        return;
       }
-      return eventsOf(source, source.url || 'the response', parse, endEvent).subscribe(subscriber);
+      return eventsOf(source, source.url || 'the response', parse, endEvent);
     });
   }
 
-  const fetchImpl = config.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function') {
-    throw new RxllmError('invalid-config', 'No fetch available: pass `fetch` to fromServerSentEvents (Node 18+ and browsers have one built in).');
-  }
+  const fetch = fetchOf('fromServerSentEvents', config.fetch);
   const url = String(source);
   const init = requestInit(config);
-  return new Observable<T>((subscriber) => {
-    const controller = new AbortController();
-    const inner = new Subscription();
-    new Promise<Response>((resolve) => resolve(fetchImpl(url, { ...init, signal: controller.signal }))).then(
-      (response) => {
-        if (subscriber.closed) {
-          response.body?.cancel().catch(() => undefined);
-          return;
-        }
-        inner.add(eventsOf(response, url, parse, endEvent).subscribe(subscriber));
-      },
-      (cause: unknown) => {
-        if (controller.signal.aborted) return;
-        subscriber.error(
-          new RxllmError('connection-lost', `Could not reach ${url}: ${describe(cause)}. Check the URL and that the server is up.`, { cause, tokensEmitted: false }),
-        );
-      },
-    );
-    return () => {
-      inner.unsubscribe();
-      controller.abort();
-    };
-  });
+  return httpExchange(
+    (signal) => fetch(url, { ...init, signal }),
+    (cause) => unreachable(url, cause),
+    (response) => eventsOf(response, url, parse, endEvent),
+  );
 }
 
 function requestInit(config: FromServerSentEventsConfig<unknown>): RequestInit {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  const defaults: Record<string, string> = { accept: 'text/event-stream' };
   let body: string | undefined;
   if (config.body !== undefined) {
     body = typeof config.body === 'string' ? config.body : JSON.stringify(config.body);
-    if (typeof config.body !== 'string') headers['content-type'] = 'application/json';
-  }
-  // Caller headers win, whatever their case (a `Content-Type` replaces the default `content-type`).
-  for (const [name, value] of Object.entries(config.headers ?? {})) {
-    delete headers[name.toLowerCase()];
-    headers[name] = value;
+    if (typeof config.body !== 'string') defaults['content-type'] = 'application/json';
   }
   const method = config.method ?? (body === undefined ? 'GET' : 'POST');
-  return { method, headers, ...(body === undefined ? {} : { body }) };
+  return { method, headers: withHeaders(defaults, config.headers), ...(body === undefined ? {} : { body }) };
 }
 
 /** The values of one response, under the protocol described on {@link fromServerSentEvents}. */
 function eventsOf<T>(response: Response, url: string, parse: (message: EventSourceMessage) => T, endEvent: string | null): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    const status = response.status;
-    if (!response.ok) {
-      response.text().then(
-        (text) => subscriber.error(errorFromHttpResponse(status, response.headers, text)),
-        (cause: unknown) => subscriber.error(lost(cause, status, false)),
-      );
-      return () => {
-        response.body?.cancel().catch(() => undefined);
-      };
-    }
-    const contentType = response.headers.get('content-type') ?? '';
-    if (!response.body || !contentType.includes('text/event-stream')) {
-      response.text().then(
-        (text) =>
-          subscriber.error(
-            new RxllmError('malformed-event', `Expected an event stream from ${url}, got ${contentType || 'no content-type'}: ${text.slice(0, 200) || '(empty body)'}`, {
-              status,
-              raw: text.slice(0, 2000),
-              tokensEmitted: false,
-            }),
-          ),
-        (cause: unknown) => subscriber.error(lost(cause, status, false)),
-      );
-      return () => {
-        response.body?.cancel().catch(() => undefined);
-      };
-    }
+  if (!response.ok) return failedResponse(response);
+  const status = response.status;
+  const contentType = response.headers.get('content-type') ?? '';
+  const body = response.body;
+  if (!body || !contentType.includes('text/event-stream')) {
+    return defer(async () => {
+      const text = await responseText(response);
+      throw new RxllmError('malformed-event', `Expected an event stream from ${url}, got ${contentType || 'no content-type'}: ${text.slice(0, 200) || '(empty body)'}`, {
+        status,
+        raw: text.slice(0, 2000),
+        tokensEmitted: false,
+      });
+    });
+  }
 
+  return new Observable<T>((subscriber) => {
     let emitted = false;
-    return fromEventStream(response.body).subscribe({
+    return fromEventStream(body).subscribe({
       next: (message) => {
         if (message.unterminated) {
           subscriber.error(
@@ -202,7 +166,7 @@ function eventsOf<T>(response: Response, url: string, parse: (message: EventSour
           value = parse(message);
         } catch (cause) {
           subscriber.error(
-            new RxllmError('malformed-event', `An event from ${url} could not be read: ${describe(cause)}.`, {
+            new RxllmError('malformed-event', `An event from ${url} could not be read: ${describeCause(cause)}.`, {
               cause,
               status,
               raw: message.data.slice(0, 2000),
@@ -252,13 +216,9 @@ function serverError(data: string, status: number, emitted: boolean): RxllmError
 }
 
 function lost(cause: unknown, status: number, emitted: boolean): RxllmError {
-  return new RxllmError('connection-lost', `The connection was lost while reading the event stream: ${describe(cause)}. Retry the request.`, {
+  return new RxllmError('connection-lost', `The connection was lost while reading the event stream: ${describeCause(cause)}. Retry the request.`, {
     cause,
     status,
     tokensEmitted: emitted,
   });
-}
-
-function describe(cause: unknown): string {
-  return cause instanceof Error ? cause.message : String(cause);
 }

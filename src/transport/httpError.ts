@@ -1,3 +1,4 @@
+import { defer, type Observable } from 'rxjs';
 import { RxllmError, type RxllmErrorCode } from '../core/errors.js';
 
 /**
@@ -27,6 +28,58 @@ export function errorFromHttpResponse(
     raw: bodyText.slice(0, 2000),
     tokensEmitted: false,
   });
+}
+
+/**
+ * Reads a non-success response's body and errors with {@link errorFromHttpResponse}'s error for it
+ * (or `connection-lost`, when the body fails mid-read). Emits nothing. Cold: the body is read on subscribe.
+ */
+export function failedResponse(response: Response): Observable<never> {
+  return defer(async () => {
+    throw errorFromHttpResponse(response.status, response.headers, await responseText(response));
+  });
+}
+
+/**
+ * A response's whole body as text. Rejects with `connection-lost` (with the status) when the
+ * connection fails mid-body, so a cut-off body never passes for a short one.
+ */
+export async function responseText(response: Response): Promise<string> {
+  try {
+    return await response.text();
+  } catch (cause) {
+    throw new RxllmError('connection-lost', `The connection was lost while reading the response body: ${describeCause(cause)}. Retry the request.`, {
+      cause,
+      status: response.status,
+      tokensEmitted: false,
+    });
+  }
+}
+
+/** The `connection-lost` error for a request to `url` that failed before any response (refused, DNS, reset, a fetch that threw). */
+export function unreachable(url: string, cause: unknown): RxllmError {
+  return new RxllmError('connection-lost', `Could not reach ${url}: ${describeCause(cause)}. Check the URL and that the server is up.`, {
+    cause,
+    tokensEmitted: false,
+  });
+}
+
+/** What a response tells an error about itself: its status and, when sent, the provider's request id. */
+export function responseDetails(response: Response): { status: number; requestId?: string } {
+  const requestId = response.headers.get('x-request-id') ?? undefined;
+  return requestId ? { status: response.status, requestId } : { status: response.status };
+}
+
+/**
+ * An error's message for another error's text, with the message of its own `cause` when it has one
+ * (undici's `fetch failed` says why only in its cause: `connect ECONNREFUSED`, `other side closed`).
+ */
+export function describeCause(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
 }
 
 /** Maps an HTTP status to an {@link RxllmErrorCode}. */

@@ -1,6 +1,7 @@
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
+import { PartialText } from '../core/PartialText.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { planStep, requestOverride, Simulator } from '../simulator/plan.js';
@@ -39,8 +40,9 @@ export interface SimulatedTransportConfig {
  * ```
  *
  * - Each subscription validates the request like the real transports
- *   (`invalid-request`, nothing simulated) and takes the next place in the
- *   simulator's request order.
+ *   (`invalid-request`, nothing simulated; free for a request `withMiddleware`
+ *   already validated) and takes the next place in the simulator's request order.
+ *   The request context is for the middleware above: it changes nothing here.
  * - Emits text (or tool-call) events at the planned times, then `finish`, then
  *   `usage` (unless `stream_options` is set without `include_usage`). With
  *   `stream: false` the whole answer arrives at once when generation would end.
@@ -88,15 +90,14 @@ export function simulatedTransport(config: SimulatedTransportConfig = {}): Trans
         return undefined;
       }
       const { stream, requestId } = plan;
-      const partial: string[] = [];
-      let tokensEmitted = false;
+      const partial = new PartialText();
 
       return playPlan(plan, scheduler).subscribe((moment) => {
         if (moment.type === 'step') {
           for (const delta of planStep(plan, moment.index).deltas) {
-            if (delta.type === 'text' && delta.choice === 0) partial.push(delta.text);
-            if (delta.type !== 'finish') tokensEmitted = true;
-            subscriber.next(deltaEvent(delta));
+            const event = deltaEvent(delta);
+            partial.add(event);
+            subscriber.next(event);
           }
           return;
         }
@@ -110,18 +111,15 @@ export function simulatedTransport(config: SimulatedTransportConfig = {}): Trans
           case 'status':
             subscriber.error(errorFromHttpResponse(ending.status, new Headers(ending.headers), ending.body));
             return;
-          case 'disconnect': {
-            const partialText = partial.join('');
+          case 'disconnect':
             subscriber.error(
               new RxllmError('connection-lost', 'The connection was lost mid-answer (simulated disconnect). Retry the request.', {
                 // What the HTTP transports report when a streaming body breaks after the 200 headers.
                 ...(stream ? { status: 200, requestId } : {}),
-                ...(partialText ? { partialText } : {}),
-                tokensEmitted,
+                ...partial.errorDetails(),
               }),
             );
             return;
-          }
           default:
             return;
         }

@@ -1,23 +1,15 @@
 import { defer } from 'rxjs';
-import { RxllmError } from '../core/errors.js';
+import type { RequestContext } from '../core/context.js'; // for the docs
+import type { RxllmError } from '../core/errors.js'; // for the docs
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { requestEvents } from './requestEvents.js';
+import { eventsFromResponse } from './eventsFromResponse.js';
+import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
+import { httpExchange } from './httpExchange.js';
+import { unreachable } from './httpError.js';
 
-/** Options for {@link sseTransport}. */
-export interface SseTransportConfig {
-  /**
-   * The API root, up to and including the version (`https://api.openai.com/v1`,
-   * `http://127.0.0.1:11434/v1`). `/chat/completions` is appended.
-   * @defaultValue `"https://api.openai.com/v1"`
-   */
-  baseURL?: string;
-  /** Sent as `Authorization: Bearer <apiKey>`. Omit for local servers that need none. */
-  apiKey?: string;
-  /** Extra headers sent with every request (Azure `api-key`, OpenRouter `HTTP-Referer`, ...). */
-  headers?: Record<string, string>;
-  /** The fetch to use. @defaultValue `globalThis.fetch` */
-  fetch?: typeof fetch;
+/** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
+export interface SseTransportConfig extends HttpEndpointConfig {
   /**
    * Ask streaming responses to end with a usage chunk (`stream_options.include_usage`),
    * unless the request sets `stream_options` itself.
@@ -32,11 +24,13 @@ export interface SseTransportConfig {
  * OpenRouter, Groq, the rxllm simulator). Works in Node 18+ and browsers.
  *
  * Each subscription validates the request (an `invalid-request` error, nothing
- * sent), POSTs it, and emits the answer's {@link LlmEvent}s as they arrive.
+ * sent; free for a request `withMiddleware` already validated), POSTs it, and emits the answer's {@link LlmEvent}s as they arrive.
  * Requests stream unless `stream: false` is set; a non-streaming answer becomes
  * the same events. Completes after the last `finish` event; errors with a typed
  * {@link RxllmError}. Cold: nothing is sent before subscribe. Unsubscribe aborts
- * the HTTP request.
+ * the HTTP request; a finished answer's connection is kept for the next request.
+ * The {@link RequestContext} beside a request is for the middleware above: none
+ * of it is sent.
  *
  * @example
  * ```ts
@@ -48,33 +42,16 @@ export interface SseTransportConfig {
  * ```
  */
 export function sseTransport(config: SseTransportConfig = {}): Transport {
-  const baseURL = (config.baseURL ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
-  const fetchImpl = config.fetch ?? globalThis.fetch;
-  if (typeof fetchImpl !== 'function') {
-    throw new RxllmError('invalid-config', 'No fetch available: pass `fetch` to sseTransport (Node 18+ and browsers have one built in).');
-  }
-  if (!/^https?:\/\//.test(baseURL)) {
-    throw new RxllmError('invalid-config', `sseTransport baseURL must start with http:// or https://, got "${config.baseURL}".`);
-  }
-  const url = `${baseURL}/chat/completions`;
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    accept: 'text/event-stream, application/json',
-    ...(config.apiKey ? { authorization: `Bearer ${config.apiKey}` } : {}),
-    ...config.headers,
-  };
+  const { url, fetch, headers } = httpEndpoint('sseTransport', config, '/chat/completions', 'text/event-stream, application/json');
   const includeUsage = config.includeUsage ?? true;
 
   return (request: LlmRequest) =>
     defer(() => {
       const body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
-      return requestEvents(
-        (signal) => fetchImpl(url, { method: 'POST', headers, body, signal }),
-        (cause) =>
-          new RxllmError('connection-lost', `Could not reach ${url}: ${cause instanceof Error ? cause.message : String(cause)}. Check the URL and that the server is up.`, {
-            cause,
-            tokensEmitted: false,
-          }),
+      return httpExchange(
+        (signal) => fetch(url, { method: 'POST', headers, body, signal }),
+        (cause) => unreachable(url, cause),
+        eventsFromResponse,
       );
     });
 }

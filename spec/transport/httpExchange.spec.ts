@@ -1,0 +1,179 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
+import { config, lastValueFrom, NEVER, Observable, of, toArray } from 'rxjs';
+import { openaiTransport } from '../../src/openai/openaiTransport';
+import { embeddingsClient } from '../../src/transport/embeddings';
+import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
+import { httpExchange } from '../../src/transport/httpExchange';
+import { sseTransport } from '../../src/transport/sse';
+import { chatRequest } from '../helpers/transportContract';
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const unreachable = (cause: unknown) => ({ unreachable: cause });
+const okResponse = () => new Response('ok');
+
+describe('httpExchange', () => {
+  it('is cold: sends on subscribe, once per subscription, each with a signal of its own', async () => {
+    const signals: AbortSignal[] = [];
+    const exchange$ = httpExchange(
+      (signal) => {
+        signals.push(signal);
+        return Promise.resolve(okResponse());
+      },
+      unreachable,
+      (response) => of(response.status),
+    );
+    expect(signals).toHaveLength(0);
+
+    expect(await lastValueFrom(exchange$)).toBe(200);
+    expect(await lastValueFrom(exchange$)).toBe(200);
+
+    expect(signals).toHaveLength(2);
+    expect(signals[0]).not.toBe(signals[1]);
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, false]); // finished: nothing aborted
+  });
+
+  it('unsubscribing aborts its own request, and reads nothing of a response that arrives afterwards', async () => {
+    let respond!: (response: Response) => void;
+    const signals: AbortSignal[] = [];
+    let cancelled = false;
+    let reads = 0;
+    const exchange$ = httpExchange(
+      (signal) => {
+        signals.push(signal);
+        return new Promise<Response>((resolve) => (respond = resolve));
+      },
+      unreachable,
+      () => {
+        reads++;
+        return NEVER;
+      },
+    );
+
+    const kept = exchange$.subscribe();
+    exchange$.subscribe().unsubscribe();
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, true]);
+
+    const body = new ReadableStream({ cancel: () => void (cancelled = true) });
+    respond(new Response(body)); // the second subscription's send resolves late
+    await pause(0);
+
+    expect(reads).toBe(0);
+    expect(cancelled).toBe(true);
+    kept.unsubscribe();
+    expect(signals[0]!.aborted).toBe(true);
+  });
+
+  it('a send that throws, synchronously or not, errors with unreachable(cause)', async () => {
+    const thrown = new TypeError('fetch is broken');
+    const sync$ = httpExchange(
+      () => {
+        throw thrown;
+      },
+      unreachable,
+      () => of(1),
+    );
+    const async$ = httpExchange(() => Promise.reject(thrown), unreachable, () => of(1));
+
+    await expect(lastValueFrom(sync$)).rejects.toEqual({ unreachable: thrown });
+    await expect(lastValueFrom(async$)).rejects.toEqual({ unreachable: thrown });
+  });
+
+  it('a read that throws instead of returning an Observable errors, and aborts the request', async () => {
+    let signal!: AbortSignal;
+    const broken = new Error('read is broken');
+    const exchange$ = httpExchange(
+      (s) => {
+        signal = s;
+        return Promise.resolve(okResponse());
+      },
+      unreachable,
+      () => {
+        throw broken;
+      },
+    );
+
+    await expect(lastValueFrom(exchange$)).rejects.toBe(broken);
+    expect(signal.aborted).toBe(true);
+  });
+
+  it('sends no notification to a subscriber that left, whatever the request does afterwards', async () => {
+    const stopped: unknown[] = [];
+    const previous = config.onStoppedNotification;
+    config.onStoppedNotification = (notification) => stopped.push(notification);
+    try {
+      // A fetch that rejects with the abort (as fetch does), and one whose response comes anyway.
+      const rejecting$ = httpExchange(
+        (signal) => new Promise<Response>((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+        unreachable,
+        () => of(1),
+      );
+      const late$ = httpExchange(
+        () => pause(5).then(okResponse),
+        unreachable,
+        () => new Observable<number>((subscriber) => subscriber.error(new Error('would be late'))),
+      );
+      rejecting$.subscribe({ error: () => undefined }).unsubscribe();
+      late$.subscribe({ error: () => undefined }).unsubscribe();
+      await pause(30);
+
+      expect(stopped).toEqual([]);
+    } finally {
+      config.onStoppedNotification = previous;
+    }
+  });
+});
+
+describe('the clients built on httpExchange', () => {
+  // A keep-alive server of its own for each test (fetch pools connections by origin), counting the
+  // connections its requests came on.
+  let server: Server;
+  let origin: string;
+  let requests: number;
+  let connections: number;
+  beforeEach(async () => {
+    requests = 0;
+    connections = 0;
+    server = createServer((request, response) => {
+      requests++;
+      request.resume();
+      request.on('end', () => {
+        if (request.url === '/v1/embeddings') {
+          response.writeHead(200, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ data: [{ index: 0, embedding: [1, 2] }] }));
+          return;
+        }
+        response.writeHead(200, { 'content-type': 'text/event-stream' });
+        if (request.url === '/events') response.write('data: 1\n\nevent: done\ndata: {}\n\n');
+        else response.write('data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+        // The body ends a moment after the answer's last event: a client that aborted at the
+        // answer's end would lose the connection.
+        setTimeout(() => response.end(), 5);
+      });
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterEach(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  const clients: [string, () => Observable<unknown>][] = [
+    ['sseTransport', () => sseTransport({ baseURL: `${origin}/v1` })(chatRequest)],
+    ['openaiTransport', () => openaiTransport(new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'sk-test' }))(chatRequest)],
+    ['embeddingsClient', () => embeddingsClient({ baseURL: `${origin}/v1` })(['x'], 'm')],
+    ['fromServerSentEvents', () => fromServerSentEvents(`${origin}/events`)],
+  ];
+
+  it.each(clients)('%s reads a finished answer to its end, so the next request reuses the connection', async (_name, call) => {
+    await lastValueFrom(call().pipe(toArray()));
+    await pause(50); // the end of the body is read after the answer completes
+    await lastValueFrom(call().pipe(toArray()));
+
+    expect(requests).toBe(2);
+    expect(connections).toBe(1);
+  });
+});
