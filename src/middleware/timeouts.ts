@@ -1,6 +1,7 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { stepOf, timeLeft } from '../core/context.js';
+import { PartialText } from '../core/PartialText.js';
 import { RxllmError, type TimeLimit } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
@@ -76,8 +77,7 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       const name = stepOf(request, context);
       const start = scheduler.now();
       const left = timeLeft(context, scheduler);
-      const partial: string[] = [];
-      let sawContent = false;
+      const partial = new PartialText();
       let lastEventAt = start;
       let upstream: Subscription | undefined;
       const timers: Subscription[] = [];
@@ -85,8 +85,7 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       const fail = (limit: TimeLimit, message: string) => {
         // Abort first: a retry() downstream resubscribes from inside error(), and the old request must be gone by then.
         upstream?.unsubscribe();
-        const partialText = partial.join('');
-        subscriber.error(new RxllmError('timeout', message, { limit, tokensEmitted: sawContent, ...(partialText ? { partialText } : {}) }));
+        subscriber.error(new RxllmError('timeout', message, { limit, ...partial.errorDetails() }));
       };
 
       if (left <= 0) {
@@ -133,12 +132,12 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       upstream = next(request, context).subscribe({
         next: (event) => {
           lastEventAt = scheduler.now();
-          if (!sawContent && isContentEvent(event)) {
-            sawContent = true;
+          const firstContent = !partial.tokensEmitted && isContentEvent(event);
+          partial.add(event);
+          if (firstContent) {
             firstTokenTimer?.unsubscribe();
             if (idle !== undefined) armIdle(idle, idle);
           }
-          if (event.type === 'text' && event.choice === 0) partial.push(event.text);
           subscriber.next(event);
         },
         error: (error: unknown) => subscriber.error(error),

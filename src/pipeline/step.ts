@@ -2,7 +2,8 @@ import { asyncScheduler, defer, Observable, type SchedulerLike, Subscription } f
 import { z } from 'zod';
 import type { RequestContext, Served } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
-import { isContentEvent, type LlmEvent } from '../core/events.js';
+import type { LlmEvent } from '../core/events.js';
+import { PartialText } from '../core/PartialText.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
@@ -157,8 +158,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       });
 
       const ask = (request: LlmRequest, reask: number): void => {
-        let text = '';
-        let started = false;
+        const partial = new PartialText();
         // A re-ask is a new request: whoever answered the last one is not news for this one.
         served = undefined;
         subscriber.next({ ...base('', reask), status: 'waiting' });
@@ -166,17 +166,15 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
           // defer: a transport that throws instead of returning an observable errors the run, re-asks included.
           defer(() => transport(request, context)).subscribe({
             next: (event: LlmEvent) => {
-              if (!isContentEvent(event)) return;
-              const isText = event.type === 'text' && event.choice === 0;
-              if (isText) text += event.text;
+              const started = partial.tokensEmitted;
+              const grew = partial.add(event);
+              if (!partial.tokensEmitted) return; // not content: usage, finish
               // A non-text token (reasoning, tool call) shows once that the model has started.
-              const changed = (isText && event.text !== '') || !started;
-              started = true;
               firstTokenAt ??= scheduler.now();
-              if (changed) subscriber.next({ ...base(text, reask), status: 'streaming' });
+              if (grew || !started) subscriber.next({ ...base(partial.text, reask), status: 'streaming' });
             },
             error: (error: unknown) => subscriber.error(isRxllmError(error) && error.step === undefined ? error.with({ step: name }) : error),
-            complete: () => settle(request, text, reask),
+            complete: () => settle(request, partial.text, reask),
           }),
         );
       };
