@@ -65,7 +65,7 @@ export { finalValue } from './pipeline/finalValue.js';
 export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable } from './pipeline/Progress.js';
 
 /* Request keys, de-duplication, cache */
-export { requestKey, isSampledRequest, stableStringify, type RequestScope } from './core/requestKey.js';
+export { requestKey, isSampledRequest, type RequestScope } from './core/requestKey.js';
 export { dedupe, type DedupeConfig, type DedupeStats, type DedupeMiddleware } from './middleware/dedupe.js';
 export { cache, type CacheConfig, type CacheStats, type CacheMiddleware } from './middleware/cache.js';
 export { memoryCacheStore, type MemoryCacheStore, type MemoryCacheStoreConfig } from './cache/memoryCacheStore.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
-import { stableStringify } from '../core/requestKey.js';
+import { stableStringify } from '../internal/stableStringify.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
 import { laneField, withoutLane } from '../load/lane.js';
