@@ -10,7 +10,7 @@
  *
  *   npx ts-node examples/measure.ts [report.html]
  *
- * In an app the imports are `from 'rxllm'`.
+ * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -7,7 +7,7 @@
  *
  *   npx ts-node examples/resilience.ts
  *
- * In an app the imports are `from 'rxllm'`.
+ * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
 import { withMiddleware } from '../src/core/transport';

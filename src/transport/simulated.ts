@@ -59,7 +59,8 @@ export interface SimulatedTransportConfig {
  * @example
  * ```ts
  * import { lastValueFrom } from 'rxjs';
- * import { simulatedTransport, text } from 'rxllm';
+ * import { text } from 'rxllm';
+ * import { simulatedTransport } from 'rxllm/simulator';
  * const llm = simulatedTransport({ seed: 7 });
  * const answer = await lastValueFrom(
  *   llm({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Classify the sentiment as positive or negative: I love it' }] })
