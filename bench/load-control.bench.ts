@@ -21,7 +21,7 @@ import { inLane } from '../src/load/lane';
 import { batch } from '../src/middleware/batch';
 import { limit, type LimitConfig } from '../src/middleware/limit';
 import { text } from '../src/operators/text';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 

@@ -29,7 +29,7 @@ import { measure } from '../src/middleware/measure';
 import { graph } from '../src/pipeline/graph';
 import { step } from '../src/pipeline/step';
 import type { SimulatorProfiles } from '../src/simulator/profiles';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const RUNS = 12;
 const ticket = `My order #4821 arrived with a cracked screen. I was charged twice for shipping

@@ -20,7 +20,7 @@ import { retry } from '../src/middleware/retry';
 import { route } from '../src/middleware/route';
 import { timeouts } from '../src/middleware/timeouts';
 import { text } from '../src/operators/text';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const sim = simulatedTransport({
   seed: 4,

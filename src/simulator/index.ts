@@ -3,7 +3,7 @@
  * on RxJS scheduler timers (so also in virtual time); the profiles set its latency, length and faults
  * per model name. The same simulator over real HTTP is `startSimulatorServer` from "rxllm/node".
  */
-export { simulatedTransport, type SimulatedTransportConfig } from '../transport/simulated.js';
+export { simulatedTransport, type SimulatedTransportConfig } from './simulatedTransport.js';
 export {
   defaultSimulatorProfiles,
   parseSimulatorProfiles,

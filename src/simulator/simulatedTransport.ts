@@ -3,11 +3,11 @@ import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { planStep, requestOverride, Simulator } from '../simulator/plan.js';
-import { deltaEvent, usageEvent, wholeResponseEvents } from '../simulator/planEvents.js';
-import { playPlan } from '../simulator/playPlan.js';
-import type { SimulatorProfiles } from '../simulator/profiles.js';
-import { errorFromHttpResponse } from './httpError.js';
+import { planStep, requestOverride, Simulator } from './plan.js';
+import { deltaEvent, usageEvent, wholeResponseEvents } from './planEvents.js';
+import { playPlan } from './playPlan.js';
+import type { SimulatorProfiles } from './profiles.js';
+import { errorFromHttpResponse } from '../transport/httpError.js';
 
 /** Options for {@link simulatedTransport}. */
 export interface SimulatedTransportConfig {

@@ -6,7 +6,7 @@ import type { LlmRequest } from '../../src/core/request';
 import { result } from '../../src/operators/result';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { tokenize } from '../../src/simulator/tokenize';
-import { simulatedTransport } from '../../src/transport/simulated';
+import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { createTestScheduler } from '../helpers/marbles';
 
 // A profile with no randomness in its timing: first token at 300 ms, then one every 10 ms.
