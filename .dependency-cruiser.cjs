@@ -15,10 +15,10 @@ const BELOW = {
   operators: ['core', 'internal'],
   cache: ['core', 'internal'],
   metrics: ['core', 'internal'],
-  simulator: ['core', 'internal'],
-  // Transports: the edge where Promises, fetch and sockets become Observables (the in-process simulated
-  // transport plays the simulator's plan; the decoders may use operators).
-  transport: ['core', 'internal', 'operators', 'simulator'],
+  // Transports: the edge where Promises, fetch and sockets become Observables (the decoders may use operators).
+  transport: ['core', 'internal', 'operators'],
+  // The simulator ("rxllm/simulator"): its in-process transport maps faults to the transports' HTTP errors.
+  simulator: ['core', 'internal', 'operators', 'transport'],
   // What limit() and batch() are built from (the embeddings batcher wraps the embeddings client).
   load: ['core', 'internal', 'operators', 'cache', 'metrics', 'transport'],
   middleware: ['core', 'internal', 'operators', 'cache', 'metrics', 'transport', 'load'],

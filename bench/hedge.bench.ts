@@ -11,7 +11,7 @@ import { type Middleware, type Transport, withMiddleware } from '../src/core/tra
 import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
 import { hedge } from '../src/middleware/hedge';
 import { measure } from '../src/middleware/measure';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 import { round } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 

@@ -20,7 +20,7 @@ import { type Middleware, type Transport, withMiddleware } from '../src/core/tra
 import { batch } from '../src/middleware/batch';
 import { limit, type LimitConfig } from '../src/middleware/limit';
 import { text } from '../src/operators/text';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 

@@ -12,7 +12,7 @@ import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
 import { measure } from '../src/middleware/measure';
 import { route, type RouteDecision } from '../src/middleware/route';
 import { createRng } from '../src/simulator/prng';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 import { round } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 

@@ -25,7 +25,7 @@ import type { Transport } from '../src/core/transport';
 import { distributionQuantile } from '../src/simulator/latency';
 import { Simulator } from '../src/simulator/plan';
 import { defaultSimulatorProfiles } from '../src/simulator/profiles';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 import { sseTransport } from '../src/transport/sse';
 import { writeResults } from './lib/writeResults';
 

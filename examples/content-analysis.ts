@@ -12,7 +12,7 @@ import { z } from 'zod';
 import type { Transport } from '../src/core/transport';
 import { parallel } from '../src/pipeline/parallel';
 import { step } from '../src/pipeline/step';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const model = 'gpt-4o-mini';
 

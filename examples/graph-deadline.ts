@@ -16,7 +16,7 @@ import { isRxllmError } from '../src/core/errors';
 import { type Middleware, type Transport, withMiddleware } from '../src/core/transport';
 import { graph } from '../src/pipeline/graph';
 import { step } from '../src/pipeline/step';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const model = 'gpt-4o-mini';
 type Label = 'positive' | 'negative' | 'neutral';

@@ -12,7 +12,7 @@
  *
  *   npx ts-node examples/measure.ts [report.html]
  *
- * In an app the imports are `from 'rxllm'`.
+ * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { measure } from '../src/middleware/measure';
 import { graph } from '../src/pipeline/graph';
 import { step } from '../src/pipeline/step';
 import type { SimulatorProfiles } from '../src/simulator/profiles';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const RUNS = 12;
 const ticket = `My order #4821 arrived with a cracked screen. I was charged twice for shipping

@@ -7,7 +7,7 @@
  *
  *   npx ts-node examples/resilience.ts
  *
- * In an app the imports are `from 'rxllm'`.
+ * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
 import { withMiddleware } from '../src/core/transport';
@@ -20,7 +20,7 @@ import { retry } from '../src/middleware/retry';
 import { route } from '../src/middleware/route';
 import { timeouts } from '../src/middleware/timeouts';
 import { text } from '../src/operators/text';
-import { simulatedTransport } from '../src/transport/simulated';
+import { simulatedTransport } from '../src/simulator/simulatedTransport';
 
 const sim = simulatedTransport({
   seed: 4,

@@ -1,7 +1,8 @@
 /*
  * The packed package, as a user installs it: `npm pack` the built dist/, unpack the tarball
  * into a temp node_modules (its dependencies linked from this project's, so no network is
- * needed), and load it from CommonJS and ESM in child processes.
+ * needed), load it from CommonJS and ESM in child processes, and compile consumers with tsc.
+ * The optional peer @opentelemetry/api is left out, as in an app that does not use OpenTelemetry.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,10 @@ import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(__dirname, '..');
 const exportsToCheck = ['sseTransport', 'parseRequest', 'isRxllmError', 'RxllmError', 'withMiddleware', 'textSoFar', 'result', 'fromEventStream'];
+// One value from every subpath entry point: each must load from CommonJS and ESM.
+const subpathExports = { metrics: 'LatencyRegistry', simulator: 'simulatedTransport', openai: 'openaiTransport', testing: 'scriptedTransport', node: 'toServerSentEvents' };
+const OTEL = '@opentelemetry/api';
+const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 
 let dir: string;
 let installed: string;
@@ -38,23 +43,95 @@ beforeAll(() => {
   // Dependencies and peers, linked from this project's node_modules as an install would place them.
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
   for (const name of Object.keys({ ...manifest['dependencies'], ...manifest['peerDependencies'] })) {
-    const target = join(root, 'node_modules', name);
-    if (!existsSync(target)) continue;
-    mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
-    symlinkSync(target, join(dir, 'node_modules', name), 'dir');
+    if (name !== OTEL) link(name);
   }
+  // What a TypeScript consumer in Node has beside the package.
+  link('@types/node');
 }, 60_000);
+
+function link(name: string): void {
+  const target = join(root, 'node_modules', name);
+  if (!existsSync(target)) return;
+  mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
+  symlinkSync(target, join(dir, 'node_modules', name), 'dir');
+}
+
+/** Type-checks `files` (name -> source) as a consumer project with these compiler options; returns tsc's output. */
+function typecheck(name: string, compilerOptions: Record<string, unknown>, files: Record<string, string>): { ok: boolean; output: string } {
+  const project = join(dir, name);
+  mkdirSync(project, { recursive: true });
+  for (const [file, source] of Object.entries(files)) writeFileSync(join(project, file), source);
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', ...compilerOptions }, files: Object.keys(files) }));
+  try {
+    return { ok: true, output: execFileSync(process.execPath, [tsc, '-p', project], { cwd: dir, encoding: 'utf8', timeout: 150_000 }) };
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    return { ok: false, output: `${stdout ?? ''}${stderr ?? ''}` || String(error) };
+  }
+}
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-it('packs only the build, the README and the manifest', () => {
+it('packs only the build, the README, the changelog and the manifest', () => {
   expect(packedFiles).toContain('package.json');
   expect(packedFiles).toContain('dist/cjs/index.js');
   expect(packedFiles).toContain('dist/esm/index.js');
   expect(packedFiles).toContain('dist/cjs/index.d.ts');
-  expect(packedFiles.filter((file) => !/^(dist\/|package\.json$|README\.md$|LICENSE)/.test(file))).toEqual([]);
+  expect(packedFiles.filter((file) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE)/.test(file))).toEqual([]);
+});
+
+it('marks both halves of the build side-effect free for bundlers, which read the nearest package.json', () => {
+  for (const half of ['cjs', 'esm']) {
+    const nearest = JSON.parse(readFileSync(join(installed, 'dist', half, 'package.json'), 'utf8')) as Record<string, unknown>;
+    expect(nearest).toEqual({ type: half === 'cjs' ? 'commonjs' : 'module', sideEffects: false });
+  }
+});
+
+it('loads every subpath entry point from CommonJS and ESM', () => {
+  const out = node(
+    `import { createRequire } from 'node:module';
+     const require = createRequire(import.meta.url);
+     const entries = ${JSON.stringify(subpathExports)};
+     const result = {};
+     for (const [subpath, name] of Object.entries(entries)) {
+       result[subpath] = [typeof require('rxllm/' + subpath)[name], typeof (await import('rxllm/' + subpath))[name]];
+     }
+     console.log(JSON.stringify(result));`,
+    'subpaths.mjs',
+  );
+  expect(JSON.parse(out)).toEqual(Object.fromEntries(Object.keys(subpathExports).map((subpath) => [subpath, ['function', 'function']])));
+});
+
+it('records into a LatencyHistogram from ESM and CommonJS (hdr-histogram-js is CommonJS, imported by file path)', () => {
+  const out = node(
+    `import { createRequire } from 'node:module';
+     const builds = [createRequire(import.meta.url)('rxllm/metrics'), await import('rxllm/metrics')];
+     console.log(JSON.stringify(builds.map(({ LatencyHistogram }) => {
+       const histogram = new LatencyHistogram();
+       for (const ms of [120, 180, 95, 2400]) histogram.record(ms);
+       return histogram.summary();
+     })));`,
+    'histogram.mjs',
+  );
+  const summary = { count: 4, mean: 698.75, min: 95, p50: 120, p95: 2401, p99: 2401, max: 2401 };
+  expect(JSON.parse(out)).toEqual([summary, summary]);
+});
+
+it('loads no metrics exporters, simulator or optional peers for the root entry', () => {
+  const out = node(
+    `require('rxllm');
+     console.log(JSON.stringify(Object.keys(require.cache)));`,
+    'loaded.cjs',
+  );
+  const loaded = (JSON.parse(out) as string[]).map((file) => file.slice(dir.length + 1));
+  const ours = loaded.filter((file) => file.startsWith('node_modules/rxllm/')).map((file) => file.slice('node_modules/rxllm/dist/cjs/'.length));
+  // limit() keeps a histogram per lane, so the histogram class (and hdr-histogram-js's plain 32-bit histogram) may load.
+  expect(ours.filter((file) => file.startsWith('metrics/') && file !== 'metrics/LatencyHistogram.js')).toEqual([]);
+  expect(ours.filter((file) => /^(simulator|node|openai|testing|cli|web)\//.test(file))).toEqual([]);
+  expect(loaded.filter((file) => /node_modules\/(pako|openai|@opentelemetry|base64-js|@assemblyscript)\//.test(file))).toEqual([]);
+  expect(loaded).not.toContain('node_modules/hdr-histogram-js/dist/index.js');
 });
 
 it('loads with require() from CommonJS, rxllm and rxllm/openai', () => {
@@ -115,4 +192,65 @@ it('has an rxllm bin that prints help', () => {
   const help = execFileSync(process.execPath, [bin, '--help'], { cwd: dir, encoding: 'utf8', timeout: 15_000 });
   expect(help).toContain('Usage:');
   expect(help).toContain('rxllm chat');
+});
+
+// tsc is slow on a busy machine (a full check of @types/node, rxjs and zod is ~20 s of CPU), so only
+// the root consumer is checked in full; the resolution checks skip library files.
+describe('compiled by tsc', () => {
+  const rootOnly = `
+import { measure, sseTransport, withMiddleware, type LimitStats, type LlmRequest, type MeasureConfig } from 'rxllm';
+const request: LlmRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
+export const llm = withMiddleware(sseTransport({ baseURL: 'http://127.0.0.1:1/v1' }));
+export const used: [typeof measure, LlmRequest, MeasureConfig | undefined, LimitStats | undefined] = [measure, request, undefined, undefined];
+`;
+
+  it('a consumer of the root entry compiles with skipLibCheck: false and no @opentelemetry/api installed (CommonJS and ESM)', () => {
+    expect(existsSync(join(dir, 'node_modules', OTEL))).toBe(false);
+    const result = typecheck(
+      'root-only',
+      { module: 'node16', moduleResolution: 'node16', skipLibCheck: false, types: ['node'] },
+      { 'root.cts': rootOnly, 'root.mts': rootOnly },
+    );
+    expect(result).toEqual({ ok: true, output: '' });
+  }, 180_000);
+
+  it('a consumer of rxllm/metrics with skipLibCheck: false needs @opentelemetry/api (why the exporters left the root)', () => {
+    const result = typecheck(
+      'metrics-only',
+      { module: 'node16', moduleResolution: 'node16', skipLibCheck: false, types: [] },
+      { 'metrics.cts': `import { recordSpans } from 'rxllm/metrics';\nexport const used = recordSpans;\n` },
+    );
+    expect(result.ok).toBe(false);
+    expect(result.output).toContain(`Cannot find module '${OTEL}'`);
+  }, 180_000);
+
+  // Every subpath entry point, a value and a type each, as a consumer writes them.
+  const consumer = `
+import { withMiddleware, type LlmEvent, type RequestContext, type Transport } from 'rxllm';
+import { LatencyHistogram, LatencyRegistry, type Distribution } from 'rxllm/metrics';
+import { simulatedTransport, type SimulatorProfiles } from 'rxllm/simulator';
+import { scriptedTransport, type Script } from 'rxllm/testing';
+import { toServerSentEvents, type SimulatorServerConfig } from 'rxllm/node';
+import type { OpenAITransportConfig } from 'rxllm/openai';
+const transport: Transport = withMiddleware(simulatedTransport({ seed: 1 }));
+const context: RequestContext = { step: 'draft' };
+const profiles: SimulatorProfiles = {};
+const events: LlmEvent[] = [];
+const registry = new LatencyRegistry();
+const wait: Distribution | undefined = new LatencyHistogram().summary();
+const script: Script | undefined = undefined;
+const server: SimulatorServerConfig = { profiles };
+const openai: OpenAITransportConfig | undefined = undefined;
+export const used = [transport, context, events, registry, wait, scriptedTransport, script, toServerSentEvents, server, openai];
+`;
+
+  it.each([
+    ['node16', { module: 'node16', moduleResolution: 'node16' }, ['all.cts', 'all.mts']],
+    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }, ['all.ts']],
+    // node10 ignores `exports`: there the subpaths resolve only through `typesVersions`.
+    ['node10', { module: 'commonjs', moduleResolution: 'node10' }, ['all.ts']],
+  ])('every entry point resolves with its types under moduleResolution %s', (name, options, files) => {
+    const result = typecheck(`all-${name}`, { ...options, skipLibCheck: true, types: [] }, Object.fromEntries(files.map((file) => [file, consumer])));
+    expect(result).toEqual({ ok: true, output: '' });
+  }, 180_000);
 });

@@ -1,4 +1,8 @@
-/* Public surface of "rxllm": explicit named exports, grouped by layer. */
+/*
+ * Public surface of "rxllm": explicit named exports, grouped by layer. Metrics (registry, exporters,
+ * renderers) are in 'rxllm/metrics', the simulator in 'rxllm/simulator'; nothing under src/internal/
+ * is exported from any entry point.
+ */
 
 /* Core model */
 export { llmRequestSchema, parseRequest, type LlmRequest, type LlmMessage } from './core/request.js';
@@ -23,16 +27,6 @@ export { sseTransport, type SseTransportConfig } from './transport/sse.js';
 export { fromEventStream, type EventSourceMessage } from './transport/fromEventStream.js';
 export { decodeChatStream } from './transport/decodeChatStream.js';
 export { eventsFromResponse } from './transport/eventsFromResponse.js';
-export { simulatedTransport, type SimulatedTransportConfig } from './transport/simulated.js';
-export {
-  defaultSimulatorProfiles,
-  parseSimulatorProfiles,
-  type SimulatorProfile,
-  type SimulatorProfiles,
-  type SimulatorFault,
-  type FaultTrigger,
-} from './simulator/profiles.js';
-export type { SimulatorDistribution, SimulatorTail } from './simulator/latency.js';
 export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
 
@@ -65,12 +59,11 @@ export { finalValue } from './operators/finalValue.js';
 export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable, RunFunction } from './core/Progress.js';
 
 /* Request keys, de-duplication, cache */
-export { requestKey, isSampledRequest, stableStringify, type RequestScope } from './core/requestKey.js';
+export { requestKey, isSampledRequest, type RequestScope } from './core/requestKey.js';
 export { dedupe, type DedupeConfig, type DedupeStats, type DedupeMiddleware } from './middleware/dedupe.js';
 export { cache, type CacheConfig, type CacheStats, type CacheMiddleware } from './middleware/cache.js';
 export { memoryCacheStore, type MemoryCacheStore, type MemoryCacheStoreConfig } from './cache/memoryCacheStore.js';
-export type { CacheStore, CacheEntry, CacheStoreStats, MaybePromise } from './cache/CacheStore.js';
-export { createInFlightRegistry, type InFlightRegistry } from './cache/InFlightRegistry.js';
+export type { CacheStore, CacheEntry, CacheStoreStats } from './cache/CacheStore.js';
 
 /* Prefetch */
 export { prefetcher, type Prefetcher, type PrefetcherConfig, type PrefetchStats, type TakeOptions } from './pipeline/prefetcher.js';
@@ -78,47 +71,11 @@ export { prefetchWhen, type PrefetchPrediction } from './pipeline/prefetchWhen.j
 
 /* Measurement */
 export { measure, type MeasureConfig } from './middleware/measure.js';
-export {
-  LatencyRegistry,
-  type LatencyRegistryConfig,
-  type LatencyWindowConfig,
-  type SeriesQuery,
-  type PercentileQuery,
-  type RegistrySnapshot,
-  type SnapshotEntry,
-  type SeriesSnapshot,
-  type BucketCounts,
-} from './metrics/LatencyRegistry.js';
-export { LatencyHistogram, type LatencyHistogramConfig, type Distribution } from './metrics/LatencyHistogram.js';
-export type { LatencyStats, LatencyMetric } from './metrics/LatencyStats.js';
-export type { LatencyRecord, RequestOutcome } from './metrics/LatencyRecord.js';
-export { snapshotTable, type SnapshotTableConfig } from './metrics/snapshotTable.js';
-export { compareSnapshots, type CompareSnapshotsConfig, type SnapshotComparison, type ComparisonCheck } from './metrics/compareSnapshots.js';
-export {
-  prometheusText,
-  prometheusMetrics,
-  prometheusContentType,
-  type PrometheusConfig,
-  type PrometheusMetric,
-  type PrometheusMetricData,
-  type PrometheusSample,
-} from './metrics/prometheus.js';
-export { recordSpans, timelineSpans, type RecordSpansConfig, type TimelineSpansConfig } from './metrics/otel.js';
-export {
-  timelineFromRecords,
-  timelineFromGraph,
-  type TimelineRow,
-  type TimelineStatus,
-  type GraphTimelineEntry,
-  type GraphRunTimeline,
-} from './metrics/timeline.js';
-export { renderWaterfall, type RenderWaterfallConfig } from './metrics/renderWaterfall.js';
-export { waterfallHtml, type WaterfallHtmlConfig } from './metrics/waterfallHtml.js';
+// The registry, exporters and renderers are in 'rxllm/metrics' (src/metrics/index.ts).
 
 /* Load control */
 export { limit, type LimitConfig, type LimitMiddleware, type LimitStats, type LaneStats } from './middleware/limit.js';
 export { batch, type BatchConfig, type BatchMiddleware, type BatchStats } from './middleware/batch.js';
-export type { BatcherCounts } from './load/adaptiveBatcher.js';
 
 /* Timeouts, retries, fallback, hedging, routing */
 export { timeouts, type TimeoutsConfig } from './middleware/timeouts.js';

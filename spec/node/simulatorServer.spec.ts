@@ -11,7 +11,7 @@ import { startSimulatorServer, type SimulatorServer, type SimulatorStats } from 
 import { result } from '../../src/operators/result';
 import { embeddingVector } from '../../src/simulator/embeddings';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
-import { simulatedTransport } from '../../src/transport/simulated';
+import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { sseTransport } from '../../src/transport/sse';
 
 // Short real-time profiles: 5 ms to first token, 1 ms per token.

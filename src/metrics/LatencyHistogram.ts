@@ -1,4 +1,8 @@
-import { build, type Histogram } from 'hdr-histogram-js';
+import type { Histogram } from 'hdr-histogram-js';
+// The 32-bit class alone, not the package index: the index also loads the WebAssembly build (a base64
+// blob), pako and the log encoders, about 60 ms and 16 MB that every `require('rxllm')` paid through
+// limit(), which keeps a histogram per lane. The package has no `exports` map, so this path is public.
+import * as int32Module from 'hdr-histogram-js/dist/Int32Histogram.js';
 
 /** Summary statistics of one distribution (milliseconds for times, tokens per second for speeds). */
 export interface Distribution {
@@ -61,14 +65,10 @@ export class LatencyHistogram {
     this.scale = config.scale ?? 1;
     // 32-bit counts, growing on demand: the pure-JS build, about 4 KB per power of two of range.
     // The packed variant is smaller but a percentile costs milliseconds, too slow for per-request reads.
-    this.hdr = build({
-      bitBucketSize: 32,
-      autoResize: true,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: 2,
-      numberOfSignificantValueDigits: config.significantDigits ?? 3,
-      useWebAssembly: false,
-    });
+    // What hdr-histogram-js's build({ bitBucketSize: 32, autoResize: true }) does, without its index.
+    const hdr = new Int32Histogram(1, 2, config.significantDigits ?? 3);
+    hdr.autoResize = true;
+    this.hdr = hdr;
   }
 
   /** How many values were recorded. */
@@ -130,3 +130,10 @@ export class LatencyHistogram {
     this.sum = 0;
   }
 }
+
+// The module is CommonJS with `exports.default = Int32Histogram`. TypeScript's CommonJS output and
+// bundlers hand over the class as the namespace's `default`; Node's ES module loader hands over
+// `module.exports`, whose `default` is the class. Either way, the class.
+type Int32HistogramClass = typeof int32Module.default;
+const imported = int32Module.default as Int32HistogramClass | { default: Int32HistogramClass };
+const Int32Histogram: Int32HistogramClass = 'default' in imported ? imported.default : imported;

@@ -7,7 +7,7 @@ import { result } from '../../src/operators/result';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { tokenize } from '../../src/simulator/tokenize';
 import { createRng } from '../../src/simulator/prng';
-import { simulatedTransport } from '../../src/transport/simulated';
+import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { sha256 } from '../../src/core/sha256';
+import { sha256 } from '../../src/internal/sha256';
 
 const nodeSha256 = (input: string) => createHash('sha256').update(input, 'utf8').digest('hex');
 

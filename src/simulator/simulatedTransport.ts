@@ -4,11 +4,11 @@ import type { LlmEvent } from '../core/events.js';
 import { PartialText } from '../core/PartialText.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { planStep, requestOverride, Simulator } from '../simulator/plan.js';
-import { deltaEvent, usageEvent, wholeResponseEvents } from '../simulator/planEvents.js';
-import { playPlan } from '../simulator/playPlan.js';
-import type { SimulatorProfiles } from '../simulator/profiles.js';
-import { errorFromHttpResponse } from './httpError.js';
+import { planStep, requestOverride, Simulator } from './plan.js';
+import { deltaEvent, usageEvent, wholeResponseEvents } from './planEvents.js';
+import { playPlan } from './playPlan.js';
+import type { SimulatorProfiles } from './profiles.js';
+import { errorFromHttpResponse } from '../transport/httpError.js';
 
 /** Options for {@link simulatedTransport}. */
 export interface SimulatedTransportConfig {
@@ -61,7 +61,8 @@ export interface SimulatedTransportConfig {
  * @example
  * ```ts
  * import { lastValueFrom } from 'rxjs';
- * import { simulatedTransport, text } from 'rxllm';
+ * import { text } from 'rxllm';
+ * import { simulatedTransport } from 'rxllm/simulator';
  * const llm = simulatedTransport({ seed: 7 });
  * const answer = await lastValueFrom(
  *   llm({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Classify the sentiment as positive or negative: I love it' }] })
