@@ -85,4 +85,4 @@ export { fallback, type FallbackConfig, type FallbackCandidate, type FallbackSer
 export { hedge, type HedgeConfig, type HedgeBudget, type HedgeEvent } from './middleware/hedge.js';
 export { route, type RouteConfig, type RouteCandidate, type RouteDecision, type RouteReason, type Tier } from './middleware/route.js';
 export type { LatencySource } from './middleware/latencySource.js';
-export { batchEmbeddings, type BatchEmbeddingsConfig, type BatchedEmbeddings } from './load/batchEmbeddings.js';
+export { batchEmbeddings, type BatchEmbeddingsConfig, type BatchedEmbeddings, type BatchEmbeddingsStats } from './load/batchEmbeddings.js';

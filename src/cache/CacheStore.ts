@@ -23,9 +23,9 @@ export interface CacheStoreStats {
 }
 
 /**
- * A value now, or a Promise of it. The in-memory store answers synchronously,
- * so a hit replays in the same tick (and in virtual time); a network store
- * (Redis) returns Promises. `cache()` accepts both.
+ * A value now, or a Promise of it (internal shorthand: the public {@link CacheStore} spells it out).
+ * The in-memory store answers synchronously, so a hit replays in the same tick (and in virtual time);
+ * a network store (Redis) returns Promises. `cache()` accepts both.
  */
 export type MaybePromise<T> = T | Promise<T>;
 
@@ -43,17 +43,17 @@ export type MaybePromise<T> = T | Promise<T>;
  */
 export interface CacheStore {
   /** The entry under `key`, or `undefined`. */
-  get(key: string): MaybePromise<CacheEntry | undefined>;
+  get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined>;
   /** Stores `entry` under `key`, to be dropped after `ttlMs` milliseconds. */
-  set(key: string, entry: CacheEntry, ttlMs: number): MaybePromise<void>;
+  set(key: string, entry: CacheEntry, ttlMs: number): void | Promise<void>;
   /** Removes `key` (no error if absent). */
-  delete(key: string): MaybePromise<void>;
+  delete(key: string): void | Promise<void>;
   /**
    * Removes every entry; optional. `cache().clear()` needs it. A store shared
    * by several `cache()`s (Redis) clears what they all share: give such a store
    * a prefix of its own if only one app's answers should go.
    */
-  clear?(): MaybePromise<void>;
+  clear?(): void | Promise<void>;
   /** Counts for {@link CacheStats}; optional. */
   stats?(): CacheStoreStats;
 }

@@ -26,12 +26,15 @@ export interface BatchEmbeddingsConfig {
   scheduler?: SchedulerLike;
 }
 
+/** What {@link BatchedEmbeddings.stats} reports: upstream calls and how the inputs went, since creation. */
+export interface BatchEmbeddingsStats extends BatcherCounts {}
+
 /** The per-caller embeddings function of {@link batchEmbeddings}, with its counts. */
 export interface BatchedEmbeddings {
   /** The vector of one input: emits it once, then completes. Cold. */
   (input: string, model: string): Observable<number[]>;
   /** Upstream calls and how the inputs went, since creation. */
-  stats(): BatcherCounts;
+  stats(): BatchEmbeddingsStats;
 }
 
 interface Item {
@@ -107,7 +110,7 @@ export function batchEmbeddings(client: EmbeddingsClient, config: BatchEmbedding
       if (typeof model !== 'string' || model === '') throw new RxllmError('invalid-request', 'batchEmbeddings(): the model must be a model name, such as "text-embedding-3-small".', { path: 'model' });
       return batcher.submit(model, { input, model });
     });
-  return Object.assign(embed, { stats: (): BatcherCounts => ({ ...counts }) });
+  return Object.assign(embed, { stats: (): BatchEmbeddingsStats => ({ ...counts }) });
 }
 
 /** An error that one input of a packed call may have caused: sending each input alone tells whose it is. */
