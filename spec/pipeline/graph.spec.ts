@@ -6,6 +6,8 @@ import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import { graph, type GraphState } from '../../src/pipeline/graph';
+import { withMiddleware } from '../../src/core/transport';
+import { retry } from '../../src/middleware/retry';
 import type { Progress } from '../../src/core/Progress';
 import { step } from '../../src/pipeline/step';
 import type { StepState } from '../../src/pipeline/StepState';
@@ -398,6 +400,30 @@ describe('graph', () => {
         expectObservable(pipeline.value('text')).toBe('1800ms (v|)', { v: { summary: 'Short.', reply: 'Dear reader' } });
       });
       expect(left).toEqual({ summary: 2000, reply: 500 });
+    });
+
+    it('through retry(): a failed request whose next attempt could not start before the run\'s deadline is not retried', () => {
+      const testScheduler = createTestScheduler();
+      let caught: unknown;
+      let sent: LlmRequest[] = [];
+      testScheduler.run(({ cold }) => {
+        const overloaded = new RxllmError('server', 'HTTP 503: overloaded', { status: 503, tokensEmitted: false });
+        const failing = routedTransport({
+          summary: [cold('1500ms (af|)', events({ a: 'Short.' }))],
+          // 1850 ms: the reply's first attempt fails; a 200 ms backoff would start the next at 2050, past the 2 s deadline.
+          reply: [cold('350ms #', undefined, overloaded), cold('100ms (af|)', events({ a: 'never sent' }))],
+        });
+        sent = failing.requests;
+        const llm = withMiddleware(failing, retry({ maxRetries: 3, backoff: { initialMs: 200, jitter: 0 }, scheduler: testScheduler }));
+        deadlineGraph(llm as typeof failing, { deadline: 2000 }, testScheduler)
+          .value('text')
+          .subscribe({ error: (error: unknown) => (caught = { error, at: testScheduler.now() }) });
+      });
+      const { error, at } = caught as { error: RxllmError; at: number };
+      expect(at).toBe(1850);
+      expect(error).toMatchObject({ code: 'server', status: 503, limit: 'deadline', step: 'reply' });
+      expect(error.message).toContain('deadline');
+      expect(sent.map((request) => request.model)).toEqual(['summary', 'reply']); // no second attempt
     });
 
     it('counts the deadline from each run\'s start, keeps an earlier one from the parent, and passes the rest of the context on', () => {
