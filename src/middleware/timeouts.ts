@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { stepOf, timeLeft } from '../core/context.js';
-import { PartialText } from '../core/PartialText.js';
+import { PartialText } from '../internal/PartialText.js';
 import { RxllmError, type TimeLimit } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { RequestContext, Served } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import { PartialText } from '../core/PartialText.js';
+import { PartialText } from '../internal/PartialText.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';

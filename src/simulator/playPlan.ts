@@ -1,5 +1,5 @@
 import { concat, map, NEVER, type Observable, type SchedulerLike } from 'rxjs';
-import { timeline } from '../core/timeline.js';
+import { timeline } from '../internal/timeline.js';
 import type { PlanEnding } from './plan.js';
 
 /** A moment of a played plan: stream step `index` (see `planStep`), or the response's end. */

@@ -1,7 +1,7 @@
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import { PartialText } from '../core/PartialText.js';
+import { PartialText } from '../internal/PartialText.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { planStep, requestOverride, Simulator } from './plan.js';

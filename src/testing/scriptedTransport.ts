@@ -2,9 +2,9 @@ import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import { PartialText } from '../core/PartialText.js';
+import { PartialText } from '../internal/PartialText.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
-import { timeline } from '../core/timeline.js';
+import { timeline } from '../internal/timeline.js';
 import { compileScript, type Script, type TimedStep } from './script.js';
 
 /**

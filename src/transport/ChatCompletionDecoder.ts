@@ -1,6 +1,6 @@
 import type { LlmEvent, LlmUsage } from '../core/events.js';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core/errors.js';
-import { PartialText } from '../core/PartialText.js';
+import { PartialText } from '../internal/PartialText.js';
 
 /** What the decoder knows about the HTTP response, for the errors it raises. */
 export interface ResponseContext {

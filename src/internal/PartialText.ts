@@ -1,4 +1,4 @@
-import { isContentEvent, type LlmEvent } from './events.js';
+import { isContentEvent, type LlmEvent } from '../core/events.js';
 
 // Internal: not exported from any entry point.
 

@@ -1,4 +1,4 @@
-import { PartialText } from '../../src/core/PartialText';
+import { PartialText } from '../../src/internal/PartialText';
 import type { LlmEvent } from '../../src/core/events';
 
 describe('PartialText', () => {

@@ -1,5 +1,5 @@
 import { take, timer, switchMap } from 'rxjs';
-import { timeline } from '../../src/core/timeline';
+import { timeline } from '../../src/internal/timeline';
 import { createRng } from '../../src/simulator/prng';
 import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
