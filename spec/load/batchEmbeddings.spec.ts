@@ -217,7 +217,7 @@ describe('batchEmbeddings', () => {
     [{ maxBatchSize: 4096 }, 'maxBatchSize'],
     [{ stepMs: 0 }, 'stepMs'],
     [{ scheduler: {} }, 'scheduler'],
-    [{ window: 3 }, ''],
+    [{ window: 3 }, undefined], // an unknown option: no field to point at
   ])('rejects bad options %j with invalid-config', (config, path) => {
     let error: unknown;
     try {

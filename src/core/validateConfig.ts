@@ -59,9 +59,11 @@ export function validateConfig<S extends z.ZodType>(name: string, schema: S, con
   const parsed = schema.safeParse(config);
   if (!parsed.success) {
     const call = name.endsWith(')') ? name : `${name}()`;
+    const path = parsed.error.issues[0]?.path.map(String).join('.');
     throw new RxllmError('invalid-config', `${call}: invalid options:\n${z.prettifyError(parsed.error)}`, {
       cause: parsed.error,
-      path: parsed.error.issues[0]?.path.map(String).join('.') ?? '',
+      // No `path` for a problem with the options as a whole (an unknown option): there is no field to point at.
+      ...(path ? { path } : {}),
     });
   }
   return parsed.data;

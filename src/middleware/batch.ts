@@ -8,7 +8,7 @@ import { scopeOf } from '../core/requestKey.js';
 import { stableStringify } from '../internal/stableStringify.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
-import { schedulerSchema } from '../core/validateConfig.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link batch}. Validated once, when `batch()` is called. */
 export interface BatchConfig {
@@ -102,7 +102,7 @@ export interface BatchMiddleware extends Middleware {
  * @see {@link batchEmbeddings} for embeddings, {@link limit} for the slots below.
  */
 export function batch(config: BatchConfig = {}): BatchMiddleware {
-  const options = parseConfig(config);
+  const options = validateConfig('batch', configSchema, config);
   const counts: BatchStats = { batches: 0, batchedItems: 0, sentAlone: 0, fallbacks: 0, passedThrough: 0 };
 
   const middleware: Middleware = (next: Transport): Transport => {
@@ -225,8 +225,6 @@ function parseJson(text: string): unknown {
   }
 }
 
-const fn = <T>() => z.custom<T>((value) => typeof value === 'function', 'expected a function');
-
 const configSchema = z
   .strictObject({
     lanes: z.array(z.string().min(1)).min(1).default(['background']),
@@ -234,18 +232,6 @@ const configSchema = z
     stepMs: z.number().positive().default(25),
     maxWaitMs: z.number().min(0).default(200),
     maxBatchSize: z.number().int().min(2).max(100).default(8),
-    load: fn<() => number>().optional(),
+    load: functionSchema<() => number>('a function').optional(),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   });
-
-function parseConfig(config: BatchConfig) {
-  const parsed = configSchema.safeParse(config);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new RxllmError('invalid-config', `batch(): \`${issue.path.join('.') || 'config'}\`: ${issue.message}. Example: batch({ threshold: 4, maxWaitMs: 200, maxBatchSize: 8 }).`, {
-      cause: parsed.error,
-      ...(issue.path.length > 0 ? { path: issue.path.join('.') } : {}),
-    });
-  }
-  return parsed.data;
-}

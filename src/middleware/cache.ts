@@ -9,7 +9,7 @@ import type { LlmEvent } from '../core/events.js';
 import { type LlmRequest, parseRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
-import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link cache}. */
 export interface CacheConfig {
@@ -376,7 +376,7 @@ const configSchema = z
         'expected a CacheStore (an object with get, set and delete methods)',
       )
       .optional(),
-    key: z.custom<(request: LlmRequest, scope: RequestScope) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+    key: functionSchema<(request: LlmRequest, scope: RequestScope) => string>('a function (request, scope) => string').optional(),
     sampled: z.enum(['share', 'bypass']).default('share'),
     replayInterval: z.number().min(0).default(0),
     scheduler: schedulerSchema.default(() => asyncScheduler),

@@ -6,7 +6,7 @@ import type { RequestContext } from '../core/context.js'; // for {@link} in the 
 import type { LlmRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
-import { validateConfig } from '../core/validateConfig.js';
+import { functionSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link dedupe}. */
 export interface DedupeConfig {
@@ -130,7 +130,7 @@ export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
 }
 
 const configSchema = z.strictObject({
-  key: z.custom<(request: LlmRequest, scope: RequestScope) => string>((value) => typeof value === 'function', 'expected a function').optional(),
+  key: functionSchema<(request: LlmRequest, scope: RequestScope) => string>('a function (request, scope) => string').optional(),
   sampled: z.enum(['share', 'bypass']).default('share'),
 });
 

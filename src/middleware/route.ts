@@ -6,7 +6,7 @@ import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import type { LatencySource } from './latencySource.js';
-import { functionSchema, validateConfig } from '../core/validateConfig.js';
+import { functionSchema, latencySourceSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** Quality tiers, fastest first. A request asks for one; a quality floor can raise it. */
@@ -318,12 +318,7 @@ const configSchema = z.strictObject({
     .refine((tiers) => Object.values(tiers).some((list) => (list?.length ?? 0) > 0), 'give at least one tier with candidates'),
   tier: z.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
   qualityFloor: z.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
-  registry: z
-    .custom<LatencySource>(
-      (value) => typeof (value as LatencySource | undefined)?.percentile === 'function' && typeof (value as LatencySource).count === 'function',
-      'expected a LatencyRegistry (or { percentile, count })',
-    )
-    .optional(),
+  registry: latencySourceSchema<LatencySource>().optional(),
   percentile: z.number().gt(0).max(100).optional(),
   step: stepOptionRemoved,
   minSamples: z.number().int().nonnegative().optional(),
