@@ -3,15 +3,13 @@
  *
  * The pipeline comes in through an injection token, so the app decides where requests go (a
  * backend route through `sseTransport({ baseURL: '/api/llm/v1' })`, never an API key in the
- * browser) and a test passes a scripted one. In an app, import from 'rxllm' instead of '../../src/…'.
+ * browser) and a test passes a scripted one.
  *
  *   providers: [{ provide: ANALYSIS_PIPELINE, useFactory: () => contentAnalysis(sseTransport({ baseURL: '/api/llm/v1' })) }]
  */
 import { Injectable, InjectionToken, inject } from '@angular/core';
 import { catchError, distinctUntilChanged, filter, map, type Observable, of, shareReplay, startWith, Subject, switchMap } from 'rxjs';
-import { isRxllmError } from '../../src/core/errors';
-import type { GraphState } from '../../src/pipeline/graph';
-import type { Runnable } from '../../src/core/Progress';
+import { isRxllmError, type GraphState, type Runnable } from 'rxllm';
 
 /** What the analysis produces: the seed article's record, with a drafted reply. */
 export interface AnalysisRecord {
