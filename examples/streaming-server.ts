@@ -75,7 +75,8 @@ async function main(serve: boolean): Promise<void> {
     fromServerSentEvents<Snapshot>(url, { body: { text: review } }).pipe(
       tap((snapshot) => {
         const summary = snapshot.branches.summary;
-        if (summary.status === 'streaming') process.stdout.write(`\r  summary so far: ${summary.textSoFar.slice(0, 70)}`);
+        // A terminal shows the summary growing in place; piped output gets only the final record.
+        if (summary.status === 'streaming' && process.stdout.isTTY) process.stdout.write(`\r  summary so far: ${summary.textSoFar.slice(0, 70)}`);
       }),
       filter((snapshot) => snapshot.status === 'done'),
       map((snapshot) => snapshot as Extract<Snapshot, { status: 'done' }>),

@@ -71,7 +71,7 @@ console.log('all checks passed');
 /** One line per request: `=` while open, then how it ended. */
 function printWaterfall(title: string, run: VirtualRun<unknown>): void {
   const scale = 50; // ms per character
-  console.log(`\n${title}: completed at ${run.completedAt ?? '-'} ms`);
+  console.log(`\n${title}: ${run.completedAt === undefined ? 'still open (it waits for more queries)' : `completed at ${run.completedAt} ms`}`);
   for (const r of run.requests) {
     const end = r.endedAt ?? r.subscribedAt;
     const bar = ' '.repeat(r.subscribedAt / scale) + '='.repeat(Math.max(1, (end - r.subscribedAt) / scale));

@@ -6,18 +6,20 @@
  * browser) and a test passes a scripted one.
  *
  *   providers: [{ provide: ANALYSIS_PIPELINE, useFactory: () => contentAnalysis(sseTransport({ baseURL: '/api/llm/v1' })) }]
+ *
+ * (`contentAnalysis` is in ./contentAnalysis.ts.)
  */
 import { Injectable, InjectionToken, inject } from '@angular/core';
 import { catchError, distinctUntilChanged, filter, map, type Observable, of, shareReplay, startWith, Subject, switchMap } from 'rxjs';
 import { isRxllmError, type GraphState, type Runnable } from 'rxllm';
 
 /** What the analysis produces: the seed article's record, with a drafted reply. */
-export interface AnalysisRecord {
+export type AnalysisRecord = {
   sentiment: 'positive' | 'negative' | 'neutral';
   summary: string;
   keywords: { keywords: string[] };
   reply: string;
-}
+};
 
 /** The pipeline the service runs: anything that runs on a text and reports graph states. */
 export type AnalysisPipeline = Runnable<string, AnalysisRecord, GraphState<AnalysisRecord>>;
