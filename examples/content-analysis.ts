@@ -9,10 +9,8 @@
  */
 import { asyncScheduler, concatMap, last, lastValueFrom, map, type Observable } from 'rxjs';
 import { z } from 'zod';
-import type { Transport } from '../src/core/transport';
-import { parallel } from '../src/pipeline/parallel';
-import { step } from '../src/pipeline/step';
-import { simulatedTransport } from '../src/simulator/simulatedTransport';
+import { parallel, step, type Transport } from 'rxllm';
+import { simulatedTransport } from 'rxllm/simulator';
 
 const model = 'gpt-4o-mini';
 

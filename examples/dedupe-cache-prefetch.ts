@@ -10,16 +10,8 @@
  *   npx ts-node examples/dedupe-cache-prefetch.ts
  */
 import { lastValueFrom, type Observable } from 'rxjs';
-import type { LlmEvent } from '../src/core/events';
-import type { LlmRequest } from '../src/core/request';
-import { withMiddleware } from '../src/core/transport';
-import { cache } from '../src/middleware/cache';
-import { dedupe } from '../src/middleware/dedupe';
-import { startSimulatorServer } from '../src/node/simulatorServer';
-import { result } from '../src/operators/result';
-import { prefetcher } from '../src/pipeline/prefetcher';
-import { prefetchWhen } from '../src/pipeline/prefetchWhen';
-import { sseTransport } from '../src/transport/sse';
+import { cache, dedupe, prefetcher, prefetchWhen, result, sseTransport, withMiddleware, type LlmEvent, type LlmRequest } from 'rxllm';
+import { startSimulatorServer } from 'rxllm/node';
 
 const article = `Reactive pipelines start every independent model call at once, show tokens as
 they arrive, and cancel work nobody is waiting for.`;

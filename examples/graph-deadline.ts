@@ -11,12 +11,8 @@
  */
 import { asyncScheduler, last, lastValueFrom } from 'rxjs';
 import { z } from 'zod';
-import { timeLeft } from '../src/core/context';
-import { isRxllmError } from '../src/core/errors';
-import { type Middleware, type Transport, withMiddleware } from '../src/core/transport';
-import { graph } from '../src/pipeline/graph';
-import { step } from '../src/pipeline/step';
-import { simulatedTransport } from '../src/simulator/simulatedTransport';
+import { graph, isRxllmError, step, withMiddleware, type Middleware, type Transport } from 'rxllm';
+import { simulatedTransport } from 'rxllm/simulator';
 
 const model = 'gpt-4o-mini';
 type Label = 'positive' | 'negative' | 'neutral';
@@ -24,7 +20,8 @@ type Analysis = { sentiment: Label; summary: string; reply: string };
 
 /** Prints each request's step and the time left before the run's deadline; forwards the context. */
 const showTimeLeft: Middleware = (next) => (request, context) => {
-  const left = timeLeft(context, asyncScheduler);
+  // The deadline is absolute, on the scheduler's clock (asyncScheduler unless the pipeline was given another).
+  const left = context?.deadline === undefined ? Infinity : context.deadline - asyncScheduler.now();
   console.log(`  ${(context?.step ?? request.model).padEnd(10)} sent with ${left === Infinity ? 'no deadline' : `${left.toFixed(0)} ms left`}`);
   return next(request, context);
 };

@@ -6,14 +6,8 @@
 // /v1/embeddings requests and hands each caller its own vector.
 // Run: npx ts-node examples/load-control.ts
 import { forkJoin, lastValueFrom } from 'rxjs';
-import { withMiddleware } from '../src/core/transport';
-import { batchEmbeddings } from '../src/load/batchEmbeddings';
-import { batch } from '../src/middleware/batch';
-import { limit } from '../src/middleware/limit';
-import { startSimulatorServer } from '../src/node/simulatorServer';
-import { text } from '../src/operators/text';
-import { embeddingsClient } from '../src/transport/embeddings';
-import { sseTransport } from '../src/transport/sse';
+import { batch, batchEmbeddings, embeddingsClient, limit, sseTransport, text, withMiddleware } from 'rxllm';
+import { startSimulatorServer } from 'rxllm/node';
 
 async function main(): Promise<void> {
   const server = await startSimulatorServer({ seed: 1 });

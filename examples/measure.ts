@@ -12,26 +12,15 @@
  *
  *   npx ts-node examples/measure.ts [report.html]
  *
- * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { last, lastValueFrom, map, mergeMap, range, toArray } from 'rxjs';
 import { z } from 'zod';
-import { withMiddleware, type Transport } from '../src/core/transport';
-import { compareSnapshots } from '../src/metrics/compareSnapshots';
-import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
-import { prometheusText } from '../src/metrics/prometheus';
-import { renderWaterfall } from '../src/metrics/renderWaterfall';
-import { snapshotTable } from '../src/metrics/snapshotTable';
-import { timelineFromGraph } from '../src/metrics/timeline';
-import { waterfallHtml } from '../src/metrics/waterfallHtml';
-import { measure } from '../src/middleware/measure';
-import { graph } from '../src/pipeline/graph';
-import { step } from '../src/pipeline/step';
-import type { SimulatorProfiles } from '../src/simulator/profiles';
-import { simulatedTransport } from '../src/simulator/simulatedTransport';
+import { graph, measure, step, withMiddleware, type Transport } from 'rxllm';
+import { compareSnapshots, LatencyRegistry, prometheusText, renderWaterfall, snapshotTable, timelineFromGraph, waterfallHtml } from 'rxllm/metrics';
+import { simulatedTransport, type SimulatorProfiles } from 'rxllm/simulator';
 
 const RUNS = 12;
 const ticket = `My order #4821 arrived with a cracked screen. I was charged twice for shipping

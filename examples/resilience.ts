@@ -7,20 +7,11 @@
  *
  *   npx ts-node examples/resilience.ts
  *
- * In an app the imports are `from 'rxllm'`, `from 'rxllm/metrics'` and `from 'rxllm/simulator'`.
  */
 import { lastValueFrom, mergeMap, range, toArray } from 'rxjs';
-import { withMiddleware } from '../src/core/transport';
-import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
-import { snapshotTable } from '../src/metrics/snapshotTable';
-import { fallback } from '../src/middleware/fallback';
-import { hedge } from '../src/middleware/hedge';
-import { measure } from '../src/middleware/measure';
-import { retry } from '../src/middleware/retry';
-import { route } from '../src/middleware/route';
-import { timeouts } from '../src/middleware/timeouts';
-import { text } from '../src/operators/text';
-import { simulatedTransport } from '../src/simulator/simulatedTransport';
+import { fallback, hedge, measure, retry, route, text, timeouts, withMiddleware } from 'rxllm';
+import { LatencyRegistry, snapshotTable } from 'rxllm/metrics';
+import { simulatedTransport } from 'rxllm/simulator';
 
 const sim = simulatedTransport({
   seed: 4,

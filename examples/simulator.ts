@@ -10,11 +10,8 @@
  * are `from 'rxllm'` and `from 'rxllm/node'`.
  */
 import { concatMap, forkJoin, from, lastValueFrom, map, take, toArray } from 'rxjs';
-import { isRxllmError } from '../src/core/errors';
-import type { LlmRequest } from '../src/core/request';
-import { startSimulatorServer } from '../src/node/simulatorServer';
-import { text } from '../src/operators/text';
-import { sseTransport } from '../src/transport/sse';
+import { isRxllmError, sseTransport, text, type LlmRequest } from 'rxllm';
+import { startSimulatorServer } from 'rxllm/node';
 
 const review = `The new release is fast and the setup was easy, but the export feature crashed twice
 and support took three days to answer. Caching made the dashboard feel instant.`;

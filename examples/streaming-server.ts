@@ -8,20 +8,34 @@
  *   npx ts-node examples/streaming-server.ts          # run the client once against the server, then exit
  *   npx ts-node examples/streaming-server.ts --serve  # keep serving; try: curl -N -H 'content-type: application/json' \
  *                                                     #   -d '{"text":"The battery lasts all day."}' http://127.0.0.1:8788/analyse
- *
- * In an app: import { fromServerSentEvents, ... } from 'rxllm' and { toServerSentEvents } from 'rxllm/node'.
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { filter, lastValueFrom, map, tap } from 'rxjs';
-import { contentAnalysisPipeline, SAMPLE_TEXTS } from '../src/cli/demo/pipeline';
-import { startSimulatorServer } from '../src/node/simulatorServer';
-import { toServerSentEvents } from '../src/node/toServerSentEvents';
-import type { ParallelState } from '../src/pipeline/parallel';
-import { fromServerSentEvents } from '../src/transport/fromServerSentEvents';
-import { sseTransport } from '../src/transport/sse';
+import { fromServerSentEvents, parallel, sseTransport, step, type ParallelState, type Transport } from 'rxllm';
+import { startSimulatorServer, toServerSentEvents } from 'rxllm/node';
+import { z } from 'zod';
 
-type Snapshot = ParallelState<ReturnType<typeof contentAnalysisPipeline>['steps']>;
+const model = 'gpt-4o-mini';
+
+/** The content-analysis steps: three independent questions about one text. */
+function contentAnalysis(transport: Transport) {
+  const ask = (prompt: string) => (text: string) => ({ model, messages: [{ role: 'user' as const, content: `${prompt}\n\n${text}` }] });
+  return {
+    sentiment: step('sentiment', ask('Classify the sentiment of this text as positive, negative or neutral:'), {
+      transport,
+      output: z.enum(['positive', 'negative', 'neutral']),
+      reasks: 1,
+    }),
+    summary: step('summary', ask('Summarize this text in one sentence:'), { transport }),
+    keywords: step('keywords', ask('List five keywords for this text:'), { transport, output: z.object({ keywords: z.array(z.string()) }), reasks: 1 }),
+  };
+}
+
+/** What the server streams: the parallel run's snapshot, every branch's progress in one value. */
+type Snapshot = ParallelState<ReturnType<typeof contentAnalysis>>;
+
+const review = 'The battery lasts all day and the screen is bright, but the case scratches easily and support never replied.';
 
 async function readJson(req: IncomingMessage): Promise<{ text?: unknown }> {
   const parts: Buffer[] = [];
@@ -32,7 +46,7 @@ async function readJson(req: IncomingMessage): Promise<{ text?: unknown }> {
 async function main(serve: boolean): Promise<void> {
   // The model: the built-in simulator over real HTTP (use sseTransport({ baseURL, apiKey }) for OpenAI).
   const simulator = await startSimulatorServer({ seed: 7 });
-  const pipeline = contentAnalysisPipeline(() => sseTransport({ baseURL: simulator.baseURL }), 'gpt-4o-mini');
+  const pipeline = parallel(contentAnalysis(sseTransport({ baseURL: simulator.baseURL })));
 
   const server = createServer((req, res) => {
     if (req.method !== 'POST' || req.url !== '/analyse') {
@@ -46,7 +60,7 @@ async function main(serve: boolean): Promise<void> {
           return;
         }
         // Each snapshot replaces the last, so a slow client gets the newest rather than a backlog.
-        toServerSentEvents(pipeline.all.run(text), res, { whenSlow: 'latest' });
+        toServerSentEvents(pipeline.run(text), res, { whenSlow: 'latest' });
       },
       () => res.writeHead(400).end(),
     );
@@ -58,10 +72,11 @@ async function main(serve: boolean): Promise<void> {
 
   // The client side: what a browser runs (fetch + eventsource-parser), here in Node.
   const done = await lastValueFrom(
-    fromServerSentEvents<Snapshot>(url, { body: { text: SAMPLE_TEXTS[0] } }).pipe(
+    fromServerSentEvents<Snapshot>(url, { body: { text: review } }).pipe(
       tap((snapshot) => {
         const summary = snapshot.branches.summary;
-        if (summary.status === 'streaming') process.stdout.write(`\r  summary so far: ${summary.textSoFar.slice(0, 70)}`);
+        // A terminal shows the summary growing in place; piped output gets only the final record.
+        if (summary.status === 'streaming' && process.stdout.isTTY) process.stdout.write(`\r  summary so far: ${summary.textSoFar.slice(0, 70)}`);
       }),
       filter((snapshot) => snapshot.status === 'done'),
       map((snapshot) => snapshot as Extract<Snapshot, { status: 'done' }>),

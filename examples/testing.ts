@@ -3,12 +3,11 @@
  * proved in virtual time (the whole file runs in a few milliseconds, whatever the scripted latencies).
  *
  * Run: npx ts-node examples/testing.ts   (prints a request waterfall; exits 1 if a check fails)
- * In an app the imports are `from 'rxllm'` and `from 'rxllm/testing'`.
  */
 import assert from 'node:assert/strict';
 import { forkJoin, type Observable, switchMap } from 'rxjs';
-import { text, type LlmRequest, type Transport } from '../src/index.js';
-import { runInVirtualTime, scriptedTransport, textScript, type VirtualRun } from '../src/testing/index.js';
+import { text, type LlmRequest, type Transport } from 'rxllm';
+import { runInVirtualTime, scriptedTransport, textScript, type VirtualRun } from 'rxllm/testing';
 
 /* ---- the code under test: an app's pipelines, written against any Transport ---- */
 
@@ -72,7 +71,7 @@ console.log('all checks passed');
 /** One line per request: `=` while open, then how it ended. */
 function printWaterfall(title: string, run: VirtualRun<unknown>): void {
   const scale = 50; // ms per character
-  console.log(`\n${title}: completed at ${run.completedAt ?? '-'} ms`);
+  console.log(`\n${title}: ${run.completedAt === undefined ? 'still open (it waits for more queries)' : `completed at ${run.completedAt} ms`}`);
   for (const r of run.requests) {
     const end = r.endedAt ?? r.subscribedAt;
     const bar = ' '.repeat(r.subscribedAt / scale) + '='.repeat(Math.max(1, (end - r.subscribedAt) / scale));

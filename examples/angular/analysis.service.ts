@@ -3,23 +3,23 @@
  *
  * The pipeline comes in through an injection token, so the app decides where requests go (a
  * backend route through `sseTransport({ baseURL: '/api/llm/v1' })`, never an API key in the
- * browser) and a test passes a scripted one. In an app, import from 'rxllm' instead of '../../src/…'.
+ * browser) and a test passes a scripted one.
  *
  *   providers: [{ provide: ANALYSIS_PIPELINE, useFactory: () => contentAnalysis(sseTransport({ baseURL: '/api/llm/v1' })) }]
+ *
+ * (`contentAnalysis` is in ./contentAnalysis.ts.)
  */
 import { Injectable, InjectionToken, inject } from '@angular/core';
 import { catchError, distinctUntilChanged, filter, map, type Observable, of, shareReplay, startWith, Subject, switchMap } from 'rxjs';
-import { isRxllmError } from '../../src/core/errors';
-import type { GraphState } from '../../src/pipeline/graph';
-import type { Runnable } from '../../src/core/Progress';
+import { isRxllmError, type GraphState, type Runnable } from 'rxllm';
 
 /** What the analysis produces: the seed article's record, with a drafted reply. */
-export interface AnalysisRecord {
+export type AnalysisRecord = {
   sentiment: 'positive' | 'negative' | 'neutral';
   summary: string;
   keywords: { keywords: string[] };
   reply: string;
-}
+};
 
 /** The pipeline the service runs: anything that runs on a text and reports graph states. */
 export type AnalysisPipeline = Runnable<string, AnalysisRecord, GraphState<AnalysisRecord>>;

@@ -8,11 +8,10 @@ import { Injector, reflectComponentType, runInInjectionContext, type Destroyable
 import { asyncScheduler } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { AnalysisComponent } from '../../examples/angular/analysis.component';
-import { ANALYSIS_PIPELINE, AnalysisService, type AnalysisPipeline, type AnalysisView } from '../../examples/angular/analysis.service';
-import { contentAnalysisPipeline } from '../../src/cli/demo/pipeline';
-import type { LlmRequest } from '../../src/core/request';
-import { scriptedTransport, type ScriptedTransport } from '../../src/testing/scriptedTransport';
-import { textScript } from '../../src/testing/script';
+import { ANALYSIS_PIPELINE, AnalysisService, type AnalysisView } from '../../examples/angular/analysis.service';
+import type { LlmRequest } from 'rxllm';
+import { scriptedTransport, textScript, type ScriptedTransport } from 'rxllm/testing';
+import { contentAnalysis } from '../../examples/angular/contentAnalysis';
 
 const MESSAGE = 'Support kept me on hold for an hour and never fixed the billing error.';
 
@@ -37,7 +36,7 @@ const RECORD = {
 
 function setup(): { injector: DestroyableInjector; llm: ScriptedTransport } {
   const llm = llmFor();
-  const pipeline = contentAnalysisPipeline(() => llm, 'gpt-4o-mini').withReply as AnalysisPipeline;
+  const pipeline = contentAnalysis(llm);
   const injector = Injector.create({ providers: [AnalysisService, { provide: ANALYSIS_PIPELINE, useValue: pipeline }] });
   return { injector, llm };
 }
