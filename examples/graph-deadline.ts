@@ -11,7 +11,7 @@
  */
 import { asyncScheduler, last, lastValueFrom } from 'rxjs';
 import { z } from 'zod';
-import { graph, isRxllmError, step, withMiddleware, type Middleware, type Transport } from 'rxllm';
+import { graph, isRxllmError, step, stepOf, timeLeft, withMiddleware, type Middleware, type Transport } from 'rxllm';
 import { simulatedTransport } from 'rxllm/simulator';
 
 const model = 'gpt-4o-mini';
@@ -21,8 +21,8 @@ type Analysis = { sentiment: Label; summary: string; reply: string };
 /** Prints each request's step and the time left before the run's deadline; forwards the context. */
 const showTimeLeft: Middleware = (next) => (request, context) => {
   // The deadline is absolute, on the scheduler's clock (asyncScheduler unless the pipeline was given another).
-  const left = context?.deadline === undefined ? Infinity : context.deadline - asyncScheduler.now();
-  console.log(`  ${(context?.step ?? request.model).padEnd(10)} sent with ${left === Infinity ? 'no deadline' : `${left.toFixed(0)} ms left`}`);
+  const left = timeLeft(context, asyncScheduler);
+  console.log(`  ${stepOf(request, context).padEnd(10)} sent with ${left === Infinity ? 'no deadline' : `${left.toFixed(0)} ms left`}`);
   return next(request, context);
 };
 

@@ -20,7 +20,7 @@ export {
 } from './core/events.js';
 export { RxllmError, isRxllmError, type RxllmErrorCode, type RxllmErrorDetails } from './core/errors.js';
 export { withMiddleware, type Transport, type Middleware } from './core/transport.js';
-export type { RequestContext, Served } from './core/context.js';
+export { stepOf, timeLeft, withDeadline, type RequestContext, type Served } from './core/context.js';
 
 /* Transports */
 export { sseTransport, type SseTransportConfig } from './transport/sse.js';
