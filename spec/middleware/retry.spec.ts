@@ -84,6 +84,7 @@ describe('retry', () => {
     ['a first-token timeout', err('timeout', { tokensEmitted: false, limit: 'firstToken' })],
     ['a 400 with x-should-retry: true', err('bad-request', { status: 400, headers: { 'x-should-retry': 'true' } })],
     ['a 409 with x-should-retry: true', err('http', { status: 409, headers: { 'x-should-retry': 'true' } })],
+    ['a connection lost mid-body of a 200 that said x-should-retry: false (it spoke of the 200)', err('connection-lost', { status: 200, tokensEmitted: false, headers: { 'x-should-retry': 'false' } })],
   ])('retries %s', (_name, error) => {
     expect(isRetryable(error)).toBe(true);
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -109,9 +110,9 @@ describe('retry', () => {
     ['quota-exceeded even with x-should-retry: true', err('quota-exceeded', { status: 429, headers: { 'x-should-retry': 'true' } })],
     ['a 500 with x-should-retry: false', err('server', { status: 500, headers: { 'x-should-retry': 'false' } })],
     ['a 429 with x-should-retry: false', err('rate-limited', { status: 429, headers: { 'x-should-retry': 'false' } })],
-    ['a lost connection with x-should-retry: false', err('connection-lost', { status: 200, headers: { 'x-should-retry': 'false' } })],
     ['x-should-retry: true after tokens', err('server', { tokensEmitted: true, headers: { 'x-should-retry': 'true' } })],
     ['a stream-error', err('stream-error', { status: 200 })],
+    ['a stream-error in a 200 that said x-should-retry: true', err('stream-error', { status: 200, headers: { 'x-should-retry': 'true' } })],
     ['a plain Error', new Error('bug')],
   ])('never retries %s', (_name, error) => {
     expect(isRetryable(error)).toBe(false);

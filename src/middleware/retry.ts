@@ -59,7 +59,7 @@ const RETRYABLE_LIMITS: ReadonlySet<string | undefined> = new Set(['headers', 'f
  * | 1 | anything after content was emitted (`tokensEmitted: true`) | never: it would duplicate the answer |
  * | 2 | anything that ran into the request's deadline (`limit: 'deadline'`) | never: no time is left |
  * | 3 | `quota-exceeded` (a 429 with provider code `insufficient_quota`) | never: the plan or credit is used up |
- * | 4 | a response with `x-should-retry: true` / `false` (in `error.headers`) | yes / no, as the server says, whatever the status |
+ * | 4 | an error status (≥ 400) with `x-should-retry: true` / `false` (in `error.headers`) | yes / no, as the server says, whatever the status |
  * | 5 | `rate-limited` (429), `server` (5xx), `http` with status 408, 409 or 5xx | yes |
  * | 6 | `connection-lost` (refused, reset, cut before any content) | yes |
  * | 7 | `timeout` with `limit: 'headers'` or `'firstToken'` | yes |
@@ -76,7 +76,8 @@ const RETRYABLE_LIMITS: ReadonlySet<string | undefined> = new Set(['headers', 'f
 export function isRetryable(error: unknown): boolean {
   if (!isRxllmError(error) || error.tokensEmitted === true || error.limit === 'deadline') return false;
   if (error.code === 'quota-exceeded') return false;
-  const shouldRetry = error.headers?.['x-should-retry'];
+  // Only an error status's header speaks about the error: on a 200 it described the response, not what went wrong in its body.
+  const shouldRetry = error.status !== undefined && error.status >= 400 ? error.headers?.['x-should-retry'] : undefined;
   if (shouldRetry === 'true') return true;
   if (shouldRetry === 'false') return false;
   if (error.code === 'timeout') return RETRYABLE_LIMITS.has(error.limit);
