@@ -167,7 +167,7 @@ export function describeFaultRulesOverSockets(name: string, makeTransport: (base
 
     describe('timeouts: each limit, and whether retry() tries again', () => {
       // Long enough for a busy 2-core machine to deliver headers well within `headers`, short enough to keep the suite fast.
-      const HEADERS_MS = 150;
+      const HEADERS_MS = 300;
       const stallBeforeHeaders = (_response: ServerResponse) => undefined; // never writes the head
       const stallAfterHeaders = (response: ServerResponse) => startEventStream(response); // head, then nothing
       const keepAliveOnly = (response: ServerResponse) => {
