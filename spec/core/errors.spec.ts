@@ -58,6 +58,32 @@ describe('RxllmError', () => {
     });
     expect(JSON.parse(JSON.stringify(error))).toEqual(error.toJSON());
   });
+
+  it('carries the provider type and param, the readable headers and the limit, through with() and toJSON()', () => {
+    const headers = Object.freeze({ 'x-should-retry': 'false', 'retry-after': '2' });
+    const error = new RxllmError('quota-exceeded', '429 quota', {
+      status: 429,
+      providerCode: 'insufficient_quota',
+      providerType: 'insufficient_quota',
+      providerParam: 'model',
+      headers,
+    });
+    const timeout = new RxllmError('timeout', 'no headers', { limit: 'headers' });
+
+    expect(error.with({ tokensEmitted: false })).toMatchObject({ providerType: 'insufficient_quota', providerParam: 'model', headers });
+    expect(error.with({}).headers).toBe(headers);
+    expect(error.toJSON()).toEqual({
+      name: 'RxllmError',
+      code: 'quota-exceeded',
+      message: '429 quota',
+      status: 429,
+      providerCode: 'insufficient_quota',
+      providerType: 'insufficient_quota',
+      providerParam: 'model',
+      headers: { 'x-should-retry': 'false', 'retry-after': '2' },
+    });
+    expect(timeout.with({ tokensEmitted: false }).limit).toBe('headers');
+  });
 });
 
 describe('isRxllmError', () => {

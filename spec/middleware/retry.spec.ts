@@ -80,7 +80,11 @@ describe('retry', () => {
     ['500', err('server', { status: 500 })],
     ['504', err('server', { status: 504 })],
     ['connection-lost', err('connection-lost', { tokensEmitted: false })],
-    ['timeout before the first token', err('timeout', { tokensEmitted: false })],
+    ['a headers timeout', err('timeout', { tokensEmitted: false, limit: 'headers' })],
+    ['a first-token timeout', err('timeout', { tokensEmitted: false, limit: 'firstToken' })],
+    ['a 400 with x-should-retry: true', err('bad-request', { status: 400, headers: { 'x-should-retry': 'true' } })],
+    ['a 409 with x-should-retry: true', err('http', { status: 409, headers: { 'x-should-retry': 'true' } })],
+    ['a connection lost mid-body of a 200 that said x-should-retry: false (it spoke of the 200)', err('connection-lost', { status: 200, tokensEmitted: false, headers: { 'x-should-retry': 'false' } })],
   ])('retries %s', (_name, error) => {
     expect(isRetryable(error)).toBe(true);
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -100,6 +104,15 @@ describe('retry', () => {
     ['invalid-request', err('invalid-request')],
     ['a timeout after tokens', err('timeout', { tokensEmitted: true })],
     ['a timeout at the deadline', err('timeout', { tokensEmitted: false, limit: 'deadline' })],
+    ['a total timeout before the first token', err('timeout', { tokensEmitted: false, limit: 'total' })],
+    ['a timeout that names no limit', err('timeout', { tokensEmitted: false })],
+    ['quota-exceeded', err('quota-exceeded', { status: 429, providerCode: 'insufficient_quota' })],
+    ['quota-exceeded even with x-should-retry: true', err('quota-exceeded', { status: 429, headers: { 'x-should-retry': 'true' } })],
+    ['a 500 with x-should-retry: false', err('server', { status: 500, headers: { 'x-should-retry': 'false' } })],
+    ['a 429 with x-should-retry: false', err('rate-limited', { status: 429, headers: { 'x-should-retry': 'false' } })],
+    ['x-should-retry: true after tokens', err('server', { tokensEmitted: true, headers: { 'x-should-retry': 'true' } })],
+    ['a stream-error', err('stream-error', { status: 200 })],
+    ['a stream-error in a 200 that said x-should-retry: true', err('stream-error', { status: 200, headers: { 'x-should-retry': 'true' } })],
     ['a plain Error', new Error('bug')],
   ])('never retries %s', (_name, error) => {
     expect(isRetryable(error)).toBe(false);
@@ -169,6 +182,28 @@ describe('retry', () => {
       expectObservable(llm(request)).toBe('130ms a|', values);
       expectSubscriptions(stalled.subscriptions).toBe(stalledSubs);
       expectSubscriptions(ok.subscriptions).toBe(okSubs);
+    });
+  });
+
+  it('retries a headers timeout from timeouts() inside it, but a total timeout before the first token is final', () => {
+    testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
+      const silent = cold<LlmEvent>('  -', values);
+      const ok = cold<LlmEvent>('      20ms a|', values);
+      const headersLlm = withMiddleware(attempts(silent, ok), retry(noJitter), timeouts({ headers: 50 }));
+      expectObservable(headersLlm(request)).toBe('80ms a|', values); // 50 + 10 backoff + 20
+      expectSubscriptions(ok.subscriptions).toBe('60ms ^ 20ms !');
+
+      const stalled = cold<LlmEvent>('-', values);
+      const totalLlm = withMiddleware(() => stalled, retry(noJitter), timeouts({ total: 50 }));
+      expectObservable(totalLlm(request)).toBe(
+        '50ms #',
+        undefined,
+        new RxllmError('timeout', 'Step "draft" did not finish within 50 ms (total limit). Raise `total`, or ask for a shorter answer.', {
+          limit: 'total',
+          tokensEmitted: false,
+        }),
+      );
+      expectSubscriptions(stalled.subscriptions).toBe('^ 49ms !');
     });
   });
 

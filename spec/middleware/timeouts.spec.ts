@@ -1,5 +1,6 @@
-import { lastValueFrom, mergeMap } from 'rxjs';
+import { lastValueFrom, mergeMap, tap, timer, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
+import type { RequestContext } from '../../src/core/context';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
@@ -235,12 +236,95 @@ describe('timeouts', () => {
     });
   });
 
+  describe('headers', () => {
+    const headersTimeout = (ms: number, step = 'draft') =>
+      new RxllmError(
+        'timeout',
+        `No response headers from step "${step}" within ${ms} ms (headers limit). The endpoint did not answer: it may be down or overloaded; retry, or raise \`headers\`.`,
+        { limit: 'headers', tokensEmitted: false },
+      );
+    /** A transport that reports its headers (through the context, as sseTransport does) at `at`, then plays `events`. */
+    const reportingAt = (at: number, events: () => Observable<LlmEvent>) => (_r: LlmRequest, context?: RequestContext) =>
+      timer(at).pipe(
+        tap(() => context?.onHeaders?.(200, { 'content-type': 'text/event-stream' })),
+        mergeMap(() => events()),
+      );
+
+    it('fires when the transport reports no headers in time, aborting the request', () => {
+      let bodyReads = 0;
+      testScheduler.run(({ cold, expectObservable }) => {
+        const upstream = cold<LlmEvent>('10ms a|', values);
+        const llm = withMiddleware(reportingAt(80, () => (bodyReads++, upstream)), timeouts({ headers: 50, firstToken: 200 }));
+        expectObservable(llm(request)).toBe('50ms #', undefined, headersTimeout(50));
+      });
+      expect(bodyReads).toBe(0); // cut before the headers came, so nothing was read
+    });
+
+    it('stops at the reported headers, before any event: a stall after them is firstToken’s, not headers’', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const silent = cold<LlmEvent>('-', values);
+        const llm = withMiddleware(reportingAt(20, () => silent), timeouts({ headers: 50, firstToken: 100 }));
+        expectObservable(llm(request)).toBe(
+          '100ms #',
+          undefined,
+          new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+            limit: 'firstToken',
+            tokensEmitted: false,
+          }),
+        );
+      });
+    });
+
+    it('without a transport that reports headers, the first event of any kind counts as headers', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const usageFirst = cold<LlmEvent>('30ms u 10ms a|', values);
+        expectObservable(withMiddleware(() => usageFirst, timeouts({ headers: 40 }))(request)).toBe('30ms u 10ms a|', values);
+        const late = cold<LlmEvent>('  60ms a|', values);
+        expectObservable(withMiddleware(() => late, timeouts({ headers: 40 }))(request)).toBe('40ms #', undefined, headersTimeout(40));
+      });
+    });
+
+    it('still tells the caller’s own onHeaders, and sets none when no headers limit is given', () => {
+      const heard: number[] = [];
+      const seen: (RequestContext | undefined)[] = [];
+      testScheduler.run(({ cold, expectObservable }) => {
+        const ok = cold<LlmEvent>('a|', values);
+        const reporting = (r: LlmRequest, context?: RequestContext) => (seen.push(context), reportingAt(5, () => ok)(r, context));
+        const onHeaders = (status: number) => heard.push(status);
+        expectObservable(withMiddleware(reporting, timeouts({ headers: 50 }))(request, { step: 's', onHeaders })).toBe('5ms a|', values);
+        expectObservable(withMiddleware(reporting, timeouts({ total: 50 }))(request, { step: 's', onHeaders })).toBe('5ms a|', values);
+      });
+      expect(heard).toEqual([200, 200]);
+      expect(seen[0]).toEqual({ step: 's', onHeaders: expect.any(Function) });
+      expect(seen[0]!.onHeaders).not.toBe(seen[1]!.onHeaders);
+      expect(seen[1]).toEqual({ step: 's', onHeaders: seen[1]!.onHeaders });
+    });
+
+    it('is not armed when the deadline comes first: the deadline fires, named as such', () => {
+      testScheduler.run(({ cold, expectObservable }) => {
+        const upstream = cold<LlmEvent>('100ms a|', values);
+        const llm = withMiddleware(() => upstream, timeouts({ headers: 50 }));
+        expectObservable(llm(request, { deadline: 30 })).toBe(
+          '30ms #',
+          undefined,
+          new RxllmError(
+            'timeout',
+            'Step "draft" did not finish by its deadline, 30 ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
+            { limit: 'deadline', tokensEmitted: false },
+          ),
+        );
+      });
+    });
+  });
+
   it('rejects bad options with invalid-config', () => {
     expect(() => timeouts({})).toThrow(expect.objectContaining({ code: 'invalid-config' }));
     expect(() => timeouts({ firstToken: 100, step: 'chat' } as never)).toThrow(
       expect.objectContaining({ code: 'invalid-config', message: expect.stringContaining('the step now comes from the request context') }),
     );
     expect(() => timeouts({ firstToken: -1 })).toThrow(/firstToken/);
+    expect(() => timeouts({ headers: 0 })).toThrow(/headers/);
+    expect(() => timeouts({})).toThrow(/headers, firstToken, idle, total/);
     expect(() => timeouts({ idle: 10, extra: 1 } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });
 

@@ -2,11 +2,13 @@ import OpenAI from 'openai';
 import { lastValueFrom, toArray } from 'rxjs';
 import { openaiTransport } from '../../src/openai/openaiTransport';
 import { sseTransport } from '../../src/transport/sse';
+import { describeFaultRulesOverSockets } from '../helpers/faultRules';
 import { startEventStream, startLocalServer, textChunk, type LocalServer } from '../helpers/localServer';
 import { chatRequest, describeTransportOverSockets, failure, httpErrorCases } from '../helpers/transportContract';
 
 describeTransportOverSockets('openaiTransport(new OpenAI(...))', (baseURL) => openaiTransport(new OpenAI({ baseURL, apiKey: 'sk-test' })));
 describeTransportOverSockets('openaiTransport({ baseURL, apiKey })', (baseURL) => openaiTransport({ baseURL, apiKey: 'sk-test' }));
+describeFaultRulesOverSockets('openaiTransport(new OpenAI(...))', (baseURL) => openaiTransport(new OpenAI({ baseURL, apiKey: 'sk-test' })));
 
 describe('openaiTransport', () => {
   let server: LocalServer;

@@ -5,6 +5,7 @@ import {
   errorFromHttpResponse,
   failedResponse,
   responseDetails,
+  readableHeaders,
   responseText,
   retryAfterFromHeaders,
   unreachable,
@@ -66,9 +67,34 @@ describe('errorFromHttpResponse', () => {
       requestId: 'req_abc',
       retryAfterMs: 3000,
       providerCode: 'rate_limit_exceeded',
+      providerType: 'requests',
+      headers: { 'x-request-id': 'req_abc', 'retry-after': '3' },
       raw: body,
       tokensEmitted: false,
     });
+  });
+
+  it('keeps the provider type and param as their own fields', () => {
+    const body = JSON.stringify({ error: { message: "Invalid type for 'max_tokens'", type: 'invalid_request_error', param: 'max_tokens', code: 'invalid_type' } });
+    const error = errorFromHttpResponse(400, new Headers(), body);
+    expect([error.providerCode, error.providerType, error.providerParam]).toEqual(['invalid_type', 'invalid_request_error', 'max_tokens']);
+  });
+
+  it('a 429 with insufficient_quota is quota-exceeded, with advice about billing instead of "retry later"', () => {
+    const body = JSON.stringify({
+      error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' },
+    });
+    const error = errorFromHttpResponse(429, new Headers({ 'retry-after': '20' }), body, 0);
+    expect(error.code).toBe('quota-exceeded');
+    expect(error.providerCode).toBe('insufficient_quota');
+    expect(error.message).toContain('check the plan and billing details');
+    expect(error.message).toContain('retrying will not help');
+    expect(error.message).not.toContain('retry later');
+    // The code alone, or the type alone, is enough (providers differ in which they fill).
+    const byType = JSON.stringify({ error: { message: 'quota', type: 'insufficient_quota', code: null } });
+    expect(errorFromHttpResponse(429, new Headers(), byType).code).toBe('quota-exceeded');
+    const rateLimit = JSON.stringify({ error: { message: 'slow down', type: 'requests', code: 'rate_limit_exceeded' } });
+    expect(errorFromHttpResponse(429, new Headers(), rateLimit).code).toBe('rate-limited');
   });
 
   it('falls back to the error type when the code is null', () => {
@@ -158,9 +184,51 @@ describe('unreachable', () => {
 
 describe('responseDetails and describeCause', () => {
   it('give the status and request id of a response, and the message of an error with its cause', () => {
-    expect(responseDetails(new Response('', { status: 201, headers: { 'x-request-id': 'req_1' } }))).toEqual({ status: 201, requestId: 'req_1' });
-    expect(responseDetails(new Response('', { status: 200 }))).toEqual({ status: 200 });
+    expect(responseDetails(new Response(null, { status: 201, headers: { 'x-request-id': 'req_1' } }))).toEqual({
+      status: 201,
+      requestId: 'req_1',
+      headers: { 'x-request-id': 'req_1' },
+    });
+    expect(responseDetails(new Response(null, { status: 200 }))).toEqual({ status: 200, headers: {} });
     expect(describeCause(new Error('outer'))).toBe('outer');
     expect(describeCause('plain')).toBe('plain');
+  });
+});
+
+describe('readableHeaders', () => {
+  it('is a frozen record with lower-cased names, without credentials or anything named like a key or token', () => {
+    const headers = new Headers({
+      'X-Should-Retry': 'false',
+      'Retry-After': '2',
+      'x-ratelimit-remaining-tokens': '120',
+      'x-ratelimit-reset-requests': '1s',
+      'openai-organization': 'org-abc',
+      Authorization: 'Bearer sk-secret',
+      'Proxy-Authorization': 'Basic abc',
+      Cookie: 'a=b',
+      'Set-Cookie': '__cf_bm=abc; path=/',
+      'api-key': 'azure-key',
+      'X-Api-Key': 'anthropic-key',
+      'x-goog-api-key': 'google-key',
+      'x-amz-security-token': 'aws-token',
+      'x-client-secret': 's',
+    });
+
+    const record = readableHeaders(headers);
+
+    expect(record).toEqual({
+      'x-should-retry': 'false',
+      'retry-after': '2',
+      'x-ratelimit-remaining-tokens': '120',
+      'x-ratelimit-reset-requests': '1s',
+      'openai-organization': 'org-abc',
+    });
+    expect(Object.isFrozen(record)).toBe(true);
+  });
+
+  it('is on every error from a response, and never holds an echoed credential', () => {
+    const error = errorFromHttpResponse(401, new Headers({ 'x-should-retry': 'false', 'set-cookie': 'session=1', authorization: 'Bearer sk-x' }), 'no');
+    expect(error.headers).toEqual({ 'x-should-retry': 'false' });
+    expect(JSON.stringify(error.toJSON())).not.toContain('sk-x');
   });
 });

@@ -2,10 +2,12 @@ import { config, firstValueFrom, lastValueFrom, toArray } from 'rxjs';
 import { isRxllmError } from '../../src/core/errors';
 import { sseTransport, wireBody } from '../../src/transport/sse';
 import { chunkedResponse, fakeFetch } from '../helpers/chunkedFetch';
+import { describeFaultRulesOverSockets } from '../helpers/faultRules';
 import { startEventStream, startLocalServer, textChunk } from '../helpers/localServer';
 import { chatRequest, describeTransportOverSockets, failure } from '../helpers/transportContract';
 
 describeTransportOverSockets('sseTransport', (baseURL) => sseTransport({ baseURL, apiKey: 'sk-test' }));
+describeFaultRulesOverSockets('sseTransport', (baseURL) => sseTransport({ baseURL, apiKey: 'sk-test' }));
 
 const doneStream = () =>
   chunkedResponse([new TextEncoder().encode('data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')], {

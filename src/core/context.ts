@@ -37,6 +37,15 @@ export interface RequestContext {
    * answer never replays another run's report.
    */
   readonly onServed?: (served: Served) => void;
+  /**
+   * Told when the response headers of an HTTP request arrived (before any of its body), with the
+   * status and the readable headers (credentials left out, as in `RxllmError.headers`). Called by
+   * `sseTransport` and `openaiTransport` once per HTTP request (so once per attempt under `retry()`
+   * or `hedge()`), for an error status too; `timeouts()` sets it to stop its `headers` clock.
+   * Not part of the stream, so a cached answer never replays it. A transport that does not report
+   * headers (the simulated one, a user's own) never calls it.
+   */
+  readonly onHeaders?: (status: number, headers: Readonly<Record<string, string>>) => void;
 }
 
 /** Which model answered a request, and which middleware chose it. */

@@ -9,13 +9,14 @@
  * | `auth` | HTTP 401 or 403 |
  * | `bad-request` | HTTP 400, 404 or 422: the server refused the request as written |
  * | `rate-limited` | HTTP 429; `retryAfterMs` says how long the server asked to wait |
+ * | `quota-exceeded` | HTTP 429 whose provider code is `insufficient_quota`: the plan or credit is used up, waiting will not help |
  * | `server` | HTTP 5xx |
  * | `http` | any other non-success status (408, 409, ...) |
  * | `stream-error` | the server reported an error inside a successful (200) response |
  * | `malformed-event` | a stream event whose data is not JSON |
  * | `incomplete-stream` | the body ended before every choice finished, or `[DONE]` came with nothing produced |
  * | `connection-lost` | the connection failed mid-body (reset, network failure) |
- * | `timeout` | a time limit fired (raised by timeout middleware) |
+ * | `timeout` | a time limit fired (raised by timeout middleware); `limit` says which |
  * | `invalid-output` | a step's answer did not match its schema |
  * | `overloaded` | a load limiter's queue is full: the request was rejected before it was sent |
  */
@@ -25,6 +26,7 @@ export type RxllmErrorCode =
   | 'auth'
   | 'bad-request'
   | 'rate-limited'
+  | 'quota-exceeded'
   | 'server'
   | 'http'
   | 'stream-error'
@@ -49,8 +51,23 @@ export interface RxllmErrorDetails {
   partialText?: string;
   /** True when content had already been emitted downstream before the error: a retry would duplicate it. */
   tokensEmitted?: boolean;
-  /** The provider's own error code or type (`"context_length_exceeded"`, `"server_error"`, ...). */
+  /**
+   * The provider's own error code (`"context_length_exceeded"`, `"insufficient_quota"`, ...): the
+   * error body's `code`, else its `type` when it has no code.
+   */
   providerCode?: string;
+  /** The provider's error type, the error body's `type` (`"invalid_request_error"`, `"server_error"`, ...). */
+  providerType?: string;
+  /** The request parameter the provider blames, the error body's `param` (`"messages"`, `"max_tokens"`, ...). */
+  providerParam?: string;
+  /**
+   * The response headers a policy may read (`x-should-retry`, `retry-after`, `x-ratelimit-*`, ...), as
+   * a frozen record with lower-cased names. Headers that carry credentials are left out: `authorization`,
+   * `proxy-authorization`, `cookie`, `set-cookie`, and any whose name says it holds a key, token, secret
+   * or session (`api-key`, `x-api-key`, `x-amz-security-token`, ...). Set on errors from an HTTP response
+   * (an error status, or an error inside a 200 stream).
+   */
+  headers?: Readonly<Record<string, string>>;
   /** Where the problem is, for validation errors (`"messages.0.role"`). */
   path?: string;
   /** The raw text or payload the error is about (a malformed event's data, an invalid answer). */
@@ -65,8 +82,11 @@ export interface RxllmErrorDetails {
   limit?: TimeLimit;
 }
 
-/** A time limit a request can run into: `timeouts()`'s three, and the request context's deadline. */
-export type TimeLimit = 'firstToken' | 'idle' | 'total' | 'deadline';
+/**
+ * A time limit a request can run into: `timeouts()`'s four (`headers`: no response headers in time;
+ * `firstToken`: no content in time; `idle`: a gap after content; `total`), and the request context's deadline.
+ */
+export type TimeLimit = 'headers' | 'firstToken' | 'idle' | 'total' | 'deadline';
 
 /**
  * The one error class rxllm raises. Branch on {@link RxllmError.code}; read the
@@ -85,6 +105,9 @@ export class RxllmError extends Error implements RxllmErrorDetails {
   declare readonly partialText?: string;
   declare readonly tokensEmitted?: boolean;
   declare readonly providerCode?: string;
+  declare readonly providerType?: string;
+  declare readonly providerParam?: string;
+  declare readonly headers?: Readonly<Record<string, string>>;
   declare readonly path?: string;
   declare readonly raw?: string;
   declare readonly step?: string;
@@ -128,6 +151,9 @@ const DETAIL_KEYS = [
   'partialText',
   'tokensEmitted',
   'providerCode',
+  'providerType',
+  'providerParam',
+  'headers',
   'path',
   'raw',
   'step',

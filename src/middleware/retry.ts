@@ -46,15 +46,27 @@ export interface RetryConfig {
   scheduler?: SchedulerLike;
 }
 
-const RETRYABLE_CODES: ReadonlySet<string> = new Set(['rate-limited', 'server', 'connection-lost', 'timeout']);
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['rate-limited', 'server', 'connection-lost']);
 const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
+const RETRYABLE_LIMITS: ReadonlySet<string | undefined> = new Set(['headers', 'firstToken']);
 
 /**
- * The default retry rule, openai-node's: HTTP 408, 409, 429 and 5xx, a lost connection, and a
- * time limit that fired before any content. Never a request the server refused as written (400,
- * 401, 403, 404, 422, `invalid-request`), never an error after content was emitted
- * (`tokensEmitted: true`), and never a request that ran into its deadline (`limit: 'deadline'`:
- * there is no time left for another attempt).
+ * The default retry rule: openai-node's, and stricter where a retry cannot help. The first row
+ * that matches decides:
+ *
+ * | # | the error | retried? |
+ * |---|---|---|
+ * | 1 | anything after content was emitted (`tokensEmitted: true`) | never: it would duplicate the answer |
+ * | 2 | anything that ran into the request's deadline (`limit: 'deadline'`) | never: no time is left |
+ * | 3 | `quota-exceeded` (a 429 with provider code `insufficient_quota`) | never: the plan or credit is used up |
+ * | 4 | an error status (≥ 400) with `x-should-retry: true` / `false` (in `error.headers`) | yes / no, as the server says, whatever the status |
+ * | 5 | `rate-limited` (429), `server` (5xx), `http` with status 408, 409 or 5xx | yes |
+ * | 6 | `connection-lost` (refused, reset, cut before any content) | yes |
+ * | 7 | `timeout` with `limit: 'headers'` or `'firstToken'` | yes |
+ * | 8 | `timeout` with `limit: 'total'` (or none), and everything else: 400, 401, 403, 404, 422, `invalid-request`, `stream-error`, a plain `Error` | no |
+ *
+ * How long it waits is {@link retry}'s business (`retry-after-ms`, `retry-after` in seconds or as
+ * an HTTP date, up to `maxRetryAfterMs`; else backoff).
  *
  * @example
  * ```ts
@@ -63,6 +75,12 @@ const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
  */
 export function isRetryable(error: unknown): boolean {
   if (!isRxllmError(error) || error.tokensEmitted === true || error.limit === 'deadline') return false;
+  if (error.code === 'quota-exceeded') return false;
+  // Only an error status's header speaks about the error: on a 200 it described the response, not what went wrong in its body.
+  const shouldRetry = error.status !== undefined && error.status >= 400 ? error.headers?.['x-should-retry'] : undefined;
+  if (shouldRetry === 'true') return true;
+  if (shouldRetry === 'false') return false;
+  if (error.code === 'timeout') return RETRYABLE_LIMITS.has(error.limit);
   if (RETRYABLE_CODES.has(error.code)) return true;
   return error.code === 'http' && error.status !== undefined && (RETRYABLE_STATUS.has(error.status) || error.status >= 500);
 }
@@ -104,7 +122,7 @@ export function isRetryable(error: unknown): boolean {
  * - **Unsubscribe** aborts the running attempt or cancels the wait.
  * - **Cold**: one chain of attempts per subscription.
  *
- * Put it outside `timeouts()` so a first-token timeout is retried, and retry in one place only
+ * Put it outside `timeouts()` so a headers or first-token timeout is retried, and retry in one place only
  * (the openai transport already sets the SDK's own retries to 0). `timeouts()` inside it ends an
  * attempt that is still running at the deadline; `retry()` only decides whether to start another.
  * Passes the request context on unchanged to every attempt.
@@ -168,6 +186,8 @@ function tooLongToWait(error: RxllmError, capMs: number): RxllmError {
       retryAfterMs: wait,
       ...(error.status === undefined ? {} : { status: error.status }),
       ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+      ...(error.providerCode === undefined ? {} : { providerCode: error.providerCode }),
+      ...(error.headers === undefined ? {} : { headers: error.headers }),
       tokensEmitted: false,
     },
   );

@@ -1,6 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { stepOf, timeLeft } from '../core/context.js';
+import { stepOf, timeLeft, type RequestContext } from '../core/context.js';
 import { PartialText } from '../internal/PartialText.js';
 import { RxllmError, type TimeLimit } from '../core/errors.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
@@ -10,6 +10,14 @@ import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** Options for {@link timeouts}. Every limit is in milliseconds; give at least one. */
 export interface TimeoutsConfig {
+  /**
+   * Longest wait from subscribe to the response headers: the endpoint did not answer at all (down,
+   * overloaded, a connection that hangs). Stopped by the transport's report of headers (the request
+   * context's `onHeaders`, which `sseTransport` and `openaiTransport` call) or by the first event of
+   * any kind, whichever comes first; so over a transport that does not report headers (the simulated
+   * one, your own) it bounds the time to the first event.
+   */
+  headers?: number;
   /** Longest wait from subscribe to the first content event (text, reasoning, refusal or tool call). */
   firstToken?: number;
   /** Longest gap between two events once the first content event has arrived. */
@@ -21,12 +29,13 @@ export interface TimeoutsConfig {
 }
 
 /**
- * Middleware: bounds a request's time to first token, the gaps between its events, and its total
- * time, and ends it at the request context's deadline. When a limit fires, the request is
- * unsubscribed (aborting it) and the stream errors with an {@link RxllmError} of code `timeout`
- * whose message names the limit and the step, with `limit` (`'firstToken'`, `'idle'`, `'total'`
- * or `'deadline'`), `tokensEmitted` (and `partialText`, the choice-0 text so far) set so `retry()`
- * can tell whether a retry is safe.
+ * Middleware: bounds a request's time to response headers, to first token, the gaps between its
+ * events, and its total time, and ends it at the request context's deadline. When a limit fires,
+ * the request is unsubscribed (aborting it) and the stream errors with an {@link RxllmError} of
+ * code `timeout` whose message names the limit and the step, with `limit` (`'headers'`,
+ * `'firstToken'`, `'idle'`, `'total'` or `'deadline'`), `tokensEmitted` (and `partialText`, the
+ * choice-0 text so far) set so `retry()` can tell whether a retry is safe: by its default rule a
+ * `headers` or `firstToken` timeout is retried, a `total` or `deadline` one is final.
  *
  * The step named is the request context's (`context.step`, set by `step()`), else the request's
  * `model`, so one `timeouts()` serves every step of a pipeline. `context.deadline` (an absolute
@@ -35,6 +44,11 @@ export interface TimeoutsConfig {
  * errors at subscribe without being sent.
  *
  * ```text
+ * timeouts({ headers: 50 })    h = the transport reports headers (context.onHeaders)
+ * upstream:  80ms h 10ms a|
+ * subs:      ^ 49ms !
+ * result:    50ms #           # = RxllmError('timeout', 'No response headers from step "draft" within 50 ms ...', { limit: 'headers' })
+ *
  * timeouts({ firstToken: 100 })
  * upstream:  150ms a-b|
  * subs:      ^ 99ms !
@@ -56,10 +70,16 @@ export interface TimeoutsConfig {
  * - **Errors** with the upstream's error, or with `timeout` when a limit or the deadline fires first.
  * - **Unsubscribe** unsubscribes the upstream and cancels the timers.
  * - **Cold**: the clocks start at subscribe, one set per subscription.
- * - Passes the request context on unchanged.
+ * - Passes the request context on unchanged, but for `onHeaders` when `headers` is set: its own,
+ *   which stops the headers clock and then calls the context's.
  *
- * Only content events stop the first-token clock: a usage or finish event does not. The idle clock
+ * Only content events stop the first-token clock: a usage or finish event does not. The headers
+ * clock stops at the transport's `onHeaders` or at the first event of any kind. The idle clock
  * starts at the first content event and is reset by every event after it.
+ *
+ * Reporting headers needs the request context to reach the transport: every rxllm middleware
+ * passes it on; when `timeouts()` sits above a shared request (`dedupe()`, `cache()`), only the
+ * subscriber that started it hears its headers, and the others' `headers` clocks stop at the first event.
  *
  * @throws {@link RxllmError} `invalid-config` when no limit is given or a limit is not a positive
  * number, and for the `step` option of 0.1 (the step comes from the request context now).
@@ -71,7 +91,7 @@ export interface TimeoutsConfig {
  * ```
  */
 export function timeouts(config: TimeoutsConfig): Middleware {
-  const { firstToken, idle, total, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
+  const { headers, firstToken, idle, total, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
   return (next) => (request, context) =>
     new Observable<LlmEvent>((subscriber) => {
       const name = stepOf(request, context);
@@ -108,6 +128,30 @@ export function timeouts(config: TimeoutsConfig): Middleware {
           ),
         );
       }
+      // A headers limit that ends no earlier than the deadline would never fire first: not armed.
+      const headersTimer =
+        headers === undefined || headers >= left
+          ? undefined
+          : scheduler.schedule(
+              () =>
+                fail(
+                  'headers',
+                  `No response headers from step "${name}" within ${headers} ms (headers limit). The endpoint did not answer: it may be down or overloaded; retry, or raise \`headers\`.`,
+                ),
+              headers,
+            );
+      if (headersTimer) timers.push(headersTimer);
+      // Told by the transport, beside the stream; the caller's own onHeaders still hears it.
+      const downstream: RequestContext | undefined = headersTimer
+        ? {
+            ...context,
+            onHeaders: (status, received) => {
+              headersTimer.unsubscribe();
+              context?.onHeaders?.(status, received);
+            },
+          }
+        : context;
+
       // A first-token limit that ends no earlier than the deadline would never fire first: not armed.
       const firstTokenTimer =
         firstToken === undefined || firstToken >= left
@@ -129,9 +173,10 @@ export function timeouts(config: TimeoutsConfig): Middleware {
         timers.push(timer);
       };
 
-      upstream = next(request, context).subscribe({
+      upstream = next(request, downstream).subscribe({
         next: (event) => {
           lastEventAt = scheduler.now();
+          headersTimer?.unsubscribe();
           const firstContent = !partial.tokensEmitted && isContentEvent(event);
           partial.add(event);
           if (firstContent) {
@@ -156,12 +201,13 @@ const DEADLINE_ADVICE = 'The deadline bounds the whole request, retries included
 const limit = z.number().positive().finite();
 const configSchema = z
   .strictObject({
+    headers: limit.optional(),
     firstToken: limit.optional(),
     idle: limit.optional(),
     total: limit.optional(),
     step: stepOptionRemoved,
     scheduler: schedulerSchema.optional(),
   })
-  .refine((c) => c.firstToken !== undefined || c.idle !== undefined || c.total !== undefined, {
-    message: 'give at least one of firstToken, idle, total (milliseconds)',
+  .refine((c) => c.headers !== undefined || c.firstToken !== undefined || c.idle !== undefined || c.total !== undefined, {
+    message: 'give at least one of headers, firstToken, idle, total (milliseconds)',
   });

@@ -3,11 +3,11 @@ import { defer } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { eventsFromResponse } from '../transport/eventsFromResponse.js';
+import type { RequestContext } from '../core/context.js';
 import { baseURLOf, fetchOf } from '../transport/httpEndpoint.js';
 import { httpExchange } from '../transport/httpExchange.js';
 import { describeCause, errorFromHttpResponse, unreachable } from '../transport/httpError.js';
-import { wireBody } from '../transport/sse.js';
+import { eventsAfterHeaders, wireBody } from '../transport/sse.js';
 
 /** Options for {@link openaiTransport} when it builds its own client. */
 export interface OpenAITransportConfig extends ClientOptions {
@@ -33,7 +33,9 @@ export interface OpenAITransportConfig extends ClientOptions {
  * errors with a typed {@link RxllmError}, the same errors as `sseTransport`
  * (an invalid request fails with `invalid-request` before the SDK sees it).
  * Cold: nothing is sent before subscribe. Unsubscribe aborts the HTTP request.
- * The request context is for the middleware above: none of it is sent.
+ * The request context is for the middleware above: none of it is sent; its
+ * `onHeaders` is called when the response headers arrive (an error status the SDK
+ * turned into an exception is reported only by the error, which carries the headers).
  *
  * @param clientOrConfig an `OpenAI` client (an `AzureOpenAI` works too), or options to build one.
  * @throws {@link RxllmError} `invalid-config` when options cannot make a client: a `baseURL` that is
@@ -51,13 +53,13 @@ export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig =
   const includeUsage = isOpenAIClient(clientOrConfig) ? true : (clientOrConfig.includeUsage ?? true);
   const url = `${client.baseURL.replace(/\/+$/, '')}/chat/completions`;
 
-  return (request: LlmRequest) =>
+  return (request: LlmRequest, context?: RequestContext) =>
     defer(() => {
       const body = wireBody(parseRequest(request), includeUsage);
       return httpExchange(
         (signal) => client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal, maxRetries: 0 }).asResponse(),
         (error) => fromSdkError(error, url),
-        eventsFromResponse,
+        (response) => eventsAfterHeaders(response, context),
       );
     });
 }
@@ -84,7 +86,8 @@ function fromSdkError(error: unknown, url: string): RxllmError {
   const sdkError = error as { status?: unknown; headers?: unknown; error?: unknown; message?: unknown };
   if (typeof sdkError.status === 'number') {
     // Duck-typed: a custom fetch may bring its own Headers class.
-    const headers = typeof (sdkError.headers as Headers | undefined)?.get === 'function' ? (sdkError.headers as Headers) : new Headers();
+    const candidate = sdkError.headers as Headers | undefined;
+    const headers = typeof candidate?.get === 'function' && typeof candidate.forEach === 'function' ? candidate : new Headers();
     return errorFromHttpResponse(sdkError.status, headers, sdkErrorBody(sdkError.status, sdkError)).with({ cause: error });
   }
   return unreachable(url, error);

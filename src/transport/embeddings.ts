@@ -29,7 +29,8 @@ export interface EmbeddingsClientConfig extends HttpEndpointConfig {
  *   and **emits** the vectors once, ordered by the response's `index` fields,
  *   then **completes**. No inputs: emits `[]` without sending anything.
  * - **Errors**: a non-success status as every rxllm transport raises it
- *   (`rate-limited` with `retryAfterMs`, `server`, `bad-request`, `auth`, ...);
+ *   (`rate-limited` with `retryAfterMs`, `quota-exceeded`, `server`, `bad-request`, `auth`, ...,
+ *   with the provider's code, type and param and the readable response `headers`);
  *   an error object in a 200 body is `stream-error`; a body that is not JSON, or
  *   not one numeric vector per input, is `malformed-event`; a network failure is
  *   `connection-lost`; an input that is not a string, or an empty model name, is

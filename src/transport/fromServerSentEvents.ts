@@ -69,7 +69,8 @@ export interface ServerSentErrorPayload {
  * - Completes on the `done` event (see `endEvent`). The rest of the body is still read when it ends
  *   at once, so the connection can serve the next request; a body that goes on is cancelled.
  * - Errors with a typed {@link RxllmError}: an HTTP error status → `auth`, `bad-request`,
- *   `rate-limited`, `server` or `http` (with `status`, `retryAfterMs`); a 200 that is not an
+ *   `rate-limited`, `quota-exceeded`, `server` or `http` (with `status`, `retryAfterMs` and the
+ *   readable response `headers`); a 200 that is not an
  *   event stream → `malformed-event`; an `event: error` → `stream-error` with the server's code
  *   as `providerCode` (see {@link ServerSentErrorPayload}); an event `parse` rejects →
  *   `malformed-event`; the body ending before `done` → `incomplete-stream`; the network failing

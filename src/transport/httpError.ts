@@ -3,9 +3,10 @@ import { RxllmError, type RxllmErrorCode } from '../core/errors.js';
 
 /**
  * The error for a non-success HTTP response, in the shape every rxllm transport raises:
- * the code from the status, the provider's own message and code from an OpenAI-style
- * error body, the request id, and the wait the server asked for (`retry-after-ms`,
- * `retry-after` in seconds or as an HTTP date).
+ * the code from the status (and `quota-exceeded` for a 429 whose provider code or type is
+ * `insufficient_quota`), the provider's own message, `code`, `type` and `param` from an
+ * OpenAI-style error body, the request id, the wait the server asked for (`retry-after-ms`,
+ * `retry-after` in seconds or as an HTTP date), and the readable headers ({@link readableHeaders}).
  *
  * `now` is the wall clock in ms, used only to turn an HTTP-date `retry-after` into a wait.
  */
@@ -16,18 +17,44 @@ export function errorFromHttpResponse(
   now: number = Date.now(),
 ): RxllmError {
   const body = parseErrorBody(bodyText);
-  const code = codeForStatus(status);
+  const code = status === 429 && (body.code === QUOTA || body.type === QUOTA) ? 'quota-exceeded' : codeForStatus(status);
   const requestId = headers.get('x-request-id') ?? undefined;
   const retryAfterMs = retryAfterFromHeaders(headers, now);
   const providerMessage = body.message ?? (bodyText.trim().slice(0, 500) || 'no message');
+  const providerCode = body.code ?? body.type;
   return new RxllmError(code, `${status} ${providerMessage}${adviceFor(code, retryAfterMs)}`, {
     status,
     ...(requestId ? { requestId } : {}),
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    ...(body.code ? { providerCode: body.code } : {}),
+    ...(providerCode ? { providerCode } : {}),
+    ...(body.type ? { providerType: body.type } : {}),
+    ...(body.param ? { providerParam: body.param } : {}),
+    headers: readableHeaders(headers),
     raw: bodyText.slice(0, 2000),
     tokensEmitted: false,
   });
+}
+
+/** OpenAI's code (and type) for a used-up quota, sent with status 429 like a rate limit. */
+const QUOTA = 'insufficient_quota';
+
+/** Header names never copied into an error: credentials a server may echo, and anything named like a key or token. */
+const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'set-cookie2']);
+// `-tokens` (x-ratelimit-remaining-tokens) is a count, not a credential, so only a name ending in `token` is dropped.
+const SECRET_NAME = /(^|[-_])(api[-_]?key|key|token|secret|password|session|credentials?)$|apikey|secret|password/;
+
+/**
+ * The headers of a response an error may carry, as a frozen record with lower-cased names: every
+ * header but those that hold credentials (see {@link RxllmErrorDetails.headers}). Takes any object
+ * with `forEach` (a `Headers` of another fetch implementation too).
+ */
+export function readableHeaders(headers: Pick<Headers, 'forEach'>): Readonly<Record<string, string>> {
+  const record: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    const lower = name.toLowerCase();
+    if (!SECRET_HEADERS.has(lower) && !SECRET_NAME.test(lower)) record[lower] = value;
+  });
+  return Object.freeze(record);
 }
 
 /**
@@ -64,10 +91,14 @@ export function unreachable(url: string, cause: unknown): RxllmError {
   });
 }
 
-/** What a response tells an error about itself: its status and, when sent, the provider's request id. */
-export function responseDetails(response: Response): { status: number; requestId?: string } {
+/**
+ * What a response tells an error about itself: its status, its readable headers ({@link readableHeaders})
+ * and, when sent, the provider's request id.
+ */
+export function responseDetails(response: Response): { status: number; requestId?: string; headers: Readonly<Record<string, string>> } {
   const requestId = response.headers.get('x-request-id') ?? undefined;
-  return requestId ? { status: response.status, requestId } : { status: response.status };
+  const headers = readableHeaders(response.headers);
+  return requestId ? { status: response.status, requestId, headers } : { status: response.status, headers };
 }
 
 /**
@@ -109,6 +140,8 @@ function adviceFor(code: RxllmErrorCode, retryAfterMs: number | undefined): stri
       return ' (check the API key and that it may use this model)';
     case 'bad-request':
       return ' (the server refused the request as written; check the model name and parameters)';
+    case 'quota-exceeded':
+      return ' (the quota of this API key is used up: check the plan and billing details of the account, or use another key; retrying will not help)';
     case 'rate-limited':
       return retryAfterMs === undefined
         ? ' (rate limited; retry later or lower the request rate)'
@@ -120,7 +153,7 @@ function adviceFor(code: RxllmErrorCode, retryAfterMs: number | undefined): stri
   }
 }
 
-function parseErrorBody(text: string): { message?: string; code?: string } {
+function parseErrorBody(text: string): { message?: string; code?: string; type?: string; param?: string } {
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== 'object' || parsed === null) return {};
@@ -130,10 +163,18 @@ function parseErrorBody(text: string): { message?: string; code?: string } {
       unknown
     >;
     const message = typeof error['message'] === 'string' ? error['message'] : typeof record['error'] === 'string' ? record['error'] : undefined;
-    const code = error['code'] ?? error['type'];
+    const field = (name: string): string | undefined => {
+      const value = error[name];
+      return value === undefined || value === null || typeof value === 'object' ? undefined : String(value);
+    };
+    const code = field('code');
+    const type = field('type');
+    const param = field('param');
     return {
       ...(message ? { message } : {}),
-      ...(code === undefined || code === null ? {} : { code: String(code) }),
+      ...(code === undefined ? {} : { code }),
+      ...(type === undefined ? {} : { type }),
+      ...(param === undefined ? {} : { param }),
     };
   } catch {
     return {};

@@ -1,12 +1,13 @@
-import { defer } from 'rxjs';
-import type { RequestContext } from '../core/context.js'; // for the docs
+import { defer, type Observable } from 'rxjs';
+import type { RequestContext } from '../core/context.js';
+import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { eventsFromResponse } from './eventsFromResponse.js';
 import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
 import { httpExchange } from './httpExchange.js';
-import { unreachable } from './httpError.js';
+import { readableHeaders, unreachable } from './httpError.js';
 
 /** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
 export interface SseTransportConfig extends HttpEndpointConfig {
@@ -30,7 +31,7 @@ export interface SseTransportConfig extends HttpEndpointConfig {
  * {@link RxllmError}. Cold: nothing is sent before subscribe. Unsubscribe aborts
  * the HTTP request; a finished answer's connection is kept for the next request.
  * The {@link RequestContext} beside a request is for the middleware above: none
- * of it is sent.
+ * of it is sent; its `onHeaders` is called when the response headers arrive.
  *
  * @example
  * ```ts
@@ -45,15 +46,24 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
   const { url, fetch, headers } = httpEndpoint('sseTransport', config, '/chat/completions', 'text/event-stream, application/json');
   const includeUsage = config.includeUsage ?? true;
 
-  return (request: LlmRequest) =>
+  return (request: LlmRequest, context?: RequestContext) =>
     defer(() => {
       const body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
       return httpExchange(
         (signal) => fetch(url, { method: 'POST', headers, body, signal }),
         (cause) => unreachable(url, cause),
-        eventsFromResponse,
+        (response) => eventsAfterHeaders(response, context),
       );
     });
+}
+
+/**
+ * {@link eventsFromResponse}, after telling the context's `onHeaders` that the headers arrived.
+ * A throwing `onHeaders` errors the stream with its error (the exchange catches it).
+ */
+export function eventsAfterHeaders(response: Response, context: RequestContext | undefined): Observable<LlmEvent> {
+  context?.onHeaders?.(response.status, readableHeaders(response.headers));
+  return eventsFromResponse(response);
 }
 
 /** The JSON body to send: streaming unless the request says otherwise, with usage asked for. */
