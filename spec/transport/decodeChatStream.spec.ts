@@ -73,6 +73,7 @@ describe('decodeChatStream', () => {
         partialText: 'Hel',
         tokensEmitted: true,
         providerCode: 'server_error',
+        providerType: 'server_error',
         raw: '{"message":"overloaded","type":"server_error","code":null}',
       });
       expectObservable(source.pipe(decodeChatStream({ status: 200 }))).toBe(expected, events, error);

@@ -238,6 +238,8 @@ export class ChatCompletionDecoder {
     const providerCode = body['code'] ?? body['type'];
     return this.error('stream-error', `The provider reported an error mid-response: ${message}`, {
       ...(providerCode === undefined || providerCode === null ? {} : { providerCode: String(providerCode) }),
+      ...(typeof body['type'] === 'string' ? { providerType: body['type'] } : {}),
+      ...(typeof body['param'] === 'string' ? { providerParam: body['param'] } : {}),
       raw: JSON.stringify(body),
     });
   }
