@@ -1,5 +1,6 @@
+import { createServer, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
-import { concat, delay, lastValueFrom, Observable, of, throwError, toArray } from 'rxjs';
+import { asyncScheduler, concat, delay, lastValueFrom, Observable, of, type SchedulerLike, throwError, toArray } from 'rxjs';
 import { memoryCacheStore } from '../../src/cache/memoryCacheStore';
 import type { LlmEvent } from '../../src/core/events';
 import { type LlmRequest, parseRequest } from '../../src/core/request';
@@ -7,7 +8,9 @@ import { requestKey } from '../../src/core/requestKey';
 import { type Transport, withMiddleware } from '../../src/core/transport';
 import { cache } from '../../src/middleware/cache';
 import { redisCacheStore } from '../../src/redis/redisCacheStore';
+import { startSimulatorServer } from '../../src/node/simulatorServer';
 import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
+import { sseTransport } from '../../src/transport/sse';
 import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Summarize: rxjs' }], temperature: 0 };
@@ -109,6 +112,19 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     expect(await redis.pttl(key!)).toBeLessThanOrEqual(200);
   });
 
+  it('serves an entry on an instance whose clock runs an hour ahead: expiry comes from Redis (PTTL), not the writer’s clock', async () => {
+    const prefix = newPrefix();
+    const model = upstream(answer);
+    const ahead: SchedulerLike = { now: () => asyncScheduler.now() + 3_600_000, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
+    const appA = withMiddleware(model, cache({ ttl: 60_000, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+    const cacheB = cache({ ttl: 60_000, scheduler: ahead, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024, scheduler: ahead }) });
+    await run(appA);
+    await sleep(50);
+    expect(await run(withMiddleware(model, cacheB))).toEqual(answer);
+    expect(model.calls).toBe(1);
+    expect(cacheB.stats()).toMatchObject({ hits: 1 });
+  });
+
   it('never stores a failed, partial or error-finished stream', async () => {
     const prefix = newPrefix();
     const redis = client();
@@ -196,6 +212,60 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     expect(Date.now() - started).toBeLessThan(350);
     expect(answers.stats()).toMatchObject({ misses: 1, storeErrors: 1 });
     await sleep(400);
+  });
+
+  it('a server that accepts and never answers: the first call fails after `timeout`, the next ones at once until the client is ready', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as { port: number }).port;
+    const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    try {
+      const heard: string[] = [];
+      const store = redisCacheStore({ redis, prefix: newPrefix(), maxEntryBytes: 1024, timeout: 200, onError: (error) => heard.push(error.code) });
+      let started = Date.now();
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'timeout' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+      expect(redis.status).not.toBe('ready'); // connected, its ready check unanswered: ioredis would queue commands
+      started = Date.now();
+      await expect(store.get('k')).rejects.toMatchObject({ code: 'connection-lost' });
+      await expect(store.set('k', { events: answer, storedAt: 0, expiresAt: 1, bytes: 1 }, 1000)).rejects.toMatchObject({ code: 'connection-lost' });
+      expect(Date.now() - started).toBeLessThan(50);
+      expect(heard).toEqual(['timeout']);
+      expect(store.stats()).toEqual({ tooLarge: 0, errors: 3 });
+    } finally {
+      redis.disconnect();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+
+  it('writes no secret and no request to Redis, and keeps scopes (tenants) apart across instances', async () => {
+    const simulator = await startSimulatorServer({ seed: 3 });
+    try {
+      const apiKey = 'sk-test-do-not-store-4242';
+      const prefix = newPrefix();
+      const redis = client();
+      const instanceA = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 }) }));
+      const instanceB = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+      const tenant = (scope: string) => ({ attributes: { scope } });
+      await lastValueFrom(instanceA(request, tenant('acme')).pipe(toArray()));
+      await sleep(50);
+      await lastValueFrom(instanceB(request, tenant('globex')).pipe(toArray())); // another tenant: a miss
+      await lastValueFrom(instanceB(request, tenant('acme')).pipe(toArray())); // same tenant: a hit
+      expect(simulator.stats().requests).toBe(2);
+      await sleep(50);
+      const written = await keys(redis);
+      expect(written.filter((key) => key.startsWith(prefix))).toHaveLength(2);
+      for (const key of written) {
+        const value = (await redis.type(key)) === 'string' ? ((await redis.get(key)) ?? '') : '';
+        expect(`${key} ${value}`).not.toContain(apiKey);
+        // The request is not stored (the simulated answer may echo words of the prompt, so its fields are looked for).
+        expect(`${key} ${value}`).not.toMatch(/"messages"|"role"|"model"|authorization|Bearer/i);
+      }
+    } finally {
+      await simulator.close();
+    }
   });
 
   it('never closes the client it was given, and rejects bad options with invalid-config', async () => {
