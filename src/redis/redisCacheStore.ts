@@ -249,12 +249,14 @@ function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const scan = redis.scanStream({ match: pattern, count: 500 });
     const pending: Promise<unknown>[] = [];
+    let failure: { cause: unknown } | undefined;
     scan.on('data', (keys: string[]) => {
-      if (keys.length > 0) pending.push(redis.unlink(...keys));
+      // Handled at once, so a batch that fails before the scan ends is never an unhandled rejection.
+      if (keys.length > 0) pending.push(redis.unlink(...keys).catch((cause: unknown) => (failure ??= { cause })));
     });
     scan.on('error', reject);
     scan.on('end', () => {
-      Promise.all(pending).then(() => resolve(), reject);
+      void Promise.all(pending).then(() => (failure ? reject(failure.cause) : resolve()));
     });
   });
 }
