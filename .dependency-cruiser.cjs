@@ -88,6 +88,13 @@ module.exports = {
       to: { path: '(^|/)node_modules/openai/' },
     },
     {
+      name: 'optional-peer-ioredis',
+      severity: 'error',
+      comment: 'ioredis is an optional peer: only src/redis/ (the "rxllm/redis" entry) may import it.',
+      from: { path: '^src/', pathNot: '^src/redis/' },
+      to: { path: '(^|/)node_modules/ioredis/' },
+    },
+    {
       name: 'optional-peer-opentelemetry',
       severity: 'error',
       comment: '@opentelemetry/api is an optional peer: only src/metrics/otel.ts may import it, and only its types.',

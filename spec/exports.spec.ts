@@ -4,11 +4,12 @@ import * as root from '../src';
 import * as metrics from '../src/metrics';
 import * as node from '../src/node';
 import * as openai from '../src/openai';
+import * as redis from '../src/redis';
 import * as simulator from '../src/simulator';
 import * as testing from '../src/testing';
 
 const repo = resolve(__dirname, '..');
-const entries: Record<string, object> = { '.': root, './metrics': metrics, './simulator': simulator, './openai': openai, './testing': testing, './node': node };
+const entries: Record<string, object> = { '.': root, './metrics': metrics, './simulator': simulator, './openai': openai, './testing': testing, './node': node, './redis': redis };
 const sourceOf = (subpath: string) => join(repo, 'src', subpath === '.' ? '' : subpath.slice(2), 'index.ts');
 
 // Adding or removing a public export is a deliberate act: it changes these lists.
@@ -27,6 +28,9 @@ describe('public surface', () => {
   });
   it('rxllm/openai', () => {
     expect(Object.keys(openai).sort()).toEqual(['openaiTransport']);
+  });
+  it('rxllm/redis', () => {
+    expect(Object.keys(redis).sort()).toEqual(['redisCacheStore']);
   });
   it('rxllm/testing', () => {
     expect(Object.keys(testing).sort()).toMatchSnapshot();

@@ -1,0 +1,300 @@
+import type { Redis } from 'ioredis';
+import { asyncScheduler, type SchedulerLike } from 'rxjs';
+import { z } from 'zod';
+import type { CacheEntry, CacheStore, CacheStoreStats } from '../cache/CacheStore.js';
+import { RxllmError } from '../core/errors.js';
+import type { LlmEvent } from '../core/events.js';
+import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+
+/** Options for {@link redisCacheStore}. */
+export interface RedisCacheStoreConfig {
+  /**
+   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. The store sends its
+   * commands on it and never closes it. A standalone or Sentinel client; Redis Cluster is not supported yet.
+   */
+  redis: Redis;
+  /**
+   * Start of every key the store writes, e.g. `'myapp:llm:'`. Required: a shared Redis holds other data, and
+   * `clear()` removes exactly the keys that start with it. Give two apps (or two cache()s that must not share
+   * answers) two prefixes.
+   */
+  prefix: string;
+  /**
+   * Longest an entry lives in Redis, in milliseconds, whatever `cache({ ttl })` asks: an entry expires after the
+   * shorter of the two. Omit it to use `cache()`'s `ttl` alone.
+   */
+  ttl?: number;
+  /**
+   * Largest entry written, in bytes of its stored (UTF-8 JSON) value. A larger answer is not stored (it is still
+   * served to its callers) and counted as {@link RedisCacheStoreStats.tooLarge}. Bounds what one answer costs
+   * Redis memory; Redis's own `maxmemory` bounds the whole.
+   */
+  maxEntryBytes: number;
+  /**
+   * Most milliseconds a get, set or delete may take before it fails with a `timeout` error (which `cache()`
+   * treats as a miss). Keeps a slow or unreachable Redis from holding requests up. @defaultValue 500
+   */
+  timeout?: number;
+  /**
+   * Called once when the store starts failing (Redis gone, a timeout), and not again until a call has
+   * succeeded: one line per outage, not one per request. @defaultValue `console.warn` of the error's message
+   */
+  onError?: (error: RxllmError) => void;
+  /**
+   * Clock for the expiry handed back to `cache()` and for `timeout`: give the same scheduler as
+   * `cache({ scheduler })`. @defaultValue `asyncScheduler`
+   */
+  scheduler?: SchedulerLike;
+}
+
+/** Counts kept by a {@link redisCacheStore} (per store object, so per instance; not shared through Redis). */
+export interface RedisCacheStoreStats extends CacheStoreStats {
+  /** Answers not written because their value was larger than `maxEntryBytes`. */
+  tooLarge: number;
+  /** Calls that failed: Redis unreachable, a timeout, a command error, a value that is not one of ours. */
+  errors: number;
+}
+
+/** A {@link CacheStore} in Redis, with its own counts. */
+export interface RedisCacheStore extends CacheStore {
+  /** Removes every key under the prefix (SCAN + UNLINK); keys of anything else are untouched. */
+  clear(): Promise<void>;
+  stats(): RedisCacheStoreStats;
+}
+
+/** The value stored under each key: the answer's events as JSON, and what is needed to hand the entry back. */
+interface StoredValue {
+  /** Format version, so a later format can tell old values apart. */
+  v: 1;
+  /** The expiry applied, in milliseconds. */
+  ttl: number;
+  /** {@link CacheEntry.bytes}. */
+  bytes: number;
+  events: LlmEvent[];
+}
+
+/**
+ * A shared response cache in Redis for {@link cache}: `cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes }) })`
+ * on every instance of an app, so an answer stored by one is a hit on all the others, replayed exactly as the
+ * memory store replays it (the same events, frozen, at `cache()`'s `replayInterval`).
+ *
+ * **Keys written** (one per answer, nothing else):
+ *
+ * | key | type | value | expiry |
+ * |---|---|---|---|
+ * | `<prefix><request key>` | string | JSON `{"v":1,"ttl":ms,"bytes":n,"events":[...]}`: the answer's `LlmEvent`s, not wire bytes | `PX`: the shorter of `cache()`'s `ttl` and this store's `ttl` |
+ *
+ * The request key is {@link requestKey}'s 64 hex digits (a hash of the request and its `scope` attribute, so no
+ * prompt text, API key or header ever reaches a key) unless `cache({ key })` says otherwise.
+ *
+ * - **Stores** only what `cache()` hands it: complete, successful answers. Redis expires them (`SET ... PX`).
+ *   A value over `maxEntryBytes` is not written (counted in `tooLarge`; the set still resolves).
+ * - **Reads** the value and its remaining time in one round trip (`GET` + `PTTL`), and hands `cache()` an expiry
+ *   on its own clock, so instances whose clocks disagree never serve a stale answer or drop a fresh one.
+ * - **Faults never fail a request.** While the client is not connected (`reconnecting`, `close`, `end`, or anything
+ *   but `ready` once a call has failed) a call fails at once with `connection-lost` (nothing is queued behind a dead
+ *   connection); a call that takes longer than `timeout` fails with `timeout`; a value under the prefix that is not ours fails with `malformed-event`.
+ *   `cache()` turns a failed lookup into a miss (the request goes upstream) and counts a failed write in its
+ *   `storeErrors`. `onError` hears of the first failure of an outage; sharing resumes by itself when the client
+ *   is ready again. `delete()` and `clear()`, called through `cache().delete()`/`clear()`, reject with these errors.
+ * - **clear()** walks the keys under the prefix with `SCAN MATCH <prefix>*` and removes them with `UNLINK` (never
+ *   `FLUSHDB`); keys written meanwhile may survive it.
+ * - **stats()** counts per store object: `tooLarge`, `errors`. It cannot tell `entries`/`bytes` cheaply and leaves them out.
+ *
+ * The client is the app's: the store never connects, disconnects or quits it.
+ *
+ * @throws {@link RxllmError} `invalid-config` for a missing or wrong client, an empty prefix, a `ttl`,
+ * `maxEntryBytes` or `timeout` that is not a positive integer.
+ *
+ * @example
+ * ```ts
+ * import Redis from 'ioredis';
+ * import { cache, withMiddleware, sseTransport } from 'rxllm';
+ * import { redisCacheStore } from 'rxllm/redis';
+ *
+ * const redis = new Redis(process.env.REDIS_URL!);
+ * const answers = cache({ ttl: 10 * 60_000, store: redisCacheStore({ redis, prefix: 'myapp:llm:', maxEntryBytes: 256 * 1024 }) });
+ * const llm = withMiddleware(sseTransport({ baseURL }), answers);
+ * ```
+ * @see cache
+ */
+export function redisCacheStore(config: RedisCacheStoreConfig): RedisCacheStore {
+  const options = validateConfig('redisCacheStore', configSchema, config);
+  const { redis, prefix, ttl: maxTtl, maxEntryBytes, timeout, scheduler } = options;
+  const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
+  const counts = { tooLarge: 0, errors: 0 };
+  let healthy = true;
+
+  const keyOf = (key: string): string => prefix + key;
+
+  // Every command goes through here: fails fast without a connection, fails after `timeout`, counts and reports
+  // failures once per outage, and marks the store healthy again on the next success.
+  const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> => {
+    const attempt = new Promise<T>((resolve, reject) => {
+      // After a failure, anything but a ready client fails at once: during an outage ioredis alternates between
+      // `reconnecting` and `connecting` (which can last `connectTimeout` on a dead host), and a command sent then
+      // would only wait in its offline queue. The first call of an outage is bounded by `timeout`.
+      if (DOWN.has(redis.status) || (!healthy && redis.status !== 'ready')) {
+        reject(
+          new RxllmError(
+            'connection-lost',
+            `redisCacheStore: ${what} skipped: the Redis client is ${redis.status}, not connected. Answers are fetched upstream meanwhile; check that Redis is reachable (the client reconnects by itself unless it was closed).`,
+          ),
+        );
+        return;
+      }
+      const timer = bounded
+        ? scheduler.schedule(
+            () =>
+              reject(
+                new RxllmError(
+                  'timeout',
+                  `redisCacheStore: ${what} took longer than ${timeout} ms, and was treated as a failure. Check Redis's latency, or raise \`timeout\`.`,
+                  { limit: 'total' },
+                ),
+              ),
+            timeout,
+          )
+        : undefined;
+      command().then(
+        (value) => {
+          timer?.unsubscribe();
+          resolve(value);
+        },
+        (cause: unknown) => {
+          timer?.unsubscribe();
+          reject(
+            cause instanceof RxllmError
+              ? cause
+              : new RxllmError('connection-lost', `redisCacheStore: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. Answers are fetched upstream meanwhile.`, { cause }),
+          );
+        },
+      );
+    });
+    return attempt.then(
+      (value) => {
+        healthy = true;
+        return value;
+      },
+      (error: RxllmError) => {
+        counts.errors++;
+        if (healthy) {
+          healthy = false;
+          try {
+            onError(error);
+          } catch {
+            // A throwing onError must not turn a cache outage into a failed request.
+          }
+        }
+        throw error;
+      },
+    );
+  };
+
+  return {
+    get: (key) =>
+      run(`get ${keyOf(key)}`, async (): Promise<CacheEntry | undefined> => {
+        const replies = await redis.pipeline().get(keyOf(key)).pttl(keyOf(key)).exec();
+        const [[getError, raw], [pttlError, pttl]] = replies as [[Error | null, unknown], [Error | null, unknown]];
+        if (getError) throw getError;
+        if (pttlError) throw pttlError;
+        // Gone, or expired between GET and PTTL, or somehow without an expiry (not written by us): a miss.
+        if (typeof raw !== 'string' || typeof pttl !== 'number' || pttl <= 0) return undefined;
+        const value = decode(raw, keyOf(key));
+        const expiresAt = scheduler.now() + pttl;
+        return { events: value.events, storedAt: expiresAt - value.ttl, expiresAt, bytes: value.bytes };
+      }),
+    set: (key, entry, ttlMs) => {
+      const ttl = Math.max(1, Math.ceil(maxTtl === undefined ? ttlMs : Math.min(ttlMs, maxTtl)));
+      const value: StoredValue = { v: 1, ttl, bytes: entry.bytes, events: [...entry.events] };
+      const raw = JSON.stringify(value);
+      if (Buffer.byteLength(raw, 'utf8') > maxEntryBytes) {
+        counts.tooLarge++;
+        return Promise.resolve();
+      }
+      return run(`set ${keyOf(key)}`, async () => {
+        await redis.set(keyOf(key), raw, 'PX', ttl);
+      });
+    },
+    delete: (key) =>
+      run(`delete ${keyOf(key)}`, async () => {
+        await redis.unlink(keyOf(key));
+      }),
+    // Unbounded by `timeout`: a large prefix takes many SCAN rounds, and nobody's request waits on it.
+    clear: () => run(`clear ${prefix}*`, () => unlinkMatching(redis, `${escapeGlob(prefix)}*`), false),
+    stats: () => ({ ...counts }),
+  };
+}
+
+/** Client states in which a command would only queue behind a dead connection. */
+const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
+
+function decode(raw: string, key: string): StoredValue {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (cause) {
+    throw new RxllmError('malformed-event', `redisCacheStore: the value under ${key} is not JSON; something else writes under this prefix. Give the store a prefix of its own.`, { cause, raw: raw.slice(0, 200) });
+  }
+  const parsed = storedValueSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new RxllmError('malformed-event', `redisCacheStore: the value under ${key} is not a cached answer; something else writes under this prefix. Give the store a prefix of its own.`, { cause: parsed.error, raw: raw.slice(0, 200) });
+  }
+  // Frozen like the memory store's entries: every hit shares what cache() replays.
+  return deepFreeze(value as StoredValue);
+}
+
+/** SCAN the whole keyspace for `pattern`, UNLINK each batch found; resolves when the scan is done. */
+function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const scan = redis.scanStream({ match: pattern, count: 500 });
+    const pending: Promise<unknown>[] = [];
+    let failure: { cause: unknown } | undefined;
+    scan.on('data', (keys: string[]) => {
+      // Handled at once, so a batch that fails before the scan ends is never an unhandled rejection.
+      if (keys.length > 0) pending.push(redis.unlink(...keys).catch((cause: unknown) => (failure ??= { cause })));
+    });
+    scan.on('error', reject);
+    scan.on('end', () => {
+      void Promise.all(pending).then(() => (failure ? reject(failure.cause) : resolve()));
+    });
+  });
+}
+
+/** Escapes Redis glob characters, so a prefix such as `app[1]:` matches only itself. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (character) => `\\${character}`);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const field of Object.values(value)) deepFreeze(field);
+  }
+  return value;
+}
+
+const storedValueSchema = z.object({
+  v: z.literal(1),
+  ttl: z.number().positive(),
+  bytes: z.number().min(0),
+  events: z.array(z.object({ type: z.string() }).loose()),
+});
+
+const positiveInt = z.number().int().positive();
+const configSchema = z.strictObject({
+  redis: z.custom<Redis>(
+    (value) =>
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as { status?: unknown }).status === 'string' &&
+      ['get', 'set', 'pttl', 'unlink', 'pipeline', 'scanStream'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
+    'expected an ioredis client (`new Redis(url)` from the ioredis package); Redis Cluster clients are not supported yet',
+  ),
+  prefix: z.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
+  ttl: positiveInt.optional(),
+  maxEntryBytes: positiveInt,
+  timeout: positiveInt.default(500),
+  onError: functionSchema<(error: RxllmError) => void>('a function (error) => void').optional(),
+  scheduler: schedulerSchema.default(() => asyncScheduler),
+});
