@@ -191,6 +191,7 @@ export async function startSimulatorServer(config: SimulatorServerConfig = {}): 
         const end = moment.ending;
         if (end.type === 'complete') {
           tracker.settle('completed');
+          simulator.answered(plan);
           if (stream) res.end(wire.end());
           else send(res, 200, completionBody(plan, Math.floor(asyncScheduler.now() / 1000)), { 'x-request-id': plan.requestId });
         } else if (end.type === 'status') {

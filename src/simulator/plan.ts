@@ -65,6 +65,12 @@ export interface ChatPlan {
   model: string;
   /** 0 for the first request the simulator planned. */
   requestIndex: number;
+  /**
+   * Which attempt at this content the plan is: 0 unless identical requests (same model and
+   * content) came before it that have not yet been answered in full (in flight, failed or cut).
+   * The latency, tail and faults are drawn from the seed, the content and this number.
+   */
+  attempt: number;
   stream: boolean;
   includeUsage: boolean;
   choices: PlannedChoice[];
@@ -103,14 +109,25 @@ export interface SimulatorConfig {
  *
  * Determinism: answers depend on the seed and the request's content only (not on
  * `stream`, `stream_options`, `rxllm_sim`, `max_tokens`, `stop`, `n`, `user`, or a
- * deployment suffix `@region` of the model name); delays and probabilistic faults depend on the seed and the request's
- * index; `firstRequests` faults count requests per model name.
+ * deployment suffix `@region` of the model name). Delays, tails and probabilistic faults
+ * depend on the seed, the full model name, the same content and the plan's `attempt`, not
+ * on the request order: the same request asked in a sequential run and in a parallel one
+ * takes the same time, so runs of different shapes compare fairly. `attempt` counts the
+ * identical requests since the last one answered in full ({@link Simulator.answered}), so a
+ * hedge sent while its original is in flight, or a retry after a fault, draws anew, and an
+ * identical request asked later (after an answer) draws as the first one did. A spread over
+ * many different prompts samples the profile's distributions. `firstRequests` faults count
+ * requests per model name.
  */
 export class Simulator {
   readonly profiles: ProfileBook;
   readonly seed: number;
   private requests = 0;
   private readonly perModel = new Map<string, number>();
+  /** Per latency key: the series of attempts since the last full answer (deleted on one). */
+  private readonly series = new Map<string, Series>();
+  /** The series each plan was drawn in, so only a plan of the current series ends it. */
+  private readonly seriesOf = new WeakMap<ChatPlan, { key: string; series: Series }>();
 
   constructor(config: SimulatorConfig = {}) {
     const seed = config.seed ?? 1;
@@ -131,11 +148,20 @@ export class Simulator {
   planChat(request: LlmRequest, options: { stream: boolean; includeUsage: boolean; override?: ProfileOverride }): ChatPlan {
     const { index, countForModel } = this.take(request.model);
     const profile = applyOverride(this.profiles.get(request.model), options.override);
-    const latency = createRng(this.seed, 'latency', index);
+    const contentKey = answerKey(request);
+    // The full model name: two deployments of one model are two servers, with their own delays.
+    const latencyKey = `${request.model}\n${contentKey}`;
+    const series = this.series.get(latencyKey) ?? { attempts: 0 };
+    const attempt = series.attempts++;
+    if (attempt === 0) {
+      // Series that never end (aborted, never answered) must not grow the map without bound.
+      if (this.series.size >= MAX_SERIES) this.series.delete(this.series.keys().next().value!);
+      this.series.set(latencyKey, series);
+    }
+    const latency = createRng(this.seed, 'latency', latencyKey, attempt);
     const ttft = Math.max(0, Math.round(tailedSampler(profile.ttftMs, profile.tail)(latency)));
     const fault = pickFault(profile.faults, countForModel, latency);
 
-    const contentKey = answerKey(request);
     const id = `chatcmpl-sim${hashHex(this.seed, index, contentKey)}${hashHex(contentKey)}`;
     const requestId = `req_sim_${hashHex(this.seed, 'request', index)}`;
     const cap = request.max_completion_tokens ?? request.max_tokens ?? Infinity;
@@ -150,21 +176,21 @@ export class Simulator {
     const promptTokens = promptTokenCount(request);
     const usage: LlmUsage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 
-    const base = { id, requestId, model: request.model, requestIndex: index, stream: options.stream, includeUsage: options.includeUsage, choices, usage };
-    const lastAt = times[times.length - 1] ?? ttft;
-    if (!fault) return { ...base, stepTimes: times, ending: { type: 'complete', atMs: lastAt } };
-    switch (fault.type) {
-      case 'status':
-        return { ...base, stepTimes: [], ending: statusEnding(fault, request.model, requestId) };
-      case 'disconnect': {
-        const cut = Math.min(fault.afterTokens, times.length);
-        return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'disconnect', atMs: times[cut] ?? lastAt } };
-      }
-      case 'stall': {
-        const cut = fault.afterTokens === undefined ? 0 : Math.min(fault.afterTokens, times.length);
-        return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'stall', beforeHeaders: fault.afterTokens === undefined } };
-      }
-    }
+    const base = { id, requestId, model: request.model, requestIndex: index, attempt, stream: options.stream, includeUsage: options.includeUsage, choices, usage };
+    const plan = withEnding(base, times, ttft, fault, request.model, requestId);
+    this.seriesOf.set(plan, { key: latencyKey, series });
+    return plan;
+  }
+
+  /**
+   * Tells the simulator a planned chat answer was delivered in full (its `complete` ending
+   * was played): the next identical request starts a new series of attempts, at attempt 0,
+   * and draws what the first attempt drew. Not calling it only makes every later identical
+   * request a new attempt.
+   */
+  answered(plan: ChatPlan): void {
+    const entry = this.seriesOf.get(plan);
+    if (entry && this.series.get(entry.key) === entry.series) this.series.delete(entry.key);
   }
 
   /** Plans an embeddings response: its latency is the model's time to first token, and faults apply. */
@@ -190,6 +216,37 @@ export class Simulator {
     const countForModel = this.perModel.get(model) ?? 0;
     this.perModel.set(model, countForModel + 1);
     return { index: this.requests++, countForModel };
+  }
+}
+
+/** Attempts at one content since its last full answer. */
+interface Series {
+  attempts: number;
+}
+
+const MAX_SERIES = 10_000;
+
+function withEnding(
+  base: Omit<ChatPlan, 'stepTimes' | 'ending'>,
+  times: number[],
+  ttft: number,
+  fault: SimulatorFault | undefined,
+  model: string,
+  requestId: string,
+): ChatPlan {
+  const lastAt = times[times.length - 1] ?? ttft;
+  if (!fault) return { ...base, stepTimes: times, ending: { type: 'complete', atMs: lastAt } };
+  switch (fault.type) {
+    case 'status':
+      return { ...base, stepTimes: [], ending: statusEnding(fault, model, requestId) };
+    case 'disconnect': {
+      const cut = Math.min(fault.afterTokens, times.length);
+      return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'disconnect', atMs: times[cut] ?? lastAt } };
+    }
+    case 'stall': {
+      const cut = fault.afterTokens === undefined ? 0 : Math.min(fault.afterTokens, times.length);
+      return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'stall', beforeHeaders: fault.afterTokens === undefined } };
+    }
   }
 }
 

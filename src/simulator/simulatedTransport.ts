@@ -105,6 +105,7 @@ export function simulatedTransport(config: SimulatedTransportConfig = {}): Trans
         const { ending } = moment;
         switch (ending.type) {
           case 'complete':
+            simulator.answered(plan);
             if (!stream) for (const event of wholeResponseEvents(plan)) subscriber.next(event);
             if (plan.includeUsage) subscriber.next(usageEvent(plan));
             subscriber.complete();
