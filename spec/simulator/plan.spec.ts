@@ -15,7 +15,7 @@ describe('Simulator.planChat', () => {
     expect(b.planChat(request, streaming)).toEqual(a.planChat(request, streaming));
   });
 
-  it('keeps the answer when only the order, stream flag, override or deployment differ; delays follow the order', () => {
+  it('keeps the answer when only the order, stream flag, override or deployment differ; an identical request in flight is a new attempt, with its own delays', () => {
     const sim = new Simulator({ seed: 4 });
     const first = sim.planChat(request, streaming);
     const second = sim.planChat(request, streaming);

@@ -1,7 +1,7 @@
 import type { FinishReason, LlmUsage } from '../core/events.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmRequest } from '../core/request.js';
-import { composeAnswer } from './answer.js';
+import { composeAnswer, type ChoiceAnswer } from './answer.js';
 import { plainSampler, tailedSampler } from './latency.js';
 import { createRng, hashHex, type Rng } from './prng.js';
 import {
@@ -166,9 +166,12 @@ export class Simulator {
     const requestId = `req_sim_${hashHex(this.seed, 'request', index)}`;
     const cap = request.max_completion_tokens ?? request.max_tokens ?? Infinity;
     const lengthSampler = plainSampler(profile.outputTokens);
-    const choices = Array.from({ length: request.n ?? 1 }, (_, choice) =>
-      planChoice(request, choice, createRng(this.seed, 'answer', contentKey, choice), lengthSampler, cap),
-    );
+    const lengthSet = options.override?.profile.outputTokens !== undefined;
+    const answer = (sub: LlmRequest, choice: number): ChoiceAnswer => {
+      const rng = createRng(this.seed, 'answer', answerKey(sub), choice);
+      return composeAnswer(sub, rng, Math.max(1, Math.round(lengthSampler(rng))), { lengthSet });
+    };
+    const choices = Array.from({ length: request.n ?? 1 }, (_, choice) => planChoice(request, choice, answer, cap));
 
     const stepCount = Math.max(...choices.map(stepsOf));
     const times = tokenTimes(ttft, stepCount, profile, latency);
@@ -293,9 +296,13 @@ function stepsOf(choice: PlannedChoice): number {
   return choice.content === null ? choice.tokenEnds.length + 1 : choice.tokenEnds.length;
 }
 
-function planChoice(request: LlmRequest, index: number, rng: Rng, lengthSampler: (rng: Rng) => number, cap: number): PlannedChoice {
-  const freeFormTokens = Math.max(1, Math.round(lengthSampler(rng)));
-  const answer = composeAnswer(request, rng, freeFormTokens);
+type Answerer = (request: LlmRequest, choice: number) => ChoiceAnswer;
+
+function planChoice(request: LlmRequest, index: number, answerTo: Answerer, cap: number): PlannedChoice {
+  const packed = packedPrompts(request);
+  const answer: ChoiceAnswer = packed
+    ? { type: 'text', text: JSON.stringify({ answers: packed.map((sub) => textAlone(sub, index, answerTo, Math.floor(cap / packed.length))) }) }
+    : answerTo(request, index);
   if (answer.type === 'tool-call') {
     const pieces = tokenize(answer.arguments);
     const kept = pieces.slice(0, Math.max(0, cap - 1));
@@ -304,11 +311,43 @@ function planChoice(request: LlmRequest, index: number, rng: Rng, lengthSampler:
     return { index, content: null, toolCalls: [{ id: answer.id, name: answer.name, arguments: args }], finishReason, tokenEnds: ends(kept) };
   }
   // An answer always has at least one token, as a real model's does.
-  const text = cutAtStop(answer.text, request.stop) || 'OK';
+  const text = packed ? answer.text : cutAtStop(answer.text, request.stop) || 'OK';
   const pieces = tokenize(text);
   const kept = pieces.slice(0, cap);
   const finishReason = kept.length < pieces.length ? 'length' : 'stop';
   return { index, content: kept.join(''), toolCalls: [], finishReason, tokenEnds: ends(kept) };
+}
+
+/**
+ * What `batch()` packs: a user message "Answer each of the N prompts below on its own …" with
+ * `<prompt i>` sections, and a JSON schema asking for `{ "answers": [N strings] }`. Returns the
+ * request each prompt would have been alone (the packed request with that prompt as its last
+ * message, without the format), or undefined for any other request.
+ */
+function packedPrompts(request: LlmRequest): LlmRequest[] | undefined {
+  const last = request.messages.at(-1);
+  const format = request.response_format;
+  if (last?.role !== 'user' || typeof last.content !== 'string' || format?.type !== 'json_schema') return undefined;
+  const schema = format.json_schema.schema as { properties?: { answers?: { type?: unknown; items?: { type?: unknown } } } } | undefined;
+  if (schema?.properties?.answers?.type !== 'array' || schema.properties.answers.items?.type !== 'string') return undefined;
+  const header = /^Answer each of the (\d+) prompts below on its own\b/.exec(last.content);
+  if (!header) return undefined;
+  const count = Number(header[1]);
+  const prompts: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const section = new RegExp(String.raw`<prompt ${i}>\n([\s\S]*?)\n</prompt ${i}>`).exec(last.content);
+    if (!section) return undefined;
+    prompts.push(section[1]!);
+  }
+  const { response_format: _format, max_tokens: _max, max_completion_tokens: _maxCompletion, ...rest } = request;
+  return prompts.map((prompt) => ({ ...rest, messages: [...request.messages.slice(0, -1), { role: 'user', content: prompt }] }));
+}
+
+/** A packed prompt's answer: the text the prompt alone would get, cut at its share of the packed request's token cap. */
+function textAlone(request: LlmRequest, choice: number, answerTo: Answerer, cap: number): string {
+  const answer = answerTo(request, choice);
+  const text = answer.type === 'text' ? cutAtStop(answer.text, request.stop) || 'OK' : answer.arguments;
+  return tokenize(text).slice(0, cap).join('');
 }
 
 function ends(pieces: readonly string[]): number[] {
