@@ -7,6 +7,8 @@ import { result } from '../../src/operators/result';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { tokenize } from '../../src/simulator/tokenize';
 import { createRng } from '../../src/simulator/prng';
+import { withMiddleware, type Transport } from '../../src/core/transport';
+import { batch } from '../../src/middleware/batch';
 import { Simulator } from '../../src/simulator/plan';
 import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { boundedScheduler } from '../helpers/boundedScheduler';
@@ -183,6 +185,52 @@ describe('simulatedTransport', () => {
       expect(again.attempt).toBe(0);
       // (Only the request id, from the request order, differs.)
       expect({ times: again.stepTimes, ending: again.ending.type }).toEqual({ times: plans[0]!.stepTimes, ending: plans[0]!.ending.type });
+    });
+  });
+
+  describe('packed prompts (what batch() sends)', () => {
+    const REVIEWS = [
+      'Classify the sentiment as positive or negative: Wonderful speakers, I love them.',
+      'Classify the sentiment as positive or negative: Terrible battery, it died in an hour.',
+      'Classify the sentiment as positive or negative: The app crashes every time I open it.',
+      'Classify the sentiment as positive or negative: Great value and fast delivery.',
+      'Extract 3 keywords: streaming pipelines, schedulers and marble tests for RxJS operators.',
+      'Summarize in one sentence: The build is green.',
+      'hi there',
+    ];
+    const request = (content: string): LlmRequest => ({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }], max_tokens: 60 });
+
+    /** Every answer's text, each request subscribed at time 0, on one virtual clock. */
+    const answers = (llm: Transport, scheduler: VirtualTimeScheduler, lane?: string): string[] => {
+      const out = REVIEWS.map(() => '');
+      REVIEWS.forEach((review, index) =>
+        llm(request(review), lane === undefined ? undefined : { lane }).subscribe((event) => {
+          if (event.type === 'text') out[index] += event.text;
+        }),
+      );
+      scheduler.flush();
+      return out;
+    };
+
+    it('answers each packed prompt with exactly what that prompt gets alone', () => {
+      const aloneScheduler = virtualScheduler();
+      const alone = answers(simulatedTransport({ seed: 5, scheduler: aloneScheduler }), aloneScheduler);
+      expect(alone.slice(0, 4)).toEqual(['positive', 'negative', 'negative', 'positive']);
+
+      const scheduler = virtualScheduler();
+      const sent: LlmRequest[] = [];
+      const upstream = simulatedTransport({ seed: 5, scheduler });
+      const recording: Transport = (req, context) => {
+        sent.push(req);
+        return upstream(req, context);
+      };
+      const batched = batch({ threshold: 0, maxBatchSize: REVIEWS.length, scheduler });
+      const packed = answers(withMiddleware(recording, batched), scheduler, 'background');
+      // One packed request went out, and its answer was split back (no fallback to sending each alone).
+      expect(sent).toHaveLength(1);
+      expect(sent[0]!.response_format?.type).toBe('json_schema');
+      expect(batched.stats()).toMatchObject({ batches: 1, batchedItems: REVIEWS.length, fallbacks: 0 });
+      expect(packed).toEqual(alone);
     });
   });
 
