@@ -70,10 +70,18 @@ export function topKeywords(text: string, count: number): string[] {
  * general words (a short input has fewer words than were asked for).
  */
 export function keywordsOf(input: string, count: number): string[] {
-  // Ranking favours long words, and long words are often adverbs ("easily"): nouns and adjectives first.
+  // Ranking favours long words, and long words are often adverbs or verbs ("easily", "the battery lasts"):
+  // a small model names things, so those come last.
   const ranked = topKeywords(input, count * 3);
-  const adverb = (word: string) => /ly$/i.test(word) && !NOT_ADVERBS.has(word.toLowerCase());
-  const found = [...ranked.filter((word) => !adverb(word)), ...ranked.filter(adverb)].slice(0, count);
+  const verbs = new Set<string>();
+  const tokens = words(input).map((word) => word.toLowerCase());
+  tokens.forEach((word, index) => {
+    // "the battery (easily) lasts": an -s word after a determiner and a noun is a verb.
+    const back = tokens[index - 1] !== undefined && /ly$/.test(tokens[index - 1]!) ? 1 : 0;
+    if (index >= 2 + back && DETERMINER.test(tokens[index - 2 - back]!) && /[^s]s$/.test(word)) verbs.add(word);
+  });
+  const unlikely = (word: string) => (/ly$/i.test(word) && !NOT_ADVERBS.has(word.toLowerCase())) || verbs.has(word.toLowerCase());
+  const found = [...ranked.filter((word) => !unlikely(word)), ...ranked.filter(unlikely)].slice(0, count);
   const seen = new Set(found.map((word) => word.toLowerCase()));
   const content = contentWords(input);
   const phrases = content.slice(1).map((word, index) => `${content[index]!} ${word}`.toLowerCase());
@@ -87,6 +95,7 @@ export function keywordsOf(input: string, count: number): string[] {
   return found;
 }
 
+const DETERMINER = /^(?:the|a|an|my|your|our|their|this|that|its)$/;
 const GENERAL_KEYWORDS = ['overview', 'context', 'details', 'example', 'summary', 'result', 'topic', 'notes', 'outline', 'insight'];
 
 /**
