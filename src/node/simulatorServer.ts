@@ -22,7 +22,7 @@ export interface SimulatorServerConfig {
    * them (`{ "my-model": { "ttftMs": { "median": 400, "p95": 900 } } }`).
    */
   profiles?: SimulatorProfiles | string;
-  /** Seeds every random choice. The same seed and request order give the same delays and text. @defaultValue 1 */
+  /** Seeds every random choice. The same seed and request give the same text and delays, whatever the request order (see `Simulator`). @defaultValue 1 */
   seed?: number;
 }
 

@@ -51,10 +51,13 @@ type Tone = 'positive' | 'negative' | 'neutral';
  * - tools offered (and `tool_choice` not `"none"`, and the last message not a
  *   tool result) → a call of the tool that best matches the prompt, with
  *   arguments valid for its parameters;
- * - `response_format` `json_schema` → JSON valid for the schema; `json_object` → a JSON object;
+ * - `response_format` `json_schema` → JSON valid for the schema, the task's own answer where the
+ *   schema has room for it (a root string, a step's `{ "value": … }` wrapper, a list of strings
+ *   when keywords are asked); `json_object` → a JSON object;
  * - a sentiment (or other classification) prompt → one of the labels the prompt names;
- * - "extract N keywords" → N keywords from the input;
- * - "summarize (in N sentences)" → sentences built from the input's own words;
+ * - "extract N keywords" → exactly N keywords from the input (things first, then its phrases);
+ * - "summarize (in N sentences)" → the input's main sentences compressed, shorter than the input
+ *   and never the input itself (see `summarize`);
  * - "draft / write / compose a (N-sentence) reply / response / answer to" a
  *   customer, message, email, review, ticket, complaint … → an N-sentence
  *   (default 2) customer-service reply about the input's main keywords, opening

@@ -96,14 +96,14 @@ export interface EmbeddingsPlan {
 export interface SimulatorConfig {
   /** Profiles merged over the built-in ones (see `defaultSimulatorProfiles`). */
   profiles?: SimulatorProfiles;
-  /** Seeds every random choice: the same seed and request order give the same delays and text. @defaultValue 1 */
+  /** Seeds every random choice: the same seed and request give the same text and delays, whatever the request order. @defaultValue 1 */
   seed?: number;
 }
 
 /**
  * The one core behind the simulated transport and the simulator server: from a
- * request, it decides (deterministically, from the seed, the request's content
- * and its place in the request order) the whole response: fault, time to first
+ * request, it decides (deterministically, from the seed and the request's content;
+ * only ids and `firstRequests` faults follow the request order) the whole response: fault, time to first
  * token, the time of every token, the text or tool call, the finish reason and
  * the usage. Playing the plan is left to the two forms.
  *
