@@ -1,7 +1,7 @@
 import type { LlmRequest } from '../../src/core/request';
 import { composeAnswer } from '../../src/simulator/answer';
 import { createRng } from '../../src/simulator/prng';
-import { sentences, topKeywords, words } from '../../src/simulator/textAnalysis';
+import { contentWords, sentences, topKeywords, words } from '../../src/simulator/textAnalysis';
 import { tokenize } from '../../src/simulator/tokenize';
 
 const ARTICLE =
@@ -60,6 +60,32 @@ describe('composeAnswer', () => {
       expect(positions[0]).toBeLessThan(positions[1]!);
     });
 
+    // The demo's texts (src/cli/demo/pipeline.ts): one sentence, two sentences, one sentence with a colon.
+    it.each([
+      'The new laptop is fast and the battery easily lasts a full working day, though the speakers sound thin and the fan gets loud under load.',
+      'Customer support kept me on hold for an hour, then closed my ticket without fixing the billing error. I am cancelling my subscription.',
+      'The conference was well organised: clear schedule, good coffee, and talks on streaming pipelines that were practical and easy to follow.',
+      'The build is green.',
+    ])('a one-sentence summary of %j is one sentence, shorter than the text, that restates it in other words', (text) => {
+      const summary = answer({ messages: user(`Summarize this text in one sentence:\n\n${text}`) });
+      expect(sentences(summary)).toHaveLength(1);
+      expect(words(summary).length).toBeLessThan(words(text).length);
+      expect(summary.toLowerCase()).not.toBe(text.toLowerCase());
+      expect(text.toLowerCase()).not.toContain(summary.replace(/\.$/, '').toLowerCase()); // not a cut of the text either
+      // It restates the text: most of its content words are the text's.
+      const textWords = new Set(words(text).map((w) => w.toLowerCase()));
+      const own = contentWords(summary).filter((w) => w.toLowerCase() !== 'writer');
+      expect(own.filter((w) => textWords.has(w.toLowerCase())).length / own.length).toBeGreaterThanOrEqual(0.9);
+      expect(own.length).toBeGreaterThanOrEqual(Math.min(2, contentWords(text).length));
+    });
+
+    it('never answers with the prompt: the input after "Summarize in one sentence:" is the text, however short', () => {
+      const summary = answer({ messages: user('Summarize in one sentence: The build is green.') });
+      expect(summary).not.toMatch(/summari[sz]e/i);
+      expect(summary).toMatch(/\bbuild\b.*\bgreen\b/i);
+      expect(summary).not.toBe('The build is green.');
+    });
+
     it('does not mistake an input that mentions a summary for the task', () => {
       const text = answer({ messages: user('Extract 2 keywords: The summary mentions caching, caching again, and hedging.') });
       expect(text.split(', ')).toHaveLength(2);
@@ -77,6 +103,31 @@ describe('composeAnswer', () => {
       expect(keywords).toHaveLength(count);
       for (const keyword of keywords) expect(ARTICLE.toLowerCase()).toContain(keyword.toLowerCase());
       expect(keywords[0]).toBe('caching'); // the most frequent content word
+    });
+
+    it('gives exactly N when N is asked, even for an input with fewer words than that', () => {
+      for (let count = 1; count <= 12; count++) {
+        expect(answer({ messages: user(`Extract ${count} keywords from this text:\n\n${ARTICLE}`) }).split(', ')).toHaveLength(count);
+      }
+      const few = answer({ messages: user('Extract 6 keywords: The build is green.') }).split(', ');
+      expect(few).toHaveLength(6);
+      expect(new Set(few).size).toBe(6);
+      expect(few.slice(0, 2)).toEqual(['build', 'green']);
+    });
+
+    // A step with output z.array(z.string()) asks for { "value": [...] } (OpenAI wants an object root);
+    // z.object({ keywords: z.array(...) }) asks for { "keywords": [...] }. Both get the N keywords, flat.
+    it.each([
+      ['a step wrapping z.array in { value }', { type: 'object', properties: { value: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 8 } }, required: ['value'], additionalProperties: false }, 'value'],
+      ['an object with a keywords array', { type: 'object', properties: { keywords: { type: 'array', items: { type: 'string' } } }, required: ['keywords'] }, 'keywords'],
+      ['an object with a differently named list', { type: 'object', properties: { terms_found: { type: 'array', items: { type: 'string' } } }, required: ['terms_found'] }, 'terms_found'],
+    ])('"Extract 5 keywords" with a JSON schema (%s) gets the same 5 keywords as the plain-text answer', (_name, schema, key) => {
+      const prompt = `Extract 5 keywords from this text:\n\n${ARTICLE}`;
+      const plain = answer({ messages: user(prompt) }).split(', ');
+      const json = JSON.parse(answer({ messages: user(prompt), response_format: { type: 'json_schema', json_schema: { name: 'keywords', schema } } })) as Record<string, unknown>;
+      expect(Object.keys(json)).toEqual([key]);
+      expect(json[key]).toEqual(plain);
+      expect(plain).toHaveLength(5);
     });
 
     it('honours "as a JSON array" and "one per line"', () => {
@@ -230,6 +281,31 @@ describe('composeAnswer', () => {
 
     it('greet back', () => {
       expect(answer({ messages: user('Hello!') }, 1, 40)).toBe('Hello! How can I help you today?');
+    });
+
+    it.each(['hi there', 'Hey everyone!', 'good morning', 'thanks!', 'Thank you so much', 'how are you?', 'bye', 'What is RxJS?', 'Explain observables'])(
+      'answer a short prompt or small talk (%j) briefly, in a sentence or two, without echoing it',
+      (prompt) => {
+        for (const seed of [1, 2, 3]) {
+          const text = answer({ messages: user(prompt) }, seed, 200);
+          expect(words(text).length).toBeLessThanOrEqual(25);
+          expect(sentences(text).length).toBeLessThanOrEqual(2);
+          if (words(prompt).length > 1) expect(text.toLowerCase()).not.toContain(prompt.toLowerCase().replace(/[?!.]$/, ''));
+          expect(text.toLowerCase()).not.toBe(prompt.toLowerCase());
+          expect(text).toMatch(/[.!?]$/);
+        }
+      },
+    );
+
+    it('a short question is answered about its own words, not about "the question" or "the details"', () => {
+      const text = answer({ messages: user('What is RxJS?') }, 1, 200);
+      expect(text).toContain('RxJS');
+      expect(text).not.toMatch(/the (?:question|context|details)\b/);
+    });
+
+    it('a length asked for with a tokens= override wins over the short answer', () => {
+      const result = composeAnswer({ model: 'm', messages: user('What is RxJS?') }, createRng(1), 50, { lengthSet: true });
+      expect(result.type === 'text' && tokenize(result.text)).toHaveLength(50);
     });
 
     it('are the same for the same request and seed, and differ across seeds', () => {

@@ -1,5 +1,6 @@
 import type { LlmRequest } from '../../src/core/request';
 import { planStep, requestOverride, Simulator, type ChatPlan } from '../../src/simulator/plan';
+import { distributionQuantile } from '../../src/simulator/latency';
 import { tokenize } from '../../src/simulator/tokenize';
 
 const request: LlmRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Explain backpressure in reactive streams' }] };
@@ -14,7 +15,7 @@ describe('Simulator.planChat', () => {
     expect(b.planChat(request, streaming)).toEqual(a.planChat(request, streaming));
   });
 
-  it('keeps the answer when only the order, stream flag, override or deployment differ; delays follow the order', () => {
+  it('keeps the answer when only the order, stream flag, override or deployment differ; an identical request in flight is a new attempt, with its own delays', () => {
     const sim = new Simulator({ seed: 4 });
     const first = sim.planChat(request, streaming);
     const second = sim.planChat(request, streaming);
@@ -125,5 +126,21 @@ describe('requestOverride', () => {
     expect(requestOverride({ ...request, rxllm_sim: 'ttft=5' } as LlmRequest, 'ttft=9,tokens=3')).toEqual({ profile: { ttftMs: 5, outputTokens: 3 } });
     expect(requestOverride(request)).toBeUndefined();
     expect(() => requestOverride({ ...request, rxllm_sim: 5 } as unknown as LlmRequest)).toThrow(expect.objectContaining({ code: 'invalid-request' }));
+  });
+
+  it('samples the profile distribution over many different prompts, though each prompt always takes the same time', () => {
+    const sim = new Simulator({ seed: 2024 });
+    const ttfts = Array.from({ length: 4000 }, (_, i) => {
+      const plan = sim.planChat({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Classify review ${i}: great service.` }] }, streaming);
+      sim.answered(plan);
+      return plan.stepTimes[0]!;
+    }).sort((a, b) => a - b);
+    const { ttftMs, tail } = sim.profiles.get('gpt-4o-mini');
+    for (const q of [0.5, 0.95]) {
+      const expected = distributionQuantile(ttftMs, tail, q);
+      expect(Math.abs(ttfts[Math.floor(q * ttfts.length)]! / expected - 1)).toBeLessThan(0.05);
+    }
+    // The 1 % tail is there (3× the body), not an artefact of one slow prompt.
+    expect(ttfts.filter((ttft) => ttft > distributionQuantile(ttftMs, undefined, 0.999)).length).toBeGreaterThan(10);
   });
 });

@@ -7,6 +7,9 @@ import { result } from '../../src/operators/result';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { tokenize } from '../../src/simulator/tokenize';
 import { createRng } from '../../src/simulator/prng';
+import { withMiddleware, type Transport } from '../../src/core/transport';
+import { batch } from '../../src/middleware/batch';
+import { Simulator } from '../../src/simulator/plan';
 import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { boundedScheduler } from '../helpers/boundedScheduler';
 import { createTestScheduler } from '../helpers/marbles';
@@ -111,7 +114,8 @@ describe('simulatedTransport', () => {
         for (let i = 0; i < 5; i++) {
           const start = scheduler.now();
           let first = -1;
-          llm({ ...sentiment, model: 'gpt-4o-mini' }).subscribe((event) => {
+          // Different prompts: the draws are keyed by content, so the same prompt would take the same time.
+          llm(ask(`Classify the sentiment as positive or negative: review ${i} loved the battery.`, { model: 'gpt-4o-mini' })).subscribe((event) => {
             if (event.type === 'text' && first === -1) first = scheduler.now() - start;
           });
           scheduler.flush();
@@ -124,6 +128,109 @@ describe('simulatedTransport', () => {
       expect(gaps(8)).not.toEqual(a);
       expect(new Set(a).size).toBeGreaterThan(1);
       for (const ttft of a) expect(ttft).toBeGreaterThan(100);
+    });
+  });
+
+  describe('latency keyed by content (a fair comparison of run shapes)', () => {
+    /** The time to first token of each request, subscribed at the given virtual times and played to the end. */
+    const firstTokens = (llm: ReturnType<typeof simulatedTransport>, scheduler: VirtualTimeScheduler, requests: { at: number; request: LlmRequest }[]) => {
+      const out = requests.map(() => -1);
+      for (const [index, { at, request }] of requests.entries()) {
+        scheduler.schedule(() => {
+          llm(request).subscribe((event) => {
+            if (event.type === 'text' && out[index] === -1) out[index] = scheduler.now() - at;
+          });
+        }, at);
+      }
+      scheduler.flush();
+      return out;
+    };
+    const summary = ask('Summarize in one sentence: The build is green and the release can go out today.', { model: 'gpt-4o-mini' });
+
+    it('gives a request the same time whatever came before it: asked again after its answer, or after other requests', () => {
+      const scheduler = virtualScheduler();
+      const llm = simulatedTransport({ seed: 3, scheduler });
+      const [alone] = firstTokens(llm, scheduler, [{ at: 0, request: summary }]);
+      const scheduler2 = virtualScheduler();
+      const other = simulatedTransport({ seed: 3, scheduler: scheduler2 });
+      // Another simulator, other requests first (a different place in the request order), then the same request twice in a row.
+      const times = firstTokens(other, scheduler2, [
+        { at: 0, request: { ...sentiment, model: 'gpt-4o-mini' } },
+        { at: 0, request: ask('Extract 5 keywords: streams, schedulers and marbles.', { model: 'gpt-4o-mini' }) },
+        { at: 20_000, request: summary },
+        { at: 40_000, request: summary },
+      ]);
+      expect(times[2]).toBe(alone);
+      expect(times[3]).toBe(alone);
+    });
+
+    it('draws anew for an identical request sent while the first is in flight (a hedge), and again after a fault (a retry)', () => {
+      const scheduler = virtualScheduler();
+      const llm = simulatedTransport({ seed: 3, scheduler, profiles: { 'gpt-4o-mini': { ttftMs: { median: 400, p95: 2000 }, tail: { probability: 0, multiplier: 1 } } } });
+      const times = firstTokens(llm, scheduler, [
+        { at: 0, request: summary },
+        { at: 1, request: summary },
+        { at: 2, request: summary },
+      ]);
+      expect(new Set(times).size).toBe(3);
+      // A simulator where every request fails: the retries of one request are not all the same attempt.
+      const failing = new Simulator({ seed: 3, profiles: { m: { faults: [{ type: 'status', status: 503, probability: 0.5 }] } } });
+      const plans = Array.from({ length: 8 }, () => failing.planChat({ ...summary, model: 'm' }, { stream: true, includeUsage: true }));
+      expect(plans.map((plan) => plan.attempt)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+      expect(new Set(plans.map((plan) => plan.ending.type)).size).toBe(2);
+      // Once one is answered in full, the next identical request draws as the first did.
+      const answered = plans.find((plan) => plan.ending.type === 'complete')!;
+      failing.answered(answered);
+      const again = failing.planChat({ ...summary, model: 'm' }, { stream: true, includeUsage: true });
+      expect(again.attempt).toBe(0);
+      // (Only the request id, from the request order, differs.)
+      expect({ times: again.stepTimes, ending: again.ending.type }).toEqual({ times: plans[0]!.stepTimes, ending: plans[0]!.ending.type });
+    });
+  });
+
+  describe('packed prompts (what batch() sends)', () => {
+    const REVIEWS = [
+      'Classify the sentiment as positive or negative: Wonderful speakers, I love them.',
+      'Classify the sentiment as positive or negative: Terrible battery, it died in an hour.',
+      'Classify the sentiment as positive or negative: The app crashes every time I open it.',
+      'Classify the sentiment as positive or negative: Great value and fast delivery.',
+      'Extract 3 keywords: streaming pipelines, schedulers and marble tests for RxJS operators.',
+      'Summarize in one sentence: The build is green.',
+      'hi there',
+    ];
+    const request = (content: string): LlmRequest => ({ model: 'gpt-4o-mini', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }], max_tokens: 60 });
+
+    /** Every answer's text, each request subscribed at time 0, on one virtual clock. */
+    const answers = (llm: Transport, scheduler: VirtualTimeScheduler, lane?: string): string[] => {
+      const out = REVIEWS.map(() => '');
+      REVIEWS.forEach((review, index) =>
+        llm(request(review), lane === undefined ? undefined : { lane }).subscribe((event) => {
+          if (event.type === 'text') out[index] += event.text;
+        }),
+      );
+      scheduler.flush();
+      return out;
+    };
+
+    it('answers each packed prompt with exactly what that prompt gets alone', () => {
+      const aloneScheduler = virtualScheduler();
+      const alone = answers(simulatedTransport({ seed: 5, scheduler: aloneScheduler }), aloneScheduler);
+      expect(alone.slice(0, 4)).toEqual(['positive', 'negative', 'negative', 'positive']);
+
+      const scheduler = virtualScheduler();
+      const sent: LlmRequest[] = [];
+      const upstream = simulatedTransport({ seed: 5, scheduler });
+      const recording: Transport = (req, context) => {
+        sent.push(req);
+        return upstream(req, context);
+      };
+      const batched = batch({ threshold: 0, maxBatchSize: REVIEWS.length, scheduler });
+      const packed = answers(withMiddleware(recording, batched), scheduler, 'background');
+      // One packed request went out, and its answer was split back (no fallback to sending each alone).
+      expect(sent).toHaveLength(1);
+      expect(sent[0]!.response_format?.type).toBe('json_schema');
+      expect(batched.stats()).toMatchObject({ batches: 1, batchedItems: REVIEWS.length, fallbacks: 0 });
+      expect(packed).toEqual(alone);
     });
   });
 

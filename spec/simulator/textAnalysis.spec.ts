@@ -1,4 +1,4 @@
-import { asSentence, chooseSentimentLabel, offeredLabels, properNouns, readCount, sentimentScore, summarySentences, topKeywords } from '../../src/simulator/textAnalysis';
+import { asSentence, chooseSentimentLabel, compressSentence, keywordsOf, offeredLabels, properNouns, readCount, sentimentScore, summarize, summarySentences, topKeywords, words } from '../../src/simulator/textAnalysis';
 
 describe('textAnalysis', () => {
   it.each([
@@ -36,3 +36,30 @@ describe('textAnalysis', () => {
     expect(properNouns('We flew from Oslo to Rome. Then Rome again.')).toEqual(['Oslo', 'Rome']);
   });
 });
+
+describe('compressSentence, summarize and keywordsOf', () => {
+  const LAPTOP = 'The new laptop is fast and the battery easily lasts a full working day, though the speakers sound thin and the fan gets loud under load.';
+
+  it('compressSentence drops adverbs, durations and relative clauses, keeps the first part of a contrast, and reports the writer in the third person', () => {
+    expect(compressSentence(LAPTOP)).toBe('The new laptop is fast and the battery lasts a full working day, but the speakers sound thin');
+    expect(compressSentence('Support kept me on hold for an hour and I am cancelling my plan.')).toBe('Support kept the writer on hold and they are cancelling their plan');
+    expect(compressSentence('The talk was great: clear slides that were easy to follow.')).toBe('The talk was great, with clear slides');
+  });
+
+  it('summarize is shorter than its input and never the input, down to a four-word sentence', () => {
+    for (const text of [LAPTOP, 'The build is green.', 'Tests pass. The release is ready. Ship it today.']) {
+      const summary = summarize(text, 1);
+      expect(words(summary).length).toBeLessThan(words(text).length);
+      expect(summary).not.toBe(text);
+    }
+    expect(summarize('The build is green.', 1)).toBe('Build: green.');
+    expect(summarize('', 1)).toBe('');
+  });
+
+  it('keywordsOf gives exactly the number asked, things before adverbs and verbs', () => {
+    expect(keywordsOf(LAPTOP, 3)).toEqual(['speakers', 'battery', 'working']);
+    expect(keywordsOf(LAPTOP, 30)).toHaveLength(30);
+    expect(keywordsOf('I like cats and dogs.', 4)).toEqual(['cats', 'dogs', 'cats dogs', 'overview']);
+  });
+});
+

@@ -22,7 +22,7 @@ export interface SimulatorServerConfig {
    * them (`{ "my-model": { "ttftMs": { "median": 400, "p95": 900 } } }`).
    */
   profiles?: SimulatorProfiles | string;
-  /** Seeds every random choice. The same seed and request order give the same delays and text. @defaultValue 1 */
+  /** Seeds every random choice. The same seed and request give the same text and delays, whatever the request order (see `Simulator`). @defaultValue 1 */
   seed?: number;
 }
 
@@ -191,6 +191,7 @@ export async function startSimulatorServer(config: SimulatorServerConfig = {}): 
         const end = moment.ending;
         if (end.type === 'complete') {
           tracker.settle('completed');
+          simulator.answered(plan);
           if (stream) res.end(wire.end());
           else send(res, 200, completionBody(plan, Math.floor(asyncScheduler.now() / 1000)), { 'x-request-id': plan.requestId });
         } else if (end.type === 'status') {

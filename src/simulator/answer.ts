@@ -7,11 +7,12 @@ import {
   chooseSentimentLabel,
   contentWords,
   isNegated,
+  keywordsOf,
   offeredLabels,
   properNouns,
   readCount,
   sentences,
-  summarySentences,
+  summarize,
   topKeywords,
   words,
 } from './textAnalysis.js';
@@ -50,18 +51,24 @@ type Tone = 'positive' | 'negative' | 'neutral';
  * - tools offered (and `tool_choice` not `"none"`, and the last message not a
  *   tool result) → a call of the tool that best matches the prompt, with
  *   arguments valid for its parameters;
- * - `response_format` `json_schema` → JSON valid for the schema; `json_object` → a JSON object;
+ * - `response_format` `json_schema` → JSON valid for the schema, the task's own answer where the
+ *   schema has room for it (a root string, a step's `{ "value": … }` wrapper, a list of strings
+ *   when keywords are asked); `json_object` → a JSON object;
  * - a sentiment (or other classification) prompt → one of the labels the prompt names;
- * - "extract N keywords" → N keywords from the input;
- * - "summarize (in N sentences)" → sentences built from the input's own words;
+ * - "extract N keywords" → exactly N keywords from the input (things first, then its phrases);
+ * - "summarize (in N sentences)" → the input's main sentences compressed, shorter than the input
+ *   and never the input itself (see `summarize`);
  * - "draft / write / compose a (N-sentence) reply / response / answer to" a
  *   customer, message, email, review, ticket, complaint … → an N-sentence
  *   (default 2) customer-service reply about the input's main keywords, opening
  *   with thanks, an apology or an acknowledgement after the sentiment word the
  *   instruction names (positive, negative, neutral, happy, angry, …);
+ * - small talk ("hi there", "thanks!", "how are you?") → a one-line reply;
+ * - a prompt of a few words ("What is RxJS?") → two short sentences about its words,
+ *   unless `options.lengthSet` (a per-request `tokens=` override asks for a length);
  * - anything else → fluent filler about the prompt's topics, `freeFormTokens` tokens long.
  */
-export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: number): ChoiceAnswer {
+export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: number, options: { lengthSet?: boolean } = {}): ChoiceAnswer {
   const prompt = readPrompt(request.messages);
   const task = recogniseTask(prompt.instructions);
   const keywordCount = task.type === 'keywords' ? task.count : undefined;
@@ -73,21 +80,27 @@ export function composeAnswer(request: LlmRequest, rng: Rng, freeFormTokens: num
   const format = request.response_format;
   if (format?.type === 'json_schema') {
     const schema = format.json_schema.schema ?? { type: 'object', properties: {} };
-    return { type: 'text', text: JSON.stringify(valueForSchema(schema, context)) };
+    const taskText = () => textFor(task, prompt, rng, Math.min(freeFormTokens, 60));
+    return { type: 'text', text: JSON.stringify(valueForSchema(schema, { ...context, taskText })) };
   }
   if (format?.type === 'json_object') return { type: 'text', text: JSON.stringify(jsonObjectFor(task, prompt, rng, freeFormTokens)) };
 
+  return { type: 'text', text: textFor(task, prompt, rng, freeFormTokens, options.lengthSet === true) };
+}
+
+/** The plain-text answer to a task. */
+function textFor(task: Task, prompt: Prompt, rng: Rng, freeFormTokens: number, lengthSet = false): string {
   switch (task.type) {
     case 'sentiment':
-      return { type: 'text', text: chooseSentimentLabel(prompt.input, task.labels, rng.int(task.labels.length)) };
+      return chooseSentimentLabel(prompt.input, task.labels, rng.int(task.labels.length));
     case 'keywords':
-      return { type: 'text', text: formatKeywords(keywordsOf(prompt.input, task.count), task.format) };
+      return formatKeywords(keywordsOf(prompt.input, task.count), task.format);
     case 'summary':
-      return { type: 'text', text: summaryOf(prompt.input, task.sentences, task.maxWords) };
+      return summaryOf(prompt.input, task.sentences, task.maxWords);
     case 'reply':
-      return { type: 'text', text: replyOf(prompt.input, task, rng) };
+      return replyOf(prompt.input, task, rng);
     default:
-      return { type: 'text', text: freeForm(prompt, rng, freeFormTokens) };
+      return freeForm(prompt, rng, freeFormTokens, lengthSet);
   }
 }
 
@@ -111,7 +124,7 @@ function readPrompt(messages: readonly LlmMessage[]): Prompt {
   let input = userText;
   if (recogniseTask(system).type !== 'free') instructions = system;
   else {
-    input = inputAfterInstruction(userText);
+    input = inputAfterInstruction(userText, recogniseTask(userText).type !== 'free');
     if (input !== userText) instructions = `${system}\n${userText.replace(input, '')}`;
   }
   return { instructions, input: toolResult ?? input, conversation, ...(toolResult === undefined ? {} : { toolResult }) };
@@ -129,7 +142,7 @@ function messageText(message: LlmMessage): string {
   return '';
 }
 
-function inputAfterInstruction(text: string): string {
+function inputAfterInstruction(text: string, statesTask: boolean): string {
   const afterColonLine = /^[^\n]*?[:?]\s*\n+([\s\S]+)$/.exec(text);
   if (afterColonLine?.[1]?.trim()) return afterColonLine[1].trim();
   const afterBlank = /^[\s\S]*?\n\s*\n([\s\S]+)$/.exec(text);
@@ -137,7 +150,8 @@ function inputAfterInstruction(text: string): string {
   const quoted = /["“]([^"”]{12,})["”]/.exec(text);
   if (quoted?.[1]) return quoted[1].trim();
   const colon = text.indexOf(':');
-  if (colon !== -1 && contentWords(text.slice(colon + 1)).length >= 3) return text.slice(colon + 1).trim();
+  // "Summarize in one sentence: The build is green." A stated task makes a short input after its colon input too.
+  if (colon !== -1 && contentWords(text.slice(colon + 1)).length >= (statesTask ? 1 : 3)) return text.slice(colon + 1).trim();
   return text;
 }
 
@@ -217,9 +231,6 @@ function toneOf(instructions: string): Tone {
   return 'neutral';
 }
 
-function keywordsOf(input: string, count: number): string[] {
-  return topKeywords(input, count);
-}
 
 function formatKeywords(keywords: string[], format: 'comma' | 'lines' | 'json'): string {
   if (format === 'json') return JSON.stringify(keywords);
@@ -228,9 +239,7 @@ function formatKeywords(keywords: string[], format: 'comma' | 'lines' | 'json'):
 }
 
 function summaryOf(input: string, count: number, maxWords: number): string {
-  const chosen = summarySentences(input, count, count === 1 ? maxWords : Math.max(3, Math.floor(maxWords / count) + 8));
-  if (chosen.length > 0) return chosen.join(' ');
-  return asSentence(topKeywords(input, 8).join(' ') || 'There is nothing to summarize', maxWords);
+  return summarize(input, count, maxWords) || 'There is nothing to summarize.';
 }
 
 const REPLY_OPENERS: Record<Tone, string[]> = {
@@ -380,12 +389,30 @@ const SENTENCES = [
   'It also helps to measure the effect of {a} rather than guess.',
   'Finally, revisit {c} once the basics of {a} are in place.',
 ];
-const GREETING = /^\s*(hi|hello|hey|good (morning|afternoon|evening)|howdy|greetings)\b[\s!.,?]*$/i;
+// Small talk, answered as a chat model does: briefly, and never about "the topic" of a greeting.
+const SMALL_TALK: [RegExp, string][] = [
+  [/^\s*(?:hi|hello|hey|hiya|yo|howdy|greetings|good (?:morning|afternoon|evening|day))\b(?:\s+(?:there|all|everyone|everybody|folks|friend|again|you|team))?[\s!.,?:)]*$/i, 'Hello! How can I help you today?'],
+  [/^\s*(?:(?:hi|hello|hey)[\s,!]+)?how are you(?: doing)?(?: today)?[\s!.,?]*$/i, "I'm doing well, thanks for asking. How can I help you today?"],
+  [/^\s*(?:thanks|thank you|thx|ty|cheers|much appreciated)\b[\w\s!.,]{0,30}$/i, "You're welcome! Let me know if there is anything else I can help with."],
+  [/^\s*(?:bye|goodbye|see you|see ya|good night)\b[\w\s!.,]{0,20}$/i, 'Goodbye! Have a great day.'],
+  [/^\s*(?:ok(?:ay)?|cool|great|nice|got it|sounds good)[\s!.,]*$/i, 'Great! Is there anything else I can help with?'],
+];
+// A short question or request (a few words) gets a short answer: two sentences at most, about its own words.
+const SHORT_PROMPT_WORDS = 4;
+const SHORT_ANSWERS = [
+  'In short, {a} is best understood through a small example. What would you like to know about it?',
+  'Good question. {A} comes down to a few key ideas; tell me which part you need and I will go into detail.',
+  'Happy to help with {a}. Could you say a little more about what you need?',
+];
 
-function freeForm(prompt: Prompt, rng: Rng, targetTokens: number): string {
-  if (prompt.toolResult === undefined && GREETING.test(prompt.input)) return fitTokens('Hello! How can I help you today?', targetTokens);
+function freeForm(prompt: Prompt, rng: Rng, targetTokens: number, lengthSet = false): string {
+  if (prompt.toolResult === undefined) {
+    const smallTalk = SMALL_TALK.find(([pattern]) => pattern.test(prompt.input));
+    if (smallTalk) return fitTokens(smallTalk[1], targetTokens);
+    if (!lengthSet && words(prompt.input).length <= SHORT_PROMPT_WORDS) return fitTokens(shortAnswer(prompt.input, rng), targetTokens);
+  }
   const topics = topKeywords(prompt.conversation, 6);
-  const defaults = ['the question', 'the context', 'the details'];
+  const defaults = ['the problem', 'the approach', 'the goal'];
   const pool = topics.length >= 3 ? topics : [...topics, ...defaults.slice(0, 3 - topics.length)];
   const fill = (template: string): string => {
     const [a, b, c] = pickThree(pool, rng);
@@ -406,6 +433,12 @@ function freeForm(prompt: Prompt, rng: Rng, targetTokens: number): string {
     length += countTokens(` ${sentence}`);
   }
   return fitTokens(parts.join(' '), targetTokens);
+}
+
+function shortAnswer(input: string, rng: Rng): string {
+  const topic = topKeywords(input, 1)[0];
+  if (topic === undefined) return 'Could you tell me a bit more about what you need?';
+  return rng.pick(SHORT_ANSWERS).replace('{a}', topic).replace('{A}', topic.charAt(0).toUpperCase() + topic.slice(1));
 }
 
 function pickThree(pool: readonly string[], rng: Rng): [string, string, string] {

@@ -1,5 +1,5 @@
 import type { Rng } from './prng.js';
-import { asSentence, chooseSentimentLabel, contentWords, properNouns, summarySentences, topKeywords } from './textAnalysis.js';
+import { asSentence, chooseSentimentLabel, contentWords, keywordsOf, properNouns, summarize, topKeywords } from './textAnalysis.js';
 
 /** What a generated value may draw on: the text the request is about, and the randomness of this answer. */
 export interface ValueContext {
@@ -8,6 +8,12 @@ export interface ValueContext {
   input: string;
   /** How many items a keyword-like array should have, when the prompt says. */
   keywordCount?: number;
+  /**
+   * The answer the prompt's task calls for, as a plain-text answer would give it: it fills
+   * a root string (or the `value` of a `{ "value": … }` wrapper, as steps ask for a schema
+   * whose root is not an object), so a summary asked for as JSON is the same summary.
+   */
+  taskText?: () => string;
 }
 
 type Schema = Record<string, unknown>;
@@ -47,7 +53,12 @@ class Generator {
     }
     if (Array.isArray(schema['allOf'])) return this.value(mergeAll(withoutKeys(schema, ['allOf']), schema['allOf']), name, depth + 1);
 
-    switch (typeOf(schema)) {
+    const type = typeOf(schema);
+    // The answer itself, not a field of it: the root, or the one property of a { "value": … } wrapper.
+    const isAnswer = depth === 0 || (depth === 1 && name === 'value' && this.isValueWrapper());
+    if (isAnswer && type === 'string' && schema['format'] === undefined && this.context.taskText) return this.fitLength(schema, this.context.taskText());
+
+    switch (type) {
       case 'object':
         return this.object(schema, depth);
       case 'array':
@@ -83,12 +94,14 @@ class Generator {
       | undefined;
     if (tuple) return tuple.map((item, index) => this.value(item, `${name}.${index}`, depth + 1));
     const items = isSchema(schema['items']) ? this.deref(schema['items']) : {};
-    const keywordLike = /key ?words?|keyphrases?|tags?|topics?|terms?|entities/i.test(name);
+    const plainStrings = typeOf(items) === 'string' && items['enum'] === undefined && items['format'] === undefined;
+    // When the prompt asks for N keywords, a list of plain strings is that list, whatever it is called ("value" when a step wraps z.array).
+    const keywordLike = /key ?words?|keyphrases?|tags?|topics?|terms?|entities/i.test(name) || (plainStrings && this.context.keywordCount !== undefined);
     const wanted = depth >= 4 ? min : keywordLike ? (this.context.keywordCount ?? 3) : isSchema(items) && typeOf(items) === 'object' ? 2 : 3;
     const count = Math.max(min, Math.min(max, wanted));
 
-    if (typeOf(items) === 'string' && items['enum'] === undefined && items['format'] === undefined) {
-      const pool = this.keywords(count);
+    if (plainStrings) {
+      const pool = keywordLike ? keywordsOf(this.context.input, count) : this.keywords(count);
       return Array.from({ length: count }, (_, index) => this.fitLength(items, pool[index] ?? `${pool[index % pool.length] ?? 'item'} ${index + 1}`));
     }
     if (Array.isArray(items['enum']) && schema['uniqueItems'] === true) {
@@ -171,7 +184,7 @@ class Generator {
     const names = properNouns(input);
     if (/sentiment|tone|mood|polarity/.test(key)) return chooseSentimentLabel(input, ['positive', 'negative', 'neutral'], rng.int(3));
     if (/summary|description|explanation|reason|rationale|answer|content|message|body|comment|response|details|notes?$|text$/.test(key)) {
-      return summarySentences(input, 1)[0] ?? asSentence(this.keywords(6).join(' ') || 'No details were given', 28);
+      return summarize(input, 1) || asSentence(this.keywords(6).join(' ') || 'No details were given', 28);
     }
     if (/city|location|place|country|region|destination|origin|address/.test(key)) return names[0] ?? 'Paris';
     if (/lang/.test(key)) return 'English';
@@ -183,6 +196,12 @@ class Generator {
     const keywords = this.keywords(3);
     if (/category|label|class|kind|type|topic|intent|keyword|tag/.test(key)) return keywords[0] ?? name;
     return keywords.slice(0, 1 + rng.int(3)).join(' ') || 'example';
+  }
+
+  private isValueWrapper(): boolean {
+    const root = isSchema(this.root) ? this.root : {};
+    const properties = isSchema(root['properties']) ? Object.keys(root['properties']) : [];
+    return properties.length === 1 && properties[0] === 'value';
   }
 
   private fitLength(schema: Schema, text: string): string {

@@ -1,7 +1,7 @@
 import type { FinishReason, LlmUsage } from '../core/events.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmRequest } from '../core/request.js';
-import { composeAnswer } from './answer.js';
+import { composeAnswer, type ChoiceAnswer } from './answer.js';
 import { plainSampler, tailedSampler } from './latency.js';
 import { createRng, hashHex, type Rng } from './prng.js';
 import {
@@ -65,6 +65,12 @@ export interface ChatPlan {
   model: string;
   /** 0 for the first request the simulator planned. */
   requestIndex: number;
+  /**
+   * Which attempt at this content the plan is: 0 unless identical requests (same model and
+   * content) came before it that have not yet been answered in full (in flight, failed or cut).
+   * The latency, tail and faults are drawn from the seed, the content and this number.
+   */
+  attempt: number;
   stream: boolean;
   includeUsage: boolean;
   choices: PlannedChoice[];
@@ -90,27 +96,38 @@ export interface EmbeddingsPlan {
 export interface SimulatorConfig {
   /** Profiles merged over the built-in ones (see `defaultSimulatorProfiles`). */
   profiles?: SimulatorProfiles;
-  /** Seeds every random choice: the same seed and request order give the same delays and text. @defaultValue 1 */
+  /** Seeds every random choice: the same seed and request give the same text and delays, whatever the request order. @defaultValue 1 */
   seed?: number;
 }
 
 /**
  * The one core behind the simulated transport and the simulator server: from a
- * request, it decides (deterministically, from the seed, the request's content
- * and its place in the request order) the whole response: fault, time to first
+ * request, it decides (deterministically, from the seed and the request's content;
+ * only ids and `firstRequests` faults follow the request order) the whole response: fault, time to first
  * token, the time of every token, the text or tool call, the finish reason and
  * the usage. Playing the plan is left to the two forms.
  *
  * Determinism: answers depend on the seed and the request's content only (not on
  * `stream`, `stream_options`, `rxllm_sim`, `max_tokens`, `stop`, `n`, `user`, or a
- * deployment suffix `@region` of the model name); delays and probabilistic faults depend on the seed and the request's
- * index; `firstRequests` faults count requests per model name.
+ * deployment suffix `@region` of the model name). Delays, tails and probabilistic faults
+ * depend on the seed, the full model name, the same content and the plan's `attempt`, not
+ * on the request order: the same request asked in a sequential run and in a parallel one
+ * takes the same time, so runs of different shapes compare fairly. `attempt` counts the
+ * identical requests since the last one answered in full ({@link Simulator.answered}), so a
+ * hedge sent while its original is in flight, or a retry after a fault, draws anew, and an
+ * identical request asked later (after an answer) draws as the first one did. A spread over
+ * many different prompts samples the profile's distributions. `firstRequests` faults count
+ * requests per model name.
  */
 export class Simulator {
   readonly profiles: ProfileBook;
   readonly seed: number;
   private requests = 0;
   private readonly perModel = new Map<string, number>();
+  /** Per latency key: the series of attempts since the last full answer (deleted on one). */
+  private readonly series = new Map<string, Series>();
+  /** The series each plan was drawn in, so only a plan of the current series ends it. */
+  private readonly seriesOf = new WeakMap<ChatPlan, { key: string; series: Series }>();
 
   constructor(config: SimulatorConfig = {}) {
     const seed = config.seed ?? 1;
@@ -131,18 +148,30 @@ export class Simulator {
   planChat(request: LlmRequest, options: { stream: boolean; includeUsage: boolean; override?: ProfileOverride }): ChatPlan {
     const { index, countForModel } = this.take(request.model);
     const profile = applyOverride(this.profiles.get(request.model), options.override);
-    const latency = createRng(this.seed, 'latency', index);
+    const contentKey = answerKey(request);
+    // The full model name: two deployments of one model are two servers, with their own delays.
+    const latencyKey = `${request.model}\n${contentKey}`;
+    const series = this.series.get(latencyKey) ?? { attempts: 0 };
+    const attempt = series.attempts++;
+    if (attempt === 0) {
+      // Series that never end (aborted, never answered) must not grow the map without bound.
+      if (this.series.size >= MAX_SERIES) this.series.delete(this.series.keys().next().value!);
+      this.series.set(latencyKey, series);
+    }
+    const latency = createRng(this.seed, 'latency', latencyKey, attempt);
     const ttft = Math.max(0, Math.round(tailedSampler(profile.ttftMs, profile.tail)(latency)));
     const fault = pickFault(profile.faults, countForModel, latency);
 
-    const contentKey = answerKey(request);
     const id = `chatcmpl-sim${hashHex(this.seed, index, contentKey)}${hashHex(contentKey)}`;
     const requestId = `req_sim_${hashHex(this.seed, 'request', index)}`;
     const cap = request.max_completion_tokens ?? request.max_tokens ?? Infinity;
     const lengthSampler = plainSampler(profile.outputTokens);
-    const choices = Array.from({ length: request.n ?? 1 }, (_, choice) =>
-      planChoice(request, choice, createRng(this.seed, 'answer', contentKey, choice), lengthSampler, cap),
-    );
+    const lengthSet = options.override?.profile.outputTokens !== undefined;
+    const answer = (sub: LlmRequest, choice: number): ChoiceAnswer => {
+      const rng = createRng(this.seed, 'answer', answerKey(sub), choice);
+      return composeAnswer(sub, rng, Math.max(1, Math.round(lengthSampler(rng))), { lengthSet });
+    };
+    const choices = Array.from({ length: request.n ?? 1 }, (_, choice) => planChoice(request, choice, answer, cap));
 
     const stepCount = Math.max(...choices.map(stepsOf));
     const times = tokenTimes(ttft, stepCount, profile, latency);
@@ -150,21 +179,21 @@ export class Simulator {
     const promptTokens = promptTokenCount(request);
     const usage: LlmUsage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 
-    const base = { id, requestId, model: request.model, requestIndex: index, stream: options.stream, includeUsage: options.includeUsage, choices, usage };
-    const lastAt = times[times.length - 1] ?? ttft;
-    if (!fault) return { ...base, stepTimes: times, ending: { type: 'complete', atMs: lastAt } };
-    switch (fault.type) {
-      case 'status':
-        return { ...base, stepTimes: [], ending: statusEnding(fault, request.model, requestId) };
-      case 'disconnect': {
-        const cut = Math.min(fault.afterTokens, times.length);
-        return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'disconnect', atMs: times[cut] ?? lastAt } };
-      }
-      case 'stall': {
-        const cut = fault.afterTokens === undefined ? 0 : Math.min(fault.afterTokens, times.length);
-        return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'stall', beforeHeaders: fault.afterTokens === undefined } };
-      }
-    }
+    const base = { id, requestId, model: request.model, requestIndex: index, attempt, stream: options.stream, includeUsage: options.includeUsage, choices, usage };
+    const plan = withEnding(base, times, ttft, fault, request.model, requestId);
+    this.seriesOf.set(plan, { key: latencyKey, series });
+    return plan;
+  }
+
+  /**
+   * Tells the simulator a planned chat answer was delivered in full (its `complete` ending
+   * was played): the next identical request starts a new series of attempts, at attempt 0,
+   * and draws what the first attempt drew. Not calling it only makes every later identical
+   * request a new attempt.
+   */
+  answered(plan: ChatPlan): void {
+    const entry = this.seriesOf.get(plan);
+    if (entry && this.series.get(entry.key) === entry.series) this.series.delete(entry.key);
   }
 
   /** Plans an embeddings response: its latency is the model's time to first token, and faults apply. */
@@ -190,6 +219,37 @@ export class Simulator {
     const countForModel = this.perModel.get(model) ?? 0;
     this.perModel.set(model, countForModel + 1);
     return { index: this.requests++, countForModel };
+  }
+}
+
+/** Attempts at one content since its last full answer. */
+interface Series {
+  attempts: number;
+}
+
+const MAX_SERIES = 10_000;
+
+function withEnding(
+  base: Omit<ChatPlan, 'stepTimes' | 'ending'>,
+  times: number[],
+  ttft: number,
+  fault: SimulatorFault | undefined,
+  model: string,
+  requestId: string,
+): ChatPlan {
+  const lastAt = times[times.length - 1] ?? ttft;
+  if (!fault) return { ...base, stepTimes: times, ending: { type: 'complete', atMs: lastAt } };
+  switch (fault.type) {
+    case 'status':
+      return { ...base, stepTimes: [], ending: statusEnding(fault, model, requestId) };
+    case 'disconnect': {
+      const cut = Math.min(fault.afterTokens, times.length);
+      return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'disconnect', atMs: times[cut] ?? lastAt } };
+    }
+    case 'stall': {
+      const cut = fault.afterTokens === undefined ? 0 : Math.min(fault.afterTokens, times.length);
+      return { ...base, stepTimes: times.slice(0, cut), ending: { type: 'stall', beforeHeaders: fault.afterTokens === undefined } };
+    }
   }
 }
 
@@ -236,9 +296,13 @@ function stepsOf(choice: PlannedChoice): number {
   return choice.content === null ? choice.tokenEnds.length + 1 : choice.tokenEnds.length;
 }
 
-function planChoice(request: LlmRequest, index: number, rng: Rng, lengthSampler: (rng: Rng) => number, cap: number): PlannedChoice {
-  const freeFormTokens = Math.max(1, Math.round(lengthSampler(rng)));
-  const answer = composeAnswer(request, rng, freeFormTokens);
+type Answerer = (request: LlmRequest, choice: number) => ChoiceAnswer;
+
+function planChoice(request: LlmRequest, index: number, answerTo: Answerer, cap: number): PlannedChoice {
+  const packed = packedPrompts(request);
+  const answer: ChoiceAnswer = packed
+    ? { type: 'text', text: JSON.stringify({ answers: packed.map((sub) => textAlone(sub, index, answerTo, Math.floor(cap / packed.length))) }) }
+    : answerTo(request, index);
   if (answer.type === 'tool-call') {
     const pieces = tokenize(answer.arguments);
     const kept = pieces.slice(0, Math.max(0, cap - 1));
@@ -247,11 +311,43 @@ function planChoice(request: LlmRequest, index: number, rng: Rng, lengthSampler:
     return { index, content: null, toolCalls: [{ id: answer.id, name: answer.name, arguments: args }], finishReason, tokenEnds: ends(kept) };
   }
   // An answer always has at least one token, as a real model's does.
-  const text = cutAtStop(answer.text, request.stop) || 'OK';
+  const text = packed ? answer.text : cutAtStop(answer.text, request.stop) || 'OK';
   const pieces = tokenize(text);
   const kept = pieces.slice(0, cap);
   const finishReason = kept.length < pieces.length ? 'length' : 'stop';
   return { index, content: kept.join(''), toolCalls: [], finishReason, tokenEnds: ends(kept) };
+}
+
+/**
+ * What `batch()` packs: a user message "Answer each of the N prompts below on its own …" with
+ * `<prompt i>` sections, and a JSON schema asking for `{ "answers": [N strings] }`. Returns the
+ * request each prompt would have been alone (the packed request with that prompt as its last
+ * message, without the format), or undefined for any other request.
+ */
+function packedPrompts(request: LlmRequest): LlmRequest[] | undefined {
+  const last = request.messages.at(-1);
+  const format = request.response_format;
+  if (last?.role !== 'user' || typeof last.content !== 'string' || format?.type !== 'json_schema') return undefined;
+  const schema = format.json_schema.schema as { properties?: { answers?: { type?: unknown; items?: { type?: unknown } } } } | undefined;
+  if (schema?.properties?.answers?.type !== 'array' || schema.properties.answers.items?.type !== 'string') return undefined;
+  const header = /^Answer each of the (\d+) prompts below on its own\b/.exec(last.content);
+  if (!header) return undefined;
+  const count = Number(header[1]);
+  const prompts: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const section = new RegExp(String.raw`<prompt ${i}>\n([\s\S]*?)\n</prompt ${i}>`).exec(last.content);
+    if (!section) return undefined;
+    prompts.push(section[1]!);
+  }
+  const { response_format: _format, max_tokens: _max, max_completion_tokens: _maxCompletion, ...rest } = request;
+  return prompts.map((prompt) => ({ ...rest, messages: [...request.messages.slice(0, -1), { role: 'user', content: prompt }] }));
+}
+
+/** A packed prompt's answer: the text the prompt alone would get, cut at its share of the packed request's token cap. */
+function textAlone(request: LlmRequest, choice: number, answerTo: Answerer, cap: number): string {
+  const answer = answerTo(request, choice);
+  const text = answer.type === 'text' ? cutAtStop(answer.text, request.stop) || 'OK' : answer.arguments;
+  return tokenize(text).slice(0, cap).join('');
 }
 
 function ends(pieces: readonly string[]): number[] {

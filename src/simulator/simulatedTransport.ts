@@ -19,7 +19,7 @@ export interface SimulatedTransportConfig {
    * Unknown model names get the fallback profile.
    */
   profiles?: SimulatorProfiles;
-  /** Seeds every random choice. The same seed and request order give the same delays and text. @defaultValue 1 */
+  /** Seeds every random choice. The same seed and request give the same text and delays, whatever the request order (see `Simulator`). @defaultValue 1 */
   seed?: number;
   /** Where timers run. Pass a `TestScheduler` (or use `TestScheduler.run()`) for virtual time. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
@@ -41,7 +41,8 @@ export interface SimulatedTransportConfig {
  *
  * - Each subscription validates the request like the real transports
  *   (`invalid-request`, nothing simulated; free for a request `withMiddleware`
- *   already validated) and takes the next place in the simulator's request order.
+ *   already validated). Its delays depend on its content, not on when it comes
+ *   (see the determinism note of `Simulator`): an identical request in flight draws its own.
  *   The request context is for the middleware above: it changes nothing here.
  * - Emits text (or tool-call) events at the planned times, then `finish`, then
  *   `usage` (unless `stream_options` is set without `include_usage`). With
@@ -105,6 +106,7 @@ export function simulatedTransport(config: SimulatedTransportConfig = {}): Trans
         const { ending } = moment;
         switch (ending.type) {
           case 'complete':
+            simulator.answered(plan);
             if (!stream) for (const event of wholeResponseEvents(plan)) subscriber.next(event);
             if (plan.includeUsage) subscriber.next(usageEvent(plan));
             subscriber.complete();

@@ -66,6 +66,39 @@ export function topKeywords(text: string, count: number): string[] {
 }
 
 /**
+ * Exactly `count` keywords: the input's top content words, then its two-word phrases, then
+ * general words (a short input has fewer words than were asked for).
+ */
+export function keywordsOf(input: string, count: number): string[] {
+  // Ranking favours long words, and long words are often adverbs or verbs ("easily", "the battery lasts"):
+  // a small model names things, so those come last.
+  const ranked = topKeywords(input, count * 3);
+  const verbs = new Set<string>();
+  const tokens = words(input).map((word) => word.toLowerCase());
+  tokens.forEach((word, index) => {
+    // "the battery (easily) lasts": an -s word after a determiner and a noun is a verb.
+    const back = tokens[index - 1] !== undefined && /ly$/.test(tokens[index - 1]!) ? 1 : 0;
+    if (index >= 2 + back && DETERMINER.test(tokens[index - 2 - back]!) && /[^s]s$/.test(word)) verbs.add(word);
+  });
+  const unlikely = (word: string) => (/ly$/i.test(word) && !NOT_ADVERBS.has(word.toLowerCase())) || verbs.has(word.toLowerCase());
+  const found = [...ranked.filter((word) => !unlikely(word)), ...ranked.filter(unlikely)].slice(0, count);
+  const seen = new Set(found.map((word) => word.toLowerCase()));
+  const content = contentWords(input);
+  const phrases = content.slice(1).map((word, index) => `${content[index]!} ${word}`.toLowerCase());
+  for (const extra of [...phrases, ...GENERAL_KEYWORDS]) {
+    if (found.length >= count) break;
+    if (!seen.has(extra)) {
+      seen.add(extra);
+      found.push(extra);
+    }
+  }
+  return found;
+}
+
+const DETERMINER = /^(?:the|a|an|my|your|our|their|this|that|its)$/;
+const GENERAL_KEYWORDS = ['overview', 'context', 'details', 'example', 'summary', 'result', 'topic', 'notes', 'outline', 'insight'];
+
+/**
  * An extractive summary: the `count` sentences whose words are most typical of
  * the text, in their original order, each cut to at most `maxWords` words.
  */
@@ -178,4 +211,99 @@ export function properNouns(text: string): string[] {
       });
   }
   return found;
+}
+
+// Adverbs a summary can do without; "-ly" words that are not adverbs are kept.
+const NOT_ADVERBS = new Set(['only', 'early', 'family', 'reply', 'supply', 'apply', 'july', 'italy', 'daily', 'weekly', 'monthly', 'yearly', 'friendly', 'lovely', 'ugly', 'likely', 'holy', 'belly', 'jelly', 'rally', 'fly', 'ally', 'assembly', 'anomaly']);
+const WORDY: [RegExp, string][] = [
+  [/\bin order to\b/gi, 'to'],
+  [/\bis able to\b/gi, 'can'],
+  [/\bare able to\b/gi, 'can'],
+  [/\bdue to the fact that\b/gi, 'because'],
+  [/\ba lot of\b/gi, 'much'],
+  [/\bat this point in time\b/gi, 'now'],
+  [/\bfor (?:an?|one|two|three|four|five|several|a few|\d+) (?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)\b/gi, ''],
+];
+// First person becomes third: a summary reports what the writer said (named at first mention, then "they").
+const FIRST_PERSON = /\b(?:I am|I'm|I was|I have|I've|I|me|my|we are|we're|we|our|us)\b/gi;
+const THIRD_PERSON: Record<string, [string, string]> = {
+  'i am': ['the writer is', 'they are'],
+  "i'm": ['the writer is', 'they are'],
+  'i was': ['the writer was', 'they were'],
+  'i have': ['the writer has', 'they have'],
+  "i've": ['the writer has', 'they have'],
+  i: ['the writer', 'they'],
+  me: ['the writer', 'them'],
+  my: ['their', 'their'],
+  'we are': ['they are', 'they are'],
+  "we're": ['they are', 'they are'],
+  we: ['they', 'they'],
+  our: ['their', 'their'],
+  us: ['them', 'them'],
+};
+
+/**
+ * One sentence said with fewer words, as a summary restates it: no parentheses, "-ly"
+ * adverbs, durations or relative clauses; a colon's list becomes "with …"; a contrast
+ * (", though …", ", but …") keeps its first part; first person becomes third. Without a
+ * trailing full stop.
+ */
+export function compressSentence(sentence: string): string {
+  let out = sentence.trim().replace(/[.!?]+$/, '');
+  out = out.replace(/\s*\([^)]*\)/g, '').replace(/\s+[–—]\s+[^–—]*\s+[–—]\s+/g, ' ');
+  for (const [pattern, replacement] of WORDY) out = out.replace(pattern, replacement);
+  out = out.replace(/\b(\p{L}+ly)\b\s*/gu, (whole, word: string) => (word.length > 4 && !NOT_ADVERBS.has(word.toLowerCase()) ? '' : whole));
+  // A relative clause up to the next comma or the end ("talks that were practical and easy to follow").
+  out = out.replace(/\s+(?:that|which|who)\s+(?:were|was|are|is|had|has|have)\b[^,;:]*/gi, '');
+  out = out.replace(/:\s+/, ', with ');
+  out = out.replace(/,?\s+(though|although|but|while|whereas)\s+([^,;]+?)\s+(?:and|or)\s+[^,;]+$/i, (_, _word: string, first: string) => `, but ${first}`);
+  let named = false;
+  out = out.replace(FIRST_PERSON, (match) => {
+    const lower = match.toLowerCase();
+    // "I" must be the capital pronoun; "us" and "me" lower case only mid-sentence is fine either way.
+    if (lower === 'i' && match !== 'I') return match;
+    if (match === 'US') return match; // the country
+    const [first, later] = THIRD_PERSON[lower]!;
+    const out = named ? later : first;
+    if (first.startsWith('the writer')) named = true;
+    return out;
+  });
+  out = out.replace(/\s{2,}/g, ' ').replace(/\s+,/g, ',').replace(/[\s,;:]+$/, '').trim();
+  return out.charAt(0).toUpperCase() + out.slice(1);
+}
+
+/**
+ * A summary in `count` sentences: the input's most typical sentences, each compressed
+ * ({@link compressSentence}); for one sentence, the top two joined when they fit. Always
+ * fewer words than the input and never the input itself (a one-sentence input that has
+ * nothing to compress becomes a status line: "Build: green."). Empty for an input without words.
+ */
+export function summarize(text: string, count: number, maxWords = 28): string {
+  const all = sentences(text);
+  const inputWords = words(text).length;
+  if (all.length === 0) return '';
+  const chosen = summarySentences(text, Math.max(count, count === 1 && all.length > 1 ? 2 : count), Infinity).map(compressSentence);
+  const parts: string[] = [];
+  if (count === 1) {
+    parts.push(chosen[0]!);
+    const second = chosen[1];
+    if (second && words(parts[0]!).length + words(second).length <= Math.min(maxWords, inputWords - 1)) {
+      // A semicolon, not ", and": the joined sentence must stay shorter than the input.
+      parts[0] = `${parts[0]}; ${/^\p{Lu}\p{Ll}/u.test(second) && !/^I\b/.test(second) ? second.charAt(0).toLowerCase() + second.slice(1) : second}`;
+    }
+  } else parts.push(...chosen);
+  let summary = parts.map((part) => asSentence(part, count === 1 ? maxWords : Math.max(3, Math.floor(maxWords / count) + 8))).join(' ');
+  if (words(summary).length >= inputWords || normalise(summary) === normalise(text)) {
+    // Nothing left to leave out: a telegraphic restatement, as a headline would put it.
+    let terse = summary.replace(/\b(?:the|a|an)\s+/gi, '');
+    // Still a piece of the input ("Build is green"): a status line, as a headline would put it ("Build: green").
+    if (normalise(text).includes(normalise(terse))) terse = terse.replace(/\s+(?:is|are|was|were)\s+/i, ': ');
+    summary = words(terse).length < words(summary).length ? terse : words(summary).slice(0, Math.max(1, inputWords - 1)).join(' ');
+    summary = asSentence(summary, maxWords);
+  }
+  return summary;
+}
+
+function normalise(text: string): string {
+  return words(text).join(' ').toLowerCase();
 }
