@@ -3,6 +3,8 @@
  * into a temp node_modules (its dependencies linked from this project's, so no network is
  * needed), load it from CommonJS and ESM in child processes, and compile consumers with tsc.
  * The optional peer @opentelemetry/api is left out, as in an app that does not use OpenTelemetry.
+ * A second, bare install also leaves out the optional peer openai: an app on the simulator or on
+ * sseTransport, which compiles and runs without it.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -19,6 +21,8 @@ const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 let dir: string;
 let installed: string;
 let packedFiles: string[];
+/** An install without the optional peers openai and @opentelemetry/api (its own temp dir: resolution must not find `dir`'s). */
+let bare: string;
 
 function node(script: string, file: string, args: string[] = []): string {
   writeFileSync(join(dir, file), script);
@@ -34,36 +38,49 @@ beforeAll(() => {
     execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
   ) as { filename: string; files: { path: string }[] }[];
   packedFiles = packed[0]!.files.map((file) => file.path);
+  const tarball = join(dir, packed[0]!.filename);
 
-  mkdirSync(join(dir, 'node_modules'));
-  execFileSync('tar', ['-xzf', join(dir, packed[0]!.filename), '-C', dir]);
-  installed = join(dir, 'node_modules', 'rxllm');
-  renameSync(join(dir, 'package'), installed);
-
-  // Dependencies and peers, linked from this project's node_modules as an install would place them.
-  const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
-  for (const name of Object.keys({ ...manifest['dependencies'], ...manifest['peerDependencies'] })) {
-    if (name !== OTEL) link(name);
-  }
-  // What a TypeScript consumer in Node has beside the package.
-  link('@types/node');
+  installed = install(dir, tarball, [OTEL]);
+  bare = mkdtempSync(join(tmpdir(), 'rxllm-bare-'));
+  install(bare, tarball, [OTEL, 'openai']);
 }, 60_000);
 
-function link(name: string): void {
-  const target = join(root, 'node_modules', name);
-  if (!existsSync(target)) return;
-  mkdirSync(dirname(join(dir, 'node_modules', name)), { recursive: true });
-  symlinkSync(target, join(dir, 'node_modules', name), 'dir');
+/** Unpacks the tarball as `into`/node_modules/rxllm and links its dependencies and peers but `without`; returns the package dir. */
+function install(into: string, tarball: string, without: string[]): string {
+  mkdirSync(join(into, 'node_modules'));
+  execFileSync('tar', ['-xzf', tarball, '-C', into]);
+  const pkg = join(into, 'node_modules', 'rxllm');
+  renameSync(join(into, 'package'), pkg);
+
+  // Dependencies and peers, linked from this project's node_modules as an install would place them.
+  const manifest = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>;
+  for (const name of Object.keys({ ...manifest['dependencies'], ...manifest['peerDependencies'] })) {
+    if (!without.includes(name)) link(into, name);
+  }
+  // What a TypeScript consumer in Node has beside the package.
+  link(into, '@types/node');
+  return pkg;
 }
 
-/** Type-checks `files` (name -> source) as a consumer project with these compiler options; returns tsc's output. */
-function typecheck(name: string, compilerOptions: Record<string, unknown>, files: Record<string, string>): { ok: boolean; output: string } {
-  const project = join(dir, name);
+function link(into: string, name: string): void {
+  const target = join(root, 'node_modules', name);
+  if (!existsSync(target)) return;
+  mkdirSync(dirname(join(into, 'node_modules', name)), { recursive: true });
+  symlinkSync(target, join(into, 'node_modules', name), 'dir');
+}
+
+/**
+ * Type-checks `files` (name -> source) as a consumer project with these compiler options, in the
+ * install at `at`; returns tsc's output. With `outDir` in the options it also emits there, to run.
+ */
+function typecheck(name: string, compilerOptions: Record<string, unknown>, files: Record<string, string>, at = dir): { ok: boolean; output: string } {
+  const project = join(at, name);
   mkdirSync(project, { recursive: true });
   for (const [file, source] of Object.entries(files)) writeFileSync(join(project, file), source);
-  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: 'ES2022', ...compilerOptions }, files: Object.keys(files) }));
+  const emit = compilerOptions['outDir'] === undefined ? { noEmit: true } : {};
+  writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, target: 'ES2022', ...emit, ...compilerOptions }, files: Object.keys(files) }));
   try {
-    return { ok: true, output: execFileSync(process.execPath, [tsc, '-p', project], { cwd: dir, encoding: 'utf8', timeout: 150_000 }) };
+    return { ok: true, output: execFileSync(process.execPath, [tsc, '-p', project], { cwd: at, encoding: 'utf8', timeout: 150_000 }) };
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     return { ok: false, output: `${stdout ?? ''}${stderr ?? ''}` || String(error) };
@@ -72,6 +89,7 @@ function typecheck(name: string, compilerOptions: Record<string, unknown>, files
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
+  if (bare) rmSync(bare, { recursive: true, force: true });
 });
 
 it('packs only the build, the README, the changelog and the manifest', () => {
@@ -80,6 +98,12 @@ it('packs only the build, the README, the changelog and the manifest', () => {
   expect(packedFiles).toContain('dist/esm/index.js');
   expect(packedFiles).toContain('dist/cjs/index.d.ts');
   expect(packedFiles.filter((file) => !/^(dist\/|package\.json$|README\.md$|CHANGELOG\.md$|LICENSE)/.test(file))).toEqual([]);
+});
+
+it('ships no source maps (src/ is not packed, so they would point at nothing) and no ESM copy of the CLI (only the CommonJS `bin` reaches it)', () => {
+  expect(packedFiles.filter((file) => file.endsWith('.map'))).toEqual([]);
+  expect(packedFiles.filter((file) => file.startsWith('dist/esm/cli/'))).toEqual([]);
+  expect(packedFiles).toContain('dist/cjs/cli/main.js');
 });
 
 it('marks both halves of the build side-effect free for bundlers, which read the nearest package.json', () => {
@@ -194,25 +218,68 @@ it('has an rxllm bin that prints help', () => {
   expect(help).toContain('rxllm chat');
 });
 
-// tsc is slow on a busy machine (a full check of @types/node, rxjs and zod is ~20 s of CPU), so only
-// the root consumer is checked in full; the resolution checks skip library files.
+// tsc is slow on a busy machine (a full check of @types/node, rxjs and zod is ~20 s of CPU), so the
+// matrix that checks library files (skipLibCheck: false) is one project per moduleResolution, CommonJS
+// and ESM files together in it; the every-entry-point checks skip library files.
 describe('compiled by tsc', () => {
-  const rootOnly = `
-import { measure, sseTransport, withMiddleware, type LimitStats, type LlmRequest, type MeasureConfig } from 'rxllm';
-const request: LlmRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] };
-export const llm = withMiddleware(sseTransport({ baseURL: 'http://127.0.0.1:1/v1' }));
-export const used: [typeof measure, LlmRequest, MeasureConfig | undefined, LimitStats | undefined] = [measure, request, undefined, undefined];
-`;
+  // A consumer that runs: a parallel pair on rxllm/testing's scripted transport and one simulated
+  // answer, both in virtual time (so at once), with a value and a type from every entry point
+  // that needs neither optional peer. Its one printed line is checked below.
+  const runnable = `
+import { forkJoin } from 'rxjs';
+import { measure, sseTransport, text, withMiddleware, type LimitStats, type LlmEvent, type LlmRequest, type MeasureConfig, type RequestContext, type Transport } from 'rxllm';
+import { simulatedTransport, type SimulatorProfiles } from 'rxllm/simulator';
+import { runInVirtualTime, scriptedTransport, textScript, type Script } from 'rxllm/testing';
+import { toServerSentEvents, type SimulatorServerConfig } from 'rxllm/node';
 
-  it('a consumer of the root entry compiles with skipLibCheck: false and no @opentelemetry/api installed (CommonJS and ESM)', () => {
-    expect(existsSync(join(dir, 'node_modules', OTEL))).toBe(false);
-    const result = typecheck(
-      'root-only',
-      { module: 'node16', moduleResolution: 'node16', skipLibCheck: false, types: ['node'] },
-      { 'root.cts': rootOnly, 'root.mts': rootOnly },
-    );
-    expect(result).toEqual({ ok: true, output: '' });
-  }, 180_000);
+const ask = (model: string): LlmRequest => ({ model, messages: [{ role: 'user', content: 'Classify the sentiment as positive or negative: I love it' }] });
+const scripted = scriptedTransport({ fast: textScript('positive', { at: 300 }), slow: textScript('A short summary.', { at: 900 }) });
+const llm: Transport = withMiddleware(scripted);
+const context: RequestContext = { step: 'classify' };
+const pair = runInVirtualTime(forkJoin([llm(ask('fast'), context).pipe(text()), llm(ask('slow')).pipe(text())]), { transport: scripted });
+const simulated = runInVirtualTime(simulatedTransport({ seed: 7 })(ask('gpt-4o-mini')).pipe(text()));
+
+const profiles: SimulatorProfiles = {};
+const server: SimulatorServerConfig = { profiles };
+const script: Script | undefined = undefined;
+const events: LlmEvent[] = [];
+const config: MeasureConfig | undefined = undefined;
+const limits: LimitStats | undefined = undefined;
+export const unused = [measure, sseTransport({ baseURL: 'http://127.0.0.1:1/v1' }), toServerSentEvents, server, script, events, config, limits];
+console.log(JSON.stringify({ pair: pair.values, pairAt: pair.completedAt, simulated: typeof simulated.values[0], simulatedDone: simulated.completedAt !== undefined }));
+`;
+  const printed = { pair: [['positive', 'A short summary.']], pairAt: 900, simulated: 'string', simulatedDone: true };
+
+  // [moduleResolution, module kinds, compiler options, files, the emitted files to run with node (none for bundler: a bundler runs those)]
+  const matrix: [string, string, Record<string, unknown>, string[], string[]][] = [
+    ['node16', 'CommonJS .cts and ESM .mts', { module: 'node16', moduleResolution: 'node16' }, ['all.cts', 'all.mts'], ['all.cjs', 'all.mjs']],
+    ['nodenext', 'CommonJS .cts and ESM .mts', { module: 'nodenext', moduleResolution: 'nodenext' }, ['all.cts', 'all.mts'], ['all.cjs', 'all.mjs']],
+    // bundler takes only ESM syntax (module esnext or preserve); what it emits is for a bundler to run.
+    ['bundler', 'ESM', { module: 'esnext', moduleResolution: 'bundler' }, ['all.ts'], []],
+    // node10 (TypeScript's default for module: commonjs) ignores `exports`: the subpaths resolve through `typesVersions`.
+    // esModuleInterop (tsc --init's default) because zod's own .d.cts files default-import CommonJS modules (TS1259 without it).
+    ['node10', 'CommonJS', { module: 'commonjs', moduleResolution: 'node10', esModuleInterop: true }, ['all.ts'], ['all.js']],
+  ];
+
+  it.each(matrix)(
+    'compiles with skipLibCheck: false under moduleResolution %s (%s), without openai or @opentelemetry/api installed, and runs in Node',
+    (name, _kinds, options, files, outputs) => {
+      expect(existsSync(join(bare, 'node_modules', OTEL))).toBe(false);
+      expect(existsSync(join(bare, 'node_modules', 'openai'))).toBe(false);
+      const result = typecheck(
+        `strict-${name}`,
+        { ...options, skipLibCheck: false, types: ['node'], outDir: 'out' },
+        Object.fromEntries(files.map((file) => [file, runnable])),
+        bare,
+      );
+      expect(result).toEqual({ ok: true, output: '' });
+      for (const output of outputs) {
+        const out = execFileSync(process.execPath, [join(bare, `strict-${name}`, 'out', output)], { cwd: bare, encoding: 'utf8', timeout: 15_000 });
+        expect(JSON.parse(out)).toEqual(printed);
+      }
+    },
+    180_000,
+  );
 
   it('a consumer of rxllm/metrics with skipLibCheck: false needs @opentelemetry/api (why the exporters left the root)', () => {
     const result = typecheck(
@@ -224,14 +291,14 @@ export const used: [typeof measure, LlmRequest, MeasureConfig | undefined, Limit
     expect(result.output).toContain(`Cannot find module '${OTEL}'`);
   }, 180_000);
 
-  // Every subpath entry point, a value and a type each, as a consumer writes them.
+  // Every subpath entry point, a value and a type each, as a consumer writes them (with openai installed).
   const consumer = `
 import { withMiddleware, type LlmEvent, type RequestContext, type Transport } from 'rxllm';
 import { LatencyHistogram, LatencyRegistry, type Distribution } from 'rxllm/metrics';
 import { simulatedTransport, type SimulatorProfiles } from 'rxllm/simulator';
 import { scriptedTransport, type Script } from 'rxllm/testing';
 import { toServerSentEvents, type SimulatorServerConfig } from 'rxllm/node';
-import type { OpenAITransportConfig } from 'rxllm/openai';
+import { openaiTransport, type OpenAITransportConfig } from 'rxllm/openai';
 const transport: Transport = withMiddleware(simulatedTransport({ seed: 1 }));
 const context: RequestContext = { step: 'draft' };
 const profiles: SimulatorProfiles = {};
@@ -241,16 +308,15 @@ const wait: Distribution | undefined = new LatencyHistogram().summary();
 const script: Script | undefined = undefined;
 const server: SimulatorServerConfig = { profiles };
 const openai: OpenAITransportConfig | undefined = undefined;
-export const used = [transport, context, events, registry, wait, scriptedTransport, script, toServerSentEvents, server, openai];
+export const used = [transport, context, events, registry, wait, scriptedTransport, script, toServerSentEvents, server, openaiTransport, openai];
 `;
 
-  it.each([
-    ['node16', { module: 'node16', moduleResolution: 'node16' }, ['all.cts', 'all.mts']],
-    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }, ['all.ts']],
-    // node10 ignores `exports`: there the subpaths resolve only through `typesVersions`.
-    ['node10', { module: 'commonjs', moduleResolution: 'node10' }, ['all.ts']],
-  ])('every entry point resolves with its types under moduleResolution %s', (name, options, files) => {
-    const result = typecheck(`all-${name}`, { ...options, skipLibCheck: true, types: [] }, Object.fromEntries(files.map((file) => [file, consumer])));
-    expect(result).toEqual({ ok: true, output: '' });
-  }, 180_000);
+  it.each(matrix.map(([name, kinds, options, files]) => [name, kinds, options, files] as const))(
+    'every entry point resolves with its types under moduleResolution %s (%s)',
+    (name, _kinds, options, files) => {
+      const result = typecheck(`all-${name}`, { ...options, skipLibCheck: true, types: [] }, Object.fromEntries(files.map((file) => [file, consumer])));
+      expect(result).toEqual({ ok: true, output: '' });
+    },
+    180_000,
+  );
 });

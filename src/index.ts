@@ -1,7 +1,9 @@
-/*
+/**
  * Public surface of "rxllm": explicit named exports, grouped by layer. Metrics (registry, exporters,
  * renderers) are in 'rxllm/metrics', the simulator in 'rxllm/simulator'; nothing under src/internal/
  * is exported from any entry point.
+ *
+ * @module rxllm
  */
 
 /* Core model */
@@ -18,7 +20,7 @@ export {
   type FinishReason,
   type LlmUsage,
 } from './core/events.js';
-export { RxllmError, isRxllmError, type RxllmErrorCode, type RxllmErrorDetails } from './core/errors.js';
+export { RxllmError, isRxllmError, type RxllmErrorCode, type RxllmErrorDetails, type TimeLimit } from './core/errors.js';
 export { withMiddleware, type Transport, type Middleware } from './core/transport.js';
 export { stepOf, timeLeft, withDeadline, type RequestContext, type Served } from './core/context.js';
 
@@ -26,6 +28,7 @@ export { stepOf, timeLeft, withDeadline, type RequestContext, type Served } from
 export { sseTransport, type SseTransportConfig } from './transport/sse.js';
 export { fromEventStream, type EventSourceMessage } from './transport/fromEventStream.js';
 export { decodeChatStream } from './transport/decodeChatStream.js';
+export type { ResponseContext } from './transport/ChatCompletionDecoder.js';
 export { eventsFromResponse } from './transport/eventsFromResponse.js';
 export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
@@ -41,19 +44,20 @@ export type { ChoiceConfig } from './operators/choiceOption.js';
 
 /* Pipelines */
 export { step, type Step, type StepConfig } from './pipeline/step.js';
-export type { StepState, StepStatus } from './pipeline/StepState.js';
+export type { StepState, StepStateBase, StepStatus } from './pipeline/StepState.js';
 export {
   parallel,
   type Parallel,
   type ParallelConfig,
   type ParallelState,
+  type ParallelStateBase,
   type ParallelValue,
   type ParallelInput,
   type Branches,
   type BranchState,
   type BranchValue,
 } from './pipeline/parallel.js';
-export { graph, type Graph, type GraphConfig, type GraphNode, type GraphNodeState, type GraphState } from './pipeline/graph.js';
+export { graph, type Graph, type GraphConfig, type GraphNode, type GraphNodeState, type GraphState, type GraphStateBase } from './pipeline/graph.js';
 export { criticalPath, type TimelineEntry } from './pipeline/criticalPath.js';
 export { finalValue } from './operators/finalValue.js';
 export type { Progress, ProgressRunning, ProgressDone, ProgressFailed, Runnable, RunFunction } from './core/Progress.js';

@@ -54,6 +54,7 @@ export type Progress<O> = ProgressRunning | ProgressDone<O> | ProgressFailed;
  * requests under yours, so the deadline reaches every request.
  */
 export interface Runnable<I, O, S extends Progress<O> = Progress<O>> {
+  /** Runs on `input`: cold; emits progressive states, `done` last, then completes. */
   run(input: I, context?: RequestContext): Observable<S>;
 }
 

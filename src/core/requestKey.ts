@@ -9,7 +9,7 @@ import { stableStringify } from '../internal/stableStringify.js';
  * endpoint. A string, or flat named parts (`{ tenant: 'acme', baseURL }`).
  * Two requests share a key only if their scopes are equal too.
  *
- * `dedupe()` and `cache()` take it from the request's context ({@link scopeOf}):
+ * `dedupe()` and `cache()` take it from the request's context (its `scope` attribute, `{}` when unset):
  * `llm(request, { attributes: { scope: 'acme' } })`.
  */
 export type RequestScope = string | { readonly [part: string]: string | number | boolean | undefined };
@@ -52,7 +52,7 @@ export function scopeOf(context: RequestContext | undefined): RequestScope {
  *   the tenant, the credential (or a name for it) and the base URL whenever one
  *   store or middleware serves more than one of them. The credential is hashed
  *   with the rest and never appears in the key. The middleware take it from the
- *   request context's `scope` attribute ({@link scopeOf}).
+ *   request context's `scope` attribute (`{}` when unset).
  * - **`v`**, the key format version, so a shared store never confuses keys
  *   computed by an older rxllm.
  *

@@ -4,7 +4,7 @@ import type { FinishReason } from '../core/events.js';
 export type RequestOutcome = 'ok' | 'error' | 'cancelled';
 
 /**
- * One measured request, as {@link measure} records it in a {@link LatencyRegistry}.
+ * One measured request, as {@link rxllm!measure | measure} records it in a {@link LatencyRegistry}.
  * Times are in milliseconds on the scheduler's clock (`scheduler.now()`): epoch milliseconds with
  * the default `asyncScheduler`, virtual frames under `TestScheduler`.
  */
@@ -20,7 +20,7 @@ export interface LatencyRecord {
   /** When it completed, failed or was cancelled. */
   end: number;
   outcome: RequestOutcome;
-  /** The error's `code` (an {@link RxllmErrorCode}, or `'unknown'` for a foreign error); only when `outcome` is `'error'`. */
+  /** The error's `code` (an {@link rxllm!RxllmErrorCode | RxllmErrorCode}, or `'unknown'` for a foreign error); only when `outcome` is `'error'`. */
   errorCode?: string;
   /**
    * Output tokens: `completion_tokens` from the usage event when the server sent one, otherwise the

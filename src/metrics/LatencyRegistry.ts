@@ -108,7 +108,7 @@ const TOTAL_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.1
 /**
  * Latency statistics per step and per model: time to first token, total time and tokens per
  * second as HDR histograms (p50/p95/p99/max/mean/count), plus outcome and token counters, over
- * all time and over a sliding window. {@link measure} fills it; hedging and routing read its window;
+ * all time and over a sliding window. {@link rxllm!measure | measure} fills it; hedging and routing read its window;
  * {@link snapshotTable}, {@link compareSnapshots}, {@link prometheusText} and {@link recordSpans} report it.
  *
  * Statistics are kept per (step, model) pair and merged on read, so a query may name a step, a
@@ -118,7 +118,7 @@ const TOTAL_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.1
  * Not an Observable itself; {@link LatencyRegistry.records} is a hot stream of what is recorded.
  * Memory is bounded by `maxSeries`. Time comes from the scheduler only.
  *
- * @throws {@link RxllmError} `invalid-config` on a bad option.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` on a bad option.
  *
  * @example
  * ```ts
@@ -156,7 +156,7 @@ export class LatencyRegistry {
   }
 
   /**
-   * Adds one finished request. {@link measure} calls this; call it yourself to feed records from
+   * Adds one finished request. {@link rxllm!measure | measure} calls this; call it yourself to feed records from
    * elsewhere. Subscribers of {@link LatencyRegistry.records} see the record after the statistics
    * include it.
    */

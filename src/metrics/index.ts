@@ -1,8 +1,10 @@
-/*
+/**
  * Entry point "rxllm/metrics": the latency registry and histograms that `measure()` records into, and
  * what reads them (tables, comparisons, Prometheus and OpenTelemetry exporters, timelines, waterfalls).
  * A separate entry so the root `rxllm` loads no histogram code and its types never mention the optional
  * `@opentelemetry/api` peer (only otel.ts imports its types).
+ *
+ * @module rxllm/metrics
  */
 export {
   LatencyRegistry,

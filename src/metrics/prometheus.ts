@@ -37,6 +37,7 @@ export interface PrometheusMetric {
   help: string;
   type: PrometheusMetricData['type'];
   aggregator: 'sum';
+  /** Reads the registry now: the family's current samples. */
   get(): PrometheusMetricData;
 }
 

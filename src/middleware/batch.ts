@@ -39,6 +39,7 @@ export interface BatchStats extends BatcherCounts {
 
 /** The {@link batch} middleware, with its counts. */
 export interface BatchMiddleware extends Middleware {
+  /** The counts so far, as a fresh snapshot on each call. */
   stats(): BatchStats;
 }
 

@@ -30,7 +30,7 @@ export interface CacheConfig {
   store?: CacheStore;
   /**
    * Your own request key, replacing {@link requestKey}: given the request and
-   * the scope of its context ({@link scopeOf}, the `scope` attribute). Example,
+   * the scope of its context (its `scope` attribute, `{}` when unset). Example,
    * to share answers across end users on purpose (never across scopes):
    * `(r, scope) => requestKey({ ...r, user: undefined }, scope)`; to keep two
    * endpoints apart in one shared store: `(r, scope) => requestKey(r, { scope, endpoint: 'azure' })`.
@@ -74,6 +74,7 @@ export interface CacheStats extends CacheStoreStats {
 
 /** The {@link cache} middleware, with its counts, its store, and ways to forget answers. */
 export interface CacheMiddleware extends Middleware {
+  /** The counts so far, as a fresh snapshot on each call. */
   stats(): CacheStats;
   /** The store answers are kept in: the one given as `store`, else the built-in memory store. */
   readonly store: CacheStore;
@@ -129,7 +130,7 @@ export interface CacheMiddleware extends Middleware {
  *   compose in either order. A hit a synchronous store (the built-in one)
  *   gives at once replays without a flight: there is nothing to share.
  * - **Keys**: {@link requestKey} of the request and its context's `scope`
- *   attribute ({@link scopeOf}). The rest of the context (step, lane,
+ *   attribute (`{}` when unset). The rest of the context (step, lane,
  *   deadline) changes no key: the same question from another lane is a hit.
  *   The shared call goes upstream with its first caller's context.
  * - **Bounds**: entries expire `ttl` ms after they are stored (scheduler

@@ -12,7 +12,7 @@ import { functionSchema, validateConfig } from '../core/validateConfig.js';
 export interface DedupeConfig {
   /**
    * Your own request key, replacing {@link requestKey}: given the request and
-   * the scope of its context ({@link scopeOf}). Requests with equal keys share
+   * the scope of its context (its `scope` attribute, `{}` when unset). Requests with equal keys share
    * one call. Example, to share across end users on purpose (but never across
    * scopes): `(r, scope) => requestKey({ ...r, user: undefined }, scope)`.
    * @defaultValue {@link requestKey}
@@ -47,6 +47,7 @@ export interface DedupeStats {
 
 /** The {@link dedupe} middleware, with its counts. */
 export interface DedupeMiddleware extends Middleware {
+  /** The counts so far, as a fresh snapshot on each call. */
   stats(): DedupeStats;
 }
 
@@ -79,7 +80,7 @@ export interface DedupeMiddleware extends Middleware {
  *   through different transports never share. Wrap once and reuse the
  *   wrapped transport. Within it, requests share only if their whole content
  *   is equal, `user` and `metadata` included (see {@link requestKey}), and so
- *   is their context's `scope` attribute (a tenant: {@link scopeOf}). The
+ *   is their context's `scope` attribute (a tenant; `{}` when unset). The
  *   rest of the context (step, lane, deadline) changes no key.
  * - **Context**: the shared call goes upstream with its first caller's
  *   context ({@link RequestContext}: step, lane, deadline, `onServed`). A

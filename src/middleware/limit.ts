@@ -89,6 +89,7 @@ export interface LimitStats {
 
 /** The {@link limit} middleware, with its measurements. */
 export interface LimitMiddleware extends Middleware {
+  /** The measurements so far, per lane, as a fresh snapshot on each call. */
   stats(): LimitStats;
 }
 

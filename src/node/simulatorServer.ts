@@ -86,7 +86,7 @@ const PLANS_PER_TURN = 16;
  *
  * Resolves once listening. `close()` shuts it down, cutting open connections.
  *
- * @throws {@link RxllmError} `invalid-config` for bad options or an unreadable profiles file.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options or an unreadable profiles file.
  * @example
  * ```ts
  * import OpenAI from 'openai';

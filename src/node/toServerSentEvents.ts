@@ -37,7 +37,7 @@ export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
  * Returns that subscription: unsubscribing it stops the source and ends the response without a
  * `done` event, so the client sees an incomplete stream.
  *
- * @throws {@link RxllmError} `invalid-config` for bad options, or when the response's headers
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options, or when the response's headers
  * were already sent.
  *
  * @example

@@ -21,7 +21,7 @@ import { eventStreamHeaders, pumpServerSentEvents, validateServerSentEventsConfi
  *   request under it.
  * - One subscription per Response (a body can be read once).
  *
- * @throws {@link RxllmError} `invalid-config` for bad options.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options.
  *
  * @example
  * ```ts

@@ -11,7 +11,7 @@ import { eventsAfterHeaders, wireBody } from '../transport/sse.js';
 
 /** Options for {@link openaiTransport} when it builds its own client. */
 export interface OpenAITransportConfig extends ClientOptions {
-  /** See {@link SseTransportConfig.includeUsage}. @defaultValue true */
+  /** See {@link rxllm!SseTransportConfig.includeUsage | SseTransportConfig.includeUsage}. @defaultValue true */
   includeUsage?: boolean;
 }
 
@@ -23,14 +23,14 @@ export interface OpenAITransportConfig extends ClientOptions {
  * Why not the SDK's own stream iterator: it ends silently on a truncated body,
  * on an error object without an `error` key (vLLM) and on `event: error`, and
  * an answer cut off without an error is the worst failure a pipeline can have.
- * Reading the body with the same decoder as {@link sseTransport} reports every
+ * Reading the body with the same decoder as {@link rxllm!sseTransport | sseTransport} reports every
  * one of them, and makes the two transports emit identical events.
  *
  * The SDK's own retries are switched off (`maxRetries: 0`): retries belong to
  * rxllm's `retry()`, where they can stop once tokens were emitted.
  *
- * Emits the answer's {@link LlmEvent}s; completes after the last `finish`;
- * errors with a typed {@link RxllmError}, the same errors as `sseTransport`
+ * Emits the answer's {@link rxllm!LlmEvent | LlmEvent}s; completes after the last `finish`;
+ * errors with a typed {@link rxllm!RxllmError | RxllmError}, the same errors as `sseTransport`
  * (an invalid request fails with `invalid-request` before the SDK sees it).
  * Cold: nothing is sent before subscribe. Unsubscribe aborts the HTTP request.
  * The request context is for the middleware above: none of it is sent; its
@@ -38,7 +38,7 @@ export interface OpenAITransportConfig extends ClientOptions {
  * turned into an exception is reported only by the error, which carries the headers).
  *
  * @param clientOrConfig an `OpenAI` client (an `AzureOpenAI` works too), or options to build one.
- * @throws {@link RxllmError} `invalid-config` when options cannot make a client: a `baseURL` that is
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` when options cannot make a client: a `baseURL` that is
  * not http(s), a `fetch` that is not a function, no API key (the SDK's own message says where it looked).
  *
  * @example

@@ -3,7 +3,8 @@ import type { Served } from '../core/context.js';
 /** Where a step is: sent and `waiting` for its first token, `streaming`, or `done` with its value. */
 export type StepStatus = StepState<unknown>['status'];
 
-interface StepStateBase {
+/** The fields every {@link StepState} has, whatever its `status`. */
+export interface StepStateBase {
   /** The step's name. */
   step: string;
   /** The answer's text so far (choice 0), restarting from `''` on each re-ask. */

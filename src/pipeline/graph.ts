@@ -91,7 +91,8 @@ export type GraphNodeState<V> =
   /** Never started because a node it waits for failed or was skipped (those are listed in `because`). */
   | { status: 'skipped'; because: string[] };
 
-interface GraphStateBase<O> {
+/** The fields every {@link GraphState} has, whatever its `status`. */
+export interface GraphStateBase<O> {
   /** Every node's state; `textSoFar` is copied from a step node's state for live display. */
   nodes: { [K in keyof O]: GraphNodeState<O[K]> };
   /** The final values in so far. */

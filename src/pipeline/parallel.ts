@@ -47,7 +47,8 @@ export type ParallelInput<B> = {
   ? I
   : never;
 
-interface ParallelStateBase<B> {
+/** The fields every {@link ParallelState} has, whatever its `status`. */
+export interface ParallelStateBase<B> {
   /** The latest state of every branch. */
   branches: { [K in keyof B]: BranchState<B[K]> };
   startedAt: number;

@@ -14,7 +14,7 @@ export type PrefetchPrediction =
 
 /**
  * Starts the predicted follow-ups of each value as it passes, on a
- * {@link prefetcher}; the values themselves pass through untouched.
+ * {@link rxllm!prefetcher | prefetcher()}; the values themselves pass through untouched.
  *
  * ```text
  * source:     --s------t--|

@@ -94,6 +94,7 @@ export interface Prefetcher {
    * is not part of the key.
    */
   prefetch(request: LlmRequest, context?: RequestContext): string;
+  /** Starts `request` now, **hot**, held under `name` instead of its request key: `take(name)` hands it over. */
   prefetch(name: string, request: LlmRequest, context?: RequestContext): string;
   /**
    * The answer for a request (or a named prefetch), as events: cold, starts on
@@ -113,11 +114,13 @@ export interface Prefetcher {
    * `options.context`, else the held prefetch's context.
    */
   take(request: LlmRequest, options?: Omit<TakeOptions, 'request'>): Observable<LlmEvent>;
+  /** The answer for a named prefetch, as events; with `options.request`, sent afresh when nothing is held under `name`. */
   take(name: string, options?: TakeOptions): Observable<LlmEvent>;
   /** True when a prefetch is held for the request or name. */
   has(keyOrRequest: string | LlmRequest): boolean;
   /** Aborts and frees every held prefetch (counted as wasted) and cancels their TTL timers. */
   clear(): void;
+  /** The counts so far, as a fresh snapshot on each call. */
   stats(): PrefetchStats;
 }
 

@@ -158,7 +158,7 @@ const profilesSchema = z.record(z.string().min(1), profileSchema);
 /**
  * Validates simulator profiles (from a JSON file, say) and returns them.
  *
- * @throws {@link RxllmError} `invalid-config`, listing every problem with its path.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config`, listing every problem with its path.
  * @example
  * ```ts
  * const profiles = parseSimulatorProfiles(JSON.parse(await readFile('profiles.json', 'utf8')));

@@ -58,7 +58,7 @@ export interface SimulatedTransportConfig {
  * vendor extension that validation lets through, and it does not change the
  * answer's text.
  *
- * @throws {@link RxllmError} `invalid-config` at once for invalid profiles or seed.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` at once for invalid profiles or seed.
  * @example
  * ```ts
  * import { lastValueFrom } from 'rxjs';

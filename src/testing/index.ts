@@ -1,4 +1,8 @@
-/* Entry point "rxllm/testing": virtual-time fakes and helpers for testing pipelines. */
+/**
+ * Entry point "rxllm/testing": virtual-time fakes and helpers for testing pipelines.
+ *
+ * @module rxllm/testing
+ */
 export {
   scriptedTransport,
   type ScriptedTransport,

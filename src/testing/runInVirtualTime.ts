@@ -66,7 +66,7 @@ export interface VirtualRun<T> {
  * to build inputs from marbles (`hot`, `cold`). Call it outside any other
  * `TestScheduler.run()`; plain `expect`s go on the returned object.
  *
- * @throws {@link RxllmError} `invalid-config` for a negative `unsubscribeAt` or a
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for a negative `unsubscribeAt` or a
  * `maxTime` that is not a positive number. Errors thrown by the pipeline's own code
  * inside a scheduled task propagate.
  *

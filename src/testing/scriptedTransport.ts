@@ -66,7 +66,7 @@ export interface SubscriptionFrames {
   unsubscribedFrame: number;
 }
 
-/** A {@link Transport} that plays scripts, with the record of every request it received. */
+/** A {@link rxllm!Transport | Transport} that plays scripts, with the record of every request it received. */
 export interface ScriptedTransport {
   (request: LlmRequest, context?: RequestContext): Observable<LlmEvent>;
   /** Every request received so far, in order of arrival. The array is live: it grows and its entries update. */
@@ -92,7 +92,7 @@ const STATUS_FOR: Partial<Record<RxllmErrorCode, number>> = {
 };
 
 /**
- * A {@link Transport} whose answers come from scripts, for testing pipelines in
+ * A {@link rxllm!Transport | Transport} whose answers come from scripts, for testing pipelines in
  * virtual time (or real time), with a record of every request.
  *
  * Each subscription is one request: it is validated (unless `validate: false`),
@@ -102,7 +102,7 @@ const STATUS_FOR: Partial<Record<RxllmErrorCode, number>> = {
  * recorded with the request (`requests[i].context`) so a test can check what the
  * middleware above passed down; it is never part of the answer.
  * Emits the script's events; completes after the last step, or errors where the
- * script says (an {@link RxllmError} of the given code, with `status`,
+ * script says (an {@link rxllm!RxllmError | RxllmError} of the given code, with `status`,
  * `tokensEmitted` and `partialText` filled in as a real transport would); a
  * model with no script errors at once with `bad-request` (status 404).
  * Unsubscribe cancels the script's timers and records the request `cancelled`.
@@ -113,7 +113,7 @@ const STATUS_FOR: Partial<Record<RxllmErrorCode, number>> = {
  * llm(req): 300ms a 9ms b 9ms (f|)      (frames counted from each subscription)
  * ```
  *
- * @throws {@link RxllmError} `invalid-config` at once when a script in a `scripts`
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` at once when a script in a `scripts`
  * object is malformed (a function's scripts are checked per request, and fail that request).
  *
  * @example

@@ -11,6 +11,11 @@ export interface EventSourceMessage extends ParsedMessage {
   unterminated?: true;
 }
 
+// How long an unsubscribed stream waits for its body's end before cancelling the reader. The end of a
+// finished answer is normally already in the socket buffer; a server that holds the connection open
+// after [DONE] costs this long, and a stream cut off by an early unsubscribe is cancelled after it.
+const BODY_END_GRACE_MS = 20;
+
 /**
  * Reads a `text/event-stream` body and emits its Server-Sent Events.
  *
@@ -33,11 +38,6 @@ export interface EventSourceMessage extends ParsedMessage {
  * fromEventStream(response.body!).subscribe((message) => console.log(message.event, message.data));
  * ```
  */
-// How long an unsubscribed stream waits for its body's end before cancelling the reader. The end of a
-// finished answer is normally already in the socket buffer; a server that holds the connection open
-// after [DONE] costs this long, and a stream cut off by an early unsubscribe is cancelled after it.
-const BODY_END_GRACE_MS = 20;
-
 export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<EventSourceMessage> {
   return new Observable<EventSourceMessage>((subscriber) => {
     const reader = body.getReader();
