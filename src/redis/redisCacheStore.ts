@@ -59,6 +59,7 @@ export interface RedisCacheStoreStats extends CacheStoreStats {
 export interface RedisCacheStore extends CacheStore {
   /** Removes every key under the prefix (SCAN + UNLINK); keys of anything else are untouched. */
   clear(): Promise<void>;
+  /** This store object's counts (this instance only: they are not shared through Redis). */
   stats(): RedisCacheStoreStats;
 }
 
@@ -74,7 +75,7 @@ interface StoredValue {
 }
 
 /**
- * A shared response cache in Redis for {@link cache}: `cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes }) })`
+ * A shared response cache in Redis for {@link rxllm!cache | cache}: `cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes }) })`
  * on every instance of an app, so an answer stored by one is a hit on all the others, replayed exactly as the
  * memory store replays it (the same events, frozen, at `cache()`'s `replayInterval`).
  *
@@ -84,7 +85,7 @@ interface StoredValue {
  * |---|---|---|---|
  * | `<prefix><request key>` | string | JSON `{"v":1,"ttl":ms,"bytes":n,"events":[...]}`: the answer's `LlmEvent`s, not wire bytes | `PX`: the shorter of `cache()`'s `ttl` and this store's `ttl` |
  *
- * The request key is {@link requestKey}'s 64 hex digits (a hash of the request and its `scope` attribute, so no
+ * The request key is {@link rxllm!requestKey | requestKey}'s 64 hex digits (a hash of the request and its `scope` attribute, so no
  * prompt text, API key or header ever reaches a key) unless `cache({ key })` says otherwise.
  *
  * - **Stores** only what `cache()` hands it: complete, successful answers. Redis expires them (`SET ... PX`).
@@ -103,7 +104,7 @@ interface StoredValue {
  *
  * The client is the app's: the store never connects, disconnects or quits it.
  *
- * @throws {@link RxllmError} `invalid-config` for a missing or wrong client, an empty prefix, a `ttl`,
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for a missing or wrong client, an empty prefix, a `ttl`,
  * `maxEntryBytes` or `timeout` that is not a positive integer.
  *
  * @example
