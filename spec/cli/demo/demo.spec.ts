@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../../src/cli/demo/demo';
+import { displayWidth } from '../../../src/cli/terminal';
 import { captureIo } from '../../helpers/captureIo';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
@@ -56,7 +57,10 @@ describe('rxllm demo', () => {
     const report = run.stdout();
     expect(report).toContain('speed-up');
     expect(report).toMatch(/critical path .*reply/);
-    expect(report).toContain('like a profiler');
+    expect(report).toContain('Text 1 analysed');
+    // Not a terminal: no live line, no escape codes, and every line within the classic 80 columns.
+    expect(report).not.toMatch(/[\r\u001b]/);
+    expect(Math.max(...report.split('\n').map((line) => displayWidth(line)))).toBeLessThanOrEqual(80);
     // measure() ran under every step: the percentile table lists each one with its request count
     // (3 texts × 4 modes for the three branches, 3 graph runs for the reply).
     expect(report).toMatch(/sentiment\s+12\s/);
@@ -65,6 +69,16 @@ describe('rxllm demo', () => {
     expect(page).toContain('<svg');
     expect(page).toContain('Critical path');
     expect(page).toContain('reply');
+  });
+
+  it('honours COLUMNS when piped (waterfalls and wrapped lines fit it) and FORCE_COLOR', async () => {
+    const run = captureIo({ COLUMNS: '60', FORCE_COLOR: '1' });
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques'], run.io)).toBe(0);
+    const report = run.stdout();
+    // Coloured although piped, yet still no live line: that needs a terminal to redraw it in.
+    expect(report).toContain('\u001b[');
+    expect(report).not.toContain('\r');
+    expect(Math.max(...report.split('\n').map((line) => displayWidth(line)))).toBeLessThanOrEqual(60);
   });
 
   it('--web serves the page on loopback until stopped', async () => {

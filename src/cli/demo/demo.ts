@@ -17,6 +17,7 @@ import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
 import { runTechniques } from './techniques.js';
 import type { DemoIo, DemoPipeline } from './types.js';
 import { untilStopped } from '../untilStopped.js';
+import { displayWidth, terminal, wrapText } from '../terminal.js';
 
 const HELP = `rxllm demo [options]
 
@@ -41,6 +42,9 @@ Options:
   --port N          the web page's port (default: a free one)
   -h, --help        this text
 `;
+
+/** The widest static line of the report (tables, waterfalls, techniques): the classic terminal. */
+const STATIC_WIDTH = 80;
 
 type Mode = 'sequential' | 'parallel' | 'streaming' | 'graph';
 
@@ -100,11 +104,17 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     const opened = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
     server = opened.simulator;
     const { transport, label: endpoint } = opened;
-    const live = !values.json && io.stdout.isTTY === true;
-    const log = (line: string) => {
-      if (!values.json) io.stdout.write(`${line}\n`);
+    const screen = terminal(io.stdout, io.env);
+    const live = !values.json && screen.live;
+    // Every static line fits 80 columns (narrower when the terminal is): wider terminals get the same report.
+    const width = Math.min(STATIC_WIDTH, screen.columns);
+    const log = (text: string) => {
+      if (values.json) return;
+      // The sections keep their lines short; a long figure or endpoint URL is wrapped, never left to the terminal.
+      for (const line of text.split('\n')) screen.line(displayWidth(line) > width ? wrapText(line, width).join('\n') : line);
     };
-    log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
+    log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts`);
+    log(`via ${endpoint}\n`);
 
     const latency = new LatencyRegistry();
     // One stack for every step: measure() files each request under the step() it came from (its context's step).
@@ -114,10 +124,11 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
       reports[mode] = [];
       for (const [index, text] of SAMPLE_TEXTS.entries()) {
-        const progress = live ? (line: string) => io.stdout.write(`\r\x1b[K${MODE_TITLES[mode]} · text ${index + 1}/${SAMPLE_TEXTS.length} · ${line}`) : () => undefined;
+        // One row, cut to the terminal's width and redrawn in place: it never wraps, so it never floods the scrollback.
+        const progress = live ? (line: string) => screen.status(`${MODE_TITLES[mode]} · text ${index + 1}/${SAMPLE_TEXTS.length} · ${line}`) : () => undefined;
         reports[mode].push({ ...(await runOnce(mode, pipeline, text, progress)), text: index });
       }
-      if (live) io.stdout.write('\r\x1b[K');
+      screen.clear();
       const total = sum(reports[mode].map((run) => run.wallMs));
       log(`${MODE_TITLES[mode].padEnd(52)} ${formatMs(total).padStart(8)} for ${SAMPLE_TEXTS.length} texts`);
     }
@@ -143,21 +154,18 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     }
     log('');
     log(summaryTable(summary));
-    const first = reports.sequential[0]!;
-    log(`\nSequential, per step (text 1), like a profiler:`);
-    for (const row of first.timeline) {
-      log(`  ${row.name.padEnd(10)} first token ${formatMs((row.firstToken ?? row.end) - row.start).padStart(7)}   total ${formatMs(row.end - row.start).padStart(7)}`);
-    }
-    const color = io.stdout.isTTY === true;
-    const width = Math.min(110, io.stdout.columns ?? 100);
-    for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
+    const { color } = screen;
+    const modes = Object.keys(MODE_TITLES) as Mode[];
+    modes.forEach((mode, index) => {
       log('');
-      log(renderWaterfall(reports[mode][0]!.timeline, { title: `${MODE_TITLES[mode]} — text 1`, color, width }));
-    }
+      const chart = renderWaterfall(reports[mode][0]!.timeline, { title: `${MODE_TITLES[mode]} — text 1`, color, width });
+      // The legend is the same under every chart: once, under the last, keeps the report on one screen or so.
+      log(index === modes.length - 1 ? chart : withoutLegend(chart));
+    });
     log('');
     log(snapshotTable(snapshot, { color }));
-    const result = reports.graph[0]!.value as Record<string, unknown>;
-    log(`\nText 1 analysed: ${JSON.stringify(result, null, 2)}`);
+    log('\nText 1 analysed (the graph run):');
+    for (const line of analysedLines(reports.graph[0]!.value as Record<string, unknown>, width)) log(line);
     if (techniques) await runTechniques(techniques);
     if (values.report) log(`\nReport written to ${values.report}`);
     return 0;
@@ -275,6 +283,33 @@ function summaryTable(summary: Record<Mode, ModeSummary>): string {
   });
   const note = '(graph: against its four steps run one after another)';
   return [header, '─'.repeat(header.length), ...lines, note].join('\n');
+}
+
+/** A waterfall without its blank line and legend (`░ waiting for first token …`). */
+function withoutLegend(chart: string): string {
+  const lines = chart.split('\n');
+  const legend = lines.findIndex((line) => line.includes('waiting for first token'));
+  if (legend < 0) return chart;
+  return [...lines.slice(0, legend > 0 && lines[legend - 1]!.trim() === '' ? legend - 1 : legend), ...lines.slice(legend + 1)].join('\n');
+}
+
+/** The analysed record, a field a line, long text wrapped under its name: JSON's nesting and one-line strings would overflow. */
+function analysedLines(value: Record<string, unknown>, width: number): string[] {
+  const nameWidth = Math.max(...Object.keys(value).map((name) => name.length)) + 2;
+  return Object.entries(value).flatMap(([name, field]) => {
+    const text = typeof field === 'string' ? field : Array.isArray(field) ? field.join(', ') : flatten(field);
+    const [first = '', ...rest] = wrapText(text, width - nameWidth - 2, '');
+    return [`  ${name.padEnd(nameWidth)}${first}`, ...rest.map((line) => `${' '.repeat(nameWidth + 2)}${line}`)];
+  });
+}
+
+function flatten(value: unknown): string {
+  // A record of one list (a keywords object) reads as the list itself.
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.values(value);
+    if (entries.length === 1 && Array.isArray(entries[0])) return entries[0].join(', ');
+  }
+  return JSON.stringify(value);
 }
 
 function sum(values: readonly number[]): number {

@@ -45,8 +45,8 @@ export async function runTechniques(config: TechniquesConfig): Promise<Technique
   const startedAt = performance.now();
   log(
     server
-      ? '\nTechniques (on the simulator, each section on the short simulated profile it names):'
-      : '\nTechniques (on the real endpoint; hedging and routing need the simulator and are skipped):',
+      ? '\nTechniques (each on the simulated profile it names; calls counted by /stats):'
+      : '\nTechniques (on the real endpoint; a counting middleware counts upstream calls):',
   );
   const dedupeCache = await dedupeAndCache(config);
   let hedgingRouting: HedgingRoutingReport | SkippedSection;
