@@ -11,7 +11,7 @@ import { snapshotTable } from '../../metrics/snapshotTable.js';
 import { timelineFromGraph, type TimelineRow } from '../../metrics/timeline.js';
 import { waterfallHtml } from '../../metrics/waterfallHtml.js';
 import type { SimulatorServer } from '../../node/simulatorServer.js';
-import { demoEndpointConfig, openEndpoint } from '../openEndpoint.js';
+import { endpointConfig, openEndpoint } from '../openEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
 import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
 import { runTechniques } from './techniques.js';
@@ -27,9 +27,10 @@ compares them: sequential, parallel, parallel with streaming, dependency graph.
 Then three techniques on the same endpoint: de-dup, cache and prefetch; hedging
 and routing (simulator only); load control.
 
-Without OPENAI_API_KEY it starts the built-in simulator server on a loopback
-port and runs through the real HTTP stack; with it, against OPENAI_BASE_URL
-(default https://api.openai.com/v1).
+Endpoint, as for rxllm chat: OPENAI_BASE_URL (with OPENAI_API_KEY if set; a
+keyless local server such as Ollama, vLLM or rxllm serve without); else, with
+OPENAI_API_KEY, https://api.openai.com/v1; else the built-in simulator server,
+started on a loopback port and run through the real HTTP stack.
 
 Options:
   --json            machine-readable results on stdout instead of the report
@@ -101,7 +102,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
 
   let server: SimulatorServer | undefined;
   try {
-    const opened = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
+    const opened = await openEndpoint(endpointConfig(io.env, {}, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
     server = opened.simulator;
     const { transport, label: endpoint } = opened;
     const screen = terminal(io.stdout, io.env);

@@ -52,8 +52,8 @@ export async function runTechniques(config: TechniquesConfig): Promise<Technique
   let hedgingRouting: HedgingRoutingReport | SkippedSection;
   if (server) hedgingRouting = await hedgingAndRouting(config, server);
   else {
-    hedgingRouting = { skipped: 'needs the simulator (a heavy-tailed profile and two deployments): run without OPENAI_API_KEY' };
-    log('\n2. Hedging and routing: skipped (they need the simulator: run without OPENAI_API_KEY)');
+    hedgingRouting = { skipped: 'needs the simulator (a heavy-tailed profile and two deployments): run without OPENAI_API_KEY and OPENAI_BASE_URL' };
+    log('\n2. Hedging and routing: skipped (they need the simulator: unset OPENAI_BASE_URL and OPENAI_API_KEY)');
   }
   const loadControl = await loadControlSection(config);
   return { wallMs: Math.round(performance.now() - startedAt), dedupeCache, hedgingRouting, loadControl };
