@@ -19,7 +19,9 @@ export function usageError(io: { stderr: { write(chunk: string): unknown } }, co
 export function describeParseError(error: unknown): string {
   const { code, message } = error as { code?: string; message?: string };
   const quoted = /'([^']*)'/.exec(message ?? '')?.[1] ?? '';
-  const option = quoted.split(' ')[0];
+  // parseArgs quotes '--model <value>' or '-n, --dry-run': the long name is the one our help lists.
+  const words = quoted.split(/[\s,]+/);
+  const option = words.find((word) => word.startsWith('--')) ?? words[0];
   switch (code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${option}`;

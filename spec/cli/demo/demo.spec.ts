@@ -104,4 +104,39 @@ describe('rxllm demo', () => {
     expect(await runDemo(['--seed', 'abc'], run.io)).toBe(2);
     expect(run.stderr()).toContain('--seed must be an integer');
   });
+
+  it('checks --report before the run: a missing folder or a folder as the file fails at once with exit 2', async () => {
+    const missing = captureIo();
+    const startedAt = Date.now();
+    expect(await runDemo(['--report', '/no/such/dir/r.html'], missing.io)).toBe(2);
+    expect(Date.now() - startedAt).toBeLessThan(1000); // nothing ran
+    expect(missing.stderr()).toContain('--report /no/such/dir/r.html: the folder /no/such/dir does not exist');
+    expect(missing.stderr()).toContain('--report FILE');
+    expect(missing.stdout()).toBe('');
+    const folder = captureIo();
+    expect(await runDemo(['--report', tmpdir()], folder.io)).toBe(2);
+    expect(folder.stderr()).toContain('is a folder');
+  });
+
+  it('--port abc and an unknown flag: our words and the one relevant line, not the whole help', async () => {
+    const port = captureIo();
+    expect(await runDemo(['--web', '--port', 'abc'], port.io)).toBe(2);
+    expect(port.stderr()).toBe('rxllm demo: --port must be an integer 0–65535, got "abc"\n  --port N — the web page\'s port (default: a free one)\n  (rxllm help demo lists every option)\n');
+    const unknown = captureIo();
+    expect(await runDemo(['--bogus'], unknown.io)).toBe(2);
+    expect(unknown.stderr()).toBe('rxllm demo: unknown option --bogus\n  usage: rxllm demo [options]\n  (rxllm help demo lists every option)\n');
+  });
+
+  it('runs on OPENAI_BASE_URL without a key (a keyless local server), not on its own simulator', async () => {
+    const { startSimulatorServer } = await import('../../../src/node/simulatorServer');
+    const local = await startSimulatorServer({ profiles });
+    try {
+      const run = captureIo({ OPENAI_BASE_URL: local.baseURL });
+      expect(await runDemo(['--json', '--model', 'quick', '--no-techniques'], run.io)).toBe(0);
+      expect((JSON.parse(run.stdout()) as { endpoint: string }).endpoint).toBe(local.baseURL);
+      expect(local.stats().requests).toBeGreaterThan(0);
+    } finally {
+      await local.close();
+    }
+  });
 });

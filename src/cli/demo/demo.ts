@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
 import { isRxllmError } from '../../core/errors.js';
@@ -17,6 +18,7 @@ import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
 import { runTechniques } from './techniques.js';
 import type { DemoIo, DemoPipeline } from './types.js';
 import { untilStopped } from '../untilStopped.js';
+import { describeParseError, usageError } from '../usageError.js';
 import { displayWidth, terminal, wrapText } from '../terminal.js';
 
 const HELP = `rxllm demo [options]
@@ -85,8 +87,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
       },
     }));
   } catch (error) {
-    io.stderr.write(`rxllm demo: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError(io, 'demo', HELP, describeParseError(error));
   }
   if (values.help) {
     io.stdout.write(HELP);
@@ -94,9 +95,14 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
   }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) {
-    io.stderr.write(`rxllm demo: --seed must be an integer, got "${values.seed}"\n`);
-    return 2;
+    return usageError(io, 'demo', HELP, `--seed must be an integer, got "${values.seed}"`);
   }
+  if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) {
+    return usageError(io, 'demo', HELP, `--port must be an integer 0–65535, got "${values.port}"`);
+  }
+  // Checked before the run, not after it: a report that cannot be written would lose the run's results.
+  const reportProblem = values.report === undefined ? undefined : checkReportPath(values.report);
+  if (reportProblem) return usageError(io, 'demo', HELP, reportProblem);
 
   if (values.web) return serveWebDemo({ port: Number(values.port), seed, model: values.model, ...(values.profiles ? { profiles: values.profiles } : {}), io });
 
@@ -284,6 +290,27 @@ function summaryTable(summary: Record<Mode, ModeSummary>): string {
   });
   const note = '(graph: against its four steps run one after another)';
   return [header, '─'.repeat(header.length), ...lines, note].join('\n');
+}
+
+/** Why `--report FILE` could not be written, or undefined: its folder must exist and be writable, and FILE not be a folder. */
+function checkReportPath(file: string): string | undefined {
+  const path = resolve(file);
+  const folder = dirname(path);
+  const kind = (at: string) => {
+    try {
+      return statSync(at).isDirectory() ? 'folder' : 'file';
+    } catch {
+      return undefined;
+    }
+  };
+  if (kind(path) === 'folder') return `--report ${file} is a folder: give a file name, e.g. ${file.replace(/\/$/, '')}/report.html`;
+  if (kind(folder) !== 'folder') return `--report ${file}: the folder ${folder} does not exist (create it first)`;
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    return `--report ${file}: cannot write in ${folder}`;
+  }
+  return undefined;
 }
 
 /** A waterfall without its blank line and legend (`░ waiting for first token …`). */
