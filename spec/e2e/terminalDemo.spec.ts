@@ -63,7 +63,7 @@ describeInTmux('rxllm demo in an 80-column terminal (tmux)', () => {
     expect(screen).toContain(`${EXIT_MARK}0`);
 
     // Rows as the terminal kept them (a wrapped line counts once per row it took) ...
-    const rows = screen.replace(/\s+$/, '').split('\n');
+    const rows = screen.slice(0, screen.indexOf(EXIT_MARK)).replace(/\s+$/, '').split('\n');
     // ... and lines as the program wrote them (-J joins wrapped rows back into one line).
     const lines = tmux('capture-pane', '-p', '-J', '-S', '-').replace(/\s+$/, '').split('\n');
     const widest = Math.max(...lines.map((line) => displayWidth(line)));

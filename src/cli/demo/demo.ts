@@ -10,11 +10,11 @@ import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
 import { renderWaterfall } from '../../metrics/renderWaterfall.js';
 import { snapshotTable } from '../../metrics/snapshotTable.js';
 import { timelineFromGraph, type TimelineRow } from '../../metrics/timeline.js';
-import { waterfallHtml } from '../../metrics/waterfallHtml.js';
 import type { SimulatorServer } from '../../node/simulatorServer.js';
 import { endpointConfig, openEndpoint } from '../openEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
 import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
+import { reportPage } from './reportPage.js';
 import { runTechniques } from './techniques.js';
 import type { DemoIo, DemoPipeline } from './types.js';
 import { untilStopped } from '../untilStopped.js';
@@ -39,7 +39,8 @@ Options:
   --seed N          the simulated world's seed (default 1)
   --profiles FILE   simulator latency profiles (JSON), merged over the built-in ones
   --model M         model for every step (default gpt-4o-mini)
-  --report FILE     also write the runs' waterfalls and percentiles as a self-contained HTML page
+  --report FILE     also write every run (each text's four modes on one time scale) and the
+                    per-step percentiles as a self-contained HTML page; its folder must exist
   --no-techniques   skip the techniques part (de-dup, cache, prefetch; hedging, routing; load control)
   --web             serve the demo as a web page on 127.0.0.1 instead (stop with Ctrl+C)
   --port N          the web page's port (default: a free one)
@@ -120,8 +121,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
       // The sections keep their lines short; a long figure or endpoint URL is wrapped, never left to the terminal.
       for (const line of text.split('\n')) screen.line(displayWidth(line) > width ? wrapText(line, width).join('\n') : line);
     };
-    log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts`);
-    log(`via ${endpoint}\n`);
+    log(`rxllm demo: ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
 
     const latency = new LatencyRegistry();
     // One stack for every step: measure() files each request under the step() it came from (its context's step).
@@ -143,11 +143,21 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     const summary = summarize(reports);
     const snapshot = latency.snapshot();
     if (values.report) {
-      // The graph run shows everything at once: overlap, the critical path, and with the snapshot the percentile table.
-      const speedUps = (Object.keys(summary) as Mode[]).map((mode) => `${mode} ${formatMs(summary[mode].meanWallMs)}`).join(' · ');
+      // Every run, each text's four modes on one time scale, and what produced them (seed, endpoint, profiles, date).
+      const modes = Object.fromEntries((Object.keys(MODE_TITLES) as Mode[]).map((mode) => [MODE_TITLES[mode], reports[mode]]));
       writeFileSync(
         values.report,
-        waterfallHtml(reports.graph[0]!.timeline, { title: 'rxllm demo: content analysis as a dependency graph', subtitle: `Mean wall time per text: ${speedUps}`, snapshot }),
+        reportPage({
+          modes,
+          texts: SAMPLE_TEXTS,
+          summaryTable: summaryTable(summary),
+          snapshot,
+          seed,
+          endpoint,
+          model: values.model,
+          ...(values.profiles ? { profiles: values.profiles } : {}),
+          date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+        }),
       );
     }
     // The techniques use the plain endpoint transport, so their requests stay out of the pipeline's percentiles.

@@ -100,8 +100,7 @@ export async function hedgingAndRouting(config: TechniquesConfig, server: Simula
   log(`   without hedge()         ${percentileCells(without)}  –`);
   log(`   hedge({ after: '${HEDGE_AFTER}' }) ${percentileCells(hedging.with)}  +${extra} (${((extra / HEDGE_REQUESTS) * 100).toFixed(0)}%)`);
   log(`   p99 ${ms(without.p99)} → ${ms(hedging.with.p99)} (${(without.p99 / Math.max(1, hedging.with.p99)).toFixed(1)}× lower); ${hedging.cancelled} losers cancelled (${hedging.serverAborts} aborts seen)`);
-  log(`   route() over the fast tier, ${ROUTE_REQUESTS} requests, ${ROUTE_CONCURRENCY} at a time (each deployment's`);
-  log(`   built-in profile at 1/${Math.round(1 / DEPLOYMENT_TIME_SCALE)} of its time):`);
+  log(`   route(): ${ROUTE_REQUESTS} requests, ${ROUTE_CONCURRENCY} at a time, each deployment at 1/${Math.round(1 / DEPLOYMENT_TIME_SCALE)} of its time:`);
   for (const name of DEPLOYMENTS) {
     const share = ((routing.byCandidate[name] ?? 0) / ROUTE_REQUESTS) * 100;
     log(`     ${name.padEnd(22)} ${String(routing.byCandidate[name] ?? 0).padStart(3)} requests (${share.toFixed(0).padStart(3)}%)   p95 first token ${ms(routing.p95Ms[name])}`);
