@@ -144,4 +144,47 @@ describe('rxllm chat', () => {
     const badTransport = captureIo();
     expect(await runChat(['--transport', 'grpc', 'hi'], badTransport.io)).toBe(2);
   });
+
+  it('a base URL without a key (OPENAI_BASE_URL alone) is a keyless server, not the simulator', async () => {
+    const run = captureIo({ OPENAI_BASE_URL: baseURL });
+    expect(await runChat(['hi'], run.io)).toBe(0);
+    expect(run.stdout()).toBe('Hello world\n');
+    expect(received.at(-1)!.authorization).toBeUndefined();
+    expect(run.stderr()).toBe('');
+  });
+
+  it('says once, on stderr, that the built-in simulator answered', async () => {
+    const run = captureIo();
+    expect(await runChat(['--max-tokens', '5', 'Say hello'], run.io)).toBe(0);
+    expect(run.stdout().trim().length).toBeGreaterThan(0);
+    expect(run.stderr()).toMatch(/^rxllm chat: not a real model: http:\/\/127\.0\.0\.1:\d+\/v1 \(built-in simulator, seed 1\) answers \(set OPENAI_BASE_URL or OPENAI_API_KEY for one\)\n$/);
+  });
+
+  it('--transport openai without the openai package: an error naming npm install openai, exit 1, no simulator left running', async () => {
+    const run = captureIo();
+    let loads = 0;
+    const loadOpenai = () => {
+      loads += 1;
+      return Promise.reject(Object.assign(new Error("Cannot find module 'openai'"), { code: 'MODULE_NOT_FOUND' }));
+    };
+    expect(await runChat(['--transport', 'openai', 'hi'], { ...run.io, loadOpenai })).toBe(1);
+    expect(loads).toBe(1);
+    expect(run.stderr()).toContain('npm install openai');
+    expect(run.stderr()).not.toContain('require stack');
+    // Said before the simulator would start: no "not a real model" line, so none was started.
+    expect(run.stderr()).not.toContain('not a real model');
+    expect(run.stdout()).toBe('');
+  });
+
+  it('parse errors are in our words, with the one relevant line of the help', async () => {
+    const unknown = captureIo();
+    expect(await runChat(['--bogus', 'hi'], unknown.io)).toBe(2);
+    expect(unknown.stderr()).toBe('rxllm chat: unknown option --bogus\n  usage: rxllm chat [options] PROMPT\n  (rxllm help chat lists every option)\n');
+    const missing = captureIo();
+    expect(await runChat(['hi', '--model'], missing.io)).toBe(2);
+    expect(missing.stderr()).toContain('rxllm chat: --model needs a value\n  --model M — model name (default: gpt-4o-mini)\n');
+    const badTokens = captureIo();
+    expect(await runChat(['--retries', 'abc', 'hi'], badTokens.io)).toBe(2);
+    expect(badTokens.stderr()).toMatch(/^rxllm chat: --retries must be an integer ≥ 0, got "abc"\n  --retries N — retry failures/);
+  });
 });

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { lastValueFrom } from 'rxjs';
-import { demoEndpointConfig, openEndpoint, type Endpoint } from '../../src/cli/openEndpoint';
+import { endpointConfig, openEndpoint, type Endpoint } from '../../src/cli/openEndpoint';
 import { result } from '../../src/operators/result';
 
 const request = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'Say hello' }], max_tokens: 5 };
@@ -80,13 +80,35 @@ describe('openEndpoint', () => {
   });
 });
 
-describe('demoEndpointConfig', () => {
-  it('without OPENAI_API_KEY, the simulator, even when OPENAI_BASE_URL is set', () => {
-    expect(demoEndpointConfig({ OPENAI_BASE_URL: baseURL }, { seed: 2, profiles: 'p.json' })).toEqual({ simulator: { seed: 2, profiles: 'p.json' } });
+describe('openEndpoint without the openai package', () => {
+  const missing = () => Promise.reject(Object.assign(new Error("Cannot find module 'openai'"), { code: 'MODULE_NOT_FOUND' }));
+
+  it.each([{}, { baseURL: 'http://127.0.0.1:9/v1' }])('rejects with invalid-config naming npm install openai, and starts no simulator (%o)', async (config) => {
+    const error = await openEndpoint({ ...config, transport: 'openai', loadOpenai: missing }).then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toMatchObject({ code: 'invalid-config', message: expect.stringContaining('npm install openai') });
+    expect((error as Error).cause).toMatchObject({ code: 'MODULE_NOT_FOUND' });
+  });
+});
+
+describe('endpointConfig: the one rule of chat, demo and demo --web', () => {
+  it('neither a base URL nor a key: the simulator', () => {
+    expect(endpointConfig({}, {}, { seed: 2, profiles: 'p.json' })).toEqual({ simulator: { seed: 2, profiles: 'p.json' } });
+    expect(endpointConfig({ OPENAI_BASE_URL: '' }, {})).toEqual({});
   });
 
-  it("with OPENAI_API_KEY, OPENAI_BASE_URL, else OpenAI's API root", () => {
-    expect(demoEndpointConfig({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: baseURL }, { seed: 1 })).toEqual({ baseURL, apiKey: 'sk-test' });
-    expect(demoEndpointConfig({ OPENAI_API_KEY: 'sk-test' }, { seed: 1 })).toEqual({ baseURL: 'https://api.openai.com/v1', apiKey: 'sk-test' });
+  it('OPENAI_BASE_URL without a key: that keyless server, not the simulator', () => {
+    expect(endpointConfig({ OPENAI_BASE_URL: baseURL }, {}, { seed: 2 })).toEqual({ baseURL });
+  });
+
+  it("a key: OPENAI_BASE_URL, else OpenAI's API root", () => {
+    expect(endpointConfig({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: baseURL }, {}, { seed: 1 })).toEqual({ baseURL, apiKey: 'sk-test' });
+    expect(endpointConfig({ OPENAI_API_KEY: 'sk-test' }, {}, { seed: 1 })).toEqual({ baseURL: 'https://api.openai.com/v1', apiKey: 'sk-test' });
+  });
+
+  it('flags win over the environment', () => {
+    expect(endpointConfig({ OPENAI_API_KEY: 'sk-env', OPENAI_BASE_URL: 'http://env/v1' }, { baseURL, apiKey: 'sk-flag' })).toEqual({ baseURL, apiKey: 'sk-flag' });
   });
 });

@@ -63,9 +63,9 @@ describe('rxllm serve', () => {
   });
 
   it.each([
-    [['--port', 'abc'], /--port must be an integer/],
+    [['--port', 'abc'], /^rxllm serve: --port must be an integer 0–65535, got "abc"\n  --port N — port to listen on/],
     [['--seed', '1.5'], /--seed must be an integer/],
-    [['--colour'], /Unknown option '--colour'/],
+    [['--colour'], /^rxllm serve: unknown option --colour\n  usage: rxllm serve \[options\]\n/],
   ])('rejects %j with exit code 2', async (args, message) => {
     const run = capture();
     expect(await runServe(args, run.io)).toBe(2);

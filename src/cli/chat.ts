@@ -7,15 +7,17 @@ import { withMiddleware, type Middleware, type Transport } from '../core/transpo
 import { retry } from '../middleware/retry.js';
 import { timeouts } from '../middleware/timeouts.js';
 import { result } from '../operators/result.js';
-import { openEndpoint } from './openEndpoint.js';
+import { endpointConfig, openEndpoint, type Endpoint, type OpenEndpointConfig } from './openEndpoint.js';
+import { describeParseError, usageError } from './usageError.js';
 
 const HELP = `rxllm chat [options] PROMPT
 
 Streams one answer to stdout as it arrives.
 
 Options:
-  --base-url URL       API root (default: $OPENAI_BASE_URL, else https://api.openai.com/v1 with
-                       an API key, else the built-in simulator)
+  --base-url URL       API root (default: $OPENAI_BASE_URL, a keyless local server when no key
+                       is set; else https://api.openai.com/v1 with an API key; else the
+                       built-in simulator, which says so on stderr)
   --api-key KEY        API key (default: $OPENAI_API_KEY)
   --model M            model name (default: gpt-4o-mini)
   --transport T        sse (fetch + eventsource-parser, default) or openai (the official SDK)
@@ -34,6 +36,8 @@ export interface ChatIo {
   stdout: { write(chunk: string): unknown };
   stderr: { write(chunk: string): unknown };
   env: Record<string, string | undefined>;
+  /** Loads the `openai` SDK for `--transport openai`; tests pass one that fails. */
+  loadOpenai?: OpenEndpointConfig['loadOpenai'];
 }
 
 /** `rxllm chat`: returns the exit code (0 answered, 1 failed, 2 usage error). */
@@ -59,8 +63,7 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
       },
     });
   } catch (error) {
-    io.stderr.write(`rxllm chat: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError(io, 'chat', HELP, describeParseError(error));
   }
   const { values, positionals } = parsed;
   if (values.help) {
@@ -69,8 +72,7 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
   }
   const prompt = positionals.join(' ').trim();
   if (!prompt) {
-    io.stderr.write(`rxllm chat: give a prompt, e.g. rxllm chat "Say hello"\n\n${HELP}`);
-    return 2;
+    return usageError(io, 'chat', HELP, 'give a prompt, e.g. rxllm chat "Say hello"');
   }
   const numbers: Partial<Record<'max-tokens' | 'retries' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout', number>> = {};
   for (const [flag, min] of [['max-tokens', 1], ['retries', 0], ['first-token-timeout', 1], ['idle-timeout', 1], ['total-timeout', 1]] as const) {
@@ -78,15 +80,13 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
     if (raw === undefined) continue;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min) {
-      io.stderr.write(`rxllm chat: --${flag} must be an integer ≥ ${min}, got "${raw}"\n`);
-      return 2;
+      return usageError(io, 'chat', HELP, `--${flag} must be an integer ≥ ${min}, got "${raw}"`);
     }
     numbers[flag] = value;
   }
   const maxTokens = numbers['max-tokens'];
   if (values.transport !== 'sse' && values.transport !== 'openai') {
-    io.stderr.write(`rxllm chat: --transport must be sse or openai, got "${values.transport}"\n`);
-    return 2;
+    return usageError(io, 'chat', HELP, `--transport must be sse or openai, got "${values.transport}"`);
   }
 
   const request: LlmRequest = {
@@ -94,10 +94,20 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
     messages: [...(values.system ? [{ role: 'system' as const, content: values.system }] : []), { role: 'user', content: prompt }],
     ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }),
   };
-  const baseURL = values['base-url'] ?? io.env['OPENAI_BASE_URL'];
-  const apiKey = values['api-key'] ?? io.env['OPENAI_API_KEY'];
-  // Neither a base URL nor a key: the built-in simulator answers, over real HTTP.
-  const endpoint = await openEndpoint({ ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}), transport: values.transport });
+  // The demo's rule: a base URL (keyless or not), else a key (OpenAI), else the built-in simulator over real HTTP.
+  const config = endpointConfig(io.env, { baseURL: values['base-url'], apiKey: values['api-key'] });
+  let endpoint: Endpoint;
+  try {
+    endpoint = await openEndpoint({ ...config, transport: values.transport, ...(io.loadOpenai ? { loadOpenai: io.loadOpenai } : {}) });
+  } catch (error) {
+    // A missing optional peer, before anything was started: say what to install, and exit.
+    io.stderr.write(`rxllm chat: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+  if (endpoint.simulator) {
+    // Once, on stderr: the answer on stdout stays clean, and nobody mistakes it for a model's.
+    io.stderr.write(`rxllm chat: not a real model: ${endpoint.label} answers (set OPENAI_BASE_URL or OPENAI_API_KEY for one)\n`);
+  }
   try {
     return await stream(withFlags(endpoint.transport, numbers, io), request, values.json, io);
   } finally {

@@ -1,3 +1,4 @@
+import { RxllmError } from '../core/errors.js';
 import type { Transport } from '../core/transport.js';
 import { startSimulatorServer, type SimulatorServer } from '../node/simulatorServer.js';
 import { sseTransport } from '../transport/sse.js';
@@ -23,45 +24,70 @@ export interface OpenEndpointConfig {
   transport?: 'sse' | 'openai';
   /** The simulator to start when neither `baseURL` nor `apiKey` is given. */
   simulator?: { seed?: number; profiles?: string };
+  /** Loads the `rxllm/openai` entry (and with it the optional `openai` peer); tests make it fail. */
+  loadOpenai?: () => Promise<OpenaiEntry>;
 }
+
+type OpenaiEntry = typeof import('../openai/index.js');
 
 /** OpenAI's API root: where a key without a base URL goes. */
 const OPENAI_API_ROOT = 'https://api.openai.com/v1';
 
 /**
  * The one "a real endpoint, else the simulator" rule of the CLI: with a base URL or an API key, that
- * endpoint (OpenAI's when only a key is given); with neither, the built-in simulator server on a
- * loopback port, so requests go through the real HTTP stack either way. The callers decide what names
- * an endpoint: `rxllm chat` passes its flags over OPENAI_BASE_URL / OPENAI_API_KEY, the demo
- * {@link demoEndpointConfig}.
+ * endpoint (OpenAI's when only a key is given; a base URL alone is a keyless server such as Ollama,
+ * vLLM or `rxllm serve`); with neither, the built-in simulator server on a loopback port, so
+ * requests go through the real HTTP stack either way. Every command names its endpoint with
+ * {@link endpointConfig}. Rejects with an `invalid-config` error naming `npm install openai` when
+ * `transport: 'openai'` is asked for without the `openai` package, before any simulator is started.
  */
 export async function openEndpoint(config: OpenEndpointConfig): Promise<Endpoint> {
   const { baseURL, apiKey, transport: kind = 'sse' } = config;
+  // The SDK is loaded first: a missing optional peer fails here, with nothing started that would keep the process alive.
+  const make = kind === 'openai' ? await openaiFactory(config.loadOpenai ?? (() => import('../openai/index.js'))) : sseTransport;
   if (!baseURL && !apiKey) {
     const { seed, profiles } = config.simulator ?? {};
     const simulator = await startSimulatorServer({ ...(seed === undefined ? {} : { seed }), ...(profiles ? { profiles } : {}) });
-    const transport = await endpointTransport(kind, simulator.baseURL, undefined);
-    return { transport, label: `${simulator.baseURL} (built-in simulator, seed ${seed ?? 1})`, simulator, close: () => simulator.close() };
+    return {
+      transport: make({ baseURL: simulator.baseURL }),
+      label: `${simulator.baseURL} (built-in simulator, seed ${seed ?? 1})`,
+      simulator,
+      close: () => simulator.close(),
+    };
   }
-  return { transport: await endpointTransport(kind, baseURL, apiKey), label: baseURL ?? OPENAI_API_ROOT, close: async () => undefined };
+  const transport = make({ ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) });
+  return { transport, label: baseURL ?? OPENAI_API_ROOT, close: async () => undefined };
 }
 
 /**
- * What `rxllm demo` (terminal and web) runs on: with OPENAI_API_KEY, OPENAI_BASE_URL (default OpenAI's);
- * without a key, the simulator, even when OPENAI_BASE_URL is set (unlike `rxllm chat`, where a base URL
- * alone names a keyless endpoint such as a local vLLM or Ollama).
+ * Where every command (`rxllm chat`, `rxllm demo`, `rxllm demo --web`) sends its requests: the
+ * flags over `OPENAI_BASE_URL` / `OPENAI_API_KEY`. A base URL without a key is a keyless local
+ * server; a key without a base URL is OpenAI; neither is the built-in `simulator`.
  */
-export function demoEndpointConfig(env: Record<string, string | undefined>, simulator: { seed: number; profiles?: string }): OpenEndpointConfig {
-  const apiKey = env['OPENAI_API_KEY'];
-  return apiKey ? { baseURL: env['OPENAI_BASE_URL'] ?? OPENAI_API_ROOT, apiKey } : { simulator };
+export function endpointConfig(
+  env: Record<string, string | undefined>,
+  flags: { baseURL?: string | undefined; apiKey?: string | undefined },
+  simulator?: { seed?: number; profiles?: string },
+): OpenEndpointConfig {
+  const baseURL = flags.baseURL || env['OPENAI_BASE_URL'];
+  const apiKey = flags.apiKey || env['OPENAI_API_KEY'];
+  if (!baseURL && !apiKey) return simulator ? { simulator } : {};
+  return { ...(baseURL ? { baseURL } : apiKey ? { baseURL: OPENAI_API_ROOT } : {}), ...(apiKey ? { apiKey } : {}) };
 }
 
-async function endpointTransport(kind: 'sse' | 'openai', baseURL: string | undefined, apiKey: string | undefined): Promise<Transport> {
-  const config = { ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}) };
-  if (kind === 'openai') {
-    // Loaded only when asked for: the openai SDK is an optional peer.
-    const { openaiTransport } = await import('../openai/index.js');
-    return openaiTransport({ ...config, apiKey: apiKey ?? 'none' });
+type TransportFactory = (config: { baseURL?: string; apiKey?: string }) => Transport;
+
+async function openaiFactory(load: () => Promise<OpenaiEntry>): Promise<TransportFactory> {
+  let entry: OpenaiEntry;
+  try {
+    entry = await load();
+  } catch (error) {
+    throw new RxllmError(
+      'invalid-config',
+      'transport "openai" needs the openai package, an optional peer dependency of rxllm: run npm install openai (or use --transport sse, which needs nothing more)',
+      { cause: error },
+    );
   }
-  return sseTransport(config);
+  // A keyless server still needs some key for the SDK's constructor.
+  return (config) => entry.openaiTransport({ ...config, apiKey: config.apiKey ?? 'none' });
 }

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { isRxllmError } from '../core/errors.js';
 import { startSimulatorServer } from '../node/simulatorServer.js';
 import { untilStopped } from './untilStopped.js';
+import { describeParseError, usageError } from './usageError.js';
 
 const HELP = `rxllm serve [options]
 
@@ -48,8 +49,7 @@ export async function runServe(args: string[], io: ServeIo = process): Promise<n
       },
     }));
   } catch (error) {
-    io.stderr.write(`rxllm serve: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError(io, 'serve', HELP, describeParseError(error));
   }
   if (values.help) {
     io.stdout.write(HELP);
@@ -57,13 +57,11 @@ export async function runServe(args: string[], io: ServeIo = process): Promise<n
   }
   const port = Number(values.port);
   if (!/^\d+$/.test(values.port) || port > 65535) {
-    io.stderr.write(`rxllm serve: --port must be an integer 0–65535, got "${values.port}"\n`);
-    return 2;
+    return usageError(io, 'serve', HELP, `--port must be an integer 0–65535, got "${values.port}"`);
   }
   const seed = Number(values.seed);
   if (!/^-?\d+$/.test(values.seed)) {
-    io.stderr.write(`rxllm serve: --seed must be an integer, got "${values.seed}"\n`);
-    return 2;
+    return usageError(io, 'serve', HELP, `--seed must be an integer, got "${values.seed}"`);
   }
 
   let server;

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../../src/cli/demo/demo';
+import { displayWidth } from '../../../src/cli/terminal';
 import { captureIo } from '../../helpers/captureIo';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
@@ -56,7 +57,10 @@ describe('rxllm demo', () => {
     const report = run.stdout();
     expect(report).toContain('speed-up');
     expect(report).toMatch(/critical path .*reply/);
-    expect(report).toContain('like a profiler');
+    expect(report).toContain('Text 1 analysed');
+    // Not a terminal: no live line, no escape codes, and every line within the classic 80 columns.
+    expect(report).not.toMatch(/[\r\u001b]/);
+    expect(Math.max(...report.split('\n').map((line) => displayWidth(line)))).toBeLessThanOrEqual(80);
     // measure() ran under every step: the percentile table lists each one with its request count
     // (3 texts × 4 modes for the three branches, 3 graph runs for the reply).
     expect(report).toMatch(/sentiment\s+12\s/);
@@ -65,6 +69,16 @@ describe('rxllm demo', () => {
     expect(page).toContain('<svg');
     expect(page).toContain('Critical path');
     expect(page).toContain('reply');
+  });
+
+  it('honours COLUMNS when piped (waterfalls and wrapped lines fit it) and FORCE_COLOR', async () => {
+    const run = captureIo({ COLUMNS: '60', FORCE_COLOR: '1' });
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques'], run.io)).toBe(0);
+    const report = run.stdout();
+    // Coloured although piped, yet still no live line: that needs a terminal to redraw it in.
+    expect(report).toContain('\u001b[');
+    expect(report).not.toContain('\r');
+    expect(Math.max(...report.split('\n').map((line) => displayWidth(line)))).toBeLessThanOrEqual(60);
   });
 
   it('--web serves the page on loopback until stopped', async () => {
@@ -89,5 +103,40 @@ describe('rxllm demo', () => {
     const run = captureIo();
     expect(await runDemo(['--seed', 'abc'], run.io)).toBe(2);
     expect(run.stderr()).toContain('--seed must be an integer');
+  });
+
+  it('checks --report before the run: a missing folder or a folder as the file fails at once with exit 2', async () => {
+    const missing = captureIo();
+    const startedAt = Date.now();
+    expect(await runDemo(['--report', '/no/such/dir/r.html'], missing.io)).toBe(2);
+    expect(Date.now() - startedAt).toBeLessThan(1000); // nothing ran
+    expect(missing.stderr()).toContain('--report /no/such/dir/r.html: the folder /no/such/dir does not exist');
+    expect(missing.stderr()).toContain('--report FILE');
+    expect(missing.stdout()).toBe('');
+    const folder = captureIo();
+    expect(await runDemo(['--report', tmpdir()], folder.io)).toBe(2);
+    expect(folder.stderr()).toContain('is a folder');
+  });
+
+  it('--port abc and an unknown flag: our words and the one relevant line, not the whole help', async () => {
+    const port = captureIo();
+    expect(await runDemo(['--web', '--port', 'abc'], port.io)).toBe(2);
+    expect(port.stderr()).toBe('rxllm demo: --port must be an integer 0–65535, got "abc"\n  --port N — the web page\'s port (default: a free one)\n  (rxllm help demo lists every option)\n');
+    const unknown = captureIo();
+    expect(await runDemo(['--bogus'], unknown.io)).toBe(2);
+    expect(unknown.stderr()).toBe('rxllm demo: unknown option --bogus\n  usage: rxllm demo [options]\n  (rxllm help demo lists every option)\n');
+  });
+
+  it('runs on OPENAI_BASE_URL without a key (a keyless local server), not on its own simulator', async () => {
+    const { startSimulatorServer } = await import('../../../src/node/simulatorServer');
+    const local = await startSimulatorServer({ profiles });
+    try {
+      const run = captureIo({ OPENAI_BASE_URL: local.baseURL });
+      expect(await runDemo(['--json', '--model', 'quick', '--no-techniques'], run.io)).toBe(0);
+      expect((JSON.parse(run.stdout()) as { endpoint: string }).endpoint).toBe(local.baseURL);
+      expect(local.stats().requests).toBeGreaterThan(0);
+    } finally {
+      await local.close();
+    }
   });
 });

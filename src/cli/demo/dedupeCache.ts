@@ -77,9 +77,10 @@ export async function dedupeAndCache(config: TechniquesConfig): Promise<DedupeCa
       prefetch: { coldMs: round(cold.totalMs), readingMs: READING_MS, takenMs: round(taken.totalMs, 2), savedMs: round(prefetchStats.latencySavedMs), hits: prefetchStats.hits },
     };
     log(`\n1. De-dup and cache${config.server ? ` (simulated: ${describeSim(CHAT_SIM)})` : ''}`);
-    log(`   ${IDENTICAL} identical requests at once    ${upstreamWithout} upstream calls without dedupe(), ${upstreamWith} with it (counted by ${upstream.countedBy})`);
-    log(`   the same request again          ${ms(miss.totalMs)} from the model, ${ms(hit.totalMs)} from cache() (same text: ${miss.text === hit.text ? 'yes' : 'no'})`);
-    log(`   a likely follow-up              ${ms(cold.totalMs)} asked cold, ${ms(taken.totalMs)} prefetched while the user read for ${READING_MS}ms (saved ${ms(prefetchStats.latencySavedMs)})`);
+    // Each line fits 80 columns (the techniques' header says who counts the upstream calls).
+    log(`   ${IDENTICAL} identical requests at once: ${upstreamWithout} upstream calls without dedupe(), ${upstreamWith} with it`);
+    log(`   the same request again: ${ms(miss.totalMs)} from the model, ${ms(hit.totalMs)} from cache()${miss.text === hit.text ? ', same text' : ', OTHER text'}`);
+    log(`   a likely follow-up: ${ms(cold.totalMs)} cold, ${ms(taken.totalMs)} prefetched (the user read ${READING_MS}ms first)`);
     return report;
   } finally {
     ahead.clear();

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { asyncScheduler, concat, lastValueFrom, type Observable, tap, toArray } from 'rxjs';
 import { isRxllmError } from '../../core/errors.js';
@@ -9,14 +10,16 @@ import { LatencyRegistry } from '../../metrics/LatencyRegistry.js';
 import { renderWaterfall } from '../../metrics/renderWaterfall.js';
 import { snapshotTable } from '../../metrics/snapshotTable.js';
 import { timelineFromGraph, type TimelineRow } from '../../metrics/timeline.js';
-import { waterfallHtml } from '../../metrics/waterfallHtml.js';
 import type { SimulatorServer } from '../../node/simulatorServer.js';
-import { demoEndpointConfig, openEndpoint } from '../openEndpoint.js';
+import { endpointConfig, openEndpoint } from '../openEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
 import { runWebDemo, type WebDemo, type WebDemoOptions } from './web.js';
+import { reportPage } from './reportPage.js';
 import { runTechniques } from './techniques.js';
 import type { DemoIo, DemoPipeline } from './types.js';
 import { untilStopped } from '../untilStopped.js';
+import { describeParseError, usageError } from '../usageError.js';
+import { displayWidth, terminal, wrapText } from '../terminal.js';
 
 const HELP = `rxllm demo [options]
 
@@ -26,21 +29,26 @@ compares them: sequential, parallel, parallel with streaming, dependency graph.
 Then three techniques on the same endpoint: de-dup, cache and prefetch; hedging
 and routing (simulator only); load control.
 
-Without OPENAI_API_KEY it starts the built-in simulator server on a loopback
-port and runs through the real HTTP stack; with it, against OPENAI_BASE_URL
-(default https://api.openai.com/v1).
+Endpoint, as for rxllm chat: OPENAI_BASE_URL (with OPENAI_API_KEY if set; a
+keyless local server such as Ollama, vLLM or rxllm serve without); else, with
+OPENAI_API_KEY, https://api.openai.com/v1; else the built-in simulator server,
+started on a loopback port and run through the real HTTP stack.
 
 Options:
   --json            machine-readable results on stdout instead of the report
   --seed N          the simulated world's seed (default 1)
   --profiles FILE   simulator latency profiles (JSON), merged over the built-in ones
   --model M         model for every step (default gpt-4o-mini)
-  --report FILE     also write the runs' waterfalls and percentiles as a self-contained HTML page
+  --report FILE     also write every run (each text's four modes on one time scale) and the
+                    per-step percentiles as a self-contained HTML page; its folder must exist
   --no-techniques   skip the techniques part (de-dup, cache, prefetch; hedging, routing; load control)
   --web             serve the demo as a web page on 127.0.0.1 instead (stop with Ctrl+C)
   --port N          the web page's port (default: a free one)
   -h, --help        this text
 `;
+
+/** The widest static line of the report (tables, waterfalls, techniques): the classic terminal. */
+const STATIC_WIDTH = 80;
 
 type Mode = 'sequential' | 'parallel' | 'streaming' | 'graph';
 
@@ -80,8 +88,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
       },
     }));
   } catch (error) {
-    io.stderr.write(`rxllm demo: ${(error as Error).message}\n\n${HELP}`);
-    return 2;
+    return usageError(io, 'demo', HELP, describeParseError(error));
   }
   if (values.help) {
     io.stdout.write(HELP);
@@ -89,22 +96,32 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
   }
   const seed = Number(values.seed);
   if (!Number.isInteger(seed)) {
-    io.stderr.write(`rxllm demo: --seed must be an integer, got "${values.seed}"\n`);
-    return 2;
+    return usageError(io, 'demo', HELP, `--seed must be an integer, got "${values.seed}"`);
   }
+  if (!/^\d+$/.test(values.port) || Number(values.port) > 65535) {
+    return usageError(io, 'demo', HELP, `--port must be an integer 0–65535, got "${values.port}"`);
+  }
+  // Checked before the run, not after it: a report that cannot be written would lose the run's results.
+  const reportProblem = values.report === undefined ? undefined : checkReportPath(values.report);
+  if (reportProblem) return usageError(io, 'demo', HELP, reportProblem);
 
   if (values.web) return serveWebDemo({ port: Number(values.port), seed, model: values.model, ...(values.profiles ? { profiles: values.profiles } : {}), io });
 
   let server: SimulatorServer | undefined;
   try {
-    const opened = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
+    const opened = await openEndpoint(endpointConfig(io.env, {}, { seed, ...(values.profiles ? { profiles: values.profiles } : {}) }));
     server = opened.simulator;
     const { transport, label: endpoint } = opened;
-    const live = !values.json && io.stdout.isTTY === true;
-    const log = (line: string) => {
-      if (!values.json) io.stdout.write(`${line}\n`);
+    const screen = terminal(io.stdout, io.env);
+    const live = !values.json && screen.live;
+    // Every static line fits 80 columns (narrower when the terminal is): wider terminals get the same report.
+    const width = Math.min(STATIC_WIDTH, screen.columns);
+    const log = (text: string) => {
+      if (values.json) return;
+      // The sections keep their lines short; a long figure or endpoint URL is wrapped, never left to the terminal.
+      for (const line of text.split('\n')) screen.line(displayWidth(line) > width ? wrapText(line, width).join('\n') : line);
     };
-    log(`rxllm demo: the content-analysis pipeline on ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
+    log(`rxllm demo: ${SAMPLE_TEXTS.length} texts via ${endpoint}\n`);
 
     const latency = new LatencyRegistry();
     // One stack for every step: measure() files each request under the step() it came from (its context's step).
@@ -114,10 +131,11 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
       reports[mode] = [];
       for (const [index, text] of SAMPLE_TEXTS.entries()) {
-        const progress = live ? (line: string) => io.stdout.write(`\r\x1b[K${MODE_TITLES[mode]} · text ${index + 1}/${SAMPLE_TEXTS.length} · ${line}`) : () => undefined;
+        // One row, cut to the terminal's width and redrawn in place: it never wraps, so it never floods the scrollback.
+        const progress = live ? (line: string) => screen.status(`${MODE_TITLES[mode]} · text ${index + 1}/${SAMPLE_TEXTS.length} · ${line}`) : () => undefined;
         reports[mode].push({ ...(await runOnce(mode, pipeline, text, progress)), text: index });
       }
-      if (live) io.stdout.write('\r\x1b[K');
+      screen.clear();
       const total = sum(reports[mode].map((run) => run.wallMs));
       log(`${MODE_TITLES[mode].padEnd(52)} ${formatMs(total).padStart(8)} for ${SAMPLE_TEXTS.length} texts`);
     }
@@ -125,11 +143,21 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     const summary = summarize(reports);
     const snapshot = latency.snapshot();
     if (values.report) {
-      // The graph run shows everything at once: overlap, the critical path, and with the snapshot the percentile table.
-      const speedUps = (Object.keys(summary) as Mode[]).map((mode) => `${mode} ${formatMs(summary[mode].meanWallMs)}`).join(' · ');
+      // Every run, each text's four modes on one time scale, and what produced them (seed, endpoint, profiles, date).
+      const modes = Object.fromEntries((Object.keys(MODE_TITLES) as Mode[]).map((mode) => [MODE_TITLES[mode], reports[mode]]));
       writeFileSync(
         values.report,
-        waterfallHtml(reports.graph[0]!.timeline, { title: 'rxllm demo: content analysis as a dependency graph', subtitle: `Mean wall time per text: ${speedUps}`, snapshot }),
+        reportPage({
+          modes,
+          texts: SAMPLE_TEXTS,
+          summaryTable: summaryTable(summary),
+          snapshot,
+          seed,
+          endpoint,
+          model: values.model,
+          ...(values.profiles ? { profiles: values.profiles } : {}),
+          date: new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC'),
+        }),
       );
     }
     // The techniques use the plain endpoint transport, so their requests stay out of the pipeline's percentiles.
@@ -143,21 +171,18 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
     }
     log('');
     log(summaryTable(summary));
-    const first = reports.sequential[0]!;
-    log(`\nSequential, per step (text 1), like a profiler:`);
-    for (const row of first.timeline) {
-      log(`  ${row.name.padEnd(10)} first token ${formatMs((row.firstToken ?? row.end) - row.start).padStart(7)}   total ${formatMs(row.end - row.start).padStart(7)}`);
-    }
-    const color = io.stdout.isTTY === true;
-    const width = Math.min(110, io.stdout.columns ?? 100);
-    for (const mode of Object.keys(MODE_TITLES) as Mode[]) {
+    const { color } = screen;
+    const modes = Object.keys(MODE_TITLES) as Mode[];
+    modes.forEach((mode, index) => {
       log('');
-      log(renderWaterfall(reports[mode][0]!.timeline, { title: `${MODE_TITLES[mode]} — text 1`, color, width }));
-    }
+      const chart = renderWaterfall(reports[mode][0]!.timeline, { title: `${MODE_TITLES[mode]} — text 1`, color, width });
+      // The legend is the same under every chart: once, under the last, keeps the report on one screen or so.
+      log(index === modes.length - 1 ? chart : withoutLegend(chart));
+    });
     log('');
     log(snapshotTable(snapshot, { color }));
-    const result = reports.graph[0]!.value as Record<string, unknown>;
-    log(`\nText 1 analysed: ${JSON.stringify(result, null, 2)}`);
+    log('\nText 1 analysed (the graph run):');
+    for (const line of analysedLines(reports.graph[0]!.value as Record<string, unknown>, width)) log(line);
     if (techniques) await runTechniques(techniques);
     if (values.report) log(`\nReport written to ${values.report}`);
     return 0;
@@ -275,6 +300,54 @@ function summaryTable(summary: Record<Mode, ModeSummary>): string {
   });
   const note = '(graph: against its four steps run one after another)';
   return [header, '─'.repeat(header.length), ...lines, note].join('\n');
+}
+
+/** Why `--report FILE` could not be written, or undefined: its folder must exist and be writable, and FILE not be a folder. */
+function checkReportPath(file: string): string | undefined {
+  const path = resolve(file);
+  const folder = dirname(path);
+  const kind = (at: string) => {
+    try {
+      return statSync(at).isDirectory() ? 'folder' : 'file';
+    } catch {
+      return undefined;
+    }
+  };
+  if (kind(path) === 'folder') return `--report ${file} is a folder: give a file name, e.g. ${file.replace(/\/$/, '')}/report.html`;
+  if (kind(folder) !== 'folder') return `--report ${file}: the folder ${folder} does not exist (create it first)`;
+  try {
+    accessSync(folder, constants.W_OK);
+  } catch {
+    return `--report ${file}: cannot write in ${folder}`;
+  }
+  return undefined;
+}
+
+/** A waterfall without its blank line and legend (`░ waiting for first token …`). */
+function withoutLegend(chart: string): string {
+  const lines = chart.split('\n');
+  const legend = lines.findIndex((line) => line.includes('waiting for first token'));
+  if (legend < 0) return chart;
+  return [...lines.slice(0, legend > 0 && lines[legend - 1]!.trim() === '' ? legend - 1 : legend), ...lines.slice(legend + 1)].join('\n');
+}
+
+/** The analysed record, a field a line, long text wrapped under its name: JSON's nesting and one-line strings would overflow. */
+function analysedLines(value: Record<string, unknown>, width: number): string[] {
+  const nameWidth = Math.max(...Object.keys(value).map((name) => name.length)) + 2;
+  return Object.entries(value).flatMap(([name, field]) => {
+    const text = typeof field === 'string' ? field : Array.isArray(field) ? field.join(', ') : flatten(field);
+    const [first = '', ...rest] = wrapText(text, width - nameWidth - 2, '');
+    return [`  ${name.padEnd(nameWidth)}${first}`, ...rest.map((line) => `${' '.repeat(nameWidth + 2)}${line}`)];
+  });
+}
+
+function flatten(value: unknown): string {
+  // A record of one list (a keywords object) reads as the list itself.
+  if (value && typeof value === 'object' && !Array.isArray(value)) {
+    const entries = Object.values(value);
+    if (entries.length === 1 && Array.isArray(entries[0])) return entries[0].join(', ');
+  }
+  return JSON.stringify(value);
 }
 
 function sum(values: readonly number[]): number {

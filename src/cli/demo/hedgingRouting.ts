@@ -93,21 +93,20 @@ export async function hedgingAndRouting(config: TechniquesConfig, server: Simula
 
   const { without, extraRequests: extra } = hedging;
   log(`\n2. Hedging and routing`);
+  // Each line fits 80 columns; the demo wraps any that a long figure still pushes over.
   log(`   ${HEDGE_REQUESTS} requests, ${HEDGE_CONCURRENCY} at a time, simulated: ${describeSim(HEDGE_SIM)}`);
-  log(`   hedge() sends a backup when no token came by the live ${HEDGE_AFTER}; budget: ${HEDGE_BUDGET.ratio * 100}% extra requests (burst ${HEDGE_BUDGET.burst})`);
-  log(`   time to first token        ${['p50', 'p95', 'p99', 'max', `>${HEDGE_SLOW_MS}ms`].map((label) => label.padStart(7)).join(' ')}   extra requests`);
-  log(`   without hedge()            ${percentileCells(without)}   –`);
-  log(
-    `   hedge({ after: '${HEDGE_AFTER}' })    ${percentileCells(hedging.with)}   +${extra} (${((extra / HEDGE_REQUESTS) * 100).toFixed(1)}%), ${hedging.cancelled} losers cancelled (the simulator saw ${hedging.serverAborts} aborts)`,
-  );
-  log(`   p99 ${ms(without.p99)} → ${ms(hedging.with.p99)} (${(without.p99 / Math.max(1, hedging.with.p99)).toFixed(1)}× lower)`);
-  log(`   route() over the fast tier, ${ROUTE_REQUESTS} requests, ${ROUTE_CONCURRENCY} at a time (each deployment's built-in profile, at 1/${Math.round(1 / DEPLOYMENT_TIME_SCALE)} of its time):`);
+  log(`   hedge(): a backup when no token came by the live ${HEDGE_AFTER} (budget +${HEDGE_BUDGET.ratio * 100}%, burst ${HEDGE_BUDGET.burst})`);
+  log(`   time to first token     ${['p50', 'p95', 'p99', 'max', `>${HEDGE_SLOW_MS}ms`].map((label) => label.padStart(7)).join(' ')}  extra`);
+  log(`   without hedge()         ${percentileCells(without)}  –`);
+  log(`   hedge({ after: '${HEDGE_AFTER}' }) ${percentileCells(hedging.with)}  +${extra} (${((extra / HEDGE_REQUESTS) * 100).toFixed(0)}%)`);
+  log(`   p99 ${ms(without.p99)} → ${ms(hedging.with.p99)} (${(without.p99 / Math.max(1, hedging.with.p99)).toFixed(1)}× lower); ${hedging.cancelled} losers cancelled (${hedging.serverAborts} aborts seen)`);
+  log(`   route(): ${ROUTE_REQUESTS} requests, ${ROUTE_CONCURRENCY} at a time, each deployment at 1/${Math.round(1 / DEPLOYMENT_TIME_SCALE)} of its time:`);
   for (const name of DEPLOYMENTS) {
     const share = ((routing.byCandidate[name] ?? 0) / ROUTE_REQUESTS) * 100;
-    log(`     ${name.padEnd(24)} ${String(routing.byCandidate[name] ?? 0).padStart(3)} requests (${share.toFixed(0).padStart(3)}%)   observed p95 first token ${ms(routing.p95Ms[name])}`);
+    log(`     ${name.padEnd(22)} ${String(routing.byCandidate[name] ?? 0).padStart(3)} requests (${share.toFixed(0).padStart(3)}%)   p95 first token ${ms(routing.p95Ms[name])}`);
   }
   log(
-    `     ${(routing.byReason['probing'] ?? 0) + (routing.byReason['no-data'] ?? 0)} requests while learning, then ${routing.afterLearning.toFaster} of ${routing.afterLearning.requests} to the faster (${(routing.afterLearning.share * 100).toFixed(0)}%; ${routing.byReason['exploring'] ?? 0} exploring)`,
+    `     ${(routing.byReason['probing'] ?? 0) + (routing.byReason['no-data'] ?? 0)} while learning, then ${routing.afterLearning.toFaster} of ${routing.afterLearning.requests} to the faster (${(routing.afterLearning.share * 100).toFixed(0)}%; ${routing.byReason['exploring'] ?? 0} exploring)`,
   );
   return { hedging, routing };
 }

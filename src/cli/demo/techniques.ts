@@ -45,15 +45,15 @@ export async function runTechniques(config: TechniquesConfig): Promise<Technique
   const startedAt = performance.now();
   log(
     server
-      ? '\nTechniques (on the simulator, each section on the short simulated profile it names):'
-      : '\nTechniques (on the real endpoint; hedging and routing need the simulator and are skipped):',
+      ? '\nTechniques (each on the simulated profile it names; calls counted by /stats):'
+      : '\nTechniques (on the real endpoint; a counting middleware counts upstream calls):',
   );
   const dedupeCache = await dedupeAndCache(config);
   let hedgingRouting: HedgingRoutingReport | SkippedSection;
   if (server) hedgingRouting = await hedgingAndRouting(config, server);
   else {
-    hedgingRouting = { skipped: 'needs the simulator (a heavy-tailed profile and two deployments): run without OPENAI_API_KEY' };
-    log('\n2. Hedging and routing: skipped (they need the simulator: run without OPENAI_API_KEY)');
+    hedgingRouting = { skipped: 'needs the simulator (a heavy-tailed profile and two deployments): run without OPENAI_API_KEY and OPENAI_BASE_URL' };
+    log('\n2. Hedging and routing: skipped (they need the simulator: unset OPENAI_BASE_URL and OPENAI_API_KEY)');
   }
   const loadControl = await loadControlSection(config);
   return { wallMs: Math.round(performance.now() - startedAt), dedupeCache, hedgingRouting, loadControl };

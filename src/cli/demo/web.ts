@@ -7,7 +7,7 @@ import type { SimulatorServer } from '../../node/simulatorServer.js';
 import { toServerSentEvents } from '../../node/toServerSentEvents.js';
 import { DEMO_PAGE_HTML } from './page.js';
 import { DEMO_MODES, runSnapshots, snapshotRows, type DemoMode, type RunSnapshot } from './runSnapshot.js';
-import { demoEndpointConfig, openEndpoint } from '../openEndpoint.js';
+import { endpointConfig, openEndpoint } from '../openEndpoint.js';
 import { contentAnalysisPipeline, SAMPLE_TEXTS } from './pipeline.js';
 import type { DemoIo } from './types.js';
 
@@ -17,7 +17,7 @@ export interface WebDemoOptions {
   port?: number;
   /** Interface to listen on. @defaultValue "127.0.0.1" */
   host?: string;
-  /** The simulated world's seed (without OPENAI_API_KEY). @defaultValue 1 */
+  /** The simulated world's seed (without OPENAI_BASE_URL or OPENAI_API_KEY). @defaultValue 1 */
   seed?: number;
   /** Path of a JSON file of simulator latency profiles, merged over the built-in ones. */
   profiles?: string;
@@ -33,7 +33,7 @@ export interface WebDemo {
   readonly url: string;
   /** Where the pipeline's requests go, as shown on the page. */
   readonly endpoint: string;
-  /** The built-in simulator the pipeline runs on, when no OPENAI_API_KEY was set. */
+  /** The built-in simulator the pipeline runs on, when neither OPENAI_BASE_URL nor OPENAI_API_KEY was set. */
   readonly simulator?: SimulatorServer;
   /** Stops serving: open streams are cut (aborting their requests), then the simulator stops. */
   close(): Promise<void>;
@@ -45,7 +45,7 @@ const MAX_TEXT_CHARS = 20_000;
 /**
  * `rxllm demo --web`: serves a page on 127.0.0.1 where you paste a text and watch the
  * content-analysis pipeline run live: each branch streaming, a live waterfall, and sequential
- * against parallel side by side. Without OPENAI_API_KEY it starts the built-in simulator, so it
+ * against parallel side by side. With neither OPENAI_BASE_URL nor OPENAI_API_KEY it starts the built-in simulator, so it
  * works offline.
  *
  * Routes: `GET /` (the page), `GET /api/info`, `POST /api/run` (`{ text, mode }` →
@@ -65,7 +65,7 @@ export async function runWebDemo(options: WebDemoOptions): Promise<WebDemo> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new RxllmError('invalid-config', `--port must be an integer 0–65535, got ${String(port)}.`);
   if (!Number.isInteger(seed)) throw new RxllmError('invalid-config', `--seed must be an integer, got ${String(seed)}.`);
 
-  const { transport, simulator, ...opened } = await openEndpoint(demoEndpointConfig(io.env, { seed, ...(options.profiles ? { profiles: options.profiles } : {}) }));
+  const { transport, simulator, ...opened } = await openEndpoint(endpointConfig(io.env, {}, { seed, ...(options.profiles ? { profiles: options.profiles } : {}) }));
   const endpoint = simulator ? `built-in simulator (seed ${seed})` : opened.label;
   const pipeline = contentAnalysisPipeline(() => transport, model);
   // The last finished run of each mode, for /report: one record per mode, so memory stays bounded.
