@@ -5,14 +5,12 @@
  *
  *   redis-server --port 6390 --save '' &            # or any Redis you run
  *   REDIS_URL=redis://127.0.0.1:6390 npx ts-node examples/redis-cache.ts
- *
- * In an app the imports are `from 'rxllm'`, `from 'rxllm/redis'` and (for the simulated model) `from 'rxllm/simulator'`.
  */
 import { Redis } from 'ioredis';
 import { lastValueFrom, type Observable, toArray } from 'rxjs';
-import { cache, type LlmEvent, type LlmRequest, withMiddleware } from '../src';
-import { redisCacheStore } from '../src/redis';
-import { simulatedTransport } from '../src/simulator';
+import { cache, type LlmEvent, type LlmRequest, withMiddleware } from 'rxllm';
+import { redisCacheStore } from 'rxllm/redis';
+import { simulatedTransport } from 'rxllm/simulator';
 
 const request: LlmRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Summarize: reactive pipelines start every independent call at once.' }], temperature: 0 };
 const prefix = 'example:llm:';

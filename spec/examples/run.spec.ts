@@ -9,12 +9,13 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { startRedisServer } from '../helpers/redisServer';
 
 const root = resolve(__dirname, '..', '..');
 const examples = join(root, 'examples');
 
 /** What each example must print; a new example without an entry here fails the last test. */
-const expectations: Record<string, { args?: (dir: string) => string[]; prints: RegExp[] }> = {
+const expectations: Record<string, { args?: (dir: string) => string[]; redis?: true; prints: RegExp[] }> = {
   'content-analysis.ts': { prints: [/^sequential +\d+ ms \{"sentiment":/m, /^parallel +\d+ ms \{"sentiment":/m, /speed-up \d+\.\d\d×/] },
   'dedupe-cache-prefetch.ts': {
     prints: [/10 identical requests at once: 10 upstream calls without dedupe\(\), 1 with it/, /from the cache \(same text: true\)/, /when prefetched/],
@@ -26,6 +27,10 @@ const expectations: Record<string, { args?: (dir: string) => string[]; prints: R
   'measure.ts': {
     args: (dir) => [join(dir, 'report.html')],
     prints: [/The slowest of 12 concurrent runs/, /Latency by step/, /HTML waterfall written to .*report\.html/, /latency regressions? in \d+ checks/],
+  },
+  'redis-cache.ts': {
+    redis: true,
+    prints: [/instance A: \d+ ms from the model; instance B: [\d.]+ ms from Redis \(same events: true\)/, /^key example:llm:[0-9a-f]{64}: string, expires in \d+ ms/m],
   },
   'resilience.ts': { prints: [/^retry 1 in \d+ ms/m, /^served by \w+/m, /routing decisions:/, /Latency by step/] },
   'simulator.ts': { prints: [/sequential: \d+ ms, parallel: \d+ ms/, /cancelled after .*aborts=1, inFlight=0/, /injected fault: rate-limited/] },
@@ -42,13 +47,13 @@ function exampleFiles(dir = examples): string[] {
   });
 }
 
-function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(file: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((done) => {
     // The command examples/README.md gives (`npx ts-node examples/x.ts`), without npx's own start-up.
     execFile(
       process.execPath,
       ['-r', 'ts-node/register', join('examples', file), ...args],
-      { cwd: root, encoding: 'utf8', timeout: 100_000, env: { ...process.env, OPENAI_API_KEY: '', FORCE_COLOR: '0' } },
+      { cwd: root, encoding: 'utf8', timeout: 100_000, env: { ...process.env, OPENAI_API_KEY: '', FORCE_COLOR: '0', ...env } },
       (error, stdout, stderr) => done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -67,7 +72,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('examples/', () => {
   it('import only the public entry points (no ../src, no deep rxllm paths)', () => {
-    const allowed = /^(rxllm(\/(node|testing|openai|metrics|simulator))?|rxjs(\/testing)?|zod|node:[\w/]+|@angular\/[\w/-]+|\.\/[\w.-]+)$/;
+    const allowed = /^(rxllm(\/(node|testing|openai|metrics|simulator|redis))?|rxjs(\/testing)?|zod|ioredis|node:[\w/]+|@angular\/[\w/-]+|\.\/[\w.-]+)$/;
     const offending: string[] = [];
     for (const file of exampleFiles()) {
       const source = readFileSync(join(examples, file), 'utf8');
@@ -88,9 +93,11 @@ describe('examples/', () => {
     for (const file of runnable) expect(readme).toContain(`npx ts-node examples/${file}`);
   });
 
-  for (const [file, { args, prints }] of Object.entries(expectations)) {
+  for (const [file, { args, redis, prints }] of Object.entries(expectations)) {
     it(`${file} runs on the simulator and prints what it promises`, async () => {
-      const { code, stdout, stderr } = await run(file, args?.(dir) ?? []);
+      // The Redis example gets a real redis-server of its own (started and stopped by pid, like spec/redis).
+      const server = redis ? await startRedisServer() : undefined;
+      const { code, stdout, stderr } = await run(file, args?.(dir) ?? [], server ? { REDIS_URL: server.url } : {}).finally(() => server?.close());
       if (code !== 0) throw new Error(`examples/${file} exited ${code}:\n${stderr || stdout}`);
       for (const pattern of prints) expect(stdout).toMatch(pattern);
       if (file === 'measure.ts') expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('<html');
