@@ -156,6 +156,31 @@ describe('hedge', () => {
     expect(seen[20]).toEqual({ type: 'started', attempt: 1, afterMs: expect.closeTo(280, -1) });
   });
 
+  it('counts a loser cancelled before its first token as "longer than" its run time, so the p95 does not read low', () => {
+    const seen: HedgeEvent[] = [];
+    let registry!: LatencyRegistry;
+    testScheduler.run(() => {
+      registry = new LatencyRegistry({ scheduler: testScheduler, window: { requests: 100 } });
+      // Ten answers in 100 ms; then two originals stall (5 s) and their backups answer in 100 ms.
+      const llm = scriptedTransport((_r, index) => {
+        const at = index === 10 || index === 12 ? 5000 : 100;
+        return [{ at, text: 'x' }, { at: at + 1, finish: 'stop' }];
+      });
+      const hedged = withMiddleware(llm, hedge({ after: 'p95', registry, minSamples: 10, budget: false, onHedge: (e) => seen.push(e) }), measure({ registry }));
+      for (let i = 0; i < 10; i++) hedged(request).subscribe();
+      testScheduler.schedule(() => hedged(request).subscribe(), 1000);
+      testScheduler.schedule(() => hedged(request).subscribe(), 2000);
+    });
+    // The first stalled original was cancelled at 200 ms with no token: 11 exact values of 100 and one
+    // of "more than 200". More than 5 % of requests are slower than 100 ms, so the p95 is at least
+    // 200; dropping the loser would read it as 100 and hedge too early (and too often) from then on.
+    expect(registry.stats()).toMatchObject({ requests: 14, cancelled: 2, ttftCensored: 2, ttft: { count: 12, max: 100 } });
+    expect(seen.filter((e) => e.type === 'started')).toEqual([
+      { type: 'started', attempt: 1, afterMs: 100 },
+      { type: 'started', attempt: 1, afterMs: 200 },
+    ]);
+  });
+
   it('hedges each step at its own p95: one hedge() and one measure() for every step, keyed by the context', () => {
     const seen: HedgeEvent[] = [];
     testScheduler.run(() => {
