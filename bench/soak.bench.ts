@@ -15,8 +15,8 @@
 //   (process.getActiveResourcesInfo(), stdio aside);
 // - heap flat after a warm-up: the median heap (after gc) over the last quarter of the run is within
 //   5 % of the median over the first quarter (run with --expose-gc, as run.js does);
-// - nothing partial in the cache: every entry ever stored ends with a finish event, and its text is
-//   the full text some request got for that prompt.
+// - nothing partial in the cache: every entry ever stored is a whole answer (a finish event, and as
+//   many tokens as its usage says).
 import { request as httpRequest } from 'node:http';
 import { Subscription, timer } from 'rxjs';
 import { isRxllmError } from '../src/core/errors';
@@ -64,28 +64,34 @@ const profile = {
 };
 
 type Ending = 'value' | 'error' | 'cancelled';
-interface Tracked {
-  ends: number;
-  ending?: Ending;
-  afterEnd: number;
-  untyped: boolean;
-  code?: string;
-}
+const ENDINGS: Ending[] = ['value', 'error', 'cancelled'];
 
-/** A store that remembers every entry it was given, so partial answers can be looked for after the run. */
-function recordingStore(inner: CacheStore): CacheStore & { written: Map<string, CacheEntry[]> } {
-  const written = new Map<string, CacheEntry[]>();
-  return {
-    written,
-    get: (key) => inner.get(key),
-    set: (key, entry, ttl) => {
-      written.set(key, [...(written.get(key) ?? []), entry]);
+/**
+ * A store that checks every entry it is given as it is given, so partial answers are found without
+ * keeping them (the soak's own bookkeeping must not grow with the run, or the heap check measures it).
+ * Whole means: a finish event, nothing but usage after it, and as many text events as the usage's
+ * completion_tokens (the simulator streams one token per event; a cut stream has fewer).
+ */
+function checkingStore(inner: CacheStore): CacheStore & { written: number; partial: number } {
+  const counts = { written: 0, partial: 0 };
+  const whole = (entry: CacheEntry) => {
+    const finish = entry.events.findIndex((e) => e.type === 'finish');
+    if (finish === -1 || entry.events.slice(finish + 1).some((e) => e.type !== 'finish' && e.type !== 'usage')) return false;
+    const tokens = entry.events.filter((e) => e.type === 'text').length;
+    const usage = entry.events.find((e) => e.type === 'usage');
+    return tokens > 0 && (usage?.type !== 'usage' || usage.usage.completion_tokens === tokens);
+  };
+  return Object.assign(counts, {
+    get: (key: string) => inner.get(key),
+    set: (key: string, entry: CacheEntry, ttl: number) => {
+      counts.written++;
+      if (!whole(entry)) counts.partial++;
       return inner.set(key, entry, ttl);
     },
-    delete: (key) => inner.delete(key),
+    delete: (key: string) => inner.delete(key),
     clear: () => inner.clear?.(),
     stats: () => inner.stats?.() ?? {},
-  };
+  });
 }
 
 function getJson(url: string): Promise<unknown> {
@@ -127,7 +133,7 @@ async function main(): Promise<void> {
 
   const server = await startSimulatorServer({ seed: 11, profiles: { [MODEL]: profile } });
   const registry = new LatencyRegistry({ window: { requests: 500 } });
-  const store = recordingStore(memoryCacheStore({ maxEntries: 500 }));
+  const store = checkingStore(memoryCacheStore({ maxEntries: 500 }));
   const dedupeMw = dedupe();
   const cacheMw = cache({ store });
   const limitMw = limit({ concurrency: 100 });
@@ -153,8 +159,11 @@ async function main(): Promise<void> {
     measure({ registry }),
   );
 
-  const tracked: Tracked[] = [];
-  const fullText = new Map<string, Set<string>>();
+  // Per request, preallocated: how many times it ended, how (index in ENDINGS), events after its end.
+  const ends = new Uint8Array(REQUESTS);
+  const endings = new Uint8Array(REQUESTS).fill(255);
+  const afterEnd = new Uint32Array(REQUESTS);
+  let untypedErrors = 0;
   const errorCodes: Record<string, number> = {};
   const heap: { done: number; mb: number }[] = [];
   const started = Date.now();
@@ -169,10 +178,8 @@ async function main(): Promise<void> {
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 
   const ended = (index: number, ending: Ending) => {
-    const t = tracked[index]!;
-    t.ends++;
-    if (t.ends > 1) return;
-    t.ending = ending;
+    if (++ends[index]! > 1) return;
+    endings[index] = ENDINGS.indexOf(ending);
     inFlight--;
     done++;
     // 16 heap samples over the run: a full gc stops everything for a moment, so not too often.
@@ -190,32 +197,25 @@ async function main(): Promise<void> {
   const launch = () => {
     if (next >= REQUESTS) return;
     const index = next++;
-    tracked[index] = { ends: 0, afterEnd: 0, untyped: false };
     inFlight++;
     peakInFlight = Math.max(peakInFlight, inFlight);
     const shared = random() < SHARED_SHARE;
     const prompt = shared ? `Tell me about topic ${Math.floor(random() * SHARED_PROMPTS)}` : `Request ${index}: tell me a story`;
     const request: LlmRequest = { model: MODEL, messages: [{ role: 'user', content: prompt }], temperature: 0 };
     const cancelAt = random() < CANCEL_SHARE ? Math.floor(random() * 400) : undefined;
-    let text = '';
     const subscription = new Subscription();
     subscription.add(
       llm(request, { step: 'soak' }).subscribe({
-        next: (event) => {
-          if (tracked[index]!.ends > 0) tracked[index]!.afterEnd++;
-          if (event.type === 'text') text += event.text;
+        next: () => {
+          if (ends[index]! > 0) afterEnd[index]!++;
         },
         complete: () => {
           subscription.unsubscribe();
-          const texts = fullText.get(prompt) ?? new Set<string>();
-          texts.add(text);
-          fullText.set(prompt, texts);
           ended(index, 'value');
         },
         error: (error: unknown) => {
           subscription.unsubscribe();
-          const t = tracked[index]!;
-          if (!isRxllmError(error)) t.untyped = true;
+          if (!isRxllmError(error)) untypedErrors++;
           else errorCodes[error.code] = (errorCodes[error.code] ?? 0) + 1;
           ended(index, 'error');
         },
@@ -264,30 +264,14 @@ async function main(): Promise<void> {
   let notEnded = 0;
   let endedTwice = 0;
   let emittedAfterEnd = 0;
-  let untypedErrors = 0;
-  for (const t of tracked) {
-    if (t.ends === 0) notEnded++;
-    if (t.ends > 1) endedTwice++;
-    if (t.ending) counts[t.ending]++;
-    emittedAfterEnd += t.afterEnd;
-    if (t.untyped) untypedErrors++;
+  for (let i = 0; i < REQUESTS; i++) {
+    if (ends[i] === 0) notEnded++;
+    if (ends[i]! > 1) endedTwice++;
+    if (endings[i] !== 255) counts[ENDINGS[endings[i]!]!]++;
+    emittedAfterEnd += afterEnd[i]!;
   }
-
-  // The cache: every entry ever written is a whole answer.
-  let entriesWritten = 0;
-  let partialEntries = 0;
-  let unmatchedEntries = 0;
-  const texts = new Map<string, string>();
-  for (const [prompt, seen] of fullText) for (const one of seen) texts.set(one, prompt);
-  for (const entries of store.written.values()) {
-    for (const entry of entries) {
-      entriesWritten++;
-      const last = entry.events.at(-1);
-      if (!entry.events.some((e) => e.type === 'finish') || (last?.type !== 'finish' && last?.type !== 'usage')) partialEntries++;
-      const text = entry.events.map((e) => (e.type === 'text' ? e.text : '')).join('');
-      if (!texts.has(text)) unmatchedEntries++;
-    }
-  }
+  const entriesWritten = store.written;
+  const partialEntries = store.partial;
 
   const quarter = Math.max(1, Math.floor(heap.length / 4));
   const firstQuarter = median(heap.slice(0, quarter).map((h) => h.mb));
@@ -303,7 +287,7 @@ async function main(): Promise<void> {
     middlewareIdle: dedupeStats.inFlight === 0 && limitStats.inFlight === 0 && limitStats.queued === 0,
     noResourcesLeft: leftResources.length === 0,
     heapFlat: heapGrowth < 0.05,
-    nothingPartialInCache: partialEntries === 0 && unmatchedEntries === 0,
+    nothingPartialInCache: partialEntries === 0,
   };
   const results = {
     requests: REQUESTS,
@@ -328,7 +312,7 @@ async function main(): Promise<void> {
     server: serverStats,
     dedupe: dedupeStats,
     limit: { inFlight: limitStats.inFlight, queued: limitStats.queued, peakQueued: limitStats.peakQueued },
-    cache: { ...cacheStats, entriesWritten, partialEntries, unmatchedEntries },
+    cache: { ...cacheStats, entriesWritten, partialEntries },
     resourcesBefore,
     resourcesLeft: leftResources,
     heapMb: { samples: heap.map((h) => ({ done: h.done, mb: Math.round(h.mb * 10) / 10 })), firstQuarter, lastQuarter, growth: Math.round(heapGrowth * 1000) / 1000 },
@@ -340,7 +324,7 @@ async function main(): Promise<void> {
       `server saw ${serverStats.requests} requests (${serverStats.failed} failed, ${serverStats.aborts} aborted), ${serverStats.inFlight} in flight at the end`,
   );
   console.log(
-    `cache: ${cacheStats.hits} hits, ${cacheStats.joined} joined, ${entriesWritten} entries written, ${partialEntries} partial, ${unmatchedEntries} not a full answer; ` +
+    `cache: ${cacheStats.hits} hits, ${cacheStats.joined} joined, ${entriesWritten} entries written, ${partialEntries} partial; ` +
       `dedupe joined ${dedupeStats.joined}; heap (after gc) ${firstQuarter.toFixed(1)} → ${lastQuarter.toFixed(1)} MB (${(heapGrowth * 100).toFixed(1)} %); ` +
       `resources left: ${leftResources.length === 0 ? 'none' : leftResources.join(', ')}`,
   );
