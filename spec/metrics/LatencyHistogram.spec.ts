@@ -66,4 +66,52 @@ describe('LatencyHistogram', () => {
     a.reset();
     expect(a.count).toBe(0);
   });
+
+  describe('percentileCensored (Kaplan–Meier)', () => {
+    const histograms = (exact: number[], censored: number[]) => {
+      const a = new LatencyHistogram();
+      const c = new LatencyHistogram();
+      for (const value of exact) a.record(value);
+      for (const value of censored) c.record(value);
+      return [a, c] as const;
+    };
+
+    it('counts a censored value as "longer than t": the product-limit estimate, worked by hand', () => {
+      // 10, 20, 30, 40 exact; 15+, 25+, 35+ censored. At risk 7, 5, 3, 1 at the exact values:
+      // F(10) = 1/7 = 0.143, F(20) = 1 − 6/7 × 4/5 = 0.314, F(30) = 1 − 24/35 × 2/3 = 0.543, F(40) = 1.
+      const [exact, censored] = histograms([10, 20, 30, 40], [15, 25, 35]);
+      expect([0, 14, 15, 31, 32, 50, 54, 55, 95, 100].map((p) => exact.percentileCensored(p, censored))).toEqual([
+        10, 10, 20, 20, 30, 30, 30, 40, 40, 40,
+      ]);
+      // Dropping the censored values reads low: their median is 20, not 30.
+      expect(exact.percentile(50)).toBe(20);
+    });
+
+    it('is the nearest-rank percentile when nothing is censored', () => {
+      const [exact, censored] = histograms(
+        Array.from({ length: 37 }, (_, i) => (i * 7919) % 3001),
+        [],
+      );
+      for (const p of [0, 1, 33.3, 50, 90, 95, 99, 100]) expect(exact.percentileCensored(p, censored)).toBe(exact.percentile(p));
+    });
+
+    it('counts a censored value tied with an exact one as still at risk there', () => {
+      // 10 exact, 10+ censored, 20 exact: F(10) = 1/3, F(20) = 1.
+      const [exact, censored] = histograms([10, 20], [10]);
+      expect(exact.percentileCensored(33, censored)).toBe(10);
+      expect(exact.percentileCensored(34, censored)).toBe(20);
+    });
+
+    it('returns the largest value, a lower bound, when too much is censored past the last exact value', () => {
+      // F never passes 1/2: half the mass is somewhere beyond 40.
+      const [exact, censored] = histograms([10, 20], [30, 40]);
+      expect(exact.percentileCensored(50, censored)).toBe(20);
+      expect(exact.percentileCensored(95, censored)).toBe(40);
+    });
+
+    it('has nothing to say without exact values', () => {
+      const [exact, censored] = histograms([], [10]);
+      expect(exact.percentileCensored(50, censored)).toBeUndefined();
+    });
+  });
 });

@@ -141,6 +141,30 @@ describe('LatencyRegistry', () => {
       expect(registry.count({ model: 'nope' })).toBe(0);
     });
 
+    it('counts requests cancelled before their first token as censored times to first token', () => {
+      const cancelled = (at: number, ran: number): LatencyRecord => ({
+        ...record({ step: 'summary', model: 'small', at }),
+        firstToken: undefined,
+        end: at + ran,
+        outcome: 'cancelled',
+      });
+      // A cancellation with a first token is an exact TTFT; a failure before one is not censored.
+      registry.record({ ...record({ step: 'summary', model: 'small', ttft: 150 }), outcome: 'cancelled' });
+      registry.record({ ...cancelled(0, 50), outcome: 'error', errorCode: 'server-error' });
+      for (const ran of [120, 500, 600]) registry.record(cancelled(0, ran));
+      // summary/small: 100, 150 exact; 120+, 500+, 600+ censored. F(100) = 1/5, F(150) = 1 − 4/5 × 2/3 = 0.467.
+      expect(registry.percentile({ step: 'summary', model: 'small', p: 20 })).toBe(100);
+      expect(registry.percentile({ step: 'summary', model: 'small', p: 45 })).toBe(150);
+      expect(registry.percentile({ step: 'summary', model: 'small', p: 95 })).toBe(600);
+      // Across series, on the merged histograms (summary/big adds 300 exact): F(300) = 1 − 5/6 × 3/4 × 2/3 = 0.583,
+      // and no exact value after it.
+      expect(registry.percentile({ step: 'summary', p: 55 })).toBe(300);
+      expect(registry.percentile({ step: 'summary', p: 60 })).toBe(600);
+      expect(registry.stats({ step: 'summary', model: 'small' })).toMatchObject({ ttftCensored: 3, cancelled: 4, errors: 1, ttft: { count: 2 } });
+      expect(registry.stats({ step: 'keywords' }).ttftCensored).toBeUndefined();
+      expect(registry.percentile({ step: 'summary', model: 'small', p: 95, view: 'all' })).toBe(600);
+    });
+
     it('gives decode speed over the time after the first token', () => {
       // keywords/small: 5 tokens over 250 − 200 = 50 ms.
       expect(registry.stats({ step: 'keywords' }).tokensPerSecond).toMatchObject({ count: 1, p50: 100, mean: 100 });

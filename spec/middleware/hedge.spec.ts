@@ -1,4 +1,4 @@
-import { lastValueFrom, type Observable } from 'rxjs';
+import { defer, filter, lastValueFrom, type Observable, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -9,6 +9,7 @@ import { hedge, type HedgeEvent } from '../../src/middleware/hedge';
 import { measure } from '../../src/middleware/measure';
 import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
 import { text } from '../../src/operators/text';
+import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
 import { sseTransport } from '../../src/transport/sse';
@@ -156,6 +157,31 @@ describe('hedge', () => {
     expect(seen[20]).toEqual({ type: 'started', attempt: 1, afterMs: expect.closeTo(280, -1) });
   });
 
+  it('counts a loser cancelled before its first token as "longer than" its run time, so the p95 does not read low', () => {
+    const seen: HedgeEvent[] = [];
+    let registry!: LatencyRegistry;
+    testScheduler.run(() => {
+      registry = new LatencyRegistry({ scheduler: testScheduler, window: { requests: 100 } });
+      // Ten answers in 100 ms; then two originals stall (5 s) and their backups answer in 100 ms.
+      const llm = scriptedTransport((_r, index) => {
+        const at = index === 10 || index === 12 ? 5000 : 100;
+        return [{ at, text: 'x' }, { at: at + 1, finish: 'stop' }];
+      });
+      const hedged = withMiddleware(llm, hedge({ after: 'p95', registry, minSamples: 10, budget: false, onHedge: (e) => seen.push(e) }), measure({ registry }));
+      for (let i = 0; i < 10; i++) hedged(request).subscribe();
+      testScheduler.schedule(() => hedged(request).subscribe(), 1000);
+      testScheduler.schedule(() => hedged(request).subscribe(), 2000);
+    });
+    // The first stalled original was cancelled at 200 ms with no token: 11 exact values of 100 and one
+    // of "more than 200". More than 5 % of requests are slower than 100 ms, so the p95 is at least
+    // 200; dropping the loser would read it as 100 and hedge too early (and too often) from then on.
+    expect(registry.stats()).toMatchObject({ requests: 14, cancelled: 2, ttftCensored: 2, ttft: { count: 12, max: 100 } });
+    expect(seen.filter((e) => e.type === 'started')).toEqual([
+      { type: 'started', attempt: 1, afterMs: 100 },
+      { type: 'started', attempt: 1, afterMs: 200 },
+    ]);
+  });
+
   it('hedges each step at its own p95: one hedge() and one measure() for every step, keyed by the context', () => {
     const seen: HedgeEvent[] = [];
     testScheduler.run(() => {
@@ -246,6 +272,27 @@ describe('hedge', () => {
     expect(() => hedge({ after: 'fast' as never, registry: new LatencyRegistry() })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
     expect(() => hedge({ after: -5 })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });
+
+  it('holds the extra requests at the hedge point on a heavy-tailed profile (virtual time, 1,500 requests)', () => {
+    // The simulator's heavy tail (3 % of first tokens 10× slower), a request every 50 ms, hedged at the
+    // live p95 with a budget (10 %) that does not bind. Before losers counted as censored samples the
+    // window's p95 read low and 6.5–7.9 % of requests were hedged; bench/hedge.bench.ts runs 10,000.
+    const profiles = { tailed: { ttftMs: { median: 300, p95: 450 }, tokensPerSecond: 100, jitter: 0, outputTokens: 10, tail: { probability: 0.03, multiplier: 10 } } };
+    const requests = 1500;
+    let upstream = 0;
+    testScheduler.run(() => {
+      const sim = simulatedTransport({ profiles, seed: 1 });
+      const counted: Transport = (r) => defer(() => (upstream++, sim(r)));
+      const registry = new LatencyRegistry({ scheduler: testScheduler, window: { requests: 500 } });
+      const llm = withMiddleware(counted, hedge({ after: 'p95', registry, minSamples: 50, budget: { ratio: 0.1 } }), measure({ registry }));
+      for (let i = 0; i < requests; i++) {
+        testScheduler.schedule(() => llm({ model: 'tailed', messages: [{ role: 'user', content: 'Tell me a story' }] }).pipe(filter((e) => e.type === 'text'), take(1)).subscribe(), i * 50);
+      }
+    });
+    const extra = (upstream - requests) / requests;
+    expect(extra).toBeGreaterThanOrEqual(0.04);
+    expect(extra).toBeLessThanOrEqual(0.06);
+  }, 120_000);
 
   describe('on a real server (simulator)', () => {
     let server: SimulatorServer;

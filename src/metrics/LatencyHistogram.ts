@@ -1,4 +1,3 @@
-import type { Histogram } from 'hdr-histogram-js';
 // The 32-bit class alone, not the package index: the index also loads the WebAssembly build (a base64
 // blob), pako and the log encoders, about 60 ms and 16 MB that every `require('rxllm')` paid through
 // limit(), which keeps a histogram per lane. The package has no `exports` map, so this path is public.
@@ -57,7 +56,7 @@ export interface LatencyHistogramConfig {
  * ```
  */
 export class LatencyHistogram {
-  private readonly hdr: Histogram;
+  private readonly hdr: Int32Histogram;
   private readonly scale: number;
   private sum = 0;
 
@@ -91,6 +90,53 @@ export class LatencyHistogram {
   percentile(p: number): number | undefined {
     if (this.hdr.totalCount === 0) return undefined;
     return this.hdr.getValueAtPercentile(Math.min(100, Math.max(0, p))) / this.scale;
+  }
+
+  /**
+   * The value at a percentile (0–100) of a distribution of which this histogram holds the exact
+   * values and `censored` holds right-censored ones: a censored value `t` says "longer than `t`"
+   * (a request cancelled at `t` before its first token). `undefined` when this histogram is empty.
+   *
+   * The estimate is Kaplan–Meier's product-limit estimate of the distribution function,
+   * `F(t) = 1 − ∏ (1 − dᵢ / nᵢ)` over the distinct values `tᵢ ≤ t`, where `dᵢ` exact values sit at
+   * `tᵢ` and `nᵢ` values (exact or censored) are `≥ tᵢ`, still "at risk"; a censored value at the same
+   * value as an exact one counts as at risk there (it is known to be longer). The percentile is the
+   * smallest value whose `F` reaches `p %`; with nothing censored, `F` is the share of values up to
+   * `t`, and this is the nearest-rank percentile of {@link percentile}, value for value. It is unbiased under independent censoring, which is what a hedged request is:
+   * the loser is cancelled when the other attempt's first token arrives, a time that does not depend
+   * on the loser's own latency. Simply dropping the censored values (what {@link percentile} of the
+   * exact values alone does) loses the longest values and reads percentiles low; counting them as
+   * exact values at `t` reads them low too, though less.
+   *
+   * When more than `100 − p` % of the estimate's mass lies beyond the last exact value (too much
+   * censored in the tail to place the percentile), the largest value of either kind is returned:
+   * a lower bound, the only thing known.
+   */
+  percentileCensored(p: number, censored: LatencyHistogram): number | undefined {
+    const exact = this.hdr;
+    if (exact.totalCount === 0) return undefined;
+    const cut = censored.hdr;
+    if (cut.totalCount === 0) return this.percentile(p);
+    const clamped = Math.min(100, Math.max(0, p));
+    // The epsilon absorbs floating-point error in the product (0.95 must reach 95 %).
+    const target = clamped / 100 - 1e-12;
+    const length = Math.max(exact.countsArrayLength, cut.countsArrayLength);
+    let atRisk = exact.totalCount + cut.totalCount;
+    let survival = 1;
+    let largest = 0;
+    for (let i = 0; i < length && atRisk > 0; i++) {
+      const events = i < exact.countsArrayLength ? exact.getCountAtIndex(i) : 0;
+      const lost = i < cut.countsArrayLength ? cut.getCountAtIndex(i) : 0;
+      if (events === 0 && lost === 0) continue;
+      const value = exact.highestEquivalentValue(exact.valueFromIndex(i));
+      largest = value;
+      if (events > 0) {
+        survival *= 1 - events / atRisk;
+        if (1 - survival >= target) return (clamped === 0 ? exact.lowestEquivalentValue(value) : value) / this.scale;
+      }
+      atRisk -= events + lost;
+    }
+    return largest / this.scale;
   }
 
   /** The exact mean; `undefined` when nothing was recorded. */
@@ -135,5 +181,6 @@ export class LatencyHistogram {
 // bundlers hand over the class as the namespace's `default`; Node's ES module loader hands over
 // `module.exports`, whose `default` is the class. Either way, the class.
 type Int32HistogramClass = typeof int32Module.default;
+type Int32Histogram = InstanceType<Int32HistogramClass>;
 const imported = int32Module.default as Int32HistogramClass | { default: Int32HistogramClass };
 const Int32Histogram: Int32HistogramClass = 'default' in imported ? imported.default : imported;

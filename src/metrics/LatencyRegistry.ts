@@ -1,6 +1,7 @@
 import { asyncScheduler, type Observable, type SchedulerLike, Subject } from 'rxjs';
 import { z } from 'zod';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
+import type { LatencyHistogram } from './LatencyHistogram.js';
 import type { LatencyRecord } from './LatencyRecord.js';
 import { LatencySeries, type WindowPolicy } from './LatencySeries.js';
 import { emptyHistogram, type LatencyMetric, type LatencyStats, StatsAccumulator } from './LatencyStats.js';
@@ -177,16 +178,23 @@ export class LatencyRegistry {
   /**
    * The value at a percentile of one metric (default: time to first token, in ms) over the
    * requests the query matches, in the window by default; `undefined` when there are none.
+   *
+   * For time to first token, requests cancelled before their first token count as right-censored
+   * values ("longer than the time they ran"), and the percentile is the Kaplan–Meier estimate (see
+   * {@link LatencyHistogram.percentileCensored}): without them, the losers `hedge()` cancels would
+   * take the slowest requests out of the window and its p95 would read low. With none cancelled, it
+   * is the plain nearest-rank percentile.
    */
   percentile(query: PercentileQuery): number | undefined {
     const metric = query.metric ?? 'ttft';
     const matching = this.matching(query);
     const view = query.view ?? 'window';
-    if (matching.length === 1) return matching[0]![view].histogram(metric).percentile(query.p);
     if (matching.length === 0) return undefined;
-    const merged = emptyHistogram(metric, { significantDigits: this.significantDigits });
-    for (const series of matching) merged.add(series[view].histogram(metric));
-    return merged.percentile(query.p);
+    const one = matching.length === 1 ? matching[0]![view] : undefined;
+    const histogram = one ? one.histogram(metric) : this.mergeHistograms(matching, view, (s) => s.histogram(metric), metric);
+    if (metric !== 'ttft') return histogram.percentile(query.p);
+    const censored = one ? one.ttftCensored : this.mergeHistograms(matching, view, (s) => s.ttftCensored, metric);
+    return histogram.percentileCensored(query.p, censored);
   }
 
   /** How many requests (any outcome) the query matches. Cheap: no histogram is read. */
@@ -280,6 +288,17 @@ export class LatencyRegistry {
       for (const series of found) series.advance(now);
     }
     return found;
+  }
+
+  private mergeHistograms(
+    series: LatencySeries[],
+    view: 'window' | 'all',
+    pick: (stats: StatsAccumulator) => LatencyHistogram,
+    metric: LatencyMetric,
+  ): LatencyHistogram {
+    const merged = emptyHistogram(metric, { significantDigits: this.significantDigits });
+    for (const one of series) merged.add(pick(one[view]));
+    return merged;
   }
 
   private merge(series: LatencySeries[], view: 'window' | 'all'): StatsAccumulator {

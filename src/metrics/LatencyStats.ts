@@ -6,7 +6,9 @@ import { type LatencyRecord, tokensPerSecondOf, ttftOf } from './LatencyRecord.j
  * the sliding window). Plain data: JSON-serialisable, so a snapshot can be saved and compared later.
  *
  * Which requests each distribution covers:
- * - `ttft`: every request that produced a content event, whatever its outcome;
+ * - `ttft`: every request that produced a content event, whatever its outcome (a request cancelled
+ *   before its first token is counted in `ttftCensored` instead: its time to first token is only
+ *   known to be longer than its run time);
  * - `total`: completed (`ok`) requests only, since a failure or a cancellation ends early and
  *   would make a step look fast;
  * - `tokensPerSecond`: completed requests that streamed at least one token over a non-zero time.
@@ -24,8 +26,14 @@ export interface LatencyStats {
   outputTokens: number;
   /** Sum of input (prompt) tokens over requests whose server reported usage. */
   inputTokens: number;
-  /** Time to first token, ms. */
+  /** Time to first token, ms, of the requests that produced a first token. */
   ttft?: Distribution;
+  /**
+   * Requests cancelled before their first token (hedging's losers, a user who left): right-censored
+   * times to first token, "longer than t". {@link LatencyRegistry.percentile} of `ttft` accounts for
+   * them (a Kaplan–Meier estimate); the `ttft` summary here holds the exact values only. Absent when none.
+   */
+  ttftCensored?: number;
   /** Total time, ms. */
   total?: Distribution;
   /** Decode speed, output tokens per second after the first token. */
@@ -56,11 +64,14 @@ export class StatsAccumulator {
   inputTokens = 0;
   readonly errorCodes = new Map<string, number>();
   readonly ttft: LatencyHistogram;
+  /** Right-censored times to first token: how long requests cancelled before their first token ran. */
+  readonly ttftCensored: LatencyHistogram;
   readonly total: LatencyHistogram;
   readonly tokensPerSecond: LatencyHistogram;
 
   constructor(config: LatencyHistogramConfig = {}) {
     this.ttft = emptyHistogram('ttft', config);
+    this.ttftCensored = emptyHistogram('ttft', config);
     this.total = emptyHistogram('total', config);
     this.tokensPerSecond = emptyHistogram('tokensPerSecond', config);
   }
@@ -80,6 +91,9 @@ export class StatsAccumulator {
     this.inputTokens += record.inputTokens ?? 0;
     const ttft = ttftOf(record);
     if (ttft !== undefined) this.ttft.record(ttft);
+    // Cancelled with no first token: the first token would have come later than the cancellation.
+    // (A failure before the first token is not censored: that request would never have produced one.)
+    else if (record.outcome === 'cancelled') this.ttftCensored.record(record.end - record.start);
     if (record.outcome === 'ok') this.total.record(record.end - record.start);
     const speed = tokensPerSecondOf(record);
     if (speed !== undefined) this.tokensPerSecond.record(speed);
@@ -88,6 +102,7 @@ export class StatsAccumulator {
   add(other: StatsAccumulator): void {
     this.combine(other, 1);
     this.ttft.add(other.ttft);
+    this.ttftCensored.add(other.ttftCensored);
     this.total.add(other.total);
     this.tokensPerSecond.add(other.tokensPerSecond);
   }
@@ -95,6 +110,7 @@ export class StatsAccumulator {
   subtract(other: StatsAccumulator): void {
     this.combine(other, -1);
     this.ttft.subtract(other.ttft);
+    this.ttftCensored.subtract(other.ttftCensored);
     this.total.subtract(other.total);
     this.tokensPerSecond.subtract(other.tokensPerSecond);
   }
@@ -103,6 +119,7 @@ export class StatsAccumulator {
     this.requests = this.ok = this.errors = this.cancelled = this.outputTokens = this.inputTokens = 0;
     this.errorCodes.clear();
     this.ttft.reset();
+    this.ttftCensored.reset();
     this.total.reset();
     this.tokensPerSecond.reset();
   }
@@ -120,6 +137,7 @@ export class StatsAccumulator {
     // Absent rather than undefined, so snapshots compare and serialise cleanly.
     const ttft = this.ttft.summary();
     if (ttft) stats.ttft = ttft;
+    if (this.ttftCensored.count > 0) stats.ttftCensored = this.ttftCensored.count;
     const total = this.total.summary();
     if (total) stats.total = total;
     const speed = this.tokensPerSecond.summary();

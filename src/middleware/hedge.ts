@@ -5,6 +5,7 @@ import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { type LatencySource, parsePercentile } from './latencySource.js';
+import type { LatencyRegistry } from '../metrics/LatencyRegistry.js'; // for {@link} in the docs
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
 
@@ -89,10 +90,12 @@ export interface HedgeConfig {
  * Hedging at the live p95 (`after: 'p95'`) needs `measure()` feeding the registry: both key by the
  * request's step (`context.step`, set by `step()`, else the model), so one `hedge()` in one stack
  * hedges each step of a pipeline at that step's own p95. Place `measure()` inside `hedge()` so it
- * measures single attempts (cancelled
- * losers are recorded without a first token, so the windowed p95 drifts down a little while
- * hedging; the budget bounds the effect). Requests with side effects are never hedged: mark them
- * with `sideEffects`.
+ * measures single attempts. A loser cancelled before its first token is recorded as `cancelled` with
+ * no first token, and the registry counts it as a right-censored time ("longer than it ran"): its
+ * percentile is a Kaplan–Meier estimate (see {@link LatencyRegistry.percentile}), so the slow
+ * originals that hedging cancels stay in the window's p95, and the share of requests hedged stays at
+ * the hedge point (about 5 % at `'p95'`) instead of drifting up. Requests with side effects are never
+ * hedged: mark them with `sideEffects`.
  *
  * @throws {@link RxllmError} `invalid-config` on a bad option (a percentile `after` without a registry).
  *
