@@ -6,7 +6,7 @@ import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { type LatencySource, parsePercentile } from './latencySource.js';
 import type { LatencyRegistry } from '../metrics/LatencyRegistry.js'; // for {@link} in the docs
-import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { functionSchema, latencySourceSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
 
 /** The share of extra requests hedging may add: a token bucket filled by every request. */
@@ -252,12 +252,7 @@ const configSchema = z
       z.number().nonnegative().finite(),
       z.string().refine((p) => parsePercentile(p) !== undefined, "a percentile such as 'p95'"),
     ]),
-    registry: z
-      .custom<LatencySource>(
-        (value) => typeof (value as LatencySource | undefined)?.percentile === 'function' && typeof (value as LatencySource).count === 'function',
-        'expected a LatencyRegistry (or { percentile, count })',
-      )
-      .optional(),
+    registry: latencySourceSchema<LatencySource>().optional(),
     step: stepOptionRemoved,
     minSamples: z.number().int().nonnegative().optional(),
     maxHedges: z.number().int().nonnegative().max(10).optional(),
