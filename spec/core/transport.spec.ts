@@ -1,4 +1,9 @@
-import { map, of, type Observable } from 'rxjs';
+import { lastValueFrom, map, of, type Observable } from 'rxjs';
+import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
+import { measure } from '../../src/middleware/measure';
+import { retry } from '../../src/middleware/retry';
+import { sseTransport } from '../../src/transport/sse';
+import { startLocalServer, type LocalServer } from '../helpers/localServer';
 import type { RequestContext } from '../../src/core/context';
 import { TestScheduler } from 'rxjs/testing';
 import type { LlmEvent } from '../../src/core/events';
@@ -92,5 +97,30 @@ describe('withMiddleware validation and context', () => {
     const valid = parseRequest({ ...request });
     expect(parseRequest(valid)).toBe(valid);
     expect(parseRequest({ ...valid })).not.toBe(valid);
+  });
+});
+
+describe('an invalid request through a full stack over a real socket', () => {
+  let server: LocalServer;
+  beforeAll(async () => {
+    server = await startLocalServer();
+  });
+  afterAll(() => server.close());
+
+  it('errors with invalid-request, is never retried, is not counted by measure(), and sends nothing', async () => {
+    const registry = new LatencyRegistry();
+    const retries: unknown[] = [];
+    const llm = withMiddleware(
+      sseTransport({ baseURL: server.baseURL }),
+      retry({ maxRetries: 3, onRetry: (info) => retries.push(info) }),
+      measure({ registry }),
+    );
+    const invalid = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 42 }] } as unknown as LlmRequest;
+    const error = await lastValueFrom(llm(invalid, { step: 'summary' })).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'invalid-request', path: 'messages.0.content' });
+    expect(retries).toEqual([]);
+    expect(registry.snapshot().steps).toEqual({});
+    expect(registry.snapshot().models).toEqual({});
+    expect(server.requests).toEqual([]);
   });
 });
