@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /*
- * Type-checks every TypeScript code block of README.md and docs/*.md against the BUILT package, as a
+ * Type-checks every TypeScript code block of README.md and every .md file under docs/ (the guides under docs/guides/
+ * included; the generated API reference in docs/api/ left out) against the BUILT package, as a
  * user who pastes it would compile it: each block is its own ES module (top-level await allowed) in a
  * scratch project where `rxllm` is installed (a link to this package, resolved through its "exports"
  * to dist/), under `moduleResolution: node16`, strict. Run `npm run build` first.
@@ -28,9 +29,18 @@ const args = process.argv.slice(2);
 const listOnly = args.includes('--list');
 const named = args.filter((arg) => !arg.startsWith('--'));
 const docs = join(root, 'docs');
-const markdownFiles = named.length
-  ? named.map((file) => resolve(file))
-  : [join(root, 'README.md'), ...(existsSync(docs) ? readdirSync(docs).filter((f) => f.endsWith('.md')).map((f) => join(docs, f)) : [])];
+/** Every .md file under `folder`, sorted, recursively; docs/api is TypeDoc's output (git-ignored), not written docs. */
+function markdownUnder(folder) {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((entry) => {
+      const path = join(folder, entry.name);
+      if (entry.isDirectory()) return path === join(docs, 'api') ? [] : markdownUnder(path);
+      return entry.name.endsWith('.md') ? [path] : [];
+    });
+}
+const markdownFiles = named.length ? named.map((file) => resolve(file)) : [join(root, 'README.md'), ...markdownUnder(docs)];
 
 /** @typedef {{ file: string, line: number, code: string[], kind: 'checked' | 'fragment' | 'continues', parts: { line: number, count: number }[] }} Block */
 
