@@ -6,7 +6,9 @@ import type { RequestContext } from './context.js';
  * token, or `streaming`. Times are `scheduler.now()` readings, in milliseconds.
  */
 export interface ProgressRunning {
+  /** `waiting` until the first token of the run arrives, `streaming` after. */
   status: 'waiting' | 'streaming';
+  /** When the run started (`scheduler.now()`, ms). */
   startedAt: number;
   /** When the first token (of any part of the run) arrived. */
   firstTokenAt?: number;
@@ -14,10 +16,15 @@ export interface ProgressRunning {
 
 /** A run that finished with its final value. */
 export interface ProgressDone<O> {
+  /** Discriminant: the run finished with its value. */
   status: 'done';
+  /** The run's final value. */
   value: O;
+  /** When the run started (`scheduler.now()`, ms). */
   startedAt: number;
+  /** When the first token (of any part of the run) arrived; undefined if none did (a cached or tool-only answer). */
   firstTokenAt?: number;
+  /** When the run ended. */
   endedAt: number;
 }
 
@@ -27,9 +34,13 @@ export interface ProgressDone<O> {
  * the others' results are in the state).
  */
 export interface ProgressFailed {
+  /** Discriminant: the run ended without a value (a graph with `onError: 'continue'` whose nodes failed). */
   status: 'failed';
+  /** When the run started (`scheduler.now()`, ms). */
   startedAt: number;
+  /** When the first token (of any part of the run) arrived, if one did. */
   firstTokenAt?: number;
+  /** When the run ended. */
   endedAt: number;
 }
 

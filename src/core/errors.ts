@@ -96,6 +96,7 @@ export type TimeLimit = 'headers' | 'firstToken' | 'idle' | 'total' | 'deadline'
 export class RxllmError extends Error implements RxllmErrorDetails {
   /** Brand that survives duplicate copies of the package, unlike `instanceof`. */
   readonly isRxllmError = true as const;
+  /** What went wrong, machine-readable: branch on it (`rate-limited`, `timeout`, `invalid-output`, …; see {@link RxllmErrorCode}). */
   readonly code: RxllmErrorCode;
   // `declare`: no own property unless the constructor sets one (a plain field would be an own
   // `undefined` under ES2022 class fields, showing up in Object.keys and strict equality).

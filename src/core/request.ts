@@ -4,20 +4,53 @@ import { RxllmError } from './errors.js';
 // Every object schema is loose: unknown vendor fields (Azure data_sources, vLLM guided_json,
 // OpenRouter provider, ...) pass through to the wire untouched.
 
-const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const textPart = z.looseObject({
+  /** A text part. */
+  type: z.literal('text'),
+  /** The text. */
+  text: z.string(),
+});
 const imagePart = z.looseObject({
+  /** An image part. */
   type: z.literal('image_url'),
-  image_url: z.looseObject({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() }),
+  /** The image. */
+  image_url: z.looseObject({
+    /** An `https:` URL or a `data:` URL with the image. */
+    url: z.string(),
+    /** The resolution the model sees it at. */
+    detail: z.enum(['auto', 'low', 'high']).optional(),
+  }),
 });
 const audioPart = z.looseObject({
+  /** An audio part. */
   type: z.literal('input_audio'),
-  input_audio: z.looseObject({ data: z.string(), format: z.string() }),
+  /** The audio. */
+  input_audio: z.looseObject({
+    /** Base64-encoded audio. */
+    data: z.string(),
+    /** Its format (`wav`, `mp3`). */
+    format: z.string(),
+  }),
 });
 const filePart = z.looseObject({
+  /** A file part. */
   type: z.literal('file'),
-  file: z.looseObject({ file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() }),
+  /** The file: inline data or an uploaded file's id. */
+  file: z.looseObject({
+    /** Base64-encoded file content (a `data:` URL). */
+    file_data: z.string().optional(),
+    /** The id of a file uploaded to the provider. */
+    file_id: z.string().optional(),
+    /** The file's name, shown to the model. */
+    filename: z.string().optional(),
+  }),
 });
-const refusalPart = z.looseObject({ type: z.literal('refusal'), refusal: z.string() });
+const refusalPart = z.looseObject({
+  /** A refusal part (assistant messages). */
+  type: z.literal('refusal'),
+  /** The refusal message. */
+  refusal: z.string(),
+});
 
 const userPart = z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
 const knownUserPartTypes: readonly string[] = ['text', 'image_url', 'input_audio', 'file'];
@@ -33,51 +66,134 @@ const userContent = z.union([z.string(), z.array(z.union([userPart, vendorPart])
 const textContent = z.union([z.string(), z.array(textPart)]);
 
 const toolCall = z.looseObject({
+  /** The call's id, which the `tool` message answering it names in `tool_call_id`. */
   id: z.string(),
+  /** Always `function`. */
   type: z.literal('function'),
-  function: z.looseObject({ name: z.string(), arguments: z.string() }),
+  /** The function called. */
+  function: z.looseObject({
+    /** The function's name. */
+    name: z.string(),
+    /** Its arguments, as JSON text. */
+    arguments: z.string(),
+  }),
 });
 
 const message = z.discriminatedUnion('role', [
-  z.looseObject({ role: z.literal('system'), content: textContent, name: z.string().optional() }),
-  z.looseObject({ role: z.literal('developer'), content: textContent, name: z.string().optional() }),
-  z.looseObject({ role: z.literal('user'), content: userContent, name: z.string().optional() }),
   z.looseObject({
-    role: z.literal('assistant'),
-    content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))]).nullable().optional(),
-    refusal: z.string().nullable().optional(),
+    /** Instructions for the model. */
+    role: z.literal('system'),
+    /** The message's text: a string, or text parts. */
+    content: textContent,
+    /** A name for the participant. */
     name: z.string().optional(),
-    tool_calls: z.array(toolCall).optional(),
-    function_call: z.looseObject({ name: z.string(), arguments: z.string() }).nullable().optional(),
   }),
-  z.looseObject({ role: z.literal('tool'), content: textContent, tool_call_id: z.string() }),
-  z.looseObject({ role: z.literal('function'), content: z.string().nullable(), name: z.string() }),
+  z.looseObject({
+    /** Instructions for the model (newer models' name for `system`). */
+    role: z.literal('developer'),
+    /** The message's text: a string, or text parts. */
+    content: textContent,
+    /** A name for the participant. */
+    name: z.string().optional(),
+  }),
+  z.looseObject({
+    /** The user's message. */
+    role: z.literal('user'),
+    /** A string, or parts: text, images, audio, files (and a server's own part types). */
+    content: userContent,
+    /** A name for the participant. */
+    name: z.string().optional(),
+  }),
+  z.looseObject({
+    /** A previous answer of the model, for multi-turn conversations. */
+    role: z.literal('assistant'),
+    /** Its text: a string, or text and refusal parts; null or absent with `tool_calls`. */
+    content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))]).nullable().optional(),
+    /** Its refusal message, if it refused. */
+    refusal: z.string().nullable().optional(),
+    /** A name for the participant. */
+    name: z.string().optional(),
+    /** The tool calls it made. */
+    tool_calls: z.array(toolCall).optional(),
+    /** The legacy function call it made (before `tool_calls`). */
+    function_call: z
+      .looseObject({
+        /** The function's name. */
+        name: z.string(),
+        /** Its arguments, as JSON text. */
+        arguments: z.string(),
+      })
+      .nullable()
+      .optional(),
+  }),
+  z.looseObject({
+    /** A tool's result. */
+    role: z.literal('tool'),
+    /** The result, as text. */
+    content: textContent,
+    /** The `id` of the assistant's tool call this answers. */
+    tool_call_id: z.string(),
+  }),
+  z.looseObject({
+    /** A legacy function's result (before tools). */
+    role: z.literal('function'),
+    /** The result, as text. */
+    content: z.string().nullable(),
+    /** The function's name. */
+    name: z.string(),
+  }),
 ]);
 
 const tool = z.looseObject({
+  /** Always `function`. */
   type: z.literal('function'),
+  /** The function the model may call. */
   function: z.looseObject({
+    /** Its name. */
     name: z.string().min(1),
+    /** What it does, for the model. */
     description: z.string().optional(),
+    /** Its arguments, as a JSON schema. */
     parameters: z.record(z.string(), z.unknown()).optional(),
+    /** Whether the model must follow `parameters` exactly (structured outputs). */
     strict: z.boolean().nullable().optional(),
   }),
 });
 
 const toolChoice = z.union([
   z.enum(['none', 'auto', 'required']),
-  z.looseObject({ type: z.literal('function'), function: z.looseObject({ name: z.string() }) }),
+  z.looseObject({
+    /** Call one function. */
+    type: z.literal('function'),
+    /** Which one. */
+    function: z.looseObject({
+      /** Its name. */
+      name: z.string(),
+    }),
+  }),
 ]);
 
 const responseFormat = z.discriminatedUnion('type', [
-  z.looseObject({ type: z.literal('text') }),
-  z.looseObject({ type: z.literal('json_object') }),
   z.looseObject({
+    /** Free text (the default). */
+    type: z.literal('text'),
+  }),
+  z.looseObject({
+    /** Any valid JSON object. */
+    type: z.literal('json_object'),
+  }),
+  z.looseObject({
+    /** JSON that matches `json_schema.schema`. */
     type: z.literal('json_schema'),
+    /** The schema the answer must match. */
     json_schema: z.looseObject({
+      /** The schema's name. */
       name: z.string().min(1),
+      /** What the answer is, for the model. */
       description: z.string().optional(),
+      /** The JSON schema. */
       schema: z.record(z.string(), z.unknown()).optional(),
+      /** Whether the provider enforces the schema exactly (structured outputs). */
       strict: z.boolean().nullable().optional(),
     }),
   }),
@@ -90,28 +206,56 @@ const positiveInt = z.number().int().positive();
  * Unknown fields (vendor extensions) are kept and sent as they are.
  */
 export const llmRequestSchema = z.looseObject({
+  /** The model (or deployment) to ask: `gpt-4o-mini`, or a tier name that `route()` resolves. */
   model: z.string().min(1),
+  /** The conversation so far, at least one message. */
   messages: z.array(message).min(1),
+  /** The most tokens the answer may have (legacy name; reasoning models take `max_completion_tokens`). */
   max_tokens: positiveInt.nullable().optional(),
+  /** The most tokens the answer may have, reasoning tokens included. */
   max_completion_tokens: positiveInt.nullable().optional(),
+  /** Sampling temperature, 0 to 2: lower is more deterministic. */
   temperature: z.number().min(0).max(2).nullable().optional(),
+  /** Nucleus sampling: only the tokens within this probability mass, 0 to 1. */
   top_p: z.number().min(0).max(1).nullable().optional(),
   // No count limit: OpenAI takes 4 stop sequences, vLLM and llama.cpp take more; each server enforces its own.
+  /** Sequences at which the model stops (not included in the answer). */
   stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
+  /** How many answers (choices) to generate; events carry their `choice` index. */
   n: positiveInt.nullable().optional(),
+  /** Asks the provider for reproducible sampling, where it supports it. */
   seed: z.number().int().nullable().optional(),
+  /** Penalises tokens by how often they already appeared, -2 to 2. */
   frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  /** Penalises tokens that already appeared at all, -2 to 2. */
   presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  /** Biases by token id, -100 to 100. */
   logit_bias: z.record(z.string(), z.number()).nullable().optional(),
+  /** Asks for the log probabilities of the answer's tokens. */
   logprobs: z.boolean().nullable().optional(),
+  /** How many most likely alternatives to report per token (with `logprobs`), 0 to 20. */
   top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  /** Functions the model may call. */
   tools: z.array(tool).optional(),
+  /** Whether the model must, may or must not call a tool: `auto`, `none`, `required`, or one function. */
   tool_choice: toolChoice.optional(),
+  /** Whether the model may make several tool calls in one answer. */
   parallel_tool_calls: z.boolean().optional(),
+  /** The answer's format: text, any JSON object, or JSON matching a schema (`step({ output })` sets it). */
   response_format: responseFormat.optional(),
+  /** How much a reasoning model thinks before answering (`low`, `medium`, `high`). */
   reasoning_effort: z.string().nullable().optional(),
+  /** `false` asks for one non-streamed response (it becomes the same events); otherwise the transports stream. Not part of the cache key. */
   stream: z.boolean().nullable().optional(),
-  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  /** Streaming options: `include_usage` asks for a final usage chunk. */
+  stream_options: z
+    .looseObject({
+      /** Ask for a usage chunk after the last choice finished. */
+      include_usage: z.boolean().optional(),
+    })
+    .nullable()
+    .optional(),
+  /** An id of your end user, for the provider's abuse monitoring (part of the cache key). */
   user: z.string().optional(),
 });
 

@@ -9,10 +9,15 @@ export interface Distribution {
   count: number;
   /** The exact arithmetic mean. */
   mean: number;
+  /** The smallest value recorded. */
   min: number;
+  /** The median (nearest rank). */
   p50: number;
+  /** The 95th percentile (nearest rank). */
   p95: number;
+  /** The 99th percentile (nearest rank). */
   p99: number;
+  /** The largest value recorded. */
   max: number;
 }
 

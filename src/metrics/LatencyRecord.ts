@@ -19,6 +19,7 @@ export interface LatencyRecord {
   firstToken?: number;
   /** When it completed, failed or was cancelled. */
   end: number;
+  /** How it ended: `ok` (completed), `error` or `cancelled` (unsubscribed first). */
   outcome: RequestOutcome;
   /** The error's `code` (an {@link rxllm!RxllmErrorCode | RxllmErrorCode}, or `'unknown'` for a foreign error); only when `outcome` is `'error'`. */
   errorCode?: string;

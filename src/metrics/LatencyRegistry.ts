@@ -42,14 +42,21 @@ export interface LatencyRegistryConfig {
    * 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10; for total time 0.01, 0.02, 0.04, … 81.92
    * (doubling).
    */
-  prometheusBuckets?: { ttft?: number[]; total?: number[] };
+  prometheusBuckets?: {
+    /** Bounds for time to first token. */
+    ttft?: number[];
+    /** Bounds for the whole request's duration. */
+    total?: number[];
+  };
   /** The clock of the sliding window and of snapshots. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
 }
 
 /** Which requests a query covers. Both fields absent: every request. */
 export interface SeriesQuery {
+  /** Only this step's requests (the request context's `step`, else the model). */
   step?: string;
+  /** Only requests for this model. */
   model?: string;
   /** The sliding window (what routing and hedging read) or all time. @defaultValue 'window' */
   view?: 'window' | 'all';
@@ -65,7 +72,9 @@ export interface PercentileQuery extends SeriesQuery {
 
 /** The all-time and windowed statistics of one step or one model. */
 export interface SnapshotEntry {
+  /** Statistics of every request since the registry was created. */
   all: LatencyStats;
+  /** Statistics of the sliding window's requests (what hedging and routing read). */
   window: LatencyStats;
 }
 
@@ -74,10 +83,22 @@ export interface SnapshotEntry {
  * to {@link compareSnapshots} next time, or render it with {@link snapshotTable}.
  */
 export interface RegistrySnapshot {
+  /** The snapshot format's version, for readers of saved snapshots. */
   version: 1;
   /** Scheduler time of the snapshot (ms). */
   takenAt: number;
-  window: { ms: number; slices: number } | { requests: number; slices: number };
+  /** The sliding window the `window` statistics cover: by time (`ms`) or by count (`requests`), in `slices` steps. */
+  window: {
+    /** Its length in ms. */
+    ms: number;
+    /** How many slices it moves by. */
+    slices: number;
+  } | {
+    /** Its length in requests. */
+    requests: number;
+    /** How many slices it moves by. */
+    slices: number;
+  };
   /** Per step, across models. Keys sorted. */
   steps: Record<string, SnapshotEntry>;
   /** Per model, across steps. Keys sorted. */
@@ -92,14 +113,23 @@ export interface BucketCounts {
   counts: number[];
   /** Sum of the values, in seconds. */
   sum: number;
+  /** How many values were recorded. */
   count: number;
 }
 
 /** One (step, model) series as data: its statistics and its histogram buckets. */
 export interface SeriesSnapshot extends SnapshotEntry {
+  /** The series' step (`"(other)"` for the overflow series). */
   step: string;
+  /** The series' model (`"(other)"` for the overflow series). */
   model: string;
-  buckets: { ttft: BucketCounts; total: BucketCounts };
+  /** All-time bucket counts of time to first token and of total time, for Prometheus histograms. */
+  buckets: {
+    /** Time to first token. */
+    ttft: BucketCounts;
+    /** Total time. */
+    total: BucketCounts;
+  };
 }
 
 const OTHER = '(other)';

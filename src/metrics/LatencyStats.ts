@@ -16,9 +16,13 @@ import { type LatencyRecord, tokensPerSecondOf, ttftOf } from './LatencyRecord.j
  * A distribution is absent when it has no values.
  */
 export interface LatencyStats {
+  /** Requests that ended, whatever the outcome: `ok + errors + cancelled`. */
   requests: number;
+  /** Requests that completed. */
   ok: number;
+  /** Requests that errored (by code in `errorCodes`). */
   errors: number;
+  /** Requests unsubscribed before they ended (a user who left, a hedging loser). */
   cancelled: number;
   /** Errors by code (`{ timeout: 2, 'rate-limited': 1 }`). */
   errorCodes: Record<string, number>;

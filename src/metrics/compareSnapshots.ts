@@ -29,13 +29,17 @@ export interface CompareSnapshotsConfig {
 export interface ComparisonCheck {
   /** The step (or model). */
   name: string;
+  /** Which time: to first token, or the whole request. */
   metric: 'ttft' | 'total';
+  /** Which percentile. */
   percentile: 'p50' | 'p95' | 'p99';
   /** Milliseconds. */
   before: number;
+  /** Milliseconds, in the snapshot compared against the baseline. */
   after: number;
   /** `after / before − 1` (0.25 is +25 %). */
   change: number;
+  /** True when it grew by more than `threshold` (and by more than `minIncrease` ms): a regression. */
   regression: boolean;
 }
 
@@ -48,7 +52,12 @@ export interface SnapshotComparison {
   /** Every check made, in step order. */
   checks: ComparisonCheck[];
   /** Steps (or models) present on one side only, or with too few requests, so not judged. */
-  skipped: { name: string; reason: 'only-before' | 'only-after' | 'too-few-requests' }[];
+  skipped: {
+    /** The step (or model). */
+    name: string;
+    /** Why it was not judged. */
+    reason: 'only-before' | 'only-after' | 'too-few-requests';
+  }[];
   /** The same as a readable report, ending with a one-line verdict. */
   text: string;
 }

@@ -80,6 +80,7 @@ function exportRecord(tracer: Tracer, record: LatencyRecord, provider: string | 
 
 /** Options for {@link timelineSpans}. */
 export interface TimelineSpansConfig {
+  /** Where spans go: `trace.getTracer('rxllm')` from `@opentelemetry/api`. */
   tracer: Tracer;
   /** The parent span's name. @defaultValue 'pipeline' */
   name?: string;

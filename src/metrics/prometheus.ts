@@ -13,16 +13,23 @@ export interface PrometheusConfig {
 export interface PrometheusSample {
   /** The sample's own name when it differs from the family's (`_bucket`, `_sum`, `_count`). */
   metricName?: string;
+  /** The sample's labels (`step`, `model`, `le`, …). */
   labels: Record<string, string | number>;
+  /** The sample's value (seconds for times, counts for counters). */
   value: number;
 }
 
 /** A metric family with its samples, in prom-client's `MetricObjectWithValues` shape. */
 export interface PrometheusMetricData {
+  /** The family's name (`rxllm_requests_total`, …). */
   name: string;
+  /** The family's help text. */
   help: string;
+  /** The Prometheus metric type. */
   type: 'counter' | 'histogram' | 'summary';
+  /** How prom-client aggregates the family across workers: summed. */
   aggregator: 'sum';
+  /** The family's samples, one per label set (and per bucket, sum and count for a histogram). */
   values: PrometheusSample[];
 }
 
@@ -33,9 +40,13 @@ export interface PrometheusMetricData {
  * own classes).
  */
 export interface PrometheusMetric {
+  /** The family's name (`rxllm_requests_total`, …). */
   name: string;
+  /** The family's help text. */
   help: string;
+  /** The Prometheus metric type. */
   type: PrometheusMetricData['type'];
+  /** How prom-client aggregates the family across workers: summed. */
   aggregator: 'sum';
   /** Reads the registry now: the family's current samples. */
   get(): PrometheusMetricData;

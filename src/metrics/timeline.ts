@@ -10,6 +10,7 @@ export type TimelineStatus = 'ok' | 'error' | 'cancelled';
  * pipeline's graph timeline, {@link timelineFromRecords}, your own code) can feed them.
  */
 export interface TimelineRow {
+  /** The row's label: the node's or step's name. */
   name: string;
   /** When the node started (its request was sent). */
   start: number;
@@ -17,6 +18,7 @@ export interface TimelineRow {
   firstToken?: number;
   /** When it finished, failed or was cancelled. */
   end: number;
+  /** How it ended: `ok`, `error` or `cancelled` (each drawn in its own style). */
   status: TimelineStatus;
   /** True for the nodes on the run's critical path (the chain of waits that set the wall time). */
   critical?: boolean;
@@ -56,16 +58,23 @@ export function timelineFromRecords(records: readonly LatencyRecord[]): Timeline
 
 /** One node of a graph run's timeline, as `graph()` reports it (`GraphState.timeline`). */
 export interface GraphTimelineEntry {
+  /** The node's name. */
   node: string;
+  /** Where the node was when the timeline was taken. */
   status: 'waiting' | 'streaming' | 'done' | 'failed';
+  /** When the node started (`scheduler.now()`, ms). */
   startedAt: number;
+  /** When its first token arrived, if one did. */
   firstTokenAt?: number;
+  /** When it ended, if it has. */
   endedAt?: number;
 }
 
 /** The parts of a graph run's state that {@link timelineFromGraph} reads: a `done` or `failed` `GraphState` fits. */
 export interface GraphRunTimeline {
+  /** The started nodes, in start order. */
   timeline: readonly GraphTimelineEntry[];
+  /** The nodes whose ends determined when the run finished (marked on the chart). */
   criticalPath?: readonly string[];
   /** When the run ended; nodes still running then are drawn up to it, as cancelled. */
   endedAt?: number;

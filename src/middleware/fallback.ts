@@ -10,6 +10,7 @@ import { functionSchema, validateConfig } from '../core/validateConfig.js';
 export interface FallbackCandidate {
   /** Shown in {@link FallbackConfig.onFallback} and {@link FallbackConfig.onServed}. */
   name: string;
+  /** The transport this candidate sends through. */
   transport: Transport;
   /** Sent as the request's `model` to this candidate (a cheaper model, another deployment). @defaultValue the request's own */
   model?: string;
@@ -17,7 +18,9 @@ export interface FallbackCandidate {
 
 /** One switch to the next candidate, as {@link FallbackConfig.onFallback} sees it. */
 export interface FallbackSwitch {
+  /** The candidate that failed before its first token. */
   from: string;
+  /** The candidate tried next. */
   to: string;
   /** Why `from` was given up. */
   error: unknown;

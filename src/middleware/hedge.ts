@@ -24,9 +24,26 @@ export interface HedgeBudget {
  * context's deadline.
  */
 export type HedgeEvent =
-  | { type: 'started'; attempt: number; afterMs: number }
-  | { type: 'won'; attempt: number }
-  | { type: 'skipped'; reason: 'budget' | 'no-latency-data' | 'side-effects' | 'deadline' };
+  | {
+      /** A backup request was sent. */
+      type: 'started';
+      /** Which request: 1 for the first backup, … */
+      attempt: number;
+      /** How long after the original it was sent, in ms (the resolved `after`). */
+      afterMs: number;
+    }
+  | {
+      /** This attempt produced the first content token; the others were cancelled. */
+      type: 'won';
+      /** The winner: 0 the original, 1 the first backup, … */
+      attempt: number;
+    }
+  | {
+      /** A backup was due but not sent. */
+      type: 'skipped';
+      /** Why: the budget was spent, too few samples for a percentile `after`, side effects, or the deadline. */
+      reason: 'budget' | 'no-latency-data' | 'side-effects' | 'deadline';
+    };
 
 /** Options for {@link hedge}. */
 export interface HedgeConfig {

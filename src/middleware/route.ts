@@ -48,7 +48,9 @@ export interface RouteDecision {
   tier: Tier | undefined;
   /** The candidate chosen, and the model it was asked for. */
   candidate: string;
+  /** The model the candidate was asked for. */
   model: string;
+  /** Why this candidate: the only one, the fastest, exploring, probing one with too few samples, no data yet, or `not-routed` (the model named no tier). */
   reason: RouteReason;
   /**
    * Each candidate's observed time to first token at the chosen percentile (undefined: fewer than

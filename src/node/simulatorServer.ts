@@ -50,7 +50,9 @@ export interface SimulatorServer {
   readonly url: string;
   /** `http://HOST:PORT/v1`: the `baseURL` for the `openai` SDK and `sseTransport`. */
   readonly baseURL: string;
+  /** The interface it listens on (`127.0.0.1` unless configured). */
   readonly host: string;
+  /** The port it listens on (a free one when asked for port 0). */
   readonly port: number;
   /** A snapshot of the counters (the same as `GET /stats`). */
   stats(): SimulatorStats;

@@ -4,16 +4,23 @@ import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 
 /** One assembled tool call. `arguments` is the JSON text the model wrote (parse it yourself, or with zod). */
 export interface AssembledToolCall {
+  /** The call's id, as the model sent it (what a `tool` message answers with `tool_call_id`). */
   id: string;
+  /** The function to call. */
   name: string;
+  /** The arguments, as the JSON text the model wrote (parse and validate it yourself). */
   arguments: string;
 }
 
 /** Everything one choice of an answer produced, assembled. */
 export interface LlmResult {
+  /** The whole answer's text (empty if there was none). */
   text: string;
+  /** The whole refusal message, if the model refused (empty otherwise). */
   refusal: string;
+  /** The whole reasoning text the model streamed (`reasoning_content` / `reasoning`; empty if none). */
   reasoning: string;
+  /** The assembled tool calls, in the order they started (empty if none). */
   toolCalls: AssembledToolCall[];
   /** Usage of the whole request, when the server reported it. */
   usage?: LlmUsage;

@@ -33,5 +33,15 @@ export interface StepStateBase {
  * A {@link Progress}, so steps nest in `parallel()` and `graph()`.
  */
 export type StepState<O> =
-  | (StepStateBase & { status: 'waiting' | 'streaming' })
-  | (StepStateBase & { status: 'done'; value: O; endedAt: number });
+  | (StepStateBase & {
+      /** `waiting` for the first token of the current answer, then `streaming` it. */
+      status: 'waiting' | 'streaming';
+    })
+  | (StepStateBase & {
+      /** Discriminant: the step has its validated value. */
+      status: 'done';
+      /** The step's value: the answer's text, or the object its `output` schema validated. */
+      value: O;
+      /** When the step ended (`scheduler.now()`, milliseconds). */
+      endedAt: number;
+    });

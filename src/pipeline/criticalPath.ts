@@ -4,12 +4,17 @@
  * waterfall chart.
  */
 export interface TimelineEntry {
+  /** The node's name in the graph. */
   node: string;
   /** The nodes whose final values this one waited for. */
   after: readonly string[];
+  /** Where the node was when the timeline was taken (a finished run: `done` or `failed`). */
   status: 'waiting' | 'streaming' | 'done' | 'failed';
+  /** When the node started (`scheduler.now()`, ms). */
   startedAt: number;
+  /** When its first token arrived, if one did. */
   firstTokenAt?: number;
+  /** When it ended, if it has. */
   endedAt?: number;
 }
 

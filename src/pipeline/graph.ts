@@ -58,6 +58,7 @@ export interface GraphNode<I, O, V> {
 
 /** Options for {@link graph}. `O` is the record of every node's final value. */
 export interface GraphConfig<I, O> {
+  /** The nodes by name: a {@link Runnable} that takes the graph's input, or `{ after, run }` for one that waits for others' values. */
   nodes: { [K in keyof O]: GraphNode<I, O, O[K]> };
   /**
    * `'fail-fast'`: the first node error errors the run and cancels every running
@@ -84,12 +85,55 @@ export interface GraphConfig<I, O> {
 
 /** Where a graph node is: `pending` (inputs not ready), running, or ended (`done`, `failed`, `skipped`). */
 export type GraphNodeState<V> =
-  | { status: 'pending' }
-  | { status: 'waiting' | 'streaming'; startedAt: number; firstTokenAt?: number; textSoFar?: string }
-  | { status: 'done'; value: V; startedAt: number; firstTokenAt?: number; endedAt: number; textSoFar?: string }
-  | { status: 'failed'; error: unknown; startedAt: number; firstTokenAt?: number; endedAt: number; textSoFar?: string }
+  | {
+      /** Not started: waiting for the values of the nodes in its `after`. */
+      status: 'pending';
+    }
+  | {
+      /** Started: `waiting` for its first token, then `streaming`. */
+      status: 'waiting' | 'streaming';
+      /** When the node started (`scheduler.now()`, ms). */
+      startedAt: number;
+      /** When its first token arrived, if one did. */
+      firstTokenAt?: number;
+      /** The text so far of a step node (choice 0), for live display. */
+      textSoFar?: string;
+    }
+  | {
+      /** Discriminant: the node has its value. */
+      status: 'done';
+      /** The node's final value. */
+      value: V;
+      /** When the node started (`scheduler.now()`, ms). */
+      startedAt: number;
+      /** When its first token arrived, if one did. */
+      firstTokenAt?: number;
+      /** When it ended. */
+      endedAt: number;
+      /** The text so far of a step node (choice 0), for live display. */
+      textSoFar?: string;
+    }
+  | {
+      /** Discriminant: the node errored. */
+      status: 'failed';
+      /** What it errored with (an {@link RxllmError} naming the step, for a step node). */
+      error: unknown;
+      /** When the node started (`scheduler.now()`, ms). */
+      startedAt: number;
+      /** When its first token arrived, if one did. */
+      firstTokenAt?: number;
+      /** When it ended. */
+      endedAt: number;
+      /** The text so far of a step node (choice 0), for live display. */
+      textSoFar?: string;
+    }
   /** Never started because a node it waits for failed or was skipped (those are listed in `because`). */
-  | { status: 'skipped'; because: string[] };
+  | {
+      /** Discriminant: the node was skipped (`onError: 'continue'`). */
+      status: 'skipped';
+      /** The failed or skipped nodes it was waiting for. */
+      because: string[];
+    };
 
 /** The fields every {@link GraphState} has, whatever its `status`. */
 export interface GraphStateBase<O> {
@@ -97,6 +141,7 @@ export interface GraphStateBase<O> {
   nodes: { [K in keyof O]: GraphNodeState<O[K]> };
   /** The final values in so far. */
   values: Partial<O>;
+  /** When the run started (`scheduler.now()`, ms). */
   startedAt: number;
   /** When the first token of any node arrived. */
   firstTokenAt?: number;
@@ -110,14 +155,34 @@ export interface GraphStateBase<O> {
  * `criticalPath`. A {@link Progress}, so a graph nests in `parallel()` or another graph.
  */
 export type GraphState<O> =
-  | (GraphStateBase<O> & { status: 'waiting' | 'streaming' })
-  | (GraphStateBase<O> & { status: 'done'; value: O; endedAt: number; criticalPath: string[] })
   | (GraphStateBase<O> & {
-      status: 'failed';
+      /** `waiting` until any node's first token, then `streaming` until the run ends. */
+      status: 'waiting' | 'streaming';
+    })
+  | (GraphStateBase<O> & {
+      /** Discriminant: every node is done. */
+      status: 'done';
+      /** The record of every node's final value. */
+      value: O;
+      /** When the last node ended (`scheduler.now()`, ms). */
       endedAt: number;
+      /** The nodes whose ends determined when the run finished, first to last (see {@link criticalPath}). */
+      criticalPath: string[];
+    })
+  | (GraphStateBase<O> & {
+      /** Discriminant: the run ended with failed nodes (`onError: 'continue'`). */
+      status: 'failed';
+      /** When the run ended. */
+      endedAt: number;
+      /** The nodes whose ends determined when the run finished, first to last (see {@link criticalPath}). */
       criticalPath: string[];
       /** The failed nodes and their errors, in the order they failed. */
-      errors: { node: string; error: unknown }[];
+      errors: {
+        /** The failed node's name. */
+        node: string;
+        /** What it failed with. */
+        error: unknown;
+      }[];
     });
 
 /**

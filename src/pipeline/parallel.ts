@@ -35,7 +35,16 @@ export type Branches = Record<string, Runnable<unknown, unknown>>;
 export type BranchState<R> = R extends { run(input: never): Observable<infer S> } ? S : never;
 
 /** The final value of a branch. */
-export type BranchValue<R> = BranchState<R> extends infer S ? (S extends { status: 'done'; value: infer V } ? V : never) : never;
+export type BranchValue<R> = BranchState<R> extends infer S
+  ? S extends {
+      /** The branch's `done` state… */
+      status: 'done';
+      /** …carries its final value. */
+      value: infer V;
+    }
+    ? V
+    : never
+  : never;
 
 /** The record of final values of a group: `{ sentiment: 'positive', summary: '...', ... }`. */
 export type ParallelValue<B> = { [K in keyof B]: BranchValue<B[K]> };
@@ -51,6 +60,7 @@ export type ParallelInput<B> = {
 export interface ParallelStateBase<B> {
   /** The latest state of every branch. */
   branches: { [K in keyof B]: BranchState<B[K]> };
+  /** When the group started (`scheduler.now()`, ms). */
   startedAt: number;
   /** When the first token of any branch arrived. */
   firstTokenAt?: number;
@@ -61,8 +71,18 @@ export interface ParallelStateBase<B> {
  * once all are done, the record of values. A {@link Progress}, so groups nest.
  */
 export type ParallelState<B> =
-  | (ParallelStateBase<B> & { status: 'waiting' | 'streaming' })
-  | (ParallelStateBase<B> & { status: 'done'; value: ParallelValue<B>; endedAt: number });
+  | (ParallelStateBase<B> & {
+      /** `waiting` until any branch's first token, then `streaming` until every branch is done. */
+      status: 'waiting' | 'streaming';
+    })
+  | (ParallelStateBase<B> & {
+      /** Discriminant: every branch is done. */
+      status: 'done';
+      /** The record of every branch's final value. */
+      value: ParallelValue<B>;
+      /** When the last branch ended (`scheduler.now()`, ms). */
+      endedAt: number;
+    });
 
 /**
  * A group of branches run at once on the same input. See {@link parallel}.

@@ -10,7 +10,14 @@ import type { Prefetcher } from './prefetcher.js';
  */
 export type PrefetchPrediction =
   | LlmRequest
-  | { readonly name?: string; readonly request: LlmRequest; readonly context?: RequestContext };
+  | {
+      /** The prefetch's name, to `take(name, …)` it by (else it is taken by its request). */
+      readonly name?: string;
+      /** The request to send ahead of demand. */
+      readonly request: LlmRequest;
+      /** The request context it is sent with (`step`, `lane`, …). */
+      readonly context?: RequestContext;
+    };
 
 /**
  * Starts the predicted follow-ups of each value as it passes, on a

@@ -56,8 +56,11 @@ export interface StepConfig<S extends z.ZodType = z.ZodType> {
  * A Step is a {@link Runnable}, so it can be a `parallel()` branch or a `graph()` node as is.
  */
 export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
+  /** The step's name: the request context's `step` (so middleware groups metrics, routing and hedging by it) and an error's `step`. */
   readonly name: string;
+  /** Every state, `waiting` → `streaming` (on each token) → `done` with the value; cold, unsubscribe aborts the request. */
   readonly run: RunFunction<I, StepState<O>>;
+  /** Only the final value: emits once and completes, or errors (`invalid-output` after the re-asks); cold. */
   readonly value: RunFunction<I, O>;
 }
 

@@ -1,11 +1,18 @@
 import type { Rng } from './prng.js';
 
 /** Milliseconds (or a count): a fixed value, or a lognormal given its median and 95th percentile. */
-export type SimulatorDistribution = number | { median: number; p95: number };
+export type SimulatorDistribution = number | {
+  /** The median. */
+  median: number;
+  /** The 95th percentile (sets the spread). */
+  p95: number;
+};
 
 /** A heavy tail: with `probability`, a sampled time to first token is multiplied by `multiplier`. */
 export interface SimulatorTail {
+  /** The chance, 0 to 1, that a request's time to first token falls in the tail. */
   probability: number;
+  /** How many times slower a tail request's first token is. */
   multiplier: number;
 }
 

@@ -22,9 +22,30 @@ export interface FaultTrigger {
  *   client gives up.
  */
 export type SimulatorFault =
-  | ({ type: 'status'; status: number; retryAfterMs?: number; afterMs?: number; message?: string } & FaultTrigger)
-  | ({ type: 'disconnect'; afterTokens: number } & FaultTrigger)
-  | ({ type: 'stall'; afterTokens?: number } & FaultTrigger);
+  | ({
+      /** An HTTP error response. */
+      type: 'status';
+      /** Its status code (429, 500, 503, …). */
+      status: number;
+      /** Sent as `retry-after-ms` and `retry-after` headers when set. */
+      retryAfterMs?: number;
+      /** How long after the request the error is sent, in ms. @defaultValue 0 */
+      afterMs?: number;
+      /** The error body's message. @defaultValue a message for the status */
+      message?: string;
+    } & FaultTrigger)
+  | ({
+      /** The connection drops mid-answer. */
+      type: 'disconnect';
+      /** After this many tokens. */
+      afterTokens: number;
+    } & FaultTrigger)
+  | ({
+      /** Nothing more is sent; the request hangs until the client gives up. */
+      type: 'stall';
+      /** After this many tokens; absent: before the response headers. */
+      afterTokens?: number;
+    } & FaultTrigger);
 
 /** How one model (or one deployment of a model) behaves. */
 export interface SimulatorProfile {

@@ -79,7 +79,9 @@ export function toolCallEvent(fragment: ToolCallFragment): ToolCallEvent {
 
 /** Token counts for {@link usageEvent}: {@link LlmUsage} with `total_tokens` optional. */
 export interface UsageCounts {
+  /** Tokens in the prompt. */
   prompt_tokens: number;
+  /** Tokens in the answer. */
   completion_tokens: number;
   /** @defaultValue `prompt_tokens + completion_tokens` */
   total_tokens?: number;

@@ -33,6 +33,7 @@ export interface RunInVirtualTimeConfig {
 export interface Emission<T> {
   /** Frame (virtual milliseconds since subscribe). */
   at: number;
+  /** The value emitted. */
   value: T;
 }
 

@@ -10,10 +10,35 @@ import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core
  * or the given error itself).
  */
 export type ScriptStep =
-  | { at: number; text: string; choice?: number }
-  | { at: number; finish: FinishReason; choice?: number }
-  | { at: number; event: LlmEvent }
-  | { at: number; error: RxllmErrorCode | Error; details?: RxllmErrorDetails };
+  | {
+    /** Milliseconds after the request is subscribed. */
+    at: number;
+    /** A text delta. */
+    text: string;
+    /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
+    choice?: number;
+  }
+  | {
+    /** Milliseconds after the request is subscribed. */
+    at: number;
+    /** The choice is done, with this reason. */
+    finish: FinishReason;
+    /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
+    choice?: number;
+  }
+  | {
+    /** Milliseconds after the request is subscribed. */
+    at: number;
+    /** Any event, from the `…Event` factories. */
+    event: LlmEvent;
+  }
+  | {
+      /** Milliseconds after the request is subscribed. */ at: number;
+      /** The request fails: an {@link RxllmError} of this code, or this error itself. */
+      error: RxllmErrorCode | Error;
+      /** Fields of the {@link RxllmError} (`status`, `retryAfterMs`, …). */
+      details?: RxllmErrorDetails;
+    };
 
 /**
  * An answer as timed steps, in time order. The answer completes at the last
@@ -34,6 +59,7 @@ export type TokenScript = readonly ScriptStep[];
  * never ends (a stalled stream).
  */
 export interface MarbleScript {
+  /** The diagram: one frame = 1 ms from subscribe; letters stand for `values`, `|` completes, `#` fails. */
   marbles: string;
   /** The event each letter stands for. */
   values?: Readonly<Record<string, LlmEvent>>;

@@ -43,13 +43,17 @@ export type RecordedOutcome = 'open' | 'completed' | 'errored' | 'cancelled';
 export interface RecordedRequest {
   /** Order of arrival, from 0. */
   readonly index: number;
+  /** The request as received (validated). */
   readonly request: LlmRequest;
   /** The context the request came with (what the middleware above passed down), or undefined. */
   readonly context: RequestContext | undefined;
+  /** Its `model`: which script answered it. */
   readonly model: string;
+  /** When it was subscribed (a frame in virtual time; ms in real time). */
   readonly subscribedAt: number;
   /** When it completed, errored or was unsubscribed; undefined while open. */
   readonly endedAt: number | undefined;
+  /** How it ended: `completed`, `errored` or `cancelled` (unsubscribed first), or `open` while it runs. */
   readonly outcome: RecordedOutcome;
   /** The error it failed with, when `outcome` is `errored`. */
   readonly error: unknown;
@@ -62,7 +66,9 @@ export interface RecordedRequest {
  * `unsubscribedFrame` is `Infinity` while the request is open.
  */
 export interface SubscriptionFrames {
+  /** When the subscription started (a frame). */
   subscribedFrame: number;
+  /** When it ended (a frame), or `Infinity` while open. */
   unsubscribedFrame: number;
 }
 

@@ -4,7 +4,9 @@ import { PartialText } from '../internal/PartialText.js';
 
 /** What the decoder knows about the HTTP response, for the errors it raises. */
 export interface ResponseContext {
+  /** The response's HTTP status (200 for a stream that failed inside its body). */
   status?: number;
+  /** The provider's request id (`x-request-id`), for support tickets. */
   requestId?: string;
 }
 

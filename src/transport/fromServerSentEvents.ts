@@ -44,7 +44,9 @@ export interface FromServerSentEventsConfig<T> {
  * ```
  */
 export interface ServerSentErrorPayload {
+  /** The error's code on the server: the client raises `stream-error` with it in `providerCode`. */
   code: RxllmErrorCode;
+  /** The error's message, as the server wrote it. */
   message: string;
   /** The upstream HTTP status, when the error came from one. */
   status?: number;
