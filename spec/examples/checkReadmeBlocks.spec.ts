@@ -79,6 +79,15 @@ describe('scripts/check-readme-blocks.mjs', () => {
     expect(lines.at(-1)).toBe('5 TypeScript blocks: 3 checked (1 failed), 2 fragments');
   }, 120_000);
 
+  it('reads README.md and every .md under docs/, the guides in docs/guides/ included, and never TypeDoc output in docs/api/', async () => {
+    const { code, stdout } = await check('--list');
+    expect(code).toBe(0);
+    const files = new Set(stdout.trim().split('\n').map((line) => line.split(':')[0]));
+    expect(files).toContain('README.md');
+    expect(files).toContain('docs/guides/pipelines.md');
+    expect([...files].filter((file) => file.startsWith('docs/api/'))).toEqual([]);
+  }, 120_000);
+
   it("passes on this repository's README.md and docs/", async () => {
     const { code, stdout, stderr } = await check();
     if (code !== 0) throw new Error(`npm run check:docs failed:\n${stdout}${stderr}`);
