@@ -71,6 +71,18 @@ function blocksOf(file) {
 const blocks = markdownFiles.flatMap(blocksOf);
 const rel = (file) => relative(root, file);
 
+// Relative links to files that do not exist are reported on stderr, never failed on: a page written on another
+// branch (linked ahead of its merge) must not break the check.
+const missingLinks = new Set();
+for (const file of markdownFiles) {
+  const prose = readFileSync(file, 'utf8').replace(/^(\s*)(`{3,}|~{3,})[\s\S]*?^\1\2\s*$/gm, '');
+  for (const [, target] of prose.matchAll(/\]\(([^)\s#]+)(?:#[^)\s]*)?\)/g)) {
+    if (/^[a-z][a-z+.-]*:/i.test(target)) continue;
+    if (!existsSync(resolve(dirname(file), target))) missingLinks.add(`note: ${rel(file)} links to ${target}, which does not exist (yet)`);
+  }
+}
+for (const note of missingLinks) console.error(note);
+
 if (listOnly) {
   for (const block of blocks) console.log(`${rel(block.file)}:${block.line - 1}  ${block.kind}`);
   process.exit(0);
