@@ -82,7 +82,7 @@ describe('scripts/check-readme-blocks.mjs', () => {
   it('reads README.md and every .md under docs/, the guides in docs/guides/ included, and never TypeDoc output in docs/api/', async () => {
     const { code, stdout } = await check('--list');
     expect(code).toBe(0);
-    const files = new Set(stdout.trim().split('\n').map((line) => line.split(':')[0]));
+    const files = new Set(stdout.trim().split('\n').map((line) => line.split(':')[0] ?? ''));
     expect(files).toContain('README.md');
     expect(files).toContain('docs/guides/pipelines.md');
     expect([...files].filter((file) => file.startsWith('docs/api/'))).toEqual([]);

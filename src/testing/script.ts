@@ -11,29 +11,30 @@ import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../core
  */
 export type ScriptStep =
   | {
-    /** Milliseconds after the request is subscribed. */
-    at: number;
-    /** A text delta. */
-    text: string;
-    /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
-    choice?: number;
-  }
+      /** Milliseconds after the request is subscribed. */
+      at: number;
+      /** A text delta. */
+      text: string;
+      /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
+      choice?: number;
+    }
   | {
-    /** Milliseconds after the request is subscribed. */
-    at: number;
-    /** The choice is done, with this reason. */
-    finish: FinishReason;
-    /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
-    choice?: number;
-  }
+      /** Milliseconds after the request is subscribed. */
+      at: number;
+      /** The choice is done, with this reason. */
+      finish: FinishReason;
+      /** The choice it belongs to (for `n > 1`). @defaultValue 0 */
+      choice?: number;
+    }
   | {
-    /** Milliseconds after the request is subscribed. */
-    at: number;
-    /** Any event, from the `…Event` factories. */
-    event: LlmEvent;
-  }
+      /** Milliseconds after the request is subscribed. */
+      at: number;
+      /** Any event, from the `…Event` factories. */
+      event: LlmEvent;
+    }
   | {
-      /** Milliseconds after the request is subscribed. */ at: number;
+      /** Milliseconds after the request is subscribed. */
+      at: number;
       /** The request fails: an {@link RxllmError} of this code, or this error itself. */
       error: RxllmErrorCode | Error;
       /** Fields of the {@link RxllmError} (`status`, `retryAfterMs`, …). */
