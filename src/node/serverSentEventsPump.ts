@@ -1,6 +1,7 @@
 // The part of toServerSentEvents and toServerSentEventsResponse that does not care where the bytes
 // go: the wire format, keep-alive comments, event ids, and what to do while the client is slow.
-import { asyncScheduler, map, type Observable, type SchedulerLike, startWith, Subject, Subscription, switchMap, timer } from 'rxjs';
+import { asyncScheduler, catchError, defer, endWith, map, type Observable, of, type SchedulerLike, startWith, Subject, Subscription, switchMap, tap, timer } from 'rxjs';
+import type { ResumeEvent } from '../cache/ResumeStore.js';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import type { ServerSentErrorPayload } from '../transport/fromServerSentEvents.js';
 
@@ -105,9 +106,44 @@ interface Queued {
  * (with an `id`), then `event: done` on completion or `event: error` on error, then the end.
  */
 export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, config: ToServerSentEventsConfig<T>): Pump {
+  return pumpEvents(encodeServerSentEvents(source, config), sink, config);
+}
+
+/**
+ * The events of `source` as they go on the wire: one per value, ids 1, 2, 3, …, then a final
+ * `done` event on completion or an `error` event (the {@link ServerSentErrorPayload}) on error.
+ * Never errors: it completes after the final event. Cold: one run of `source` per subscription.
+ */
+export function encodeServerSentEvents<T>(source: Observable<T>, config: ToServerSentEventsConfig<T>): Observable<ResumeEvent> {
   const encode = config.encode ?? ((value: T) => JSON.stringify(value) ?? 'null');
   const eventName = config.event;
   const errorPayload = config.errorPayload ?? defaultErrorPayload;
+  return defer(() => {
+    let nextId = 1;
+    return source.pipe(
+      // Encoding inside `map`, so a throwing encoder or event name errors the stream like any other error.
+      map((value): ResumeEvent => wireEvent(nextId, valueEvent(eventName, value), encode(value))),
+      tap(() => nextId++),
+      endWith(undefined),
+      map((event) => event ?? wireEvent(nextId++, 'done', '{}')),
+      catchError((error: unknown) => of(wireEvent(nextId++, 'error', JSON.stringify(safePayload(errorPayload, error))))),
+    );
+  });
+}
+
+/** An event on the wire: a {@link ResumeEvent}, or an `error` event without an id. */
+export type WireEvent = Omit<ResumeEvent, 'id'> & { readonly id?: number };
+
+/** The `error` event for a failure outside the source (a resume store's): no id, so a client keeps its last one. */
+export function errorEvent(config: ToServerSentEventsConfig<never>, error: unknown): WireEvent {
+  return { event: 'error', data: JSON.stringify(safePayload(config.errorPayload ?? defaultErrorPayload, error)) };
+}
+
+/**
+ * Writes `events` to `sink` as frames (with keep-alive comments and the slow-client policy), and
+ * ends the body after the final event (`done` or `error`) or when `events` completes or errors.
+ */
+export function pumpEvents(events: Observable<WireEvent>, sink: FrameSink, config: ToServerSentEventsConfig<never>): Pump {
   const whenSlow = config.whenSlow ?? 'buffer';
   const maxBufferedBytes = config.maxBufferedBytes ?? 1024 * 1024;
   const keepAliveMs = config.keepAliveMs ?? 15_000;
@@ -118,7 +154,6 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   let queuedBytes = 0;
   let full = false;
   let ending = false;
-  let nextId = 1;
   const wrote = new Subject<void>();
 
   const flush = () => {
@@ -135,7 +170,7 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   };
 
   const push = (text: string, value: boolean) => {
-    if (subscription.closed) return;
+    if (subscription.closed || ending) return;
     const bytes = utf8.encode(text);
     const last = queue.at(-1);
     if (full && value && whenSlow === 'latest' && last?.value) {
@@ -155,8 +190,10 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   };
 
   const end = (text: string) => {
+    if (subscription.closed || ending) return;
+    if (text) push(text, false);
     ending = true;
-    push(text, false);
+    flush();
   };
 
   if (config.retryMs !== undefined) push(`retry: ${config.retryMs}\n\n`, false);
@@ -174,14 +211,11 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
     );
   }
   subscription.add(
-    source
-      // Encoding inside `map`, so a throwing encoder or event name errors the stream like any other error.
-      .pipe(map((value) => frame(nextId++, valueEvent(eventName, value), encode(value))))
-      .subscribe({
-        next: (valueFrame) => push(valueFrame, true),
-        error: (error: unknown) => end(frame(nextId++, 'error', JSON.stringify(safePayload(errorPayload, error)))),
-        complete: () => end(frame(nextId++, 'done', '{}')),
-      }),
+    events.subscribe({
+      next: (event) => (event.event === 'done' || event.event === 'error' ? end(frame(event)) : push(frame(event), true)),
+      error: (error: unknown) => end(frame(errorEvent(config, error))),
+      complete: () => end(''),
+    }),
   );
 
   return {
@@ -204,13 +238,18 @@ function valueEvent<T>(eventName: ((value: T) => string | undefined) | undefined
   return name;
 }
 
-/** One event, as the SSE wire format wants it: `id`, optional `event`, a `data:` line per line, a blank line. */
-function frame(id: number, event: string | undefined, data: string): string {
+/** Checks an event name and builds the event (ids are checked by whoever numbers them). */
+function wireEvent(id: number, event: string | undefined, data: string): ResumeEvent {
   if (event !== undefined && (/[\r\n]/.test(event) || event === '')) {
     throw new RxllmError('invalid-config', `toServerSentEvents: an event name must be a non-empty single line, got ${JSON.stringify(event)}.`);
   }
+  return event === undefined ? { id, data } : { id, event, data };
+}
+
+/** One event, as the SSE wire format wants it: `id` (when it has one), optional `event`, a `data:` line per line, a blank line. */
+function frame({ id, event, data }: WireEvent): string {
   const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`);
-  return `id: ${id}\n${event === undefined ? '' : `event: ${event}\n`}${lines.join('')}\n`;
+  return `${id === undefined ? '' : `id: ${id}\n`}${event === undefined ? '' : `event: ${event}\n`}${lines.join('')}\n`;
 }
 
 function safePayload(errorPayload: (error: unknown) => ServerSentErrorPayload, error: unknown): ServerSentErrorPayload {
