@@ -26,7 +26,7 @@ export { stepOf, timeLeft, withDeadline, type RequestContext, type Served } from
 
 /* Transports */
 export { sseTransport, type SseTransportConfig } from './transport/sse.js';
-export { fromEventStream, type EventSourceMessage } from './transport/fromEventStream.js';
+export { fromEventStream, type EventSourceMessage, type FromEventStreamOptions } from './transport/fromEventStream.js';
 export { decodeChatStream } from './transport/decodeChatStream.js';
 export type { ResponseContext } from './transport/ChatCompletionDecoder.js';
 export { eventsFromResponse } from './transport/eventsFromResponse.js';

@@ -1,7 +1,7 @@
 // The part of toServerSentEvents and toServerSentEventsResponse that does not care where the bytes
 // go: the wire format, keep-alive comments, event ids, and what to do while the client is slow.
 import { asyncScheduler, catchError, defer, endWith, map, type Observable, of, type SchedulerLike, startWith, Subject, Subscription, switchMap, tap, timer } from 'rxjs';
-import type { ResumeEvent } from '../cache/ResumeStore.js';
+import type { ResumeEvent, ResumeStore } from '../cache/ResumeStore.js';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import type { ServerSentErrorPayload } from '../transport/fromServerSentEvents.js';
 
@@ -43,7 +43,33 @@ export interface ToServerSentEventsConfig<T> {
   errorPayload?: (error: unknown) => ServerSentErrorPayload;
   /** Extra response headers. */
   headers?: Record<string, string>;
+  /**
+   * Makes the stream resumable (`toServerSentEvents` only): every event is kept in `store` under
+   * `streamId`, and a request that comes back with `Last-Event-ID`, to this instance or another one
+   * sharing the store, gets exactly the events after that id, then the live rest. See
+   * {@link ServerSentEventsResume} and `toServerSentEvents` for who runs the source.
+   */
+  resume?: ServerSentEventsResume;
 }
+
+/** The `resume` option of {@link toServerSentEvents}. */
+export interface ServerSentEventsResume {
+  /** Where the stream's events are kept: `memoryResumeStore()` for one instance, `redisResumeStore()` (rxllm/redis) for many. */
+  store: ResumeStore;
+  /**
+   * The stream's id, chosen by the app and the same on every instance for the same answer: a
+   * chat message's id, say (`/answers/:messageId`). A request with a new id runs the source; a
+   * request for an id the store holds reads it.
+   */
+  streamId: string;
+  /**
+   * Where to resume from, when the app reads it itself. By default the request's `Last-Event-ID`
+   * header, else its `lastEventId` query parameter (for clients that cannot set headers), else none.
+   * `null`: none, whatever the request says.
+   */
+  lastEventId?: string | null;
+}
+
 
 /** Where the frames go: a Node response or a web stream. */
 export interface FrameSink {
@@ -92,6 +118,20 @@ export function validateServerSentEventsConfig(config: ToServerSentEventsConfig<
   }
   for (const name of ['encode', 'event', 'errorPayload'] as const) {
     if (config[name] !== undefined && typeof config[name] !== 'function') throw fail(`${name} must be a function.`);
+  }
+  const { resume } = config;
+  if (resume !== undefined) {
+    if (typeof resume !== 'object' || resume === null) throw fail('resume must be an object { store, streamId }.');
+    const store = resume.store as Partial<ResumeStore> | undefined;
+    if (typeof store !== 'object' || store === null || !(['claim', 'append', 'read'] as const).every((method) => typeof store[method] === 'function')) {
+      throw fail('resume.store must be a resume store (memoryResumeStore() from rxllm/node, redisResumeStore() from rxllm/redis): an object with claim(), append() and read().');
+    }
+    if (typeof resume.streamId !== 'string' || resume.streamId === '' || resume.streamId.length > 512) {
+      throw fail(`resume.streamId must be a non-empty string of at most 512 characters (the app's id of this answer, e.g. a chat message id), got ${typeof resume.streamId === 'string' ? JSON.stringify(resume.streamId.slice(0, 40)) : typeof resume.streamId}.`);
+    }
+    if (resume.lastEventId !== undefined && resume.lastEventId !== null && typeof resume.lastEventId !== 'string') {
+      throw fail('resume.lastEventId must be a string, null or left out.');
+    }
   }
 }
 

@@ -1,9 +1,17 @@
-import type { ServerResponse } from 'node:http';
-import type { Observable, Subscription } from 'rxjs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Observable, Subscription } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
-import { eventStreamHeaders, pumpServerSentEvents, validateServerSentEventsConfig, type ToServerSentEventsConfig } from './serverSentEventsPump.js';
+import { resumableEvents } from './resumableEvents.js';
+import {
+  encodeServerSentEvents,
+  eventStreamHeaders,
+  pumpEvents,
+  type ServerSentEventsResume,
+  validateServerSentEventsConfig,
+  type ToServerSentEventsConfig,
+} from './serverSentEventsPump.js';
 
-export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
+export type { ServerSentEventsResume, ToServerSentEventsConfig } from './serverSentEventsPump.js';
 
 /**
  * Streams an Observable to a Node HTTP response as Server-Sent Events (`text/event-stream`):
@@ -59,11 +67,15 @@ export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse
   // Tokens are small writes: send each at once rather than let Nagle's algorithm hold them back.
   res.socket?.setNoDelay(true);
 
-  const pump = pumpServerSentEvents(source, {
+  // With resume, the source's run outlives this client (see resumableEvents); the returned
+  // subscription stops both.
+  const run = new Subscription();
+  const events = config.resume ? resumableEvents(source, config, config.resume, lastEventIdOf(res, config.resume), run) : encodeServerSentEvents(source, config);
+  const pump = pumpEvents(events, {
     write: (frame) => res.write(frame),
     end: () => res.end(),
     abort: () => res.destroy(),
-  }, config);
+  }, config as ToServerSentEventsConfig<never>);
   const onDrain = () => pump.drain();
   // 'close' comes when the client goes away (and after a normal end, when there is nothing left to stop).
   const onClose = () => pump.close();
@@ -75,5 +87,20 @@ export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse
     res.off('drain', onDrain);
     if (!res.writableEnded && !res.destroyed) res.end();
   });
-  return pump.subscription;
+  if (!config.resume) return pump.subscription;
+  const both = new Subscription();
+  both.add(pump.subscription);
+  both.add(run);
+  return both;
+}
+
+/** `resume.lastEventId`, else the `Last-Event-ID` header, else the `lastEventId` query parameter. */
+function lastEventIdOf(res: ServerResponse, resume: ServerSentEventsResume): string | undefined {
+  if (resume.lastEventId !== undefined) return resume.lastEventId ?? undefined;
+  const req = res.req as IncomingMessage | undefined;
+  const header = req?.headers['last-event-id'];
+  if (typeof header === 'string') return header.trim();
+  const url = req?.url;
+  if (url === undefined || !url.includes('lastEventId=')) return undefined;
+  return new URL(url, 'http://localhost').searchParams.get('lastEventId') ?? undefined;
 }
