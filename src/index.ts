@@ -30,7 +30,7 @@ export { fromEventStream, type EventSourceMessage, type FromEventStreamOptions }
 export { decodeChatStream } from './transport/decodeChatStream.js';
 export type { ResponseContext } from './transport/ChatCompletionDecoder.js';
 export { eventsFromResponse } from './transport/eventsFromResponse.js';
-export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
+export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload, type ServerSentEventsReconnect } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
 
 /* Operators over events */
