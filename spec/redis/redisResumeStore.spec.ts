@@ -120,6 +120,8 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
     expect(replay).toEqual(whole.slice(19));
     const fromStart = parseFrames((await getText(`${b.url}/answers/${streamId}?lastEventId=0`)).body);
     expect(fromStart).toEqual(whole);
+    // A client that saw `done` and reconnects anyway (an EventSource left open) gets an empty stream at once, not a wait.
+    expect(parseFrames((await getText(`${b.url}/answers/${streamId}`, { 'last-event-id': '25' })).body)).toEqual([]);
     expect(duplicate).not.toHaveBeenCalled();
     expect([a.runs, b.runs]).toEqual([1, 0]);
   });

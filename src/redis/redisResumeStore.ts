@@ -178,7 +178,14 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
         /** Emits `entries`; true once the final event went out. */
         const emit = (entries: unknown): boolean => {
           for (const event of decodeEntries(entries, keys.events)) {
-            if (event.id <= last) continue;
+            if (event.id <= last) {
+              // The client saw the final event already (it reconnected after `done`): nothing more will come.
+              if (isFinalResumeEvent(event)) {
+                subscriber.complete();
+                return true;
+              }
+              continue;
+            }
             last = event.id;
             subscriber.next(event);
             if (isFinalResumeEvent(event)) {
@@ -191,7 +198,8 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
         const exists = () => run(`read of ${keys.events}`, () => redis.exists(keys.claim, keys.events));
         const follow = async (): Promise<void> => {
           if ((await exists()) === 0) throw notHeld(streamId);
-          const replay = await run(`read of ${keys.events}`, () => redis.xrange(keys.events, `0-${afterId + 1}`, '+'));
+          // From the event the client saw last (when it has one), so a reconnect after the final event ends at once.
+          const replay = await run(`read of ${keys.events}`, () => redis.xrange(keys.events, `0-${Math.max(afterId, 1)}`, '+'));
           if (subscriber.closed || emit(replay)) return;
           // Live: block on a connection of our own, never on the app's client.
           follower = redis.duplicate({ maxRetriesPerRequest: 1 });
