@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Observable, Subscription } from 'rxjs';
+import type { ResumeStore } from '../cache/ResumeStore.js'; // for {@link} in the docs
 import { RxllmError } from '../core/errors.js';
 import { resumableEvents } from './resumableEvents.js';
 import {
@@ -39,14 +40,42 @@ export type { ServerSentEventsResume, ToServerSentEventsConfig } from './serverS
  *   arriving meanwhile are queued (`whenSlow: 'buffer'`, bounded by `maxBufferedBytes`, past which
  *   the connection is dropped and the source unsubscribed) or replaced by the newest
  *   (`whenSlow: 'latest'`).
- * - When the client disconnects, the source is unsubscribed: every request under it is aborted.
+ * - When the client disconnects, the source is unsubscribed: every request under it is aborted
+ *   (except with `resume`, below).
+ *
+ * **Resumable streams** (`resume: { store, streamId }`): every event is also kept in a
+ * {@link ResumeStore} under the app's stream id (`memoryResumeStore()` for one instance,
+ * `redisResumeStore()` from `rxllm/redis` for many), so a client whose connection drops can come
+ * back, to this instance or any other sharing the store, and miss nothing:
+ *
+ * ```text
+ * instance A, GET /answers/42:            id:1 id:2 id:3 ✂ (connection dropped; A's source runs on, appending)
+ * instance B, GET /answers/42
+ *   Last-Event-ID: 3:                                      id:4 id:5 … id:9 done  (from the store, then live)
+ * ```
+ *
+ * - Who runs the source: the first request for a stream id claims it (atomically, across every
+ *   instance) and runs `source`, appending each event to the store. That run continues to its end
+ *   when its client leaves, so a reconnect can follow it; only the returned subscription stops it
+ *   (the stored stream then ends with an `error` event). A request with `Last-Event-ID` (header,
+ *   or `?lastEventId=` for clients that cannot set headers, or `resume.lastEventId`) never runs
+ *   `source`: it reads the events after that id from the store, then the live rest, and ends after
+ *   the `done` or `error` event: no repeat, no gap. A request without one for a stream id that is
+ *   claimed already (a second tab, an `EventSource` that saw no id yet) reads from the start.
+ * - The store failing never fails the answer: a failed claim streams without resume (the redis
+ *   store logs once per outage and counts it); a failed append stops the appends (a reconnect then
+ *   ends with an `error` event rather than a gap); a reconnect for a stream the store does not hold
+ *   (expired, unknown) or a malformed `Last-Event-ID` gets one `error` event without an id
+ *   (`incomplete-stream`, `bad-request`).
+ * - A browser `EventSource` reconnects by itself (after the `retry:` wait; set `retryMs`) and sends
+ *   `Last-Event-ID`; close it on `done`. `fromServerSentEvents` reconnects and resumes the same way.
  *
  * Subscribes to `source` at once (a hot sink for a cold source: one subscription per call).
  * Returns that subscription: unsubscribing it stops the source and ends the response without a
  * `done` event, so the client sees an incomplete stream.
  *
- * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options, or when the response's headers
- * were already sent.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options (a `resume` without a store, or
+ * with an empty `streamId`), or when the response's headers were already sent.
  *
  * @example
  * ```ts
@@ -55,6 +84,10 @@ export type { ServerSentEventsResume, ToServerSentEventsConfig } from './serverS
  * createServer((req, res) => {
  *   toServerSentEvents(analysis.run(textOf(req)), res, { whenSlow: 'latest' });
  * }).listen(3000);
+ *
+ * // Resumable, on every instance: GET /answers/:id, the first request runs the model
+ * const store = redisResumeStore({ redis, prefix: 'myapp:resume:' }); // from rxllm/redis
+ * toServerSentEvents(answer$(id), res, { resume: { store, streamId: id }, retryMs: 1000 });
  * ```
  */
 export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse, config: ToServerSentEventsConfig<T> = {}): Subscription {
