@@ -1,5 +1,4 @@
 import type { Observable } from 'rxjs';
-import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 
 /**
  * One Server-Sent Event of a resumable stream, as `toServerSentEvents` writes it and a
@@ -38,7 +37,7 @@ export function isFinalResumeEvent(event: ResumeEvent): boolean {
  *   stream. A stream lives a bounded time after its last append (the store's `ttl`).
  * - `read(streamId, afterId)` is cold: it emits every stored event whose id is greater than
  *   `afterId`, in order, then each event appended later, as it comes; it completes after the event
- *   that ends the stream (`done` or `error`). It errors with an {@link RxllmError}
+ *   that ends the stream (`done` or `error`). It errors with an {@link rxllm!RxllmError | RxllmError}
  *   (`incomplete-stream`) for a stream the store does not hold (never claimed, or expired).
  *   Unsubscribing stops it and frees what it holds (a connection, a timer).
  *

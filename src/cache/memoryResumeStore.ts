@@ -47,7 +47,7 @@ interface Stream {
  *   nobody reads, so the store never keeps a process alive), and the oldest streams go past
  *   `maxStreams`. Each held stream keeps all its events (one answer's worth).
  *
- * @throws {@link RxllmError} `invalid-config` for a `ttl` or `maxStreams` that is not a positive
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for a `ttl` or `maxStreams` that is not a positive
  * integer, or a scheduler without `now()` and `schedule()`.
  *
  * @example
