@@ -4,7 +4,7 @@
  * with no repeat and no gap, and the source runs once. The Redis store gets the same treatment in
  * spec/redis/redisResumeStore.spec.ts.
  */
-import { lastValueFrom, map, NEVER, of, toArray } from 'rxjs';
+import { defer, lastValueFrom, map, NEVER, of, toArray } from 'rxjs';
 import { memoryResumeStore } from '../../src/cache/memoryResumeStore';
 import type { ResumeStore } from '../../src/cache/ResumeStore';
 import { RxllmError } from '../../src/core/errors';
@@ -117,6 +117,21 @@ describe('toServerSentEvents({ resume }): the returned subscription, options, an
     await sleep(10);
     const events = await lastValueFrom(store.read('stopped', 0).pipe(toArray()));
     expect(events).toEqual([{ id: 1, event: 'error', data: expect.stringContaining('incomplete-stream') as string }]);
+    await server.close();
+  });
+
+  it('stopped before the claim came back: the source is never subscribed, and the claimed stream ends at once', async () => {
+    const store = memoryResumeStore();
+    let subscribed = 0;
+    const source = defer(() => {
+      subscribed++;
+      return NEVER;
+    });
+    const server = await startLocalServer((_request, res) => toServerSentEvents(source, res, { resume: { store, streamId: 'early' } }).unsubscribe());
+    await getText(server.baseURL.replace(/\/v1$/, ''));
+    await sleep(10);
+    expect(subscribed).toBe(0);
+    expect(await lastValueFrom(store.read('early', 0).pipe(toArray()))).toEqual([{ id: 1, event: 'error', data: expect.stringContaining('stopped on the server') as string }]);
     await server.close();
   });
 

@@ -54,6 +54,13 @@ export function resumableEvents<T>(
   void claimed.then((owner) => {
     if (owner === false) return;
     const appender = owner === true ? batchAppender(store, streamId) : undefined;
+    const stopped = () => errorEvent(config as ToServerSentEventsConfig<never>, new RxllmError('incomplete-stream', 'The stream was stopped on the server before its end.'));
+    if (run.closed) {
+      // Stopped while the claim was on its way: send nothing upstream, and end the claimed stream at once.
+      appender?.push({ id: 1, ...stopped() });
+      toClient.complete();
+      return;
+    }
     let last: ResumeEvent | undefined;
     run.add(
       encodeServerSentEvents(source, config)
@@ -61,9 +68,7 @@ export function resumableEvents<T>(
           finalize(() => {
             // Stopped by the app before its end: end the stored stream too, so readers are not left waiting.
             if (last === undefined || !isFinalResumeEvent(last)) {
-              appender?.push(
-                { id: (last?.id ?? 0) + 1, ...errorEvent(config as ToServerSentEventsConfig<never>, new RxllmError('incomplete-stream', 'The stream was stopped on the server before its end.')) },
-              );
+              appender?.push({ id: (last?.id ?? 0) + 1, ...stopped() });
             }
           }),
         )
