@@ -26,11 +26,11 @@ export { stepOf, timeLeft, withDeadline, type RequestContext, type Served } from
 
 /* Transports */
 export { sseTransport, type SseTransportConfig } from './transport/sse.js';
-export { fromEventStream, type EventSourceMessage } from './transport/fromEventStream.js';
+export { fromEventStream, type EventSourceMessage, type FromEventStreamOptions } from './transport/fromEventStream.js';
 export { decodeChatStream } from './transport/decodeChatStream.js';
 export type { ResponseContext } from './transport/ChatCompletionDecoder.js';
 export { eventsFromResponse } from './transport/eventsFromResponse.js';
-export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload } from './transport/fromServerSentEvents.js';
+export { fromServerSentEvents, type FromServerSentEventsConfig, type ServerSentErrorPayload, type ServerSentEventsReconnect } from './transport/fromServerSentEvents.js';
 export { embeddingsClient, type EmbeddingsClient, type EmbeddingsClientConfig } from './transport/embeddings.js';
 
 /* Operators over events */

@@ -179,9 +179,10 @@ describe('toServerSentEvents', () => {
             },
           ),
       );
+      // Ids stay consecutive (the value that failed to encode takes none), so a resumed stream has no gap.
       expect(frames((await get()).body)).toEqual([
         { id: '1', data: '1' },
-        { id: '3', event: 'error', data: '{"code":"invalid-output","message":"cannot encode 2"}' },
+        { id: '2', event: 'error', data: '{"code":"invalid-output","message":"cannot encode 2"}' },
       ]);
       expect(unsubscribed).toBe(true);
 

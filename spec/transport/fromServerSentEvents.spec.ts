@@ -199,4 +199,91 @@ describe('fromServerSentEvents', () => {
   it('rejects a missing fetch with invalid-config', () => {
     expect(() => fromServerSentEvents(url, { fetch: 'nope' as never })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
   });
+
+  describe('reconnects a dropped stream with Last-Event-ID', () => {
+    /** A server that numbers its events 1..total and cuts the connection of each response after `perConnection` of them. */
+    function numbered(total: number, perConnection: number, first = ''): void {
+      server.handle((request, res) => {
+        startEventStream(res);
+        const after = Number(request.headers['last-event-id'] ?? 0);
+        const last = Math.min(total, after + perConnection);
+        let body = first;
+        for (let id = after + 1; id <= last; id++) body += `id: ${id}\ndata: ${id}\n\n`;
+        if (last === total) res.end(`${body}id: ${total + 1}\nevent: done\ndata: {}\n\n`);
+        else res.write(body, () => setTimeout(() => res.socket?.destroy(), 5));
+      });
+    }
+
+    it('resumes after each drop: every event once, in order, with the last id received in the header', async () => {
+      numbered(9, 4);
+      const before = server.requests.length;
+      expect(await outcome(fromServerSentEvents<number>(url, { reconnect: { delayMs: 5 } }))).toEqual({ values: [1, 2, 3, 4, 5, 6, 7, 8, 9], completed: true });
+      const sent = server.requests.slice(before).map((request) => request.headers['last-event-id']);
+      expect(sent).toEqual([undefined, '4', '8']);
+    });
+
+    it('honours the server’s retry: (here shorter than delayMs), capped by maxDelayMs', async () => {
+      numbered(4, 2, 'retry: 30\n\n');
+      const started = Date.now();
+      expect((await outcome(fromServerSentEvents<number>(url, { reconnect: { delayMs: 60_000 } }))).values).toEqual([1, 2, 3, 4]);
+      expect(Date.now() - started).toBeLessThan(5_000);
+
+      numbered(4, 2, 'retry: 60000\n\n');
+      const capped = Date.now();
+      expect((await outcome(fromServerSentEvents<number>(url, { reconnect: { maxDelayMs: 20 } }))).values).toEqual([1, 2, 3, 4]);
+      expect(Date.now() - capped).toBeLessThan(5_000);
+    });
+
+    it('gives up after `attempts` reconnects in a row without an event; an event in between starts the count again', async () => {
+      numbered(9, 1); // one event per connection: progress every time, so 9 reconnects with attempts: 1 still finish
+      expect((await outcome(fromServerSentEvents<number>(url, { reconnect: { attempts: 1, delayMs: 1 } }))).values).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+
+      server.handle((request, res) => {
+        startEventStream(res);
+        // The first response delivers one event; every reconnect is cut before any.
+        const body = request.headers['last-event-id'] === undefined ? 'id: 1\ndata: 1\n\n' : ': hi\n\n';
+        res.write(body, () => setTimeout(() => res.socket?.destroy(), 5));
+      });
+      const before = server.requests.length;
+      const { values, error } = await outcome(fromServerSentEvents<number>(url, { reconnect: { attempts: 2, delayMs: 1 } }));
+      expect(values).toEqual([1]);
+      expect(error).toMatchObject({ code: 'connection-lost', tokensEmitted: true });
+      expect(server.requests.length - before).toBe(3); // the request, then 2 reconnects
+    });
+
+    it('a server that answers the reconnect from the start (it does not resume) ends with incomplete-stream, never a repeat', async () => {
+      server.handle((_request, res) => {
+        startEventStream(res);
+        res.write('id: 1\ndata: 1\n\nid: 2\ndata: 2\n\n', () => setTimeout(() => res.socket?.destroy(), 5));
+      });
+      const { values, error } = await outcome(fromServerSentEvents<number>(url, { reconnect: { delayMs: 1 } }));
+      expect(values).toEqual([1, 2]);
+      expect(error).toMatchObject({ code: 'incomplete-stream', tokensEmitted: true });
+      expect(error!.message).toContain('does not resume');
+    });
+
+    it('with reconnect: false a drop is an error at once; options are checked', async () => {
+      numbered(4, 2);
+      const before = server.requests.length;
+      const { values, error } = await outcome(fromServerSentEvents<number>(url, { reconnect: false }));
+      expect(values).toEqual([1, 2]);
+      expect(error).toMatchObject({ code: 'connection-lost' });
+      expect(server.requests.length - before).toBe(1);
+      for (const reconnect of [{ attempts: -1 }, { delayMs: Number.NaN }, { maxDelayMs: -5 }, { scheduler: {} }, 'yes']) {
+        expect(() => fromServerSentEvents(url, { reconnect: reconnect as never })).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+      }
+    });
+
+    it('unsubscribing while a reconnect waits cancels it: no request is sent', async () => {
+      numbered(4, 2);
+      const before = server.requests.length;
+      const values: number[] = [];
+      const subscription = fromServerSentEvents<number>(url, { reconnect: { delayMs: 300 } }).subscribe((value) => values.push(value));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(values).toEqual([1, 2]);
+      subscription.unsubscribe();
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(server.requests.length - before).toBe(1);
+    });
+  });
 });

@@ -4,6 +4,8 @@
  * @module rxllm/node
  */
 export { startSimulatorServer, type SimulatorServer, type SimulatorServerConfig, type SimulatorStats } from './simulatorServer.js';
-export { toServerSentEvents, type ToServerSentEventsConfig } from './toServerSentEvents.js';
+export { toServerSentEvents, type ServerSentEventsResume, type ToServerSentEventsConfig } from './toServerSentEvents.js';
+export { memoryResumeStore, type MemoryResumeStore, type MemoryResumeStoreConfig } from '../cache/memoryResumeStore.js';
+export type { ResumeEvent, ResumeStore } from '../cache/ResumeStore.js';
 export { toServerSentEventsResponse } from './toServerSentEventsResponse.js';
 export type { ServerSentErrorPayload } from '../transport/fromServerSentEvents.js';

@@ -1,6 +1,7 @@
 // The part of toServerSentEvents and toServerSentEventsResponse that does not care where the bytes
 // go: the wire format, keep-alive comments, event ids, and what to do while the client is slow.
-import { asyncScheduler, map, type Observable, type SchedulerLike, startWith, Subject, Subscription, switchMap, timer } from 'rxjs';
+import { asyncScheduler, catchError, defer, endWith, map, type Observable, of, type SchedulerLike, startWith, Subject, Subscription, switchMap, tap, timer } from 'rxjs';
+import type { ResumeEvent, ResumeStore } from '../cache/ResumeStore.js';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import type { ServerSentErrorPayload } from '../transport/fromServerSentEvents.js';
 
@@ -42,7 +43,33 @@ export interface ToServerSentEventsConfig<T> {
   errorPayload?: (error: unknown) => ServerSentErrorPayload;
   /** Extra response headers. */
   headers?: Record<string, string>;
+  /**
+   * Makes the stream resumable (`toServerSentEvents` only): every event is kept in `store` under
+   * `streamId`, and a request that comes back with `Last-Event-ID`, to this instance or another one
+   * sharing the store, gets exactly the events after that id, then the live rest. See
+   * {@link ServerSentEventsResume} and `toServerSentEvents` for who runs the source.
+   */
+  resume?: ServerSentEventsResume;
 }
+
+/** The `resume` option of {@link toServerSentEvents}. */
+export interface ServerSentEventsResume {
+  /** Where the stream's events are kept: `memoryResumeStore()` for one instance, `redisResumeStore()` (rxllm/redis) for many. */
+  store: ResumeStore;
+  /**
+   * The stream's id, chosen by the app and the same on every instance for the same answer: a
+   * chat message's id, say (`/answers/:messageId`). A request with a new id runs the source; a
+   * request for an id the store holds reads it.
+   */
+  streamId: string;
+  /**
+   * Where to resume from, when the app reads it itself. By default the request's `Last-Event-ID`
+   * header, else its `lastEventId` query parameter (for clients that cannot set headers), else none.
+   * `null`: none, whatever the request says.
+   */
+  lastEventId?: string | null;
+}
+
 
 /** Where the frames go: a Node response or a web stream. */
 export interface FrameSink {
@@ -92,6 +119,20 @@ export function validateServerSentEventsConfig(config: ToServerSentEventsConfig<
   for (const name of ['encode', 'event', 'errorPayload'] as const) {
     if (config[name] !== undefined && typeof config[name] !== 'function') throw fail(`${name} must be a function.`);
   }
+  const { resume } = config;
+  if (resume !== undefined) {
+    if (typeof resume !== 'object' || resume === null) throw fail('resume must be an object { store, streamId }.');
+    const store = resume.store as Partial<ResumeStore> | undefined;
+    if (typeof store !== 'object' || store === null || !(['claim', 'append', 'read'] as const).every((method) => typeof store[method] === 'function')) {
+      throw fail('resume.store must be a resume store (memoryResumeStore() from rxllm/node, redisResumeStore() from rxllm/redis): an object with claim(), append() and read().');
+    }
+    if (typeof resume.streamId !== 'string' || resume.streamId === '' || resume.streamId.length > 512) {
+      throw fail(`resume.streamId must be a non-empty string of at most 512 characters (the app's id of this answer, e.g. a chat message id), got ${typeof resume.streamId === 'string' ? JSON.stringify(resume.streamId.slice(0, 40)) : typeof resume.streamId}.`);
+    }
+    if (resume.lastEventId !== undefined && resume.lastEventId !== null && typeof resume.lastEventId !== 'string') {
+      throw fail('resume.lastEventId must be a string, null or left out.');
+    }
+  }
 }
 
 interface Queued {
@@ -105,9 +146,44 @@ interface Queued {
  * (with an `id`), then `event: done` on completion or `event: error` on error, then the end.
  */
 export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, config: ToServerSentEventsConfig<T>): Pump {
+  return pumpEvents(encodeServerSentEvents(source, config), sink, config);
+}
+
+/**
+ * The events of `source` as they go on the wire: one per value, ids 1, 2, 3, …, then a final
+ * `done` event on completion or an `error` event (the {@link ServerSentErrorPayload}) on error.
+ * Never errors: it completes after the final event. Cold: one run of `source` per subscription.
+ */
+export function encodeServerSentEvents<T>(source: Observable<T>, config: ToServerSentEventsConfig<T>): Observable<ResumeEvent> {
   const encode = config.encode ?? ((value: T) => JSON.stringify(value) ?? 'null');
   const eventName = config.event;
   const errorPayload = config.errorPayload ?? defaultErrorPayload;
+  return defer(() => {
+    let nextId = 1;
+    return source.pipe(
+      // Encoding inside `map`, so a throwing encoder or event name errors the stream like any other error.
+      map((value): ResumeEvent => wireEvent(nextId, valueEvent(eventName, value), encode(value))),
+      tap(() => nextId++),
+      endWith(undefined),
+      map((event) => event ?? wireEvent(nextId++, 'done', '{}')),
+      catchError((error: unknown) => of(wireEvent(nextId++, 'error', JSON.stringify(safePayload(errorPayload, error))))),
+    );
+  });
+}
+
+/** An event on the wire: a {@link ResumeEvent}, or an `error` event without an id. */
+export type WireEvent = Omit<ResumeEvent, 'id'> & { readonly id?: number };
+
+/** The `error` event for a failure outside the source (a resume store's): no id, so a client keeps its last one. */
+export function errorEvent(config: ToServerSentEventsConfig<never>, error: unknown): WireEvent {
+  return { event: 'error', data: JSON.stringify(safePayload(config.errorPayload ?? defaultErrorPayload, error)) };
+}
+
+/**
+ * Writes `events` to `sink` as frames (with keep-alive comments and the slow-client policy), and
+ * ends the body after the final event (`done` or `error`) or when `events` completes or errors.
+ */
+export function pumpEvents(events: Observable<WireEvent>, sink: FrameSink, config: ToServerSentEventsConfig<never>): Pump {
   const whenSlow = config.whenSlow ?? 'buffer';
   const maxBufferedBytes = config.maxBufferedBytes ?? 1024 * 1024;
   const keepAliveMs = config.keepAliveMs ?? 15_000;
@@ -118,7 +194,6 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   let queuedBytes = 0;
   let full = false;
   let ending = false;
-  let nextId = 1;
   const wrote = new Subject<void>();
 
   const flush = () => {
@@ -135,7 +210,7 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   };
 
   const push = (text: string, value: boolean) => {
-    if (subscription.closed) return;
+    if (subscription.closed || ending) return;
     const bytes = utf8.encode(text);
     const last = queue.at(-1);
     if (full && value && whenSlow === 'latest' && last?.value) {
@@ -155,8 +230,10 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
   };
 
   const end = (text: string) => {
+    if (subscription.closed || ending) return;
+    if (text) push(text, false);
     ending = true;
-    push(text, false);
+    flush();
   };
 
   if (config.retryMs !== undefined) push(`retry: ${config.retryMs}\n\n`, false);
@@ -174,14 +251,11 @@ export function pumpServerSentEvents<T>(source: Observable<T>, sink: FrameSink, 
     );
   }
   subscription.add(
-    source
-      // Encoding inside `map`, so a throwing encoder or event name errors the stream like any other error.
-      .pipe(map((value) => frame(nextId++, valueEvent(eventName, value), encode(value))))
-      .subscribe({
-        next: (valueFrame) => push(valueFrame, true),
-        error: (error: unknown) => end(frame(nextId++, 'error', JSON.stringify(safePayload(errorPayload, error)))),
-        complete: () => end(frame(nextId++, 'done', '{}')),
-      }),
+    events.subscribe({
+      next: (event) => (event.event === 'done' || event.event === 'error' ? end(frame(event)) : push(frame(event), true)),
+      error: (error: unknown) => end(frame(errorEvent(config, error))),
+      complete: () => end(''),
+    }),
   );
 
   return {
@@ -204,13 +278,18 @@ function valueEvent<T>(eventName: ((value: T) => string | undefined) | undefined
   return name;
 }
 
-/** One event, as the SSE wire format wants it: `id`, optional `event`, a `data:` line per line, a blank line. */
-function frame(id: number, event: string | undefined, data: string): string {
+/** Checks an event name and builds the event (ids are checked by whoever numbers them). */
+function wireEvent(id: number, event: string | undefined, data: string): ResumeEvent {
   if (event !== undefined && (/[\r\n]/.test(event) || event === '')) {
     throw new RxllmError('invalid-config', `toServerSentEvents: an event name must be a non-empty single line, got ${JSON.stringify(event)}.`);
   }
+  return event === undefined ? { id, data } : { id, event, data };
+}
+
+/** One event, as the SSE wire format wants it: `id` (when it has one), optional `event`, a `data:` line per line, a blank line. */
+function frame({ id, event, data }: WireEvent): string {
   const lines = data.split(/\r\n|\r|\n/).map((line) => `data: ${line}\n`);
-  return `id: ${id}\n${event === undefined ? '' : `event: ${event}\n`}${lines.join('')}\n`;
+  return `${id === undefined ? '' : `id: ${id}\n`}${event === undefined ? '' : `event: ${event}\n`}${lines.join('')}\n`;
 }
 
 function safePayload(errorPayload: (error: unknown) => ServerSentErrorPayload, error: unknown): ServerSentErrorPayload {

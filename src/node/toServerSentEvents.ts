@@ -1,9 +1,18 @@
-import type { ServerResponse } from 'node:http';
-import type { Observable, Subscription } from 'rxjs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Observable, Subscription } from 'rxjs';
+import type { ResumeStore } from '../cache/ResumeStore.js'; // for {@link} in the docs
 import { RxllmError } from '../core/errors.js';
-import { eventStreamHeaders, pumpServerSentEvents, validateServerSentEventsConfig, type ToServerSentEventsConfig } from './serverSentEventsPump.js';
+import { resumableEvents } from './resumableEvents.js';
+import {
+  encodeServerSentEvents,
+  eventStreamHeaders,
+  pumpEvents,
+  type ServerSentEventsResume,
+  validateServerSentEventsConfig,
+  type ToServerSentEventsConfig,
+} from './serverSentEventsPump.js';
 
-export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
+export type { ServerSentEventsResume, ToServerSentEventsConfig } from './serverSentEventsPump.js';
 
 /**
  * Streams an Observable to a Node HTTP response as Server-Sent Events (`text/event-stream`):
@@ -31,14 +40,42 @@ export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
  *   arriving meanwhile are queued (`whenSlow: 'buffer'`, bounded by `maxBufferedBytes`, past which
  *   the connection is dropped and the source unsubscribed) or replaced by the newest
  *   (`whenSlow: 'latest'`).
- * - When the client disconnects, the source is unsubscribed: every request under it is aborted.
+ * - When the client disconnects, the source is unsubscribed: every request under it is aborted
+ *   (except with `resume`, below).
+ *
+ * **Resumable streams** (`resume: { store, streamId }`): every event is also kept in a
+ * {@link ResumeStore} under the app's stream id (`memoryResumeStore()` for one instance,
+ * `redisResumeStore()` from `rxllm/redis` for many), so a client whose connection drops can come
+ * back, to this instance or any other sharing the store, and miss nothing:
+ *
+ * ```text
+ * instance A, GET /answers/42:            id:1 id:2 id:3 ✂ (connection dropped; A's source runs on, appending)
+ * instance B, GET /answers/42
+ *   Last-Event-ID: 3:                                      id:4 id:5 … id:9 done  (from the store, then live)
+ * ```
+ *
+ * - Who runs the source: the first request for a stream id claims it (atomically, across every
+ *   instance) and runs `source`, appending each event to the store. That run continues to its end
+ *   when its client leaves, so a reconnect can follow it; only the returned subscription stops it
+ *   (the stored stream then ends with an `error` event). A request with `Last-Event-ID` (header,
+ *   or `?lastEventId=` for clients that cannot set headers, or `resume.lastEventId`) never runs
+ *   `source`: it reads the events after that id from the store, then the live rest, and ends after
+ *   the `done` or `error` event: no repeat, no gap. A request without one for a stream id that is
+ *   claimed already (a second tab, an `EventSource` that saw no id yet) reads from the start.
+ * - The store failing never fails the answer: a failed claim streams without resume (the redis
+ *   store logs once per outage and counts it); a failed append stops the appends (a reconnect then
+ *   ends with an `error` event rather than a gap); a reconnect for a stream the store does not hold
+ *   (expired, unknown) or a malformed `Last-Event-ID` gets one `error` event without an id
+ *   (`incomplete-stream`, `bad-request`).
+ * - A browser `EventSource` reconnects by itself (after the `retry:` wait; set `retryMs`) and sends
+ *   `Last-Event-ID`; close it on `done`. `fromServerSentEvents` reconnects and resumes the same way.
  *
  * Subscribes to `source` at once (a hot sink for a cold source: one subscription per call).
  * Returns that subscription: unsubscribing it stops the source and ends the response without a
  * `done` event, so the client sees an incomplete stream.
  *
- * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options, or when the response's headers
- * were already sent.
+ * @throws {@link rxllm!RxllmError | RxllmError} `invalid-config` for bad options (a `resume` without a store, or
+ * with an empty `streamId`), or when the response's headers were already sent.
  *
  * @example
  * ```ts
@@ -47,6 +84,10 @@ export type { ToServerSentEventsConfig } from './serverSentEventsPump.js';
  * createServer((req, res) => {
  *   toServerSentEvents(analysis.run(textOf(req)), res, { whenSlow: 'latest' });
  * }).listen(3000);
+ *
+ * // Resumable, on every instance: GET /answers/:id, the first request runs the model
+ * const store = redisResumeStore({ redis, prefix: 'myapp:resume:' }); // from rxllm/redis
+ * toServerSentEvents(answer$(id), res, { resume: { store, streamId: id }, retryMs: 1000 });
  * ```
  */
 export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse, config: ToServerSentEventsConfig<T> = {}): Subscription {
@@ -59,11 +100,15 @@ export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse
   // Tokens are small writes: send each at once rather than let Nagle's algorithm hold them back.
   res.socket?.setNoDelay(true);
 
-  const pump = pumpServerSentEvents(source, {
+  // With resume, the source's run outlives this client (see resumableEvents); the returned
+  // subscription stops both.
+  const run = new Subscription();
+  const events = config.resume ? resumableEvents(source, config, config.resume, lastEventIdOf(res, config.resume), run) : encodeServerSentEvents(source, config);
+  const pump = pumpEvents(events, {
     write: (frame) => res.write(frame),
     end: () => res.end(),
     abort: () => res.destroy(),
-  }, config);
+  }, config as ToServerSentEventsConfig<never>);
   const onDrain = () => pump.drain();
   // 'close' comes when the client goes away (and after a normal end, when there is nothing left to stop).
   const onClose = () => pump.close();
@@ -75,5 +120,20 @@ export function toServerSentEvents<T>(source: Observable<T>, res: ServerResponse
     res.off('drain', onDrain);
     if (!res.writableEnded && !res.destroyed) res.end();
   });
-  return pump.subscription;
+  if (!config.resume) return pump.subscription;
+  const both = new Subscription();
+  both.add(pump.subscription);
+  both.add(run);
+  return both;
+}
+
+/** `resume.lastEventId`, else the `Last-Event-ID` header, else the `lastEventId` query parameter. */
+function lastEventIdOf(res: ServerResponse, resume: ServerSentEventsResume): string | undefined {
+  if (resume.lastEventId !== undefined) return resume.lastEventId ?? undefined;
+  const req = res.req as IncomingMessage | undefined;
+  const header = req?.headers['last-event-id'];
+  if (typeof header === 'string') return header.trim();
+  const url = req?.url;
+  if (url === undefined || !url.includes('lastEventId=')) return undefined;
+  return new URL(url, 'http://localhost').searchParams.get('lastEventId') ?? undefined;
 }

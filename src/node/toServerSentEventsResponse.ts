@@ -34,6 +34,9 @@ import { eventStreamHeaders, pumpServerSentEvents, validateServerSentEventsConfi
  */
 export function toServerSentEventsResponse<T>(source: Observable<T>, config: ToServerSentEventsConfig<T> = {}): Response {
   validateServerSentEventsConfig(config as ToServerSentEventsConfig<never>, 'toServerSentEventsResponse()');
+  if (config.resume !== undefined) {
+    throw new RxllmError('invalid-config', 'toServerSentEventsResponse(): resume is not supported here yet; use toServerSentEvents(source, res, { resume }) on a Node response.');
+  }
   let pump: Pump | undefined;
   const body = new ReadableStream<Uint8Array>(
     {

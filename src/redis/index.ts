@@ -5,3 +5,4 @@
  * @module rxllm/redis
  */
 export { redisCacheStore, type RedisCacheStore, type RedisCacheStoreConfig, type RedisCacheStoreStats } from './redisCacheStore.js';
+export { redisResumeStore, type RedisResumeStore, type RedisResumeStoreConfig, type RedisResumeStoreStats } from './redisResumeStore.js';

@@ -11,6 +11,12 @@ export interface EventSourceMessage extends ParsedMessage {
   unterminated?: true;
 }
 
+/** Options for {@link fromEventStream}. */
+export interface FromEventStreamOptions {
+  /** Called with each `retry:` field's value: the reconnection delay the server asks for, in milliseconds. */
+  onRetry?: (retryMs: number) => void;
+}
+
 // How long an unsubscribed stream waits for its body's end before cancelling the reader. The end of a
 // finished answer is normally already in the socket buffer; a server that holds the connection open
 // after [DONE] costs this long, and a stream cut off by an early unsubscribe is cancelled after it.
@@ -33,18 +39,22 @@ const BODY_END_GRACE_MS = 20;
  *   unsubscribes just before the body's end is read): reading that end lets `fetch` keep the
  *   connection for the next request, where a cancel would destroy it.
  *
+ * - `options.onRetry` hears each `retry:` field (the reconnection delay the server asks for, in
+ *   milliseconds); the field is not an event, so nothing is emitted for it.
+ *
  * @example
  * ```ts
  * fromEventStream(response.body!).subscribe((message) => console.log(message.event, message.data));
  * ```
  */
-export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<EventSourceMessage> {
+export function fromEventStream(body: ReadableStream<Uint8Array>, options: FromEventStreamOptions = {}): Observable<EventSourceMessage> {
   return new Observable<EventSourceMessage>((subscriber) => {
     const reader = body.getReader();
     // TextDecoder removes the BOM and keeps multi-byte characters split across reads whole.
     const decoder = new TextDecoder();
     let atEnd = false;
     const parser = createParser({
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
       onEvent: (message) => subscriber.next(atEnd ? { ...message, unterminated: true } : message),
       onError: (error) => {
         if (error.type === 'unknown-field' && error.field === 'error') {

@@ -1,4 +1,4 @@
-import { defer, Observable } from 'rxjs';
+import { asyncScheduler, defer, Observable, retry, type SchedulerLike, throwError, timer } from 'rxjs';
 import { RxllmError, type RxllmErrorCode } from '../core/errors.js';
 import { fromEventStream, type EventSourceMessage } from './fromEventStream.js';
 import { fetchOf, withHeaders } from './httpEndpoint.js';
@@ -30,6 +30,29 @@ export interface FromServerSentEventsConfig<T> {
    * @defaultValue `"done"`
    */
   endEvent?: string | null;
+  /**
+   * Reconnecting after a dropped connection, as `EventSource` does: when the connection fails or
+   * the body ends before the end event, the request is sent again with `Last-Event-ID: <the last
+   * id received>`, and the stream goes on from the next event, so each event is emitted once. Only
+   * a stream whose events carry ids is resumed (a server without ids could only start over); a
+   * server that answers the reconnect from its first event again (it does not resume) ends the
+   * stream with `incomplete-stream` instead of repeating events. `false`: never reconnect.
+   * A `Response` source is never reconnected.
+   * @defaultValue `{ attempts: 3, delayMs: 1000, maxDelayMs: 30000 }`
+   */
+  reconnect?: false | ServerSentEventsReconnect;
+}
+
+/** How {@link fromServerSentEvents} reconnects (its `reconnect` option). */
+export interface ServerSentEventsReconnect {
+  /** Most reconnects in a row without an event between them; then the last error goes through. @defaultValue 3 */
+  attempts?: number;
+  /** Wait before each reconnect, in milliseconds, unless the server sent `retry:`. @defaultValue 1000 */
+  delayMs?: number;
+  /** Longest wait a server's `retry:` can ask for, in milliseconds. @defaultValue 30000 */
+  maxDelayMs?: number;
+  /** Clock for the wait. @defaultValue asyncScheduler */
+  scheduler?: SchedulerLike;
 }
 
 /**
@@ -77,9 +100,13 @@ export interface ServerSentErrorPayload {
  *   as `providerCode` (see {@link ServerSentErrorPayload}); an event `parse` rejects →
  *   `malformed-event`; the body ending before `done` → `incomplete-stream`; the network failing
  *   → `connection-lost`. `tokensEmitted` says whether values were emitted before the error.
+ * - Reconnects by itself (see `reconnect`): a connection that drops after events with ids is
+ *   opened again with `Last-Event-ID` (after the server's `retry:` wait, else `delayMs`), up to
+ *   `attempts` times in a row, and the subscriber sees each event once. `toServerSentEvents` with
+ *   `resume` (in `rxllm/node`) serves such a reconnect on any instance.
  * - Cold for a URL: each subscription sends its own request. A `Response` (from your own fetch)
  *   can be read once: a second subscription errors with `invalid-config`.
- * - Unsubscribe aborts the request (or cancels the `Response` body), which closes the connection:
+ * - Unsubscribe aborts the request (or cancels the `Response` body) and any pending reconnect, which closes the connection:
  *   a server using `toServerSentEvents` then stops, and aborts everything upstream of it.
  *
  * @example
@@ -100,21 +127,76 @@ export function fromServerSentEvents<T = unknown>(source: string | URL | Respons
           'fromServerSentEvents(response): this Response was already read. A Response can be read once; pass the URL for a source you can subscribe to again.',
         );
       }
-      return eventsOf(source, source.url || 'the response', parse, endEvent);
+      return eventsOf(source, source.url || 'the response', parse, endEvent, { emitted: false });
     });
   }
 
   const fetch = fetchOf('fromServerSentEvents', config.fetch);
+  const reconnect = reconnectOptions(config.reconnect);
   const url = String(source);
-  const init = requestInit(config);
-  return httpExchange(
-    (signal) => fetch(url, { ...init, signal }),
-    (cause) => unreachable(url, cause),
-    (response) => eventsOf(response, url, parse, endEvent),
-  );
+  return defer(() => {
+    // Per subscription: what the reconnects resume from.
+    const track: Track = { emitted: false };
+    const attempt = defer(() => {
+      const init = requestInit(config, track.lastEventId);
+      track.resumedFrom = track.lastEventId;
+      return httpExchange(
+        (signal) => fetch(url, { ...init, signal }),
+        (cause) => unreachable(url, cause),
+        (response) => eventsOf(response, url, parse, endEvent, track),
+      );
+    });
+    if (!reconnect) return attempt;
+    return attempt.pipe(
+      retry({
+        count: reconnect.attempts,
+        // An event received counts as progress: the next drop starts a fresh count.
+        resetOnSuccess: true,
+        delay: (error: unknown) => {
+          if (!resumable(error, track)) return throwError(() => error);
+          const wait = Math.min(track.retryMs ?? reconnect.delayMs, reconnect.maxDelayMs);
+          return timer(wait, reconnect.scheduler);
+        },
+      }),
+    );
+  });
 }
 
-function requestInit(config: FromServerSentEventsConfig<unknown>): RequestInit {
+/** What one subscription knows across its reconnects. */
+interface Track {
+  /** Whether any value was emitted (for `tokensEmitted`). */
+  emitted: boolean;
+  /** The id of the last event received (the SSE "last event ID"). */
+  lastEventId?: string;
+  /** The `Last-Event-ID` the current request was sent with. */
+  resumedFrom?: string;
+  /** The server's `retry:`, in milliseconds. */
+  retryMs?: number;
+  /** Set when the server answered a reconnect from the start instead of resuming: no more reconnects. */
+  notResumed?: true;
+}
+
+/** A dropped connection of a stream with ids, which a reconnect can resume. */
+function resumable(error: unknown, track: Track): boolean {
+  if (track.lastEventId === undefined || track.notResumed || !(error instanceof RxllmError)) return false;
+  // `server`: a 5xx while reconnecting (an instance going away behind a load balancer).
+  return error.code === 'connection-lost' || error.code === 'incomplete-stream' || (error.code === 'server' && track.resumedFrom !== undefined);
+}
+
+function reconnectOptions(option: FromServerSentEventsConfig<unknown>['reconnect']): Required<ServerSentEventsReconnect> | undefined {
+  if (option === false) return undefined;
+  const fail = (message: string) => new RxllmError('invalid-config', `fromServerSentEvents(): ${message}`, { path: 'reconnect' });
+  if (option !== undefined && (typeof option !== 'object' || option === null)) throw fail('reconnect must be false or { attempts?, delayMs?, maxDelayMs?, scheduler? }.');
+  const { attempts = 3, delayMs = 1000, maxDelayMs = 30_000, scheduler = asyncScheduler } = option ?? {};
+  if (!(Number.isInteger(attempts) && attempts >= 0)) throw fail(`reconnect.attempts must be a non-negative integer, got ${String(attempts)}.`);
+  for (const [name, value] of [['delayMs', delayMs], ['maxDelayMs', maxDelayMs]] as const) {
+    if (!(Number.isFinite(value) && value >= 0)) throw fail(`reconnect.${name} must be a non-negative number of milliseconds, got ${String(value)}.`);
+  }
+  if (typeof scheduler?.now !== 'function' || typeof scheduler.schedule !== 'function') throw fail('reconnect.scheduler must be a SchedulerLike (asyncScheduler, a TestScheduler).');
+  return { attempts, delayMs, maxDelayMs, scheduler };
+}
+
+function requestInit(config: FromServerSentEventsConfig<unknown>, lastEventId: string | undefined): RequestInit {
   const defaults: Record<string, string> = { accept: 'text/event-stream' };
   let body: string | undefined;
   if (config.body !== undefined) {
@@ -122,11 +204,13 @@ function requestInit(config: FromServerSentEventsConfig<unknown>): RequestInit {
     if (typeof config.body !== 'string') defaults['content-type'] = 'application/json';
   }
   const method = config.method ?? (body === undefined ? 'GET' : 'POST');
-  return { method, headers: withHeaders(defaults, config.headers), ...(body === undefined ? {} : { body }) };
+  const headers = withHeaders(defaults, config.headers);
+  if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+  return { method, headers, ...(body === undefined ? {} : { body }) };
 }
 
 /** The values of one response, under the protocol described on {@link fromServerSentEvents}. */
-function eventsOf<T>(response: Response, url: string, parse: (message: EventSourceMessage) => T, endEvent: string | null): Observable<T> {
+function eventsOf<T>(response: Response, url: string, parse: (message: EventSourceMessage) => T, endEvent: string | null, track: Track): Observable<T> {
   if (!response.ok) return failedResponse(response);
   const status = response.status;
   const contentType = response.headers.get('content-type') ?? '';
@@ -137,15 +221,33 @@ function eventsOf<T>(response: Response, url: string, parse: (message: EventSour
       throw new RxllmError('malformed-event', `Expected an event stream from ${url}, got ${contentType || 'no content-type'}: ${text.slice(0, 200) || '(empty body)'}`, {
         status,
         raw: text.slice(0, 2000),
-        tokensEmitted: false,
+        tokensEmitted: track.emitted,
       });
     });
   }
 
   return new Observable<T>((subscriber) => {
-    let emitted = false;
-    return fromEventStream(body).subscribe({
+    let checked = track.resumedFrom === undefined;
+    return fromEventStream(body, { onRetry: (ms) => (track.retryMs = ms) }).subscribe({
       next: (message) => {
+        const emitted = track.emitted;
+        if (message.id !== undefined && !message.unterminated) {
+          if (!checked) {
+            checked = true;
+            if (!resumesAfter(message.id, track.resumedFrom!)) {
+              track.notResumed = true;
+              subscriber.error(
+                new RxllmError(
+                  'incomplete-stream',
+                  `The connection to ${url} dropped, and the server answered the reconnect from event ${JSON.stringify(message.id)} instead of the one after ${JSON.stringify(track.resumedFrom)}: it does not resume streams, so the rest is lost. Ask again (or serve it with toServerSentEvents' resume option).`,
+                  { status, tokensEmitted: emitted },
+                ),
+              );
+              return;
+            }
+          }
+          track.lastEventId = message.id;
+        }
         if (message.unterminated) {
           subscriber.error(
             new RxllmError('incomplete-stream', `The event stream from ${url} ended in the middle of an event: the server or a proxy cut it. Retry the request.`, {
@@ -178,10 +280,10 @@ function eventsOf<T>(response: Response, url: string, parse: (message: EventSour
           );
           return;
         }
-        emitted = true;
+        track.emitted = true;
         subscriber.next(value);
       },
-      error: (cause: unknown) => subscriber.error(lost(cause, status, emitted)),
+      error: (cause: unknown) => subscriber.error(lost(cause, status, track.emitted)),
       complete: () => {
         if (endEvent === null) subscriber.complete();
         else {
@@ -190,13 +292,20 @@ function eventsOf<T>(response: Response, url: string, parse: (message: EventSour
               'incomplete-stream',
               `The event stream from ${url} ended without its "${endEvent}" event: the server stopped early or a proxy cut the connection. ` +
                 `Retry the request (or, for a server that sends no end event, pass endEvent: null).`,
-              { status, tokensEmitted: emitted },
+              { status, tokensEmitted: track.emitted },
             ),
           );
         }
       },
     });
   });
+}
+
+/** Whether `id` comes after `previous`: compared as numbers when both are, else only told apart. */
+function resumesAfter(id: string, previous: string): boolean {
+  const [next, last] = [Number(id), Number(previous)];
+  if (id.trim() !== '' && previous.trim() !== '' && Number.isFinite(next) && Number.isFinite(last)) return next > last;
+  return id !== previous;
 }
 
 /** The `stream-error` for an `event: error`, keeping the server's code, status and wait. */
