@@ -151,7 +151,11 @@ describe('parseRequest', () => {
     expect(error.message).toContain('at (request): ');
   });
 
-  it('is the schema exported as llmRequestSchema', () => {
-    expect(llmRequestSchema.safeParse({ ...base, messages: [{ role: 'user', content: 'hi' }] }).success).toBe(true);
+  it('is the schema exported as llmRequestSchema, a Standard Schema validator', () => {
+    const validate = llmRequestSchema['~standard'].validate;
+    expect(validate({ ...base, messages: [{ role: 'user', content: 'hi' }] })).toEqual({ value: { ...base, messages: [{ role: 'user', content: 'hi' }] } });
+    expect(validate({ ...base, messages: [] })).toEqual({
+      issues: [expect.objectContaining({ path: ['messages'], message: 'Too small: expected array to have >=1 items' })],
+    });
   });
 });

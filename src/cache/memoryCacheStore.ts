@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { CacheEntry, CacheStore, CacheStoreStats } from './CacheStore.js';
 import { validateConfig } from '../core/validateConfig.js';
@@ -70,8 +70,8 @@ export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCac
   };
 }
 
-const positiveInt = z.number().int().positive();
-const configSchema = z.strictObject({
+const positiveInt = s.number().int().positive();
+const configSchema = s.strictObject({
   maxEntries: positiveInt.default(1000),
   maxBytes: positiveInt.default(64 * 1024 * 1024),
 });
