@@ -112,7 +112,7 @@ export class Optional<T> extends Schema<T | undefined> {
   }
 }
 
-class Nullable<T> extends Schema<T | null> {
+export class Nullable<T> extends Schema<T | null> {
   constructor(readonly inner: Schema<T>) {
     super();
   }
@@ -121,7 +121,7 @@ class Nullable<T> extends Schema<T | null> {
   }
 }
 
-class Default<T> extends Schema<T> {
+export class Default<T> extends Schema<T> {
   constructor(
     readonly inner: Schema<T>,
     readonly fallback: T | (() => T),
@@ -134,7 +134,7 @@ class Default<T> extends Schema<T> {
   }
 }
 
-class Refined<T> extends Schema<T> {
+export class Refined<T> extends Schema<T> {
   constructor(
     readonly inner: Schema<T>,
     readonly check: (value: T, context: RefineContext) => void,
@@ -172,7 +172,7 @@ function quote(value: unknown): string {
 type NumberCheck = (value: number) => string | undefined;
 type Bound = { code: 'too_small' | 'too_big'; message: string };
 
-class NumberSchema extends Schema<number> {
+export class NumberSchema extends Schema<number> {
   constructor(
     readonly typeMessage: string | undefined,
     readonly checks: readonly ((value: number) => Bound | undefined)[] = [],
@@ -225,7 +225,7 @@ class NumberSchema extends Schema<number> {
   }
 }
 
-class StringSchema extends Schema<string> {
+export class StringSchema extends Schema<string> {
   constructor(
     readonly typeMessage: string | undefined,
     readonly minLength = 0,
@@ -245,20 +245,20 @@ class StringSchema extends Schema<string> {
   }
 }
 
-class BooleanSchema extends Schema<boolean> {
+export class BooleanSchema extends Schema<boolean> {
   run(value: unknown, path: Path, issues: Issue[]): boolean {
     if (typeof value !== 'boolean') issues.push(typeIssue('boolean', value, path));
     return value as boolean;
   }
 }
 
-class UnknownSchema extends Schema<unknown> {
+export class UnknownSchema extends Schema<unknown> {
   run(value: unknown): unknown {
     return value;
   }
 }
 
-class LiteralSchema<T extends string | number | boolean> extends Schema<T> {
+export class LiteralSchema<T extends string | number | boolean> extends Schema<T> {
   constructor(readonly value: T) {
     super();
   }
@@ -268,7 +268,7 @@ class LiteralSchema<T extends string | number | boolean> extends Schema<T> {
   }
 }
 
-class OneOfSchema<T extends string> extends Schema<T> {
+export class OneOfSchema<T extends string> extends Schema<T> {
   constructor(readonly options: readonly T[]) {
     super();
   }
@@ -280,7 +280,7 @@ class OneOfSchema<T extends string> extends Schema<T> {
   }
 }
 
-class CustomSchema<T> extends Schema<T> {
+export class CustomSchema<T> extends Schema<T> {
   constructor(
     readonly check: (value: unknown) => boolean,
     readonly message: string,
@@ -339,7 +339,7 @@ export class ArraySchema<T> extends Schema<T[]> {
   }
 }
 
-class RecordSchema<V> extends Schema<Record<string, V>> {
+export class RecordSchema<V> extends Schema<Record<string, V>> {
   constructor(
     readonly key: Schema<string>,
     readonly item: Schema<V>,
@@ -373,7 +373,7 @@ export type ObjectOutput<S extends Shape> = Simplify<
 
 type UnknownKeys = 'strip' | 'strict' | 'loose';
 
-class ObjectSchema<S extends Shape, T> extends Schema<T> {
+export class ObjectSchema<S extends Shape, T> extends Schema<T> {
   readonly keys: readonly string[];
   constructor(
     readonly shape: S,
@@ -423,7 +423,7 @@ function pick(input: Record<string, unknown>, keys: readonly string[]): Record<s
   return out;
 }
 
-class UnionSchema<T> extends Schema<T> {
+export class UnionSchema<T> extends Schema<T> {
   constructor(readonly options: readonly Schema<unknown>[]) {
     super();
   }
@@ -467,7 +467,7 @@ function unionIssues(failures: readonly Issue[][], path: Path): Issue[] {
   return [{ code: 'invalid_union', path: [...path], message: `Invalid input: expected ${expected.join(' or ')}${got ? `, received ${got}` : ''}` }];
 }
 
-class DiscriminatedUnionSchema<T> extends Schema<T> {
+export class DiscriminatedUnionSchema<T> extends Schema<T> {
   private readonly byValue = new Map<unknown, Schema<unknown>>();
   constructor(
     readonly key: string,
