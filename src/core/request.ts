@@ -112,8 +112,78 @@ const requestSchema = s.looseObject({
   user: s.string().optional(),
 });
 
-/** An OpenAI chat-completions request. Vendor-specific fields are allowed and passed through. */
-export type LlmRequest = s.Infer<typeof requestSchema>;
+/**
+ * An OpenAI chat-completions request. Vendor-specific fields (Azure `data_sources`, vLLM
+ * `guided_json`, OpenRouter `provider`, ...) are allowed at every level and passed through.
+ */
+export type LlmRequest = {
+  model: string;
+  /** At least one. */
+  messages: LlmMessage[];
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  n?: number | null;
+  seed?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  tools?: ({
+    type: 'function';
+    function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+  } & Record<string, unknown>)[];
+  tool_choice?: 'none' | 'auto' | 'required' | ({ type: 'function'; function: { name: string } & Record<string, unknown> } & Record<string, unknown>);
+  parallel_tool_calls?: boolean;
+  response_format?:
+    | ({ type: 'text' } & Record<string, unknown>)
+    | ({ type: 'json_object' } & Record<string, unknown>)
+    | ({
+        type: 'json_schema';
+        json_schema: { name: string; description?: string; schema?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+      } & Record<string, unknown>);
+  reasoning_effort?: string | null;
+  stream?: boolean | null;
+  stream_options?: ({ include_usage?: boolean } & Record<string, unknown>) | null;
+  user?: string;
+} & Record<string, unknown>;
+
+/** One chat message of any role. */
+export type LlmMessage =
+  | ({ role: 'system'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
+  | ({ role: 'developer'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
+  | ({
+      role: 'user';
+      content:
+        | string
+        | (
+            | ({ type: 'text'; text: string } & Record<string, unknown>)
+            | ({ type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } & Record<string, unknown> } & Record<string, unknown>)
+            | ({ type: 'input_audio'; input_audio: { data: string; format: string } & Record<string, unknown> } & Record<string, unknown>)
+            | ({ type: 'file'; file: { file_data?: string; file_id?: string; filename?: string } & Record<string, unknown> } & Record<string, unknown>)
+          )[];
+      name?: string;
+    } & Record<string, unknown>)
+  | ({
+      role: 'assistant';
+      content?: string | (({ type: 'text'; text: string } & Record<string, unknown>) | ({ type: 'refusal'; refusal: string } & Record<string, unknown>))[] | null;
+      refusal?: string | null;
+      name?: string;
+      tool_calls?: ({ id: string; type: 'function'; function: { name: string; arguments: string } & Record<string, unknown> } & Record<string, unknown>)[];
+      function_call?: ({ name: string; arguments: string } & Record<string, unknown>) | null;
+    } & Record<string, unknown>)
+  | ({ role: 'tool'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; tool_call_id: string } & Record<string, unknown>)
+  | ({ role: 'function'; content: string | null; name: string } & Record<string, unknown>);
+
+// The hand-written types above are what users read; these two lines make the compiler hold them
+// to the schema, both ways, so neither can change without the other.
+const schemaFitsType: s.Schema<LlmRequest> = requestSchema;
+const typeFitsSchema = (request: LlmRequest): s.Infer<typeof requestSchema> => request;
+void schemaFitsType;
+void typeFitsSchema;
 
 /**
  * The schema of an OpenAI chat-completions request, as rxllm validates it, as a Standard Schema
@@ -122,8 +192,6 @@ export type LlmRequest = s.Infer<typeof requestSchema>;
  * as they are. To validate and throw rxllm's `invalid-request` error, use {@link parseRequest}.
  */
 export const llmRequestSchema: StandardSchemaV1<unknown, LlmRequest> = requestSchema;
-/** One chat message of any role. */
-export type LlmMessage = LlmRequest['messages'][number];
 
 /** Requests that passed {@link parseRequest}: validating one again is a lookup. */
 const validated = new WeakSet<object>();
