@@ -208,8 +208,11 @@ export function parseRequest(input: unknown): LlmRequest {
   if (typeof input === 'object' && input !== null && validated.has(input)) return input as LlmRequest;
   const parsed = requestSchema.safeParse(input);
   if (parsed.success) {
-    validated.add(parsed.data);
-    return parsed.data;
+    // A copy is what is remembered (as zod's parse returned one): the caller's own object may
+    // still be changed and sent again, and is then validated again.
+    const request = { ...parsed.data };
+    validated.add(request);
+    return request;
   }
   const issues = parsed.error.issues;
   const path = issues[0] ? formatPath(issues[0].path) : '';
