@@ -128,7 +128,7 @@ it('loads every subpath entry point from CommonJS and ESM', () => {
   expect(JSON.parse(out)).toEqual(Object.fromEntries(Object.keys(subpathExports).map((subpath) => [subpath, ['function', 'function']])));
 });
 
-it('records into a LatencyHistogram from ESM and CommonJS (hdr-histogram-js is CommonJS, imported by file path)', () => {
+it('records into a LatencyHistogram from ESM and CommonJS', () => {
   const out = node(
     `import { createRequire } from 'node:module';
      const builds = [createRequire(import.meta.url)('rxllm/metrics'), await import('rxllm/metrics')];
@@ -143,19 +143,36 @@ it('records into a LatencyHistogram from ESM and CommonJS (hdr-histogram-js is C
   expect(JSON.parse(out)).toEqual([summary, summary]);
 });
 
-it('loads no metrics exporters, simulator or optional peers for the root entry', () => {
-  const out = node(
-    `require('rxllm');
-     console.log(JSON.stringify(Object.keys(require.cache)));`,
-    'loaded.cjs',
-  );
-  const loaded = (JSON.parse(out) as string[]).map((file) => file.slice(dir.length + 1));
-  const ours = loaded.filter((file) => file.startsWith('node_modules/rxllm/')).map((file) => file.slice('node_modules/rxllm/dist/cjs/'.length));
-  // limit() keeps a histogram per lane, so the histogram class (and hdr-histogram-js's plain 32-bit histogram) may load.
-  expect(ours.filter((file) => file.startsWith('metrics/') && file !== 'metrics/LatencyHistogram.js')).toEqual([]);
-  expect(ours.filter((file) => /^(simulator|node|openai|testing|cli|web)\//.test(file))).toEqual([]);
-  expect(loaded.filter((file) => /node_modules\/(pako|openai|@opentelemetry|base64-js|@assemblyscript)\//.test(file))).toEqual([]);
-  expect(loaded).not.toContain('node_modules/hdr-histogram-js/dist/index.js');
+/** The files a fresh process has loaded after `code`, from require.cache (real paths: linked packages resolve into this project's node_modules). */
+function loadedBy(code: string, file: string): string[] {
+  const out = node(`${code}\nconsole.log(JSON.stringify(Object.keys(require.cache)));`, file);
+  return JSON.parse(out) as string[];
+}
+
+/** The packages those files belong to (`rxjs`, `@scope/name`): the name after a path's last node_modules/. */
+function packagesOf(files: string[]): string[] {
+  return [...new Set(files.flatMap((file) => /.*node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1] ?? []))].sort();
+}
+
+// The import cost of the root entry (issue 15: ≤ 30 ms and ≤ +8 MB beyond rxjs), asserted by what
+// it loads rather than by a timing: rxjs, eventsource-parser, rxllm's own files, nothing else.
+it('loads only rxjs and eventsource-parser besides its own files for the root entry: no zod, no histogram package, no cache package, no optional peer', () => {
+  const loaded = loadedBy(`require('rxllm');`, 'loaded.cjs');
+  expect(packagesOf(loaded)).toEqual(['eventsource-parser', 'rxjs', 'rxllm']);
+  const prefix = join(dir, 'node_modules', 'rxllm', 'dist', 'cjs') + '/';
+  const ours = loaded.filter((file) => file.startsWith(prefix)).map((file) => file.slice(prefix.length));
+  // limit() keeps a histogram per lane, so the histogram class (and the counts it is built on) may load.
+  expect(ours.filter((file) => file.startsWith('metrics/'))).toEqual(['metrics/LatencyHistogram.js', 'metrics/HdrCounts.js']);
+  expect(ours.filter((file) => /^(simulator|node|openai|testing|redis|cli|web)\//.test(file))).toEqual([]);
+});
+
+it('loads no schema library and no optional peer from any entry point but the one that needs it', () => {
+  const peers = ['zod', 'valibot', 'openai', 'ioredis', '@opentelemetry/api', 'hdr-histogram-js', 'lru-cache'];
+  for (const entry of ['metrics', 'simulator', 'testing', 'node']) {
+    const loaded = packagesOf(loadedBy(`require('rxllm/${entry}');`, `loaded-${entry}.cjs`));
+    expect([entry, loaded.filter((name) => peers.includes(name))]).toEqual([entry, []]);
+  }
+  expect(packagesOf(loadedBy(`require('rxllm/openai');`, 'loaded-openai.cjs'))).toContain('openai');
 });
 
 it('loads with require() from CommonJS, rxllm and rxllm/openai', () => {

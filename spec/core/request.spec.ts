@@ -151,7 +151,20 @@ describe('parseRequest', () => {
     expect(error.message).toContain('at (request): ');
   });
 
-  it('is the schema exported as llmRequestSchema', () => {
-    expect(llmRequestSchema.safeParse({ ...base, messages: [{ role: 'user', content: 'hi' }] }).success).toBe(true);
+  it("remembers the request it returned, not the caller's object: a changed request is validated again", () => {
+    const mine = { ...base, messages: [{ role: 'user', content: 'hi' }], temperature: 1 };
+    const checked = parseRequest(mine);
+    expect(checked).toEqual(mine);
+    expect(parseRequest(checked)).toBe(checked);
+    mine.temperature = 7;
+    expect(() => parseRequest(mine)).toThrow(expect.objectContaining({ code: 'invalid-request', path: 'temperature' }));
+  });
+
+  it('is the schema exported as llmRequestSchema, a Standard Schema validator', () => {
+    const validate = llmRequestSchema['~standard'].validate;
+    expect(validate({ ...base, messages: [{ role: 'user', content: 'hi' }] })).toEqual({ value: { ...base, messages: [{ role: 'user', content: 'hi' }] } });
+    expect(validate({ ...base, messages: [] })).toEqual({
+      issues: [expect.objectContaining({ path: ['messages'], message: 'Too small: expected array to have >=1 items' })],
+    });
   });
 });

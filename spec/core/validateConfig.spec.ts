@@ -1,6 +1,6 @@
 import { asyncScheduler } from 'rxjs';
-import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
+import * as s from '../../src/internal/check';
 import {
   clockSchema,
   functionSchema,
@@ -11,7 +11,7 @@ import {
 } from '../../src/core/validateConfig';
 
 describe('validateConfig', () => {
-  const schema = z.strictObject({ ttl: z.number().positive(), scheduler: schedulerSchema.optional() });
+  const schema = s.strictObject({ ttl: s.number().positive(), scheduler: schedulerSchema.optional() });
 
   it('names a call as given when it has its own parentheses', () => {
     expect(() => validateConfig('step("summary")', schema, {})).toThrow(/^step\("summary"\): invalid options:\n/);
@@ -31,7 +31,7 @@ describe('validateConfig', () => {
     }
     expect(error).toBeInstanceOf(RxllmError);
     expect((error as RxllmError).code).toBe('invalid-config');
-    expect((error as RxllmError).cause).toBeInstanceOf(z.ZodError);
+    expect((error as RxllmError).cause).toBeInstanceOf(s.CheckError);
     expect((error as RxllmError).path).toBe('ttl');
     expect((error as RxllmError).message).toMatchInlineSnapshot(`
       "thing(): invalid options:

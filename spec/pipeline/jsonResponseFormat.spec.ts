@@ -4,7 +4,7 @@ import { jsonResponseFormat } from '../../src/pipeline/jsonResponseFormat';
 describe('jsonResponseFormat (what a step with an output schema asks for)', () => {
   it('asks for an object root as is, and wraps any other root in { value }', () => {
     const object = jsonResponseFormat('summary', z.object({ title: z.string() }));
-    expect(object.wrapped).toBe(false);
+    expect(object.root).toBe('object');
     expect(object.responseFormat).toEqual({
       type: 'json_schema',
       json_schema: {
@@ -13,7 +13,7 @@ describe('jsonResponseFormat (what a step with an output schema asks for)', () =
       },
     });
     const label = jsonResponseFormat('sentiment', z.enum(['positive', 'negative']));
-    expect(label.wrapped).toBe(true);
+    expect(label.root).toBe('wrapped');
     expect(label.responseFormat).toMatchObject({
       json_schema: { schema: { type: 'object', properties: { value: { type: 'string', enum: ['positive', 'negative'] } }, required: ['value'] } },
     });

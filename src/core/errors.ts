@@ -1,3 +1,5 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
 /**
  * Machine-readable error codes. Every error rxllm raises carries one of these,
  * so callers branch on `error.code` rather than on message text.
@@ -39,7 +41,7 @@ export type RxllmErrorCode =
 
 /** The optional, structured fields an {@link RxllmError} may carry. */
 export interface RxllmErrorDetails {
-  /** The underlying error (a network error, an SDK error, a zod error). */
+  /** The underlying error (a network error, an SDK error, a validation error). */
   cause?: unknown;
   /** HTTP status, when the error came from an HTTP response. */
   status?: number;
@@ -70,6 +72,12 @@ export interface RxllmErrorDetails {
   headers?: Readonly<Record<string, string>>;
   /** Where the problem is, for validation errors (`"messages.0.role"`). */
   path?: string;
+  /**
+   * The schema library's own issues, on an `invalid-output` error (a step's or `parse()`'s answer
+   * that does not match its schema): Standard Schema issues, each with a `message` and a `path`,
+   * plus whatever the library adds (zod's `code`, valibot's `kind` and `type`).
+   */
+  issues?: readonly StandardSchemaV1.Issue[];
   /** The raw text or payload the error is about (a malformed event's data, an invalid answer). */
   raw?: string;
   /** The pipeline step it happened in (set by `step()`), so a failed `parallel()` or `graph()` says which branch failed. */
@@ -110,6 +118,7 @@ export class RxllmError extends Error implements RxllmErrorDetails {
   declare readonly providerParam?: string;
   declare readonly headers?: Readonly<Record<string, string>>;
   declare readonly path?: string;
+  declare readonly issues?: readonly StandardSchemaV1.Issue[];
   declare readonly raw?: string;
   declare readonly step?: string;
   declare readonly limit?: TimeLimit;
@@ -156,6 +165,7 @@ const DETAIL_KEYS = [
   'providerParam',
   'headers',
   'path',
+  'issues',
   'raw',
   'step',
   'limit',

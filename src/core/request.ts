@@ -1,268 +1,197 @@
-import { z } from 'zod';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import * as s from '../internal/check.js';
 import { RxllmError } from './errors.js';
 
 // Every object schema is loose: unknown vendor fields (Azure data_sources, vLLM guided_json,
 // OpenRouter provider, ...) pass through to the wire untouched.
 
-const textPart = z.looseObject({
-  /** A text part. */
-  type: z.literal('text'),
-  /** The text. */
-  text: z.string(),
+const textPart = s.looseObject({ type: s.literal('text'), text: s.string() });
+const imagePart = s.looseObject({
+  type: s.literal('image_url'),
+  image_url: s.looseObject({ url: s.string(), detail: s.oneOf(['auto', 'low', 'high']).optional() }),
 });
-const imagePart = z.looseObject({
-  /** An image part. */
-  type: z.literal('image_url'),
-  /** The image. */
-  image_url: z.looseObject({
-    /** An `https:` URL or a `data:` URL with the image. */
-    url: z.string(),
-    /** The resolution the model sees it at. */
-    detail: z.enum(['auto', 'low', 'high']).optional(),
-  }),
+const audioPart = s.looseObject({
+  type: s.literal('input_audio'),
+  input_audio: s.looseObject({ data: s.string(), format: s.string() }),
 });
-const audioPart = z.looseObject({
-  /** An audio part. */
-  type: z.literal('input_audio'),
-  /** The audio. */
-  input_audio: z.looseObject({
-    /** Base64-encoded audio. */
-    data: z.string(),
-    /** Its format (`wav`, `mp3`). */
-    format: z.string(),
-  }),
+const filePart = s.looseObject({
+  type: s.literal('file'),
+  file: s.looseObject({ file_data: s.string().optional(), file_id: s.string().optional(), filename: s.string().optional() }),
 });
-const filePart = z.looseObject({
-  /** A file part. */
-  type: z.literal('file'),
-  /** The file: inline data or an uploaded file's id. */
-  file: z.looseObject({
-    /** Base64-encoded file content (a `data:` URL). */
-    file_data: z.string().optional(),
-    /** The id of a file uploaded to the provider. */
-    file_id: z.string().optional(),
-    /** The file's name, shown to the model. */
-    filename: z.string().optional(),
-  }),
-});
-const refusalPart = z.looseObject({
-  /** A refusal part (assistant messages). */
-  type: z.literal('refusal'),
-  /** The refusal message. */
-  refusal: z.string(),
-});
+const refusalPart = s.looseObject({ type: s.literal('refusal'), refusal: s.string() });
 
-const userPart = z.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
+const userPart = s.discriminatedUnion('type', [textPart, imagePart, audioPart, filePart]);
 const knownUserPartTypes: readonly string[] = ['text', 'image_url', 'input_audio', 'file'];
 // Servers add part types of their own (vLLM's video_url and audio_url): a part of any other
 // `type` passes through, like any vendor field. The static type names the OpenAI parts only,
 // so code that narrows on `part.type` keeps working.
-const vendorPart = z.looseObject({
-  type: z.string().refine((type) => !knownUserPartTypes.includes(type), { message: 'Invalid content part', abort: true }),
+const vendorPart = s.looseObject({
+  type: s.string().refine((type) => !knownUserPartTypes.includes(type), { message: 'Invalid content part', abort: true }),
 });
-const userContent = z.union([z.string(), z.array(z.union([userPart, vendorPart]))]) as unknown as z.ZodUnion<
-  [z.ZodString, z.ZodArray<typeof userPart>]
+const userContent = s.union([s.string(), s.array(s.union([userPart, vendorPart]))]) as unknown as s.Schema<
+  string | s.Infer<typeof userPart>[]
 >;
-const textContent = z.union([z.string(), z.array(textPart)]);
+const textContent = s.union([s.string(), s.array(textPart)]);
 
-const toolCall = z.looseObject({
-  /** The call's id, which the `tool` message answering it names in `tool_call_id`. */
-  id: z.string(),
-  /** Always `function`. */
-  type: z.literal('function'),
-  /** The function called. */
-  function: z.looseObject({
-    /** The function's name. */
-    name: z.string(),
-    /** Its arguments, as JSON text. */
-    arguments: z.string(),
-  }),
+const toolCall = s.looseObject({
+  id: s.string(),
+  type: s.literal('function'),
+  function: s.looseObject({ name: s.string(), arguments: s.string() }),
 });
 
-const message = z.discriminatedUnion('role', [
-  z.looseObject({
-    /** Instructions for the model. */
-    role: z.literal('system'),
-    /** The message's text: a string, or text parts. */
-    content: textContent,
-    /** A name for the participant. */
-    name: z.string().optional(),
+const message = s.discriminatedUnion('role', [
+  s.looseObject({ role: s.literal('system'), content: textContent, name: s.string().optional() }),
+  s.looseObject({ role: s.literal('developer'), content: textContent, name: s.string().optional() }),
+  s.looseObject({ role: s.literal('user'), content: userContent, name: s.string().optional() }),
+  s.looseObject({
+    role: s.literal('assistant'),
+    content: s.union([s.string(), s.array(s.discriminatedUnion('type', [textPart, refusalPart]))]).nullable().optional(),
+    refusal: s.string().nullable().optional(),
+    name: s.string().optional(),
+    tool_calls: s.array(toolCall).optional(),
+    function_call: s.looseObject({ name: s.string(), arguments: s.string() }).nullable().optional(),
   }),
-  z.looseObject({
-    /** Instructions for the model (newer models' name for `system`). */
-    role: z.literal('developer'),
-    /** The message's text: a string, or text parts. */
-    content: textContent,
-    /** A name for the participant. */
-    name: z.string().optional(),
-  }),
-  z.looseObject({
-    /** The user's message. */
-    role: z.literal('user'),
-    /** A string, or parts: text, images, audio, files (and a server's own part types). */
-    content: userContent,
-    /** A name for the participant. */
-    name: z.string().optional(),
-  }),
-  z.looseObject({
-    /** A previous answer of the model, for multi-turn conversations. */
-    role: z.literal('assistant'),
-    /** Its text: a string, or text and refusal parts; null or absent with `tool_calls`. */
-    content: z.union([z.string(), z.array(z.discriminatedUnion('type', [textPart, refusalPart]))]).nullable().optional(),
-    /** Its refusal message, if it refused. */
-    refusal: z.string().nullable().optional(),
-    /** A name for the participant. */
-    name: z.string().optional(),
-    /** The tool calls it made. */
-    tool_calls: z.array(toolCall).optional(),
-    /** The legacy function call it made (before `tool_calls`). */
-    function_call: z
-      .looseObject({
-        /** The function's name. */
-        name: z.string(),
-        /** Its arguments, as JSON text. */
-        arguments: z.string(),
-      })
-      .nullable()
-      .optional(),
-  }),
-  z.looseObject({
-    /** A tool's result. */
-    role: z.literal('tool'),
-    /** The result, as text. */
-    content: textContent,
-    /** The `id` of the assistant's tool call this answers. */
-    tool_call_id: z.string(),
-  }),
-  z.looseObject({
-    /** A legacy function's result (before tools). */
-    role: z.literal('function'),
-    /** The result, as text. */
-    content: z.string().nullable(),
-    /** The function's name. */
-    name: z.string(),
-  }),
+  s.looseObject({ role: s.literal('tool'), content: textContent, tool_call_id: s.string() }),
+  s.looseObject({ role: s.literal('function'), content: s.string().nullable(), name: s.string() }),
 ]);
 
-const tool = z.looseObject({
-  /** Always `function`. */
-  type: z.literal('function'),
-  /** The function the model may call. */
-  function: z.looseObject({
-    /** Its name. */
-    name: z.string().min(1),
-    /** What it does, for the model. */
-    description: z.string().optional(),
-    /** Its arguments, as a JSON schema. */
-    parameters: z.record(z.string(), z.unknown()).optional(),
-    /** Whether the model must follow `parameters` exactly (structured outputs). */
-    strict: z.boolean().nullable().optional(),
+const tool = s.looseObject({
+  type: s.literal('function'),
+  function: s.looseObject({
+    name: s.string().min(1),
+    description: s.string().optional(),
+    parameters: s.record(s.string(), s.unknown()).optional(),
+    strict: s.boolean().nullable().optional(),
   }),
 });
 
-const toolChoice = z.union([
-  z.enum(['none', 'auto', 'required']),
-  z.looseObject({
-    /** Call one function. */
-    type: z.literal('function'),
-    /** Which one. */
-    function: z.looseObject({
-      /** Its name. */
-      name: z.string(),
+const toolChoice = s.union([
+  s.oneOf(['none', 'auto', 'required']),
+  s.looseObject({ type: s.literal('function'), function: s.looseObject({ name: s.string() }) }),
+]);
+
+const responseFormat = s.discriminatedUnion('type', [
+  s.looseObject({ type: s.literal('text') }),
+  s.looseObject({ type: s.literal('json_object') }),
+  s.looseObject({
+    type: s.literal('json_schema'),
+    json_schema: s.looseObject({
+      name: s.string().min(1),
+      description: s.string().optional(),
+      schema: s.record(s.string(), s.unknown()).optional(),
+      strict: s.boolean().nullable().optional(),
     }),
   }),
 ]);
 
-const responseFormat = z.discriminatedUnion('type', [
-  z.looseObject({
-    /** Free text (the default). */
-    type: z.literal('text'),
-  }),
-  z.looseObject({
-    /** Any valid JSON object. */
-    type: z.literal('json_object'),
-  }),
-  z.looseObject({
-    /** JSON that matches `json_schema.schema`. */
-    type: z.literal('json_schema'),
-    /** The schema the answer must match. */
-    json_schema: z.looseObject({
-      /** The schema's name. */
-      name: z.string().min(1),
-      /** What the answer is, for the model. */
-      description: z.string().optional(),
-      /** The JSON schema. */
-      schema: z.record(z.string(), z.unknown()).optional(),
-      /** Whether the provider enforces the schema exactly (structured outputs). */
-      strict: z.boolean().nullable().optional(),
-    }),
-  }),
-]);
+const positiveInt = s.number().int().positive();
 
-const positiveInt = z.number().int().positive();
+const requestSchema = s.looseObject({
+  model: s.string().min(1),
+  messages: s.array(message).min(1),
+  max_tokens: positiveInt.nullable().optional(),
+  max_completion_tokens: positiveInt.nullable().optional(),
+  temperature: s.number().min(0).max(2).nullable().optional(),
+  top_p: s.number().min(0).max(1).nullable().optional(),
+  // No count limit: OpenAI takes 4 stop sequences, vLLM and llama.cpp take more; each server enforces its own.
+  stop: s.union([s.string(), s.array(s.string())]).nullable().optional(),
+  n: positiveInt.nullable().optional(),
+  seed: s.number().int().nullable().optional(),
+  frequency_penalty: s.number().min(-2).max(2).nullable().optional(),
+  presence_penalty: s.number().min(-2).max(2).nullable().optional(),
+  logit_bias: s.record(s.string(), s.number()).nullable().optional(),
+  logprobs: s.boolean().nullable().optional(),
+  top_logprobs: s.number().int().min(0).max(20).nullable().optional(),
+  tools: s.array(tool).optional(),
+  tool_choice: toolChoice.optional(),
+  parallel_tool_calls: s.boolean().optional(),
+  response_format: responseFormat.optional(),
+  reasoning_effort: s.string().nullable().optional(),
+  stream: s.boolean().nullable().optional(),
+  stream_options: s.looseObject({ include_usage: s.boolean().optional() }).nullable().optional(),
+  user: s.string().optional(),
+});
 
 /**
- * The zod schema of an OpenAI chat-completions request, as rxllm validates it.
- * Unknown fields (vendor extensions) are kept and sent as they are.
+ * An OpenAI chat-completions request. Vendor-specific fields (Azure `data_sources`, vLLM
+ * `guided_json`, OpenRouter `provider`, ...) are allowed at every level and passed through.
  */
-export const llmRequestSchema = z.looseObject({
-  /** The model (or deployment) to ask: `gpt-4o-mini`, or a tier name that `route()` resolves. */
-  model: z.string().min(1),
-  /** The conversation so far, at least one message. */
-  messages: z.array(message).min(1),
-  /** The most tokens the answer may have (legacy name; reasoning models take `max_completion_tokens`). */
-  max_tokens: positiveInt.nullable().optional(),
-  /** The most tokens the answer may have, reasoning tokens included. */
-  max_completion_tokens: positiveInt.nullable().optional(),
-  /** Sampling temperature, 0 to 2: lower is more deterministic. */
-  temperature: z.number().min(0).max(2).nullable().optional(),
-  /** Nucleus sampling: only the tokens within this probability mass, 0 to 1. */
-  top_p: z.number().min(0).max(1).nullable().optional(),
-  // No count limit: OpenAI takes 4 stop sequences, vLLM and llama.cpp take more; each server enforces its own.
-  /** Sequences at which the model stops (not included in the answer). */
-  stop: z.union([z.string(), z.array(z.string())]).nullable().optional(),
-  /** How many answers (choices) to generate; events carry their `choice` index. */
-  n: positiveInt.nullable().optional(),
-  /** Asks the provider for reproducible sampling, where it supports it. */
-  seed: z.number().int().nullable().optional(),
-  /** Penalises tokens by how often they already appeared, -2 to 2. */
-  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
-  /** Penalises tokens that already appeared at all, -2 to 2. */
-  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
-  /** Biases by token id, -100 to 100. */
-  logit_bias: z.record(z.string(), z.number()).nullable().optional(),
-  /** Asks for the log probabilities of the answer's tokens. */
-  logprobs: z.boolean().nullable().optional(),
-  /** How many most likely alternatives to report per token (with `logprobs`), 0 to 20. */
-  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
-  /** Functions the model may call. */
-  tools: z.array(tool).optional(),
-  /** Whether the model must, may or must not call a tool: `auto`, `none`, `required`, or one function. */
-  tool_choice: toolChoice.optional(),
-  /** Whether the model may make several tool calls in one answer. */
-  parallel_tool_calls: z.boolean().optional(),
-  /** The answer's format: text, any JSON object, or JSON matching a schema (`step({ output })` sets it). */
-  response_format: responseFormat.optional(),
-  /** How much a reasoning model thinks before answering (`low`, `medium`, `high`). */
-  reasoning_effort: z.string().nullable().optional(),
-  /** `false` asks for one non-streamed response (it becomes the same events); otherwise the transports stream. Not part of the cache key. */
-  stream: z.boolean().nullable().optional(),
-  /** Streaming options: `include_usage` asks for a final usage chunk. */
-  stream_options: z
-    .looseObject({
-      /** Ask for a usage chunk after the last choice finished. */
-      include_usage: z.boolean().optional(),
-    })
-    .nullable()
-    .optional(),
-  /** An id of your end user, for the provider's abuse monitoring (part of the cache key). */
-  user: z.string().optional(),
-});
+export type LlmRequest = {
+  model: string;
+  /** At least one. */
+  messages: LlmMessage[];
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  n?: number | null;
+  seed?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  tools?: ({
+    type: 'function';
+    function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+  } & Record<string, unknown>)[];
+  tool_choice?: 'none' | 'auto' | 'required' | ({ type: 'function'; function: { name: string } & Record<string, unknown> } & Record<string, unknown>);
+  parallel_tool_calls?: boolean;
+  response_format?:
+    | ({ type: 'text' } & Record<string, unknown>)
+    | ({ type: 'json_object' } & Record<string, unknown>)
+    | ({
+        type: 'json_schema';
+        json_schema: { name: string; description?: string; schema?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+      } & Record<string, unknown>);
+  reasoning_effort?: string | null;
+  stream?: boolean | null;
+  stream_options?: ({ include_usage?: boolean } & Record<string, unknown>) | null;
+  user?: string;
+} & Record<string, unknown>;
 
-/** An OpenAI chat-completions request. Vendor-specific fields are allowed and passed through. */
-export type LlmRequest = z.infer<typeof llmRequestSchema>;
 /** One chat message of any role. */
-export type LlmMessage = LlmRequest['messages'][number];
+export type LlmMessage =
+  | ({ role: 'system'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
+  | ({ role: 'developer'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
+  | ({
+      role: 'user';
+      content:
+        | string
+        | (
+            | ({ type: 'text'; text: string } & Record<string, unknown>)
+            | ({ type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } & Record<string, unknown> } & Record<string, unknown>)
+            | ({ type: 'input_audio'; input_audio: { data: string; format: string } & Record<string, unknown> } & Record<string, unknown>)
+            | ({ type: 'file'; file: { file_data?: string; file_id?: string; filename?: string } & Record<string, unknown> } & Record<string, unknown>)
+          )[];
+      name?: string;
+    } & Record<string, unknown>)
+  | ({
+      role: 'assistant';
+      content?: string | (({ type: 'text'; text: string } & Record<string, unknown>) | ({ type: 'refusal'; refusal: string } & Record<string, unknown>))[] | null;
+      refusal?: string | null;
+      name?: string;
+      tool_calls?: ({ id: string; type: 'function'; function: { name: string; arguments: string } & Record<string, unknown> } & Record<string, unknown>)[];
+      function_call?: ({ name: string; arguments: string } & Record<string, unknown>) | null;
+    } & Record<string, unknown>)
+  | ({ role: 'tool'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; tool_call_id: string } & Record<string, unknown>)
+  | ({ role: 'function'; content: string | null; name: string } & Record<string, unknown>);
+
+// The hand-written types above are what users read; these two lines make the compiler hold them
+// to the schema, both ways, so neither can change without the other.
+const schemaFitsType: s.Schema<LlmRequest> = requestSchema;
+const typeFitsSchema = (request: LlmRequest): s.Infer<typeof requestSchema> => request;
+void schemaFitsType;
+void typeFitsSchema;
+
+/**
+ * The schema of an OpenAI chat-completions request, as rxllm validates it, as a Standard Schema
+ * v1 validator (`llmRequestSchema['~standard'].validate(value)`), so it plugs into any library
+ * that takes one (a form or route validator). Unknown fields (vendor extensions) are kept and sent
+ * as they are. To validate and throw rxllm's `invalid-request` error, use {@link parseRequest}.
+ */
+export const llmRequestSchema: StandardSchemaV1<unknown, LlmRequest> = requestSchema;
 
 /** Requests that passed {@link parseRequest}: validating one again is a lookup. */
 const validated = new WeakSet<object>();
@@ -277,52 +206,22 @@ const validated = new WeakSet<object>();
  */
 export function parseRequest(input: unknown): LlmRequest {
   if (typeof input === 'object' && input !== null && validated.has(input)) return input as LlmRequest;
-  const parsed = llmRequestSchema.safeParse(input);
+  const parsed = requestSchema.safeParse(input);
   if (parsed.success) {
-    validated.add(parsed.data);
-    return parsed.data;
+    // A copy is what is remembered (as zod's parse returned one): the caller's own object may
+    // still be changed and sent again, and is then validated again.
+    const request = { ...parsed.data };
+    validated.add(request);
+    return request;
   }
-  const issues = parsed.error.issues.flatMap((issue) => specific(issue, []));
-  const first = issues[0];
-  const path = first ? formatPath(first.path) : '';
+  const issues = parsed.error.issues;
+  const path = issues[0] ? formatPath(issues[0].path) : '';
   const lines = issues.map((issue) => `  at ${formatPath(issue.path) || '(request)'}: ${issue.message}`);
   throw new RxllmError(
     'invalid-request',
     `Invalid chat request; fix these fields before sending:\n${lines.join('\n')}`,
     { path, cause: parsed.error },
   );
-}
-
-interface Problem {
-  path: readonly PropertyKey[];
-  message: string;
-}
-
-/**
- * The problems behind one zod issue, located as precisely as possible. A union (content that
- * is a string or an array of parts) reports only "Invalid input" at its own path; the branch
- * that got furthest into the value says what is actually wrong, and where.
- */
-function specific(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Problem[] {
-  const path = [...prefix, ...issue.path];
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [{ path, message: issue.message }];
-  let best: Problem[] | undefined;
-  let bestDepth = 0;
-  for (const branch of issue.errors) {
-    const problems = branch.flatMap((inner) => specific(inner, path));
-    const depth = Math.max(...problems.map((problem) => problem.path.length)) - path.length;
-    if (depth > bestDepth) {
-      best = problems;
-      bestDepth = depth;
-    }
-  }
-  if (best) return best;
-  // Every branch failed on the value itself: say which types would do.
-  const expected = issue.errors.flatMap((branch) => branch.flatMap((inner) => (inner.code === 'invalid_type' ? [inner.expected] : [])));
-  const received = /received (\w+)/.exec(issue.errors[0]?.[0]?.message ?? '')?.[1];
-  return expected.length === issue.errors.length
-    ? [{ path, message: `Invalid input: expected ${[...new Set(expected)].join(' or ')}${received ? `, received ${received}` : ''}` }]
-    : [{ path, message: issue.message }];
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -1,5 +1,5 @@
 import type { SchedulerLike } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { RxllmError } from './errors.js';
 import type { Transport } from './transport.js';
 
@@ -7,27 +7,28 @@ import type { Transport } from './transport.js';
  * The one set of option schemas every rxllm constructor validates with (middleware, stores,
  * registries, step/parallel/graph, the prefetcher), so an option means and is checked the same
  * everywhere: whatever schedules timers takes a `schedulerSchema`, whatever only reads the time a
- * `clockSchema`.
+ * `clockSchema`. The schemas are rxllm's own small checker (src/internal/check.ts), not zod: zod
+ * is the users' optional peer, and importing rxllm must not load it.
  */
 
 /**
  * A `SchedulerLike` option, for what schedules timers (anything with `now()` and `schedule()`:
  * `asyncScheduler`, a `TestScheduler`, a zone-aware scheduler).
  */
-export const schedulerSchema = z.custom<SchedulerLike>(
+export const schedulerSchema = s.custom<SchedulerLike>(
   (value) =>
     typeof (value as SchedulerLike | undefined)?.now === 'function' && typeof (value as SchedulerLike | undefined)?.schedule === 'function',
   'expected a SchedulerLike (asyncScheduler, a TestScheduler)',
 );
 
 /** A clock option, for what only reads the time: anything with `now()` (a scheduler, or a test clock). */
-export const clockSchema = z.custom<SchedulerLike>(
+export const clockSchema = s.custom<SchedulerLike>(
   (value) => typeof (value as SchedulerLike | undefined)?.now === 'function',
   'expected a SchedulerLike (anything with now())',
 );
 
 /** A {@link Transport} option: a function `(request, context?) => Observable<LlmEvent>`. */
-export const transportSchema = z.custom<Transport>(
+export const transportSchema = s.custom<Transport>(
   (value) => typeof value === 'function',
   'expected a Transport, a function (request, context?) => Observable<LlmEvent>, such as sseTransport(...)',
 );
@@ -38,7 +39,7 @@ export const transportSchema = z.custom<Transport>(
  * need not import the metrics layer: `latencySourceSchema<LatencySource>()`.
  */
 export const latencySourceSchema = <L>() =>
-  z.custom<L>(
+  s.custom<L>(
     (value) =>
       typeof (value as { percentile?: unknown } | undefined)?.percentile === 'function' &&
       typeof (value as { count?: unknown } | undefined)?.count === 'function',
@@ -46,7 +47,7 @@ export const latencySourceSchema = <L>() =>
   );
 
 /** A function option. */
-export const functionSchema = <F>(what: string) => z.custom<F>((value) => typeof value === 'function', `expected ${what}`);
+export const functionSchema = <F>(what: string) => s.custom<F>((value) => typeof value === 'function', `expected ${what}`);
 
 /**
  * Validates the options of an rxllm function once, at construction (middleware, stores, registries,
@@ -55,16 +56,16 @@ export const functionSchema = <F>(what: string) => z.custom<F>((value) => typeof
  *
  * @throws {@link RxllmError} `invalid-config` naming the function and every problem.
  */
-export function validateConfig<S extends z.ZodType>(name: string, schema: S, config: unknown): z.output<S> {
+export function validateConfig<S extends s.Schema<unknown>>(name: string, schema: S, config: unknown): s.Infer<S> {
   const parsed = schema.safeParse(config);
   if (!parsed.success) {
     const call = name.endsWith(')') ? name : `${name}()`;
     const path = parsed.error.issues[0]?.path.map(String).join('.');
-    throw new RxllmError('invalid-config', `${call}: invalid options:\n${z.prettifyError(parsed.error)}`, {
+    throw new RxllmError('invalid-config', `${call}: invalid options:\n${s.prettify(parsed.error.issues)}`, {
       cause: parsed.error,
       // No `path` for a problem with the options as a whole (an unknown option): there is no field to point at.
       ...(path ? { path } : {}),
     });
   }
-  return parsed.data;
+  return parsed.data as s.Infer<S>;
 }

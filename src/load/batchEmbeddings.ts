@@ -1,5 +1,5 @@
 import { asyncScheduler, catchError, defer, map, type Observable, of, type SchedulerLike, throwError } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { isRxllmError, RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import type { EmbeddingsClient } from '../transport/embeddings.js';
@@ -118,11 +118,11 @@ function mayConcernOneInput(error: unknown): boolean {
   return isRxllmError(error) && (error.status === 400 || error.status === 422 || error.code === 'malformed-event');
 }
 
-const configSchema = z.strictObject({
-  threshold: z.number().int().min(0).default(1),
-  stepMs: z.number().positive().default(10),
-  maxWaitMs: z.number().min(0).default(50),
-  maxBatchSize: z.number().int().min(2).max(2048).default(64),
+const configSchema = s.strictObject({
+  threshold: s.number().int().min(0).default(1),
+  stepMs: s.number().positive().default(10),
+  maxWaitMs: s.number().min(0).default(50),
+  maxBatchSize: s.number().int().min(2).max(2048).default(64),
   load: functionSchema<() => number>('a function returning a number').optional(),
   scheduler: schedulerSchema.default(() => asyncScheduler),
 });

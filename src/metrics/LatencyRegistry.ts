@@ -1,5 +1,5 @@
 import { asyncScheduler, type Observable, type SchedulerLike, Subject } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { LatencyHistogram } from './LatencyHistogram.js';
 import type { LatencyRecord } from './LatencyRecord.js';
@@ -355,21 +355,21 @@ function bucketCounts(boundsMs: readonly number[], counts: readonly number[], su
 }
 
 const ascending = (values: number[]) => values.every((value, i) => i === 0 || value > values[i - 1]!);
-const bucketList = z
-  .array(z.number().positive().finite())
+const bucketList = s
+  .array(s.number().positive().finite())
   .min(1)
   .refine(ascending, 'bucket bounds must be strictly ascending');
 
-const configSchema = z.strictObject({
-  window: z
+const configSchema = s.strictObject({
+  window: s
     .union([
-      z.strictObject({ ms: z.number().positive().finite(), slices: z.number().int().min(1).max(120).optional() }),
-      z.strictObject({ requests: z.number().int().positive(), slices: z.number().int().min(1).max(120).optional() }),
+      s.strictObject({ ms: s.number().positive().finite(), slices: s.number().int().min(1).max(120).optional() }),
+      s.strictObject({ requests: s.number().int().positive(), slices: s.number().int().min(1).max(120).optional() }),
     ])
     .default({ ms: 60_000, slices: 6 }),
-  significantDigits: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]).default(3),
-  maxSeries: z.number().int().positive().default(50),
-  prometheusBuckets: z
+  significantDigits: s.union([s.literal(1), s.literal(2), s.literal(3), s.literal(4), s.literal(5)]).default(3),
+  maxSeries: s.number().int().positive().default(50),
+  prometheusBuckets: s
     .strictObject({ ttft: bucketList.default(TTFT_BUCKETS), total: bucketList.default(TOTAL_BUCKETS) })
     .default({ ttft: TTFT_BUCKETS, total: TOTAL_BUCKETS }),
   scheduler: clockSchema

@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, map, type Observable, reduce, type SchedulerLike } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import type { RequestContext, Served } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
@@ -163,7 +163,7 @@ function packedContext(contexts: readonly (RequestContext | undefined)[]): Reque
 function packedAnswers(next: Transport, items: readonly Item[]): Observable<ReadonlyArray<LlmEvent[] | undefined>> {
   const first = items[0]!.request;
   const prompts = items.map(({ request }) => request.messages.at(-1)!.content as string);
-  const answers = z.strictObject({ answers: z.array(z.string()).length(items.length) });
+  const answers = s.strictObject({ answers: s.array(s.string()).length(items.length) });
   const sum = (field: 'max_tokens' | 'max_completion_tokens') =>
     items.every(({ request }) => typeof request[field] === 'number') ? items.reduce((total, { request }) => total + (request[field] as number), 0) : undefined;
   const { max_tokens: _max, max_completion_tokens: _maxCompletion, ...base } = first;
@@ -226,13 +226,13 @@ function parseJson(text: string): unknown {
   }
 }
 
-const configSchema = z
+const configSchema = s
   .strictObject({
-    lanes: z.array(z.string().min(1)).min(1).default(['background']),
-    threshold: z.number().int().min(0).default(4),
-    stepMs: z.number().positive().default(25),
-    maxWaitMs: z.number().min(0).default(200),
-    maxBatchSize: z.number().int().min(2).max(100).default(8),
+    lanes: s.array(s.string().min(1)).min(1).default(['background']),
+    threshold: s.number().int().min(0).default(4),
+    stepMs: s.number().positive().default(25),
+    maxWaitMs: s.number().min(0).default(200),
+    maxBatchSize: s.number().int().min(2).max(100).default(8),
     load: functionSchema<() => number>('a function').optional(),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   });

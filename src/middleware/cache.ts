@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
 import { memoryCacheStore } from '../cache/memoryCacheStore.js';
@@ -362,13 +362,13 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-const positiveInt = z.number().int().positive();
-const configSchema = z
+const positiveInt = s.number().int().positive();
+const configSchema = s
   .strictObject({
-    ttl: z.number().positive().default(5 * 60_000),
+    ttl: s.number().positive().default(5 * 60_000),
     maxEntries: positiveInt.optional(),
     maxBytes: positiveInt.optional(),
-    store: z
+    store: s
       .custom<CacheStore>(
         (value) =>
           typeof value === 'object' &&
@@ -378,8 +378,8 @@ const configSchema = z
       )
       .optional(),
     key: functionSchema<(request: LlmRequest, scope: RequestScope) => string>('a function (request, scope) => string').optional(),
-    sampled: z.enum(['share', 'bypass']).default('share'),
-    replayInterval: z.number().min(0).default(0),
+    sampled: s.oneOf(['share', 'bypass']).default('share'),
+    replayInterval: s.number().min(0).default(0),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   })
   .refine((config) => config.store === undefined || (config.maxEntries === undefined && config.maxBytes === undefined), {

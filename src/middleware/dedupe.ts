@@ -1,5 +1,5 @@
 import { defer, finalize } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
@@ -130,8 +130,8 @@ export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
   return Object.assign(middleware, { stats: (): DedupeStats => ({ ...counts }) });
 }
 
-const configSchema = z.strictObject({
+const configSchema = s.strictObject({
   key: functionSchema<(request: LlmRequest, scope: RequestScope) => string>('a function (request, scope) => string').optional(),
-  sampled: z.enum(['share', 'bypass']).default('share'),
+  sampled: s.oneOf(['share', 'bypass']).default('share'),
 });
 

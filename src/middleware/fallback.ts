@@ -1,5 +1,5 @@
 import { catchError, defer, type Observable, tap, throwError } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { RequestContext } from '../core/context.js';
 import { isRxllmError, type RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -132,17 +132,17 @@ function defaultOn(error: unknown): boolean {
   return isRxllmError(error) && error.code !== 'invalid-request' && error.code !== 'invalid-config';
 }
 
-const candidateSchema = z.union([
+const candidateSchema = s.union([
   functionSchema<Transport>('a transport'),
-  z.strictObject({
-    name: z.string().min(1),
+  s.strictObject({
+    name: s.string().min(1),
     transport: functionSchema<Transport>('a transport'),
-    model: z.string().min(1).optional(),
+    model: s.string().min(1).optional(),
   }),
 ]);
 
-const configSchema = z.strictObject({
-  candidates: z.array(candidateSchema).min(1, 'give at least one transport'),
+const configSchema = s.strictObject({
+  candidates: s.array(candidateSchema).min(1, 'give at least one transport'),
   on: functionSchema<(error: unknown, candidate: string) => boolean>('a function (error, candidate) => boolean').optional(),
   onFallback: functionSchema<(info: FallbackSwitch) => void>('a function (info) => void').optional(),
   onServed: functionSchema<(info: FallbackServed) => void>('a function (info) => void').optional(),

@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { stepOf, timeLeft } from '../core/context.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
@@ -263,20 +263,20 @@ class TokenBucket {
   }
 }
 
-const configSchema = z
+const configSchema = s
   .strictObject({
-    after: z.union([
-      z.number().nonnegative().finite(),
-      z.string().refine((p) => parsePercentile(p) !== undefined, "a percentile such as 'p95'"),
+    after: s.union([
+      s.number().nonnegative().finite(),
+      s.string().refine((p) => parsePercentile(p) !== undefined, "a percentile such as 'p95'"),
     ]),
     registry: latencySourceSchema<LatencySource>().optional(),
     step: stepOptionRemoved,
-    minSamples: z.number().int().nonnegative().optional(),
-    maxHedges: z.number().int().nonnegative().max(10).optional(),
-    budget: z
+    minSamples: s.number().int().nonnegative().optional(),
+    maxHedges: s.number().int().nonnegative().max(10).optional(),
+    budget: s
       .union([
-        z.literal(false),
-        z.strictObject({ ratio: z.number().min(0).max(10).optional(), burst: z.number().min(1).optional() }),
+        s.literal(false),
+        s.strictObject({ ratio: s.number().min(0).max(10).optional(), burst: s.number().min(1).optional() }),
       ])
       .optional(),
     to: functionSchema<Transport>('a transport').optional(),

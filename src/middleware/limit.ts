@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmEvent } from '../core/events.js';
@@ -259,14 +259,14 @@ export function limit(config: LimitConfig): LimitMiddleware {
   return Object.assign(middleware, { stats });
 }
 
-const configSchema = z
+const configSchema = s
   .strictObject({
-    concurrency: z.number().int().min(1),
-    maxQueued: z.number().int().min(0).default(1000),
-    lanes: z.array(z.string().min(1)).min(1).default(['interactive', 'background']),
-    defaultLane: z.string().optional(),
-    reserve: z.record(z.string(), z.number().int().min(0)).default({}),
-    agingMs: z.number().positive().default(2000),
+    concurrency: s.number().int().min(1),
+    maxQueued: s.number().int().min(0).default(1000),
+    lanes: s.array(s.string().min(1)).min(1).default(['interactive', 'background']),
+    defaultLane: s.string().optional(),
+    reserve: s.record(s.string(), s.number().int().min(0)).default({}),
+    agingMs: s.number().positive().default(2000),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   })
   .refine((c) => new Set(c.lanes).size === c.lanes.length, { message: 'lane names must be unique', path: ['lanes'] })

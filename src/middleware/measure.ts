@@ -1,5 +1,5 @@
 import { asyncScheduler, defer, type SchedulerLike, tap } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { stepOf } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
 import type { FinishReason, LlmUsage } from '../core/events.js';
@@ -117,8 +117,8 @@ export function measure(config: MeasureConfig): Middleware {
     });
 }
 
-const configSchema = z.strictObject({
-  registry: z.custom<LatencyRegistry>(
+const configSchema = s.strictObject({
+  registry: s.custom<LatencyRegistry>(
     (value) => typeof (value as LatencyRegistry | undefined)?.record === 'function',
     'expected a LatencyRegistry (new LatencyRegistry())',
   ),

@@ -1,5 +1,5 @@
 import { asyncScheduler, catchError, defer, retry as retryWhen, type SchedulerLike, tap, throwError, timer } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { timeLeft } from '../core/context.js';
 import { isRxllmError, RxllmError, type RxllmErrorDetails } from '../core/errors.js';
 import type { Middleware } from '../core/transport.js';
@@ -220,18 +220,18 @@ function formatWait(ms: number): string {
   return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
 }
 
-const configSchema = z.strictObject({
-  maxRetries: z.number().int().nonnegative().optional(),
-  backoff: z
+const configSchema = s.strictObject({
+  maxRetries: s.number().int().nonnegative().optional(),
+  backoff: s
     .strictObject({
-      initialMs: z.number().nonnegative().finite().optional(),
-      factor: z.number().min(1).finite().optional(),
-      maxMs: z.number().nonnegative().finite().optional(),
-      jitter: z.number().min(0).max(1).optional(),
+      initialMs: s.number().nonnegative().finite().optional(),
+      factor: s.number().min(1).finite().optional(),
+      maxMs: s.number().nonnegative().finite().optional(),
+      jitter: s.number().min(0).max(1).optional(),
     })
     .optional(),
   retryOn: functionSchema<(error: unknown, attempt: number) => boolean>('a function (error, attempt) => boolean').optional(),
-  maxRetryAfterMs: z.number().nonnegative().optional(),
+  maxRetryAfterMs: s.number().nonnegative().optional(),
   random: functionSchema<() => number>('a function returning a number in [0, 1)').optional(),
   onRetry: functionSchema<(info: RetryInfo) => void>('a function (info) => void').optional(),
   scheduler: schedulerSchema.optional(),

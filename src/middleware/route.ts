@@ -1,5 +1,5 @@
 import { defer, type Observable, tap, throwError } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { type RequestContext, stepOf } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -304,27 +304,27 @@ function asTier(model: string): Tier | undefined {
   return (TIERS as readonly string[]).includes(model) ? (model as Tier) : undefined;
 }
 
-const tierSchema = z.enum(TIERS as unknown as [Tier, ...Tier[]]);
-const candidateSchema = z.union([
-  z.string().min(1),
-  z.strictObject({
-    name: z.string().min(1),
-    model: z.string().min(1).optional(),
+const tierSchema = s.oneOf(TIERS as unknown as [Tier, ...Tier[]]);
+const candidateSchema = s.union([
+  s.string().min(1),
+  s.strictObject({
+    name: s.string().min(1),
+    model: s.string().min(1).optional(),
     transport: functionSchema<Transport>('a transport').optional(),
   }),
 ]);
 
-const configSchema = z.strictObject({
-  tiers: z
-    .strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(candidateSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof candidateSchema>>>)
+const configSchema = s.strictObject({
+  tiers: s
+    .strictObject(Object.fromEntries(TIERS.map((t) => [t, s.array(candidateSchema).optional()])) as Record<Tier, s.Optional<s.Infer<typeof candidateSchema>[]>>)
     .refine((tiers) => Object.values(tiers).some((list) => (list?.length ?? 0) > 0), 'give at least one tier with candidates'),
-  tier: z.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
-  qualityFloor: z.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
+  tier: s.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
+  qualityFloor: s.union([tierSchema, functionSchema<(request: LlmRequest) => Tier | undefined>('a function (request) => tier')]).optional(),
   registry: latencySourceSchema<LatencySource>().optional(),
-  percentile: z.number().gt(0).max(100).optional(),
+  percentile: s.number().gt(0).max(100).optional(),
   step: stepOptionRemoved,
-  minSamples: z.number().int().nonnegative().optional(),
-  explore: z.number().min(0).max(1).optional(),
+  minSamples: s.number().int().nonnegative().optional(),
+  explore: s.number().min(0).max(1).optional(),
   random: functionSchema<() => number>('a function returning a number in [0, 1)').optional(),
   onDecision: functionSchema<(decision: RouteDecision) => void>('a function (decision) => void').optional(),
 });

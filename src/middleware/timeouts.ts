@@ -1,5 +1,5 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { stepOf, timeLeft, type RequestContext } from '../core/context.js';
 import { PartialText } from '../internal/PartialText.js';
 import { RxllmError, type TimeLimit } from '../core/errors.js';
@@ -198,8 +198,8 @@ export function timeouts(config: TimeoutsConfig): Middleware {
 
 const DEADLINE_ADVICE = 'The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.';
 
-const limit = z.number().positive().finite();
-const configSchema = z
+const limit = s.number().positive().finite();
+const configSchema = s
   .strictObject({
     headers: limit.optional(),
     firstToken: limit.optional(),

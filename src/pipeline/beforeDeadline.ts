@@ -1,5 +1,5 @@
 import { concat, defer, type MonoTypeOperatorFunction, type SchedulerLike, takeUntil, tap, throwError, timer } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 
@@ -7,7 +7,7 @@ import { RxllmError } from '../core/errors.js';
  * The `deadline` option of `parallel()` and `graph()`: milliseconds from the start of a run.
  * @internal
  */
-export const runDeadlineSchema = z.number('expected milliseconds from the start of a run (a number > 0)').positive(
+export const runDeadlineSchema = s.number('expected milliseconds from the start of a run (a number > 0)').positive(
   'expected milliseconds from the start of a run (a number > 0)',
 );
 

@@ -22,7 +22,7 @@ import {
   take,
   throwError,
 } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { type RequestContext, withDeadline } from '../core/context.js';
 import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { requireDone } from '../operators/requireDone.js';
@@ -380,9 +380,9 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
 }
 
 // nodes and onError are checked by validateGraph, with messages of their own.
-const configSchema = z.strictObject({
-  nodes: z.unknown().optional(),
-  onError: z.unknown().optional(),
+const configSchema = s.strictObject({
+  nodes: s.unknown().optional(),
+  onError: s.unknown().optional(),
   scheduler: schedulerSchema.optional(),
   deadline: runDeadlineSchema.optional(),
 });

@@ -1,5 +1,5 @@
 import { asyncScheduler, combineLatest, defer, forkJoin, map, type Observable, type SchedulerLike } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { type RequestContext, withDeadline } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -193,7 +193,7 @@ export function parallel<B extends Branches>(branches: B, config: ParallelConfig
   return { run, value };
 }
 
-const configSchema = z.strictObject({
+const configSchema = s.strictObject({
   scheduler: schedulerSchema.optional(),
   deadline: runDeadlineSchema.optional(),
 });

@@ -12,7 +12,7 @@ import {
   timeout,
   timer,
 } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -304,10 +304,10 @@ interface Entry {
 
 const TIMED_OUT = Symbol('prefetch timed out');
 
-const positiveInt = z.number().int().positive();
-const configSchema = z.strictObject({
+const positiveInt = s.number().int().positive();
+const configSchema = s.strictObject({
   transport: transportSchema,
-  ttl: z.number().positive().default(30_000),
+  ttl: s.number().positive().default(30_000),
   maxEntries: positiveInt.default(100),
   // A scheduler, not a clock: TTLs and take timeouts are timers.
   scheduler: schedulerSchema.optional(),

@@ -1,10 +1,12 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { asyncScheduler, defer, Observable, type SchedulerLike, Subscription } from 'rxjs';
-import { z } from 'zod';
 import type { RequestContext, Served } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import { PartialText } from '../internal/PartialText.js';
-import type { LlmRequest } from '../core/request.js';
+import type { LlmMessage, LlmRequest } from '../core/request.js';
+import * as s from '../internal/check.js';
+import { formatIssues, isStandardSchema } from '../internal/standardSchema.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
 import { finalValue } from '../operators/finalValue.js';
@@ -16,18 +18,31 @@ import { runContext } from './runContext.js';
 import type { StepState } from './StepState.js';
 
 /** Options for {@link step}. */
-export interface StepConfig<S extends z.ZodType = z.ZodType> {
+export interface StepConfig<S extends StandardSchemaV1 = StandardSchemaV1> {
   /** Where the step's requests go (a transport with its middleware, see `withMiddleware`). */
   transport: Transport;
   /**
-   * A zod schema for the answer. The step then asks for JSON (`response_format`
-   * json_schema built with `z.toJSONSchema`, unless the request sets its own
-   * `response_format`), and parses and validates the final text: ```json fences
-   * are tolerated, and for a `z.enum` a bare label (`Positive.`) is accepted.
-   * A non-object schema is asked for as `{ "value": ... }` (OpenAI requires an
+   * A schema for the answer: any Standard Schema v1 validator (zod 4, zod ≥ 3.24,
+   * valibot, arktype, ...), which validates the final text through its
+   * `~standard.validate`; the value is the schema's output type.
+   *
+   * The step asks for JSON (unless the request sets its own `response_format`):
+   * a `json_schema` response format with `jsonSchema` when given, else with the
+   * JSON Schema the library produces (`~standard.jsonSchema`, zod 4); a library
+   * that produces none (zod 3, valibot) gets `json_object` mode and a system
+   * message asking for JSON. ```json fences are tolerated, and for an enum
+   * (`s.enum`, valibot's `picklist`) a bare label (`Positive.`) is accepted. A
+   * non-object schema is asked for as `{ "value": ... }` (OpenAI requires an
    * object root) and unwrapped. Without `output` the value is the answer's text.
    */
   output?: S;
+  /**
+   * The JSON Schema of `output`, sent as the `json_schema` response format, for a
+   * schema library that cannot produce one itself (valibot with
+   * `@valibot/to-json-schema`'s `toJsonSchema(schema)`, zod 3 with
+   * `zod-to-json-schema`). Takes precedence over the library's own. Only with `output`.
+   */
+  jsonSchema?: Record<string, unknown>;
   /**
    * How many times to re-ask, with the validation error in a follow-up
    * message, when the answer does not match `output`.
@@ -80,7 +95,7 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * `done` state with the value, and completes. It errors with the transport's
  * error (an {@link RxllmError} gets `step` set to this step's name, unless an
  * inner step already named itself), or with an `invalid-output`
- * {@link RxllmError} (`raw` = the answer, `cause` = the `ZodError`, `step`;
+ * {@link RxllmError} (`raw` = the answer, `issues` = the schema library's issues, `step`;
  * the same error as the {@link parse} operator) when the answer does not
  * match `output` after `reasks` re-asks.
  * A re-ask emits a `waiting` state with `reask` incremented and `textSoFar`
@@ -107,13 +122,12 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * ```ts
  * import { asyncScheduler } from 'rxjs';
  * import { step, sseTransport } from 'rxllm';
- * import { z } from 'zod';
- *
+ *  *
  * const transport = sseTransport({ baseURL: 'http://127.0.0.1:8787/v1' });
  * const sentiment = step(
  *   'sentiment',
  *   (text: string) => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `Sentiment of: ${text}` }] }),
- *   { transport, output: z.enum(['positive', 'negative', 'neutral']), reasks: 1 },
+ *   { transport, output: s.oneOf(['positive', 'negative', 'neutral']), reasks: 1 },
  * );
  * sentiment.run(article).subscribe((state) => render(state.textSoFar));
  * const label = await lastValueFrom(sentiment.value(article));
@@ -123,15 +137,15 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * @see parallel
  * @see graph
  */
-export function step<I, S extends z.ZodType>(
+export function step<I, S extends StandardSchemaV1>(
   name: string,
   buildRequest: (input: I) => LlmRequest,
   config: StepConfig<S> & { output: S },
-): Step<I, z.output<S>>;
+): Step<I, StandardSchemaV1.InferOutput<S>>;
 export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, config: StepConfig): Step<I, string>;
 export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, config: StepConfig): Step<I, unknown> {
-  const { transport, output, reasks = 0, scheduler = asyncScheduler } = validate(name, buildRequest, config);
-  const format = output ? answerFormat(name, output) : undefined;
+  const { transport, output, jsonSchema, reasks = 0, scheduler = asyncScheduler } = validate(name, buildRequest, config);
+  const format = output ? answerFormat(name, output, jsonSchema) : undefined;
   const subject = { what: `step "${name}"`, step: name };
 
   // One subscriber per run (not defer + concat + filter + map per ask): a step's own cost is
@@ -183,14 +197,28 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       };
 
       const settle = (request: LlmRequest, text: string, reask: number): void => {
-        const parsed: ParsedAnswer<unknown> = format ? format.parse(text) : { ok: true, value: text };
+        const parsed = format ? format.parse(text) : { ok: true as const, value: text };
+        if (parsed instanceof Promise) {
+          // An async validator: the run waits for it; unsubscribing meanwhile drops its answer.
+          let open = true;
+          requests.add(() => (open = false));
+          parsed.then(
+            (result) => open && settled(request, text, reask, result),
+            (error: unknown) => open && subscriber.error(error),
+          );
+        } else {
+          settled(request, text, reask, parsed);
+        }
+      };
+
+      const settled = (request: LlmRequest, text: string, reask: number, parsed: ParsedAnswer<unknown>): void => {
         if (parsed.ok) {
           subscriber.next({ ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() });
           subscriber.complete();
         } else if (reask < reasks) {
-          ask(followUp(request, text, parsed.error), reask + 1);
+          ask(followUp(request, text, parsed.issues), reask + 1);
         } else {
-          subscriber.error(invalidOutput({ step: name, raw: text, error: parsed.error, json: parsed.json, reasks }));
+          subscriber.error(invalidOutput({ step: name, raw: text, issues: parsed.issues, json: parsed.json, reasks }));
         }
       };
 
@@ -211,21 +239,23 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
 /** What a step with an `output` schema asks for, and how it reads the answer. */
 interface AnswerFormat {
   responseFormat: NonNullable<LlmRequest['response_format']>;
-  parse: (text: string) => ParsedAnswer<unknown>;
+  instruction: LlmMessage | undefined;
+  parse: (text: string) => ParsedAnswer<unknown> | Promise<ParsedAnswer<unknown>>;
 }
 
-function answerFormat(name: string, output: z.ZodType): AnswerFormat {
-  const { responseFormat, wrapped } = jsonResponseFormat(name, output);
-  return { responseFormat, parse: answerParser(output, wrapped) };
+function answerFormat(name: string, output: StandardSchemaV1, jsonSchema: Record<string, unknown> | undefined): AnswerFormat {
+  const { responseFormat, root, instruction } = jsonResponseFormat(name, output, jsonSchema);
+  return { responseFormat, instruction, parse: answerParser(output, root) };
 }
 
 function withFormat(request: LlmRequest, format: AnswerFormat | undefined): LlmRequest {
   // A response_format the caller set wins: they know what their endpoint supports.
   if (!format || request.response_format) return request;
-  return { ...request, response_format: format.responseFormat };
+  const messages = format.instruction ? [...request.messages, format.instruction] : request.messages;
+  return { ...request, messages, response_format: format.responseFormat };
 }
 
-function followUp(request: LlmRequest, answer: string, error: z.ZodError): LlmRequest {
+function followUp(request: LlmRequest, answer: string, issues: readonly StandardSchemaV1.Issue[]): LlmRequest {
   return {
     ...request,
     messages: [
@@ -234,26 +264,32 @@ function followUp(request: LlmRequest, answer: string, error: z.ZodError): LlmRe
       {
         role: 'user',
         content:
-          `Your previous answer does not match the required format:\n${z.prettifyError(error)}\n` +
+          `Your previous answer does not match the required format:\n${formatIssues(issues)}\n` +
           `Reply again with only the corrected answer as JSON, no other text.`,
       },
     ],
   };
 }
 
-const stepArguments = z.object({
-  name: z.string('expected the step\'s name, a non-empty string').min(1, 'expected the step\'s name, a non-empty string'),
+const stepArguments = s.object({
+  name: s.string('expected the step\'s name, a non-empty string').min(1, 'expected the step\'s name, a non-empty string'),
   buildRequest: functionSchema<(input: unknown) => LlmRequest>('a function (input) => LlmRequest'),
-  config: z.strictObject(
+  config: s.strictObject(
     {
       transport: transportSchema,
-      output: z.custom<z.ZodType>((value) => value instanceof z.ZodType, 'expected a zod schema').optional(),
-      reasks: z.number().int().nonnegative().optional(),
+      output: s
+        .custom<StandardSchemaV1>(isStandardSchema, 'expected a Standard Schema validator (a zod, valibot or arktype schema, ...)')
+        .optional(),
+      jsonSchema: s.record(s.string(), s.unknown()).optional(),
+      reasks: s.number().int().nonnegative().optional(),
       scheduler: schedulerSchema.optional(),
     },
-    // Only a missing or non-object config gets this message; unknown keys keep zod's own.
-    { error: (issue) => (issue.code === 'invalid_type' ? "expected the step's options: { transport, output?, reasks?, scheduler? }" : undefined) },
-  ),
+    // Only a missing or non-object config gets this message; unknown keys get their own.
+    "expected the step's options: { transport, output?, jsonSchema?, reasks?, scheduler? }",
+  ).refine((config) => config.jsonSchema === undefined || config.output !== undefined, {
+    message: '`jsonSchema` describes `output`: give the output schema too',
+    path: ['jsonSchema'],
+  }),
 });
 
 function validate(name: unknown, buildRequest: unknown, config: unknown): StepConfig {

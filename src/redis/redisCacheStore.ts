@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats } from '../cache/CacheStore.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -275,16 +275,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-const storedValueSchema = z.object({
-  v: z.literal(1),
-  ttl: z.number().positive(),
-  bytes: z.number().min(0),
-  events: z.array(z.object({ type: z.string() }).loose()),
+const storedValueSchema = s.object({
+  v: s.literal(1),
+  ttl: s.number().positive(),
+  bytes: s.number().min(0),
+  events: s.array(s.object({ type: s.string() }).loose()),
 });
 
-const positiveInt = z.number().int().positive();
-const configSchema = z.strictObject({
-  redis: z.custom<Redis>(
+const positiveInt = s.number().int().positive();
+const configSchema = s.strictObject({
+  redis: s.custom<Redis>(
     (value) =>
       typeof value === 'object' &&
       value !== null &&
@@ -292,7 +292,7 @@ const configSchema = z.strictObject({
       ['get', 'set', 'pttl', 'unlink', 'pipeline', 'scanStream'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
     'expected an ioredis client (`new Redis(url)` from the ioredis package); Redis Cluster clients are not supported yet',
   ),
-  prefix: z.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
+  prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
   ttl: positiveInt.optional(),
   maxEntryBytes: positiveInt,
   timeout: positiveInt.default(500),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import type { SimulatorDistribution, SimulatorTail } from './latency.js';
 
@@ -136,45 +136,45 @@ function profile(ttftMs: SimulatorDistribution, tokensPerSecond: number, outputT
   return { ttftMs, tokensPerSecond, jitter: 0.3, outputTokens, ...(tail ? { tail } : {}), faults: [] };
 }
 
-const distributionSchema = z.union([
-  z.number().nonnegative(),
-  z
-    .strictObject({ median: z.number().positive(), p95: z.number().positive() })
+const distributionSchema = s.union([
+  s.number().nonnegative(),
+  s
+    .strictObject({ median: s.number().positive(), p95: s.number().positive() })
     .refine((d) => d.p95 >= d.median, { message: 'p95 must be ≥ median' }),
 ]);
 
 const trigger = {
-  probability: z.number().min(0).max(1).optional(),
-  firstRequests: z.number().int().nonnegative().optional(),
+  probability: s.number().min(0).max(1).optional(),
+  firstRequests: s.number().int().nonnegative().optional(),
 };
 
-const faultSchema = z
+const faultSchema = s
   .discriminatedUnion('type', [
-    z.strictObject({
-      type: z.literal('status'),
-      status: z.number().int().min(400).max(599),
-      retryAfterMs: z.number().nonnegative().optional(),
-      afterMs: z.number().nonnegative().optional(),
-      message: z.string().optional(),
+    s.strictObject({
+      type: s.literal('status'),
+      status: s.number().int().min(400).max(599),
+      retryAfterMs: s.number().nonnegative().optional(),
+      afterMs: s.number().nonnegative().optional(),
+      message: s.string().optional(),
       ...trigger,
     }),
-    z.strictObject({ type: z.literal('disconnect'), afterTokens: z.number().int().nonnegative(), ...trigger }),
-    z.strictObject({ type: z.literal('stall'), afterTokens: z.number().int().nonnegative().optional(), ...trigger }),
+    s.strictObject({ type: s.literal('disconnect'), afterTokens: s.number().int().nonnegative(), ...trigger }),
+    s.strictObject({ type: s.literal('stall'), afterTokens: s.number().int().nonnegative().optional(), ...trigger }),
   ])
   .refine((fault) => fault.probability !== undefined || fault.firstRequests !== undefined, {
     message: 'a fault needs `probability` and/or `firstRequests`, or it never fires',
   });
 
-const profileSchema = z.strictObject({
+const profileSchema = s.strictObject({
   ttftMs: distributionSchema.optional(),
-  tokensPerSecond: z.number().positive().optional(),
-  jitter: z.number().min(0).max(2).optional(),
+  tokensPerSecond: s.number().positive().optional(),
+  jitter: s.number().min(0).max(2).optional(),
   outputTokens: distributionSchema.optional(),
-  tail: z.strictObject({ probability: z.number().min(0).max(1), multiplier: z.number().min(1) }).optional(),
-  faults: z.array(faultSchema).optional(),
+  tail: s.strictObject({ probability: s.number().min(0).max(1), multiplier: s.number().min(1) }).optional(),
+  faults: s.array(faultSchema).optional(),
 });
 
-const profilesSchema = z.record(z.string().min(1), profileSchema);
+const profilesSchema = s.record(s.string().min(1), profileSchema);
 
 /**
  * Validates simulator profiles (from a JSON file, say) and returns them.
@@ -188,7 +188,7 @@ const profilesSchema = z.record(z.string().min(1), profileSchema);
 export function parseSimulatorProfiles(input: unknown): SimulatorProfiles {
   const parsed = profilesSchema.safeParse(input);
   if (!parsed.success) {
-    throw new RxllmError('invalid-config', `Invalid simulator profiles:\n${z.prettifyError(parsed.error)}`, {
+    throw new RxllmError('invalid-config', `Invalid simulator profiles:\n${s.prettify(parsed.error.issues)}`, {
       cause: parsed.error,
       path: parsed.error.issues[0]?.path.map(String).join('.') ?? '',
     });

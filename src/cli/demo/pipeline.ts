@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as s from '../../internal/check.js';
 import type { Transport } from '../../core/transport.js';
 import { graph } from '../../pipeline/graph.js';
 import { parallel } from '../../pipeline/parallel.js';
@@ -24,7 +24,9 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   const ask = (content: string) => ({ model, messages: [{ role: 'user' as const, content }], max_tokens: 60 });
   const sentiment = step('sentiment', (text: string) => ask(`Classify the sentiment of this text as positive, negative or neutral:\n\n${text}`), {
     transport: transportFor('sentiment'),
-    output: z.enum(['positive', 'negative', 'neutral']),
+    // rxllm's own schemas (the CLI must not need zod) give no JSON Schema: the step is told it.
+    output: s.oneOf(['positive', 'negative', 'neutral']),
+    jsonSchema: { type: 'string', enum: ['positive', 'negative', 'neutral'] },
     reasks: 1,
   });
   const summary = step('summary', (text: string) => ask(`Summarize this text in one sentence:\n\n${text}`), {
@@ -32,7 +34,13 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   });
   const keywords = step('keywords', (text: string) => ask(`Extract 5 keywords from this text:\n\n${text}`), {
     transport: transportFor('keywords'),
-    output: z.object({ keywords: z.array(z.string()).min(1).max(8) }),
+    output: s.object({ keywords: s.array(s.string()).min(1).max(8) }),
+    jsonSchema: {
+      type: 'object',
+      properties: { keywords: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 8 } },
+      required: ['keywords'],
+      additionalProperties: false,
+    },
     reasks: 1,
   });
   const reply = step(
