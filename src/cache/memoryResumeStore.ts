@@ -1,5 +1,5 @@
 import { asyncScheduler, concat, defer, from, type Observable, type SchedulerLike, Subject, takeWhile, timeout } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { isFinalResumeEvent, type ResumeEvent, type ResumeStore } from './ResumeStore.js';
@@ -131,8 +131,8 @@ function gone(streamId: string): RxllmError {
   );
 }
 
-const positiveInt = z.number().int().positive();
-const configSchema = z.strictObject({
+const positiveInt = s.number().int().positive();
+const configSchema = s.strictObject({
   ttl: positiveInt.default(300_000),
   maxStreams: positiveInt.default(1000),
   scheduler: schedulerSchema.default(() => asyncScheduler),

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
-import { z } from 'zod';
+import * as s from '../internal/check.js';
 import { isFinalResumeEvent, type ResumeEvent, type ResumeStore } from '../cache/ResumeStore.js';
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -300,9 +300,9 @@ function messageOf(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-const positiveInt = z.number().int().positive();
-const configSchema = z.strictObject({
-  redis: z.custom<Redis>(
+const positiveInt = s.number().int().positive();
+const configSchema = s.strictObject({
+  redis: s.custom<Redis>(
     (value) =>
       typeof value === 'object' &&
       value !== null &&
@@ -310,7 +310,7 @@ const configSchema = z.strictObject({
       ['set', 'exists', 'xrange', 'xadd', 'pexpire', 'pipeline', 'duplicate', 'call'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
     'expected an ioredis client (`new Redis(url)` from the ioredis package)',
   ),
-  prefix: z.string().min(1, 'a non-empty key prefix, such as "myapp:resume:"'),
+  prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:resume:"'),
   ttl: positiveInt.default(300_000),
   timeout: positiveInt.default(500),
   blockMs: positiveInt.default(2000),
