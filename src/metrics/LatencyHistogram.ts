@@ -1,4 +1,7 @@
-import { HdrCounts } from './HdrCounts.js';
+// The 32-bit class alone, not the package index: the index also loads the WebAssembly build (a base64
+// blob), pako and the log encoders, about 60 ms and 16 MB that every `require('rxllm')` paid through
+// limit(), which keeps a histogram per lane. The package has no `exports` map, so this path is public.
+import * as int32Module from 'hdr-histogram-js/dist/Int32Histogram.js';
 
 /** Summary statistics of one distribution (milliseconds for times, tokens per second for speeds). */
 export interface Distribution {
@@ -36,8 +39,8 @@ export interface LatencyHistogramConfig {
 
 /**
  * A histogram of non-negative values (latencies in milliseconds, by default) with percentiles,
- * backed by an HdrHistogram (the layout of `hdr-histogram-js`'s 32-bit histograms, in rxllm's own
- * ~100 lines: nothing async, nothing platform-specific, nothing loaded at import).
+ * backed by HdrHistogram (`hdr-histogram-js`, its pure-JavaScript 32-bit histograms: its
+ * WebAssembly variant is never instantiated, so nothing async or platform-specific is involved).
  *
  * Precision, with the default 3 significant digits and scale 1:
  * - values are rounded to whole milliseconds, then every value below 2,048 ms is kept exactly;
@@ -58,15 +61,18 @@ export interface LatencyHistogramConfig {
  * ```
  */
 export class LatencyHistogram {
-  private readonly hdr: HdrCounts;
+  private readonly hdr: Int32Histogram;
   private readonly scale: number;
   private sum = 0;
 
   constructor(config: LatencyHistogramConfig = {}) {
     this.scale = config.scale ?? 1;
-    // 32-bit counts, growing on demand: about 4 KB per power of two of range, and a percentile
-    // is one pass over a typed array (what hdr-histogram-js's Int32Histogram with autoResize does).
-    this.hdr = new HdrCounts(config.significantDigits ?? 3);
+    // 32-bit counts, growing on demand: the pure-JS build, about 4 KB per power of two of range.
+    // The packed variant is smaller but a percentile costs milliseconds, too slow for per-request reads.
+    // What hdr-histogram-js's build({ bitBucketSize: 32, autoResize: true }) does, without its index.
+    const hdr = new Int32Histogram(1, 2, config.significantDigits ?? 3);
+    hdr.autoResize = true;
+    this.hdr = hdr;
   }
 
   /** How many values were recorded. */
@@ -175,3 +181,11 @@ export class LatencyHistogram {
     this.sum = 0;
   }
 }
+
+// The module is CommonJS with `exports.default = Int32Histogram`. TypeScript's CommonJS output and
+// bundlers hand over the class as the namespace's `default`; Node's ES module loader hands over
+// `module.exports`, whose `default` is the class. Either way, the class.
+type Int32HistogramClass = typeof int32Module.default;
+type Int32Histogram = InstanceType<Int32HistogramClass>;
+const imported = int32Module.default as Int32HistogramClass | { default: Int32HistogramClass };
+const Int32Histogram: Int32HistogramClass = 'default' in imported ? imported.default : imported;
