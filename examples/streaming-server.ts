@@ -28,7 +28,7 @@ function contentAnalysis(transport: Transport) {
       reasks: 1,
     }),
     summary: step('summary', ask('Summarize this text in one sentence:'), { transport }),
-    keywords: step('keywords', ask('List five keywords for this text:'), { transport, output: z.object({ keywords: z.array(z.string()) }), reasks: 1 }),
+    keywords: step('keywords', ask('List five keywords for this text:'), { transport, output: z.array(z.string()).length(5), reasks: 1 }),
   };
 }
 

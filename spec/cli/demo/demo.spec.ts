@@ -127,6 +127,16 @@ describe('rxllm demo', () => {
     expect(unknown.stderr()).toBe('rxllm demo: unknown option --bogus\n  usage: rxllm demo [options]\n  (rxllm help demo lists every option)\n');
   });
 
+  it('a keyless OPENAI_BASE_URL where nothing listens: connection-refused in our words, exit 1, nothing printed after the header', async () => {
+    const { startSimulatorServer } = await import('../../../src/node/simulatorServer');
+    const gone = await startSimulatorServer({ profiles });
+    await gone.close();
+    const run = captureIo({ OPENAI_BASE_URL: gone.baseURL });
+    expect(await runDemo(['--model', 'quick', '--no-techniques'], run.io)).toBe(1);
+    expect(run.stderr()).toBe(`\nrxllm demo failed: connection-refused: nothing is listening at ${gone.baseURL}. Start the server there, or point OPENAI_BASE_URL at one that runs (unset, with no key, the built-in simulator answers).\n`);
+    expect(run.stdout()).toBe(`rxllm demo: 3 texts via ${gone.baseURL}\n\n`);
+  });
+
   it('runs on OPENAI_BASE_URL without a key (a keyless local server), not on its own simulator', async () => {
     const { startSimulatorServer } = await import('../../../src/node/simulatorServer');
     const local = await startSimulatorServer({ profiles });

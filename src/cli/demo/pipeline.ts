@@ -32,7 +32,7 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   });
   const keywords = step('keywords', (text: string) => ask(`Extract 5 keywords from this text:\n\n${text}`), {
     transport: transportFor('keywords'),
-    output: z.object({ keywords: z.array(z.string()).min(1).max(8) }),
+    output: z.array(z.string()).min(1).max(8),
     reasks: 1,
   });
   const reply = step(
@@ -43,7 +43,7 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   );
 
   const steps = { sentiment, summary, keywords };
-  const withReply = graph<string, { sentiment: Sentiment; summary: string; keywords: { keywords: string[] }; reply: string }>({
+  const withReply = graph<string, { sentiment: Sentiment; summary: string; keywords: string[]; reply: string }>({
     nodes: {
       sentiment,
       summary,
