@@ -19,7 +19,7 @@ describe('rxllm demo: the techniques part', () => {
     let report: TechniquesReport;
     beforeAll(async () => {
       report = await runTechniques({ transport: sseTransport({ baseURL: server.baseURL }), server, model: 'quick', seed: 3, log: (line) => lines.push(line) });
-    }, 20_000);
+    }, 90_000);
 
     it('de-dup: identical concurrent requests reach the server once with dedupe(), N times without', () => {
       const { dedupe } = report.dedupeCache;
