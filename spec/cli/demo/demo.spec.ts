@@ -48,7 +48,8 @@ describe('rxllm demo', () => {
       expect(b!.start).toBeGreaterThanOrEqual(a!.end);
       expect(c!.start).toBeGreaterThanOrEqual(b!.end);
     }
-  });
+    // The techniques part sends ~1,500 requests (hedging and routing over enough to be stable): slow on a loaded machine.
+  }, 120_000);
 
   it('prints the report with a table, waterfalls and per-step percentiles, and writes the HTML report', async () => {
     const run = captureIo();
@@ -56,6 +57,11 @@ describe('rxllm demo', () => {
     expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques', '--report', html], run.io)).toBe(0);
     const report = run.stdout();
     expect(report).toContain('speed-up');
+    // The graph's speed-up divides its own baseline, printed so it can be checked.
+    const baseline = /\(graph: against its own four steps one after another, ([\d.]+m?s) per text\)/.exec(report);
+    expect(baseline).not.toBeNull();
+    // Piped: a line per mode as it finishes is the only progress there is.
+    expect(report).toMatch(/^1\. sequential \(the default way\) +[\d.]+m?s for 3 texts$/m);
     expect(report).toMatch(/critical path .*reply/);
     expect(report).toContain('Text 1 analysed');
     // Not a terminal: no live line, no escape codes, and every line within the classic 80 columns.
@@ -69,6 +75,18 @@ describe('rxllm demo', () => {
     expect(page).toContain('<svg');
     expect(page).toContain('Critical path');
     expect(page).toContain('reply');
+  });
+
+  it('in a terminal: the live line is the progress, so no line per mode; the table follows the header', async () => {
+    const run = captureIo({ COLUMNS: '80' });
+    const io = { ...run.io, stdout: { ...run.io.stdout, isTTY: true, columns: 80 } };
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques'], io)).toBe(0);
+    const report = run.stdout();
+    expect(report).toContain('\r'); // the live line was drawn ...
+    expect(report).not.toMatch(/for 3 texts/); // ... and no line per mode was left behind
+    const settled = report.split('\n').map((line) => line.slice(line.lastIndexOf('\r') + 1).replace(/\u001b\[[0-9;]*[A-Za-z]/g, ''));
+    const header = settled.findIndex((line) => line.startsWith('rxllm demo: 3 texts via'));
+    expect(settled.slice(header + 1, header + 3)).toEqual(['', expect.stringMatching(/^mode +wall \/ text/)]);
   });
 
   it('honours COLUMNS when piped (waterfalls and wrapped lines fit it) and FORCE_COLOR', async () => {

@@ -148,8 +148,9 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
         reports[mode].push({ ...(await runOnce(mode, pipeline, text, progress)), text: index });
       }
       screen.clear();
-      const total = sum(reports[mode].map((run) => run.wallMs));
-      log(`${MODE_TITLES[mode].padEnd(52)} ${formatMs(total).padStart(8)} for ${SAMPLE_TEXTS.length} texts`);
+      // Piped output has no live line, so a line per mode is its progress; a terminal had the live line,
+      // and the table below says the same, so the lines would only push the report up its scrollback.
+      if (!live) log(`${MODE_TITLES[mode].padEnd(52)} ${formatMs(sum(reports[mode].map((run) => run.wallMs))).padStart(8)} for ${SAMPLE_TEXTS.length} texts`);
     }
 
     const summary = summarize(reports);
@@ -181,7 +182,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
       );
       return 0;
     }
-    log('');
+    if (!live) log('');
     log(summaryTable(summary));
     const { color } = screen;
     const modes = Object.keys(MODE_TITLES) as Mode[];
