@@ -118,7 +118,7 @@ export async function hedgingAndRouting(config: TechniquesConfig, server: Simula
   // The spread: the same figure in each slice of HEDGE_SLICE requests, what a run of that size would have shown.
   const slices = `${HEDGE_REQUESTS / HEDGE_SLICE} slices of ${HEDGE_SLICE}`;
   log(`   p99 ${ms(without.p99)} → ${ms(hedging.with.p99)} (${(without.p99 / Math.max(1, hedging.with.p99)).toFixed(1)}× lower); in ${slices}: ${msRange(without.slices.p99)} → ${msRange(hedging.with.slices.p99)}`);
-  log(`   p95 in ${slices}: ${msRange(without.slices.p95)} → ${msRange(hedging.with.slices.p95)}; ${hedging.cancelled} losers cancelled (${hedging.serverAborts} aborts seen)`);
+  log(`   p95 per slice ${msRange(without.slices.p95)} → ${msRange(hedging.with.slices.p95)}; ${hedging.cancelled} losers cancelled (${hedging.serverAborts} aborts seen)`);
   log(`   route(): ${ROUTE_REQUESTS} requests, ${ROUTE_CONCURRENCY} at a time, each deployment at 1/${Math.round(1 / DEPLOYMENT_TIME_SCALE)} of its time:`);
   for (const name of DEPLOYMENTS) {
     const share = ((routing.byCandidate[name] ?? 0) / ROUTE_REQUESTS) * 100;
