@@ -73,8 +73,8 @@ export interface ServerSentErrorPayload {
  *   readable response `headers`); a 200 that is not an
  *   event stream → `malformed-event`; an `event: error` → `stream-error` with the server's code
  *   as `providerCode` (see {@link ServerSentErrorPayload}); an event `parse` rejects →
- *   `malformed-event`; the body ending before `done` → `incomplete-stream`; the network failing
- *   → `connection-lost`. `tokensEmitted` says whether values were emitted before the error.
+ *   `malformed-event`; the body ending before `done` → `incomplete-stream`; nothing listening
+ *   at the URL → `connection-refused`; the network failing otherwise → `connection-lost`. `tokensEmitted` says whether values were emitted before the error.
  * - Cold for a URL: each subscription sends its own request. A `Response` (from your own fetch)
  *   can be read once: a second subscription errors with `invalid-config`.
  * - Unsubscribe aborts the request (or cancels the `Response` body), which closes the connection:
