@@ -38,13 +38,13 @@ export function contentAnalysis(transport: Transport) {
       model,
       messages: [{ role: 'user', content: `List five keywords for this text:\n\n${text}` }],
     }),
-    { transport, output: z.object({ keywords: z.array(z.string()).length(5) }), reasks: 1 },
+    { transport, output: z.array(z.string()).length(5), reasks: 1 },
   );
   return { sentiment, summary, keywords };
 }
 
 type Steps = ReturnType<typeof contentAnalysis>;
-type Analysis = { sentiment: string; summary: string; keywords: { keywords: string[] } };
+type Analysis = { sentiment: string; summary: string; keywords: string[] };
 
 /** The default way: each request waits for the one before it. */
 export function sequential(steps: Steps, text: string): Observable<Analysis> {

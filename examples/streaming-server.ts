@@ -28,7 +28,7 @@ function contentAnalysis(transport: Transport) {
       reasks: 1,
     }),
     summary: step('summary', ask('Summarize this text in one sentence:'), { transport }),
-    keywords: step('keywords', ask('List five keywords for this text:'), { transport, output: z.object({ keywords: z.array(z.string()) }), reasks: 1 }),
+    keywords: step('keywords', ask('List five keywords for this text:'), { transport, output: z.array(z.string()).length(5), reasks: 1 }),
   };
 }
 
@@ -41,6 +41,19 @@ async function readJson(req: IncomingMessage): Promise<{ text?: unknown }> {
   const parts: Buffer[] = [];
   for await (const part of req as AsyncIterable<Buffer>) parts.push(part);
   return JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as { text?: unknown };
+}
+
+/**
+ * Redraws one line in place (`\r`, then erase to the end of the line), cut to the terminal's width
+ * with an ellipsis. A line longer than the terminal would wrap, and `\r` returns only to the start
+ * of its last row: every redraw would leave a copy behind. One column is kept free so the cursor
+ * never wraps either. Counts characters, right for this example's English text (the rxllm CLI's
+ * own renderer counts display columns, for wide characters and emoji).
+ */
+function liveLine(text: string): void {
+  const width = Math.max(10, (process.stdout.columns || 80) - 1);
+  const flat = text.replace(/\s+/g, ' ');
+  process.stdout.write(`\r\x1b[K${flat.length > width ? `${flat.slice(0, width - 1)}…` : flat}`);
 }
 
 async function main(serve: boolean): Promise<void> {
@@ -76,13 +89,14 @@ async function main(serve: boolean): Promise<void> {
       tap((snapshot) => {
         const summary = snapshot.branches.summary;
         // A terminal shows the summary growing in place; piped output gets only the final record.
-        if (summary.status === 'streaming' && process.stdout.isTTY) process.stdout.write(`\r  summary so far: ${summary.textSoFar.slice(0, 70)}`);
+        if (summary.status === 'streaming' && process.stdout.isTTY) liveLine(`  summary so far: ${summary.textSoFar}`);
       }),
       filter((snapshot) => snapshot.status === 'done'),
       map((snapshot) => snapshot as Extract<Snapshot, { status: 'done' }>),
     ),
   );
-  console.log(`\n  done in ${done.endedAt - done.startedAt} ms:`, JSON.stringify(done.value));
+  if (process.stdout.isTTY) liveLine('');
+  console.log(`  done in ${done.endedAt - done.startedAt} ms:`, JSON.stringify(done.value));
   console.log('  simulator:', simulator.stats());
 
   server.close();

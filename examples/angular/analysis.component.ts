@@ -41,7 +41,7 @@ export interface NodeCard {
       </article>
     }
     @if (record(); as record) {
-      <p class="record">{{ record.sentiment }} · {{ record.keywords.keywords.join(', ') }}</p>
+      <p class="record">{{ record.sentiment }} · {{ record.keywords.join(', ') }}</p>
     }
   `,
 })

@@ -17,7 +17,7 @@ import { isRxllmError, type GraphState, type Runnable } from 'rxllm';
 export type AnalysisRecord = {
   sentiment: 'positive' | 'negative' | 'neutral';
   summary: string;
-  keywords: { keywords: string[] };
+  keywords: string[];
   reply: string;
 };
 

@@ -20,7 +20,7 @@ export function contentAnalysis(transport: Transport, model = 'gpt-4o-mini'): An
   const summary = step('summary', (text: string) => ask(`Summarize this text in one sentence:\n\n${text}`), { transport });
   const keywords = step('keywords', (text: string) => ask(`Extract 5 keywords from this text:\n\n${text}`), {
     transport,
-    output: z.object({ keywords: z.array(z.string()).min(1).max(8) }),
+    output: z.array(z.string()).min(1).max(8),
     reasks: 1,
   });
   const reply = step(

@@ -116,6 +116,21 @@ describe('rxllm chat', () => {
     expect(run.stderr()).toContain('auth: 401 Incorrect API key provided');
   });
 
+  it('a refused connection (a port nothing listens on) is connection-refused, in our words, exit 1', async () => {
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, '127.0.0.1', resolve));
+    const closedURL = `http://127.0.0.1:${(gone.address() as AddressInfo).port}/v1`;
+    await new Promise((resolve) => gone.close(resolve));
+    const run = captureIo();
+    expect(await runChat(['--base-url', closedURL, 'hi'], run.io)).toBe(1);
+    expect(run.stderr()).toBe(
+      `\nrxllm chat: connection-refused: nothing is listening at ${closedURL}. Start the server there, or point OPENAI_BASE_URL at one that runs (unset, with no key, the built-in simulator answers).\n`,
+    );
+    const json = captureIo();
+    expect(await runChat(['--base-url', closedURL, '--json', 'hi'], json.io)).toBe(1);
+    expect(JSON.parse(json.stdout().trim())).toMatchObject({ type: 'error', code: 'connection-refused' });
+  });
+
   it('--retries retries a 503 after the wait the server asked for', async () => {
     const run = captureIo();
     expect(await runChat(['--base-url', baseURL, '--retries', '2', 'flaky'], run.io)).toBe(0);

@@ -93,7 +93,7 @@ describeInBrowser('rxllm demo --web in Chromium', () => {
     expect(history.at(-1)).toBe(expected.summary);
 
     expect(await page.textContent('[data-node="sentiment"] .pill')).toBe(expected.sentiment);
-    expect(await page.locator('[data-node="keywords"] .keywords li').allTextContents()).toEqual(expected.keywords.keywords);
+    expect(await page.locator('[data-node="keywords"] .keywords li').allTextContents()).toEqual(expected.keywords);
     expect(await page.textContent('[data-node="reply"] .card-text')).toBe(expected.reply);
     expect(await page.textContent('#graph [data-facts]')).toContain('critical path');
 

@@ -22,7 +22,7 @@ function llmFor(): ScriptedTransport {
     const answer = (text: string) => textScript(text, { at: 100, every: 10 });
     if (prompt.startsWith('Classify')) return answer('negative');
     if (prompt.startsWith('Summarize')) return prompt.includes('FAIL') ? [{ at: 120, error: 'server' }] : answer('Billing error left unfixed after an hour on hold.');
-    if (prompt.startsWith('Extract')) return answer('{"keywords": ["support", "billing", "hold"]}');
+    if (prompt.startsWith('Extract')) return answer('{"value": ["support", "billing", "hold"]}');
     return answer('We are sorry about the wait and will fix the billing error today.');
   });
 }
@@ -30,7 +30,7 @@ function llmFor(): ScriptedTransport {
 const RECORD = {
   sentiment: 'negative',
   summary: 'Billing error left unfixed after an hour on hold.',
-  keywords: { keywords: ['support', 'billing', 'hold'] },
+  keywords: ['support', 'billing', 'hold'],
   reply: 'We are sorry about the wait and will fix the billing error today.',
 };
 
@@ -125,7 +125,7 @@ describe('examples/angular: AnalysisComponent', () => {
       flush();
 
       expect(seen[0]).toEqual({ at: 'before the pause', cards: '' });
-      expect(seen[1]!.cards).toBe('sentiment:done:negative | summary:streaming:Billing error left  | keywords:streaming:{"keywords": ["support", "billing",  | reply:pending:');
+      expect(seen[1]!.cards).toBe('sentiment:done:negative | summary:streaming:Billing error left  | keywords:streaming:{"value": ["support", "billing",  | reply:pending:');
       // Only the final draft was sent, and destroying the component aborted what was still streaming.
       expect(llm.requests.map((request) => [request.model, request.subscribedAt, String(request.request.messages[0]!.content).endsWith(MESSAGE)])).toEqual([
         ['gpt-4o-mini', 900, true],

@@ -43,7 +43,7 @@ const expectations: Record<string, { args?: (dir: string) => string[]; redis?: t
   },
   'resilience.ts': { prints: [/^retry 1 in \d+ ms/m, /^served by \w+/m, /routing decisions:/, /Latency by step/] },
   'simulator.ts': { prints: [/sequential: \d+ ms, parallel: \d+ ms/, /cancelled after .*aborts=1, inFlight=0/, /injected fault: rate-limited/] },
-  'streaming-server.ts': { prints: [/streams the analysis as Server-Sent Events/, /done in \d+ ms: \{"sentiment":"\w+","summary":".+","keywords":\{"keywords":\[/] },
+  'streaming-server.ts': { prints: [/streams the analysis as Server-Sent Events/, /done in \d+ ms: \{"sentiment":"\w+","summary":".+","keywords":\[/] },
   'testing.ts': { prints: [/analyze\(\): parallel steps: completed at 900 ms/, /^all checks passed$/m] },
 };
 

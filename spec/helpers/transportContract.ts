@@ -248,6 +248,21 @@ export function describeTransportOverSockets(name: string, makeTransport: (baseU
       expect(error.status).toBe(200);
     });
 
+    it('a port nothing listens on → connection-refused (not connection-lost), nothing emitted', async () => {
+      // A real port, freed: the kernel refuses the connection (ECONNREFUSED), as for a server that is down.
+      const gone = await startLocalServer();
+      await gone.close();
+
+      const { events, error } = await failure(makeTransport(gone.baseURL)(chatRequest));
+
+      expect(events).toEqual([]);
+      expect(error.code).toBe('connection-refused');
+      expect(error.message).toContain(new URL(gone.baseURL).host);
+      expect(error.message).toContain('ECONNREFUSED');
+      expect(error.tokensEmitted).toBe(false);
+      expect(error.status).toBeUndefined();
+    });
+
     it('unsubscribing mid-stream closes the connection: the server sees the client leave', async () => {
       server.handle((_request, response) => {
         startEventStream(response);

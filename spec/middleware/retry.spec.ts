@@ -79,6 +79,7 @@ describe('retry', () => {
     ['429', err('rate-limited', { status: 429 })],
     ['500', err('server', { status: 500 })],
     ['504', err('server', { status: 504 })],
+    ['connection-refused', err('connection-refused', { tokensEmitted: false })],
     ['connection-lost', err('connection-lost', { tokensEmitted: false })],
     ['a headers timeout', err('timeout', { tokensEmitted: false, limit: 'headers' })],
     ['a first-token timeout', err('timeout', { tokensEmitted: false, limit: 'firstToken' })],

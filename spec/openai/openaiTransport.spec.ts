@@ -96,15 +96,15 @@ describe('openaiTransport', () => {
     expect(JSON.stringify(server.requests[0]!.headers)).not.toMatch(/summary|background|acme/);
   });
 
-  it('a server that is not listening → connection-lost, nothing emitted', async () => {
+  it('a server that is not listening → connection-refused, nothing emitted', async () => {
     const closed = await startLocalServer();
     await closed.close();
 
     const { events, error } = await failure(openaiTransport({ baseURL: closed.baseURL, apiKey: 'sk-test' })(chatRequest));
 
     expect(events).toEqual([]);
-    expect(error.code).toBe('connection-lost');
-    expect(error.message).toContain(`Could not reach ${closed.baseURL}/chat/completions`);
+    expect(error.code).toBe('connection-refused');
+    expect(error.message).toContain(`Nothing accepted the connection to ${closed.baseURL}/chat/completions`);
     expect(error.tokensEmitted).toBe(false);
   });
 

@@ -157,10 +157,10 @@ describe('embeddingsClient over a real socket', () => {
     expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
   });
 
-  it('a server that is not listening → connection-lost', async () => {
+  it('a server that is not listening → connection-refused', async () => {
     const gone = await startLocalServer();
     await gone.close();
-    expect(await failure(embeddingsClient({ baseURL: gone.baseURL })(['a'], MODEL))).toMatchObject({ code: 'connection-lost' });
+    expect(await failure(embeddingsClient({ baseURL: gone.baseURL })(['a'], MODEL))).toMatchObject({ code: 'connection-refused', tokensEmitted: false });
   });
 });
 

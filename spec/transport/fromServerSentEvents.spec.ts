@@ -142,7 +142,7 @@ describe('fromServerSentEvents', () => {
       expect(error).toMatchObject({ code: 'incomplete-stream', raw: '{"half":' });
     });
 
-    it('a connection reset mid-body → connection-lost; a server that is not listening → connection-lost', async () => {
+    it('a connection reset mid-body → connection-lost; a server that is not listening → connection-refused', async () => {
       server.handle((_request, res) => {
         startEventStream(res);
         res.write('data: 1\n\n', () => setTimeout(() => res.socket?.destroy(), 20));
@@ -155,8 +155,8 @@ describe('fromServerSentEvents', () => {
       const closedUrl = closed.baseURL;
       await closed.close();
       const refused = await outcome(fromServerSentEvents(closedUrl));
-      expect(refused.error).toMatchObject({ code: 'connection-lost', tokensEmitted: false });
-      expect(refused.error!.message).toContain(`Could not reach ${closedUrl}`);
+      expect(refused.error).toMatchObject({ code: 'connection-refused', tokensEmitted: false });
+      expect(refused.error!.message).toContain(`Nothing accepted the connection to ${closedUrl}`);
     });
   });
 

@@ -171,14 +171,35 @@ describe('responseText', () => {
 });
 
 describe('unreachable', () => {
-  it('names the URL and why, and says nothing was emitted', () => {
-    const cause = new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') });
+  const refusal = (address: string) => Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
+
+  it('a refused connection (ECONNREFUSED in the cause) is connection-refused: names the URL and why, nothing emitted', () => {
+    const cause = new TypeError('fetch failed', { cause: refusal('127.0.0.1:9') });
     expect(unreachable('http://127.0.0.1:9/v1/chat/completions', cause)).toMatchObject({
-      code: 'connection-lost',
+      code: 'connection-refused',
       cause,
       tokensEmitted: false,
-      message: 'Could not reach http://127.0.0.1:9/v1/chat/completions: fetch failed (connect ECONNREFUSED 127.0.0.1:9). Check the URL and that the server is up.',
+      message: 'Nothing accepted the connection to http://127.0.0.1:9/v1/chat/completions (ECONNREFUSED): no server is listening there. Check the URL and that the server is running.',
     });
+  });
+
+  it('finds the refusal under the SDK’s wrapper and in an AggregateError of one refusal per address (localhost)', () => {
+    const both = Object.assign(new AggregateError([refusal('::1:9'), refusal('127.0.0.1:9')], ''), { code: 'ECONNREFUSED' });
+    const sdk = new Error('Connection error.', { cause: new TypeError('fetch failed', { cause: both }) });
+    expect(unreachable('http://localhost:9/v1', sdk).code).toBe('connection-refused');
+    const noCode = new AggregateError([refusal('::1:9'), refusal('127.0.0.1:9')], '');
+    expect(unreachable('http://localhost:9/v1', new TypeError('fetch failed', { cause: noCode })).code).toBe('connection-refused');
+  });
+
+  it('anything else before a response (DNS, reset, a fetch that threw) stays connection-lost', () => {
+    const dns = new TypeError('fetch failed', { cause: Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' }) });
+    expect(unreachable('http://nowhere.invalid/v1', dns)).toMatchObject({
+      code: 'connection-lost',
+      message: 'Could not reach http://nowhere.invalid/v1: fetch failed (getaddrinfo ENOTFOUND nowhere.invalid). Check the URL and that the server is up.',
+    });
+    const mixed = new AggregateError([refusal('::1:9'), Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' })], '');
+    expect(unreachable('http://localhost:9/v1', mixed).code).toBe('connection-lost');
+    expect(unreachable('http://x/v1', new Error('boom')).code).toBe('connection-lost');
   });
 });
 

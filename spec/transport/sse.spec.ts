@@ -95,7 +95,7 @@ describe('sseTransport', () => {
     expect(error.tokensEmitted).toBe(false);
   });
 
-  it('a server that is not listening → connection-lost, nothing emitted', async () => {
+  it('a server that is not listening → connection-refused, nothing emitted', async () => {
     const server = await startLocalServer();
     const { baseURL } = server;
     await server.close();
@@ -104,7 +104,7 @@ describe('sseTransport', () => {
 
     expect(events).toEqual([]);
     expect(isRxllmError(error)).toBe(true);
-    expect(error.code).toBe('connection-lost');
+    expect(error.code).toBe('connection-refused');
     expect(error.message).toContain(baseURL);
     expect(error.tokensEmitted).toBe(false);
   });

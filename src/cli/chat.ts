@@ -8,6 +8,7 @@ import { retry } from '../middleware/retry.js';
 import { timeouts } from '../middleware/timeouts.js';
 import { result } from '../operators/result.js';
 import { endpointConfig, openEndpoint, type Endpoint, type OpenEndpointConfig } from './openEndpoint.js';
+import { failureMessage } from './failureMessage.js';
 import { describeParseError, usageError } from './usageError.js';
 
 const HELP = `rxllm chat [options] PROMPT
@@ -109,7 +110,7 @@ export async function runChat(args: string[], io: ChatIo = process): Promise<num
     io.stderr.write(`rxllm chat: not a real model: ${endpoint.label} answers (set OPENAI_BASE_URL or OPENAI_API_KEY for one)\n`);
   }
   try {
-    return await stream(withFlags(endpoint.transport, numbers, io), request, values.json, io);
+    return await stream(withFlags(endpoint.transport, numbers, io), request, values.json, io, endpoint.label);
   } finally {
     await endpoint.close();
   }
@@ -143,7 +144,7 @@ function describeError(error: unknown): string {
   return isRxllmError(error) ? error.code : error instanceof Error ? error.message : String(error);
 }
 
-async function stream(transport: Transport, request: LlmRequest, json: boolean, io: ChatIo): Promise<number> {
+async function stream(transport: Transport, request: LlmRequest, json: boolean, io: ChatIo, endpoint: string): Promise<number> {
   const events = transport(request, { step: 'chat' }).pipe(
     tap((event: LlmEvent) => {
       if (json) io.stdout.write(`${JSON.stringify(event)}\n`);
@@ -161,7 +162,7 @@ async function stream(transport: Transport, request: LlmRequest, json: boolean, 
       ? { code: error.code, message: error.message, status: error.status, partialText: error.partialText }
       : { code: 'unknown', message: error instanceof Error ? error.message : String(error) };
     if (json) io.stdout.write(`${JSON.stringify({ type: 'error', ...details })}\n`);
-    else io.stderr.write(`\nrxllm chat: ${details.code}: ${details.message}\n`);
+    else io.stderr.write(`\nrxllm chat: ${failureMessage(error, endpoint)}\n`);
     return 1;
   }
 }

@@ -17,7 +17,8 @@ import type { StandardSchemaV1 } from '@standard-schema/spec';
  * | `stream-error` | the server reported an error inside a successful (200) response |
  * | `malformed-event` | a stream event whose data is not JSON |
  * | `incomplete-stream` | the body ended before every choice finished, or `[DONE]` came with nothing produced |
- * | `connection-lost` | the connection failed mid-body (reset, network failure) |
+ * | `connection-refused` | nothing accepted the connection (`ECONNREFUSED`): no server listens at the URL; nothing was sent |
+ * | `connection-lost` | the connection failed after it was made, or could not be made for another reason (reset, cut mid-body, DNS, TLS) |
  * | `timeout` | a time limit fired (raised by timeout middleware); `limit` says which |
  * | `invalid-output` | a step's answer did not match its schema |
  * | `overloaded` | a load limiter's queue is full: the request was rejected before it was sent |
@@ -34,6 +35,7 @@ export type RxllmErrorCode =
   | 'stream-error'
   | 'malformed-event'
   | 'incomplete-stream'
+  | 'connection-refused'
   | 'connection-lost'
   | 'timeout'
   | 'invalid-output'

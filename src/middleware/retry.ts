@@ -46,7 +46,7 @@ export interface RetryConfig {
   scheduler?: SchedulerLike;
 }
 
-const RETRYABLE_CODES: ReadonlySet<string> = new Set(['rate-limited', 'server', 'connection-lost']);
+const RETRYABLE_CODES: ReadonlySet<string> = new Set(['rate-limited', 'server', 'connection-refused', 'connection-lost']);
 const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 409, 429]);
 const RETRYABLE_LIMITS: ReadonlySet<string | undefined> = new Set(['headers', 'firstToken']);
 
@@ -61,7 +61,7 @@ const RETRYABLE_LIMITS: ReadonlySet<string | undefined> = new Set(['headers', 'f
  * | 3 | `quota-exceeded` (a 429 with provider code `insufficient_quota`) | never: the plan or credit is used up |
  * | 4 | an error status (≥ 400) with `x-should-retry: true` / `false` (in `error.headers`) | yes / no, as the server says, whatever the status |
  * | 5 | `rate-limited` (429), `server` (5xx), `http` with status 408, 409 or 5xx | yes |
- * | 6 | `connection-lost` (refused, reset, cut before any content) | yes |
+ * | 6 | `connection-refused`, `connection-lost` (reset, cut before any content) | yes: a server that is restarting accepts again |
  * | 7 | `timeout` with `limit: 'headers'` or `'firstToken'` | yes |
  * | 8 | `timeout` with `limit: 'total'` (or none), and everything else: 400, 401, 403, 404, 422, `invalid-request`, `stream-error`, a plain `Error` | no |
  *

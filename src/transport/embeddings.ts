@@ -32,8 +32,8 @@ export interface EmbeddingsClientConfig extends HttpEndpointConfig {
  *   (`rate-limited` with `retryAfterMs`, `quota-exceeded`, `server`, `bad-request`, `auth`, ...,
  *   with the provider's code, type and param and the readable response `headers`);
  *   an error object in a 200 body is `stream-error`; a body that is not JSON, or
- *   not one numeric vector per input, is `malformed-event`; a network failure is
- *   `connection-lost`; an input that is not a string, or an empty model name, is
+ *   not one numeric vector per input, is `malformed-event`; nothing listening at the URL is
+ *   `connection-refused`, any other network failure `connection-lost`; an input that is not a string, or an empty model name, is
  *   `invalid-request` and nothing is sent.
  * - **Cold**: nothing is sent before subscribe. **Unsubscribe** aborts the HTTP request.
  *

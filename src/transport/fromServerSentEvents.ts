@@ -98,8 +98,9 @@ export interface ServerSentErrorPayload {
  *   readable response `headers`); a 200 that is not an
  *   event stream → `malformed-event`; an `event: error` → `stream-error` with the server's code
  *   as `providerCode` (see {@link ServerSentErrorPayload}); an event `parse` rejects →
- *   `malformed-event`; the body ending before `done` → `incomplete-stream`; the network failing
- *   → `connection-lost`. `tokensEmitted` says whether values were emitted before the error.
+ *   `malformed-event`; the body ending before `done` → `incomplete-stream`; nothing listening
+ *   at the URL → `connection-refused`; the network failing otherwise → `connection-lost`.
+ *   `tokensEmitted` says whether values were emitted before the error.
  * - Reconnects by itself (see `reconnect`): a connection that drops after events with ids is
  *   opened again with `Last-Event-ID` (after the server's `retry:` wait, else `delayMs`), up to
  *   `attempts` times in a row, and the subscriber sees each event once. `toServerSentEvents` with

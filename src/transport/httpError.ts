@@ -83,12 +83,35 @@ export async function responseText(response: Response): Promise<string> {
   }
 }
 
-/** The `connection-lost` error for a request to `url` that failed before any response (refused, DNS, reset, a fetch that threw). */
+/**
+ * The error for a request to `url` that failed before any response: `connection-refused` when
+ * nothing accepted the connection (`ECONNREFUSED` anywhere in the cause chain: no server listens
+ * there, so nothing was sent), else `connection-lost` (DNS, TLS, a reset, a fetch that threw).
+ */
 export function unreachable(url: string, cause: unknown): RxllmError {
+  if (isConnectionRefused(cause)) {
+    return new RxllmError('connection-refused', `Nothing accepted the connection to ${url} (ECONNREFUSED): no server is listening there. Check the URL and that the server is running.`, {
+      cause,
+      tokensEmitted: false,
+    });
+  }
   return new RxllmError('connection-lost', `Could not reach ${url}: ${describeCause(cause)}. Check the URL and that the server is up.`, {
     cause,
     tokensEmitted: false,
   });
+}
+
+/**
+ * True when `error`, or an error it wraps, is a refused connection. undici's `fetch failed` keeps
+ * the socket error as its `cause`; the openai SDK wraps that once more; with both IPv6 and IPv4
+ * tried (`localhost`), Node reports an `AggregateError` of one refusal per address.
+ */
+function isConnectionRefused(error: unknown, depth = 0): boolean {
+  if (depth > 5 || typeof error !== 'object' || error === null) return false;
+  const { code, cause, errors } = error as { code?: unknown; cause?: unknown; errors?: unknown };
+  if (code === 'ECONNREFUSED') return true;
+  if (Array.isArray(errors) && errors.length > 0 && errors.every((inner) => isConnectionRefused(inner, depth + 1))) return true;
+  return isConnectionRefused(cause, depth + 1);
 }
 
 /**

@@ -7,7 +7,14 @@ import { captureIo } from '../../helpers/captureIo';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');
-writeFileSync(profiles, JSON.stringify({ quick: { ttftMs: 40, tokensPerSecond: 2000, jitter: 0, outputTokens: 20, faults: [] } }));
+// `steady` is slower: where the speed-ups are asserted, the simulated time must outweigh the CPU a loaded machine adds per request.
+writeFileSync(
+  profiles,
+  JSON.stringify({
+    quick: { ttftMs: 40, tokensPerSecond: 2000, jitter: 0, outputTokens: 20, faults: [] },
+    steady: { ttftMs: 200, tokensPerSecond: 2000, jitter: 0, outputTokens: 20, faults: [] },
+  }),
+);
 
 
 interface DemoJson {
@@ -19,13 +26,13 @@ interface DemoJson {
 describe('rxllm demo', () => {
   it('runs the pipeline four ways on the simulator server and reports the speed-ups (--json)', async () => {
     const run = captureIo();
-    const code = await runDemo(['--json', '--profiles', profiles, '--model', 'quick', '--seed', '3'], run.io);
+    const code = await runDemo(['--json', '--profiles', profiles, '--model', 'steady', '--seed', '3'], run.io);
     expect(run.stderr()).toBe('');
     expect(code).toBe(0);
     const result = JSON.parse(run.stdout()) as DemoJson;
     const { summary, runs } = result;
 
-    // Three independent ~60 ms steps: sequential waits for each, parallel for the slowest.
+    // Three independent ~210 ms steps: sequential waits for each, parallel for the slowest.
     expect(summary.parallel.meanWallMs).toBeLessThan(summary.sequential.meanWallMs * 0.6);
     expect(summary.parallel.speedUp).toBeGreaterThan(1.6);
     // Streaming shows the first token well before the whole record is done.
@@ -48,7 +55,8 @@ describe('rxllm demo', () => {
       expect(b!.start).toBeGreaterThanOrEqual(a!.end);
       expect(c!.start).toBeGreaterThanOrEqual(b!.end);
     }
-  });
+    // The techniques part sends ~1,500 requests (hedging and routing over enough to be stable): slow on a loaded machine.
+  }, 120_000);
 
   it('prints the report with a table, waterfalls and per-step percentiles, and writes the HTML report', async () => {
     const run = captureIo();
@@ -56,6 +64,11 @@ describe('rxllm demo', () => {
     expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques', '--report', html], run.io)).toBe(0);
     const report = run.stdout();
     expect(report).toContain('speed-up');
+    // The graph's speed-up divides its own baseline, printed so it can be checked.
+    const baseline = /\(graph: against its own four steps one after another, ([\d.]+m?s) per text\)/.exec(report);
+    expect(baseline).not.toBeNull();
+    // Piped: a line per mode as it finishes is the only progress there is.
+    expect(report).toMatch(/^1\. sequential \(the default way\) +[\d.]+m?s for 3 texts$/m);
     expect(report).toMatch(/critical path .*reply/);
     expect(report).toContain('Text 1 analysed');
     // Not a terminal: no live line, no escape codes, and every line within the classic 80 columns.
@@ -69,6 +82,18 @@ describe('rxllm demo', () => {
     expect(page).toContain('<svg');
     expect(page).toContain('Critical path');
     expect(page).toContain('reply');
+  });
+
+  it('in a terminal: the live line is the progress, so no line per mode; the table follows the header', async () => {
+    const run = captureIo({ COLUMNS: '80' });
+    const io = { ...run.io, stdout: { ...run.io.stdout, isTTY: true, columns: 80 } };
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--no-techniques'], io)).toBe(0);
+    const report = run.stdout();
+    expect(report).toContain('\r'); // the live line was drawn ...
+    expect(report).not.toMatch(/for 3 texts/); // ... and no line per mode was left behind
+    const settled = report.split('\n').map((line) => line.slice(line.lastIndexOf('\r') + 1).replace(/\u001b\[[0-9;]*[A-Za-z]/g, ''));
+    const header = settled.findIndex((line) => line.startsWith('rxllm demo: 3 texts via'));
+    expect(settled.slice(header + 1, header + 3)).toEqual(['', expect.stringMatching(/^mode +wall \/ text/)]);
   });
 
   it('honours COLUMNS when piped (waterfalls and wrapped lines fit it) and FORCE_COLOR', async () => {
@@ -125,6 +150,16 @@ describe('rxllm demo', () => {
     const unknown = captureIo();
     expect(await runDemo(['--bogus'], unknown.io)).toBe(2);
     expect(unknown.stderr()).toBe('rxllm demo: unknown option --bogus\n  usage: rxllm demo [options]\n  (rxllm help demo lists every option)\n');
+  });
+
+  it('a keyless OPENAI_BASE_URL where nothing listens: connection-refused in our words, exit 1, nothing printed after the header', async () => {
+    const { startSimulatorServer } = await import('../../../src/node/simulatorServer');
+    const gone = await startSimulatorServer({ profiles });
+    await gone.close();
+    const run = captureIo({ OPENAI_BASE_URL: gone.baseURL });
+    expect(await runDemo(['--model', 'quick', '--no-techniques'], run.io)).toBe(1);
+    expect(run.stderr()).toBe(`\nrxllm demo failed: connection-refused: nothing is listening at ${gone.baseURL}. Start the server there, or point OPENAI_BASE_URL at one that runs (unset, with no key, the built-in simulator answers).\n`);
+    expect(run.stdout()).toBe(`rxllm demo: 3 texts via ${gone.baseURL}\n\n`);
   });
 
   it('runs on OPENAI_BASE_URL without a key (a keyless local server), not on its own simulator', async () => {

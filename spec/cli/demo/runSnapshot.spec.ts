@@ -14,7 +14,7 @@ const llm = () =>
     const answer = (text: string) => textScript(text, { at: 100, every: 10 });
     if (prompt.startsWith('Classify')) return answer('positive');
     if (prompt.startsWith('Summarize')) return answer('Fast and quiet.');
-    if (prompt.startsWith('Extract')) return answer('{"keywords": ["fast"]}');
+    if (prompt.startsWith('Extract')) return answer('{"value": ["fast"]}');
     return answer('Thank you!');
   });
 
@@ -30,7 +30,7 @@ function snapshotsOf(mode: DemoMode): RunSnapshot[] {
   return out;
 }
 
-const VALUE = { sentiment: 'positive', summary: 'Fast and quiet.', keywords: { keywords: ['fast'] } };
+const VALUE = { sentiment: 'positive', summary: 'Fast and quiet.', keywords: ['fast'] };
 
 describe('runSnapshots', () => {
   it('sequential: one step after another, later steps pending until their turn', () => {

@@ -19,7 +19,7 @@ describe('rxllm demo: the techniques part', () => {
     let report: TechniquesReport;
     beforeAll(async () => {
       report = await runTechniques({ transport: sseTransport({ baseURL: server.baseURL }), server, model: 'quick', seed: 3, log: (line) => lines.push(line) });
-    }, 20_000);
+    }, 90_000);
 
     it('de-dup: identical concurrent requests reach the server once with dedupe(), N times without', () => {
       const { dedupe } = report.dedupeCache;
@@ -51,6 +51,15 @@ describe('rxllm demo: the techniques part', () => {
       expect(hedging.serverAborts).toBeGreaterThan(0);
       expect(hedging.extraRequests).toBeLessThanOrEqual(hedging.requests * 0.2 + 10);
       // How much the tail shrinks is timing, which a loaded CI machine blurs; hedge.spec.ts proves it in virtual time.
+      // The spread: each of the three slices of 200 has its own p95 and p99; the whole run's lie within them.
+      for (const run of [hedging.without, hedging.with]) {
+        expect(run.slices.sliceSize).toBe(200);
+        expect(run.slices.p99[0]).toBeLessThanOrEqual(run.slices.p99[1]);
+        expect(run.p99).toBeGreaterThanOrEqual(run.slices.p99[0]);
+        expect(run.p99).toBeLessThanOrEqual(run.slices.p99[1]);
+      }
+      expect(hedging.requests).toBe(600);
+      expect(lines.join('\n')).toMatch(/p99 \d+ms → \d+ms \([\d.]+× lower\); in 3 slices of 200: \d+(–\d+)?ms → \d+(–\d+)?ms/);
     });
 
     it('routing: route() learned which deployment is faster and sent it most of the traffic', () => {
@@ -61,6 +70,10 @@ describe('rxllm demo: the techniques part', () => {
       expect(routing.byCandidate['gpt-4o-mini@eastus']).toBeGreaterThan(routing.byCandidate['gpt-4o-mini@westeurope']!);
       expect(routing.afterLearning.requests).toBeGreaterThan(0);
       expect(routing.afterLearning.share).toBeGreaterThan(0.5);
+      const [low, high] = routing.slices.share;
+      expect(low).toBeLessThanOrEqual(routing.afterLearning.share);
+      expect(high).toBeGreaterThanOrEqual(routing.afterLearning.share);
+      expect(lines.join('\n')).toMatch(/to the faster: \d+% \(\d+–\d+% per 50\)/);
     });
 
     it('load control: batch() sent fewer upstream calls than requests, each accounted for', () => {

@@ -278,9 +278,9 @@ function doneValue(name, view) {
     pill.dataset.value = value;
     return pill;
   }
-  if (name === 'keywords' && value && Array.isArray(value.keywords)) {
+  if (name === 'keywords' && Array.isArray(value)) {
     const list = el('ul', 'keywords');
-    for (const word of value.keywords) list.append(el('li', '', word));
+    for (const word of value) list.append(el('li', '', String(word)));
     return list;
   }
   const text = el('p', 'card-text', typeof value === 'string' ? value : JSON.stringify(value));

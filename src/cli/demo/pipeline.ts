@@ -34,13 +34,8 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   });
   const keywords = step('keywords', (text: string) => ask(`Extract 5 keywords from this text:\n\n${text}`), {
     transport: transportFor('keywords'),
-    output: s.object({ keywords: s.array(s.string()).min(1).max(8) }),
-    jsonSchema: {
-      type: 'object',
-      properties: { keywords: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 8 } },
-      required: ['keywords'],
-      additionalProperties: false,
-    },
+    output: s.array(s.string()).min(1).max(8),
+    jsonSchema: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 8 },
     reasks: 1,
   });
   const reply = step(
@@ -51,7 +46,7 @@ export function contentAnalysisPipeline(transportFor: (step: string) => Transpor
   );
 
   const steps = { sentiment, summary, keywords };
-  const withReply = graph<string, { sentiment: Sentiment; summary: string; keywords: { keywords: string[] }; reply: string }>({
+  const withReply = graph<string, { sentiment: Sentiment; summary: string; keywords: string[]; reply: string }>({
     nodes: {
       sentiment,
       summary,
