@@ -5,3 +5,10 @@
  * @module rxllm/redis
  */
 export { redisCacheStore, type RedisCacheStore, type RedisCacheStoreConfig, type RedisCacheStoreStats } from './redisCacheStore.js';
+export {
+  redisConcurrencyStore,
+  type RedisConcurrencyStore,
+  type RedisConcurrencyStoreConfig,
+  type RedisConcurrencyStoreStats,
+} from './redisConcurrencyStore.js';
+export { redisRateLimiter, type RedisRateLimiter, type RedisRateLimiterConfig, type RedisRateLimiterStats } from './redisRateLimiter.js';
