@@ -127,7 +127,8 @@ export function redisConcurrencyStore(config: RedisConcurrencyStoreConfig): Redi
 
   // One timer for every held slot, running only while there is one: nothing is scheduled on an idle instance.
   const renewLater = (): void => {
-    if (renewals !== undefined || held.size === 0) return;
+    // A client the app has closed (`quit()`, `disconnect()`) never comes back: stop renewing, let the leases lapse.
+    if (renewals !== undefined || held.size === 0 || redis.status === 'end') return;
     renewals = scheduler.schedule(() => {
       renewals = undefined;
       if (held.size === 0) return;
