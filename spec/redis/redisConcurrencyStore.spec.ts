@@ -76,8 +76,8 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
     expect(pttl).toBeGreaterThan(0);
     expect(pttl).toBeLessThanOrEqual(5_000);
     // Members are an instance id and a counter, scored by the lease's end on Redis's clock.
-    const [seconds] = (await redis.time()) as [string, string];
-    const members = await redis.zrange(`${prefix}slots`, 0, -1, 'WITHSCORES');
+    const [seconds] = await redis.time();
+    const members = await redis.zrange(`${prefix}slots`, '0', '-1', 'WITHSCORES');
     expect(members[0]).toMatch(/^[0-9a-f-]{36}:\d+$/);
     expect(Number(members[1])).toBeGreaterThan(Number(seconds) * 1000);
 

@@ -145,7 +145,19 @@ export function redisConcurrencyStore(config: RedisConcurrencyStoreConfig): Redi
   return {
     acquire: (limit) => {
       const member = `${instance}:${++taken}`;
-      return calls.run('take a slot', () => take([key], [limit, lease, member])).then((won) => {
+      let command: Promise<unknown> | undefined;
+      const answer = calls.run('take a slot', () => (command = take([key], [limit, lease, member])));
+      // A take that timed out may still win its slot in Redis afterwards: give that slot straight back, or it
+      // would count against the limit for a whole lease while its request runs on the in-process count.
+      answer.catch(() =>
+        command?.then(
+          (won) => {
+            if (Number(won) === 1) calls.run('give a late slot back', () => redis.zrem(key, member)).catch(() => undefined);
+          },
+          () => undefined,
+        ),
+      );
+      return answer.then((won) => {
         if (Number(won) !== 1) {
           counts.refused++;
           return undefined;
