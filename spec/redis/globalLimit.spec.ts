@@ -112,6 +112,14 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     expect(leases).toHaveLength(8); // 4 slots, nothing given back: the process is gone
     const firstLeaseEnd = Math.min(...leases.filter((_, index) => index % 2 === 1).map(Number));
 
+    // No secret reaches Redis: every key and member is a prefix, a random id and a counter; the API key the
+    // instances sent upstream appears nowhere.
+    const dump: string[] = [];
+    for (const key of await redis.keys('*')) dump.push(key, ...(await redis.zrange(key, '0', '-1', 'WITHSCORES')));
+    expect(dump).toHaveLength(9); // the key and its 4 members with their scores
+    expect(dump.join('\n')).not.toContain('sk-test-not-a-secret');
+    expect(dump.filter((_, index) => index > 0 && index % 2 === 1).every((member) => /^[0-9a-f-]{36}:\d+$/.test(member))).toBe(true);
+
     const next = start({ PREFIX: 'global2:', CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=10,tokens=4' });
     // Watch the server for the next instance's first request, and read Redis's clock (the leases' clock) then.
     let arrivedAt: number | undefined;
@@ -129,5 +137,6 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     expect(waited).toBeLessThan(lease + 10_000); // and they came back (bounded)
     expect((result['limit'] as { storeFallbacks: number }).storeFallbacks).toBe(0);
     expect(simulator.stats().aborts).toBe(4); // the killed instance's connections
+
   }, 60_000);
 });
