@@ -79,6 +79,9 @@ export { measure, type MeasureConfig } from './middleware/measure.js';
 
 /* Load control */
 export { limit, type LimitConfig, type LimitMiddleware, type LimitStats, type LaneStats } from './middleware/limit.js';
+export type { ConcurrencyStore, ConcurrencySlot } from './load/ConcurrencyStore.js';
+export { rateLimit, type RateLimitConfig, type RateLimitMiddleware, type RateLimitStats } from './middleware/rateLimit.js';
+export type { RateLimiter, RateCost, ProviderLimits } from './load/RateLimiter.js';
 export { batch, type BatchConfig, type BatchMiddleware, type BatchStats } from './middleware/batch.js';
 
 /* Timeouts, retries, fallback, hedging, routing */

@@ -41,6 +41,14 @@ const expectations: Record<string, { args?: (dir: string) => string[]; redis?: t
       /^key example:resume:\{[0-9a-f]{64}\}:events: stream, \d+ entries, expires in \d+ ms/m,
     ],
   },
+  'redis-limits.ts': {
+    redis: true,
+    prints: [
+      /concurrency: 2 instances × 10 requests, limit 3 shared: the server answered 20 with at most 3 in flight at once/,
+      /rate: 2 instances × 3 requests, 6000 tokens a minute shared: [1-6] of 6 waited, the longest \d+ ms/,
+      /^key example:limits:rate:buckets: hash, expires in \d+ ms/m,
+    ],
+  },
   'resilience.ts': { prints: [/^retry 1 in \d+ ms/m, /^served by \w+/m, /routing decisions:/, /Latency by step/] },
   'simulator.ts': { prints: [/sequential: \d+ ms, parallel: \d+ ms/, /cancelled after .*aborts=1, inFlight=0/, /injected fault: rate-limited/] },
   'streaming-server.ts': { prints: [/streams the analysis as Server-Sent Events/, /done in \d+ ms: \{"sentiment":"\w+","summary":".+","keywords":\[/] },

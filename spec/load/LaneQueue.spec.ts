@@ -41,4 +41,16 @@ describe('LaneQueue', () => {
     expect([queue.shift(500)?.name, queue.shift(500)?.name, queue.shift(500)?.name]).toEqual(['top3', 'top4', 'low']);
     expect(queue.shift(500, 0)).toBeUndefined();
   });
+
+  it('peeks at the entry shift would take without taking it or moving the anti-starvation count', () => {
+    const queue = new LaneQueue<ReturnType<typeof entry>>(2, 100);
+    queue.push(entry('low', 1, 0));
+    for (let i = 0; i < 4; i++) queue.push(entry(`top${i}`, 0, 10 + i));
+    // Peeking many times changes nothing: the share still gives the fourth take to low.
+    for (let i = 0; i < 5; i++) expect(queue.peek(500)?.name).toBe('top0');
+    expect(queue.size).toBe(5);
+    expect([1, 2, 3].map(() => queue.shift(500)?.name)).toEqual(['top0', 'top1', 'top2']);
+    expect(queue.peek(500)?.name).toBe('low');
+    expect(queue.peek(500, 0)).toBeUndefined();
+  });
 });

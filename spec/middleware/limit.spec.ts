@@ -314,6 +314,9 @@ describe('limit', () => {
     [{ concurrency: 4, lanes: ['a', 'b', 'c'], reserve: { a: 2, b: 2 } }, 'reserve'],
     [{ concurrency: 2, reserve: { interactive: 0.5 } }, 'reserve.interactive'],
     [{ concurrency: 2, lane: 'x' }, ''],
+    [{ concurrency: 2, store: { take: () => undefined } }, 'store'],
+    [{ concurrency: 2, storePoll: { minMs: 50, maxMs: 10 } }, 'storePoll'],
+    [{ concurrency: 2, storePoll: { minMs: -1 } }, 'storePoll.minMs'],
   ])('rejects bad options %j with invalid-config', (config, path) => {
     let error: unknown;
     try {
@@ -366,5 +369,54 @@ describe('a request in a lane, through limit() and cache(), to a real local serv
     expect(answers.stats()).toMatchObject({ hits: 1, misses: 1, stored: 1 });
     // The miss went through limit() in its lane; the hit never reached it.
     expect(limiter.stats().lanes).toMatchObject({ background: { started: 1 }, interactive: { started: 0 } });
+  });
+});
+
+describe('limit({ store }) with a store of our own (its answers are Promises, so on real time)', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** A store with `free` slots, counting its asks; `down` makes every ask reject as an unreachable backend would. */
+  function countingStore(free: number) {
+    const store = {
+      free,
+      asks: 0,
+      down: false,
+      acquire: (max: number) => {
+        store.asks++;
+        expect(max).toBe(2); // asked for the limit's concurrency
+        if (store.down) return Promise.reject(new Error('backend unreachable'));
+        if (store.free === 0) return Promise.resolve(undefined);
+        store.free--;
+        return Promise.resolve({ release: () => void store.free++ });
+      },
+    };
+    return store;
+  }
+  const upstream = scriptedTransport(() => ({ marbles: '20ms (f|)', values }));
+
+  it('starts a request only with a slot from the store; a full store is asked again after a backoff; every slot is given back', async () => {
+    const store = countingStore(1); // another instance holds the other slot
+    const limiter = limit({ concurrency: 2, store, storePoll: { minMs: 5, maxMs: 10 } });
+    const llm = withMiddleware(upstream, limiter);
+    await Promise.all(['a', 'b', 'c'].map((model) => lastValueFrom(llm(req(model)).pipe(toArray()))));
+    expect(upstream.peakInFlight).toBe(1); // the store's one free slot, though the limit allows 2 here
+    expect(limiter.stats().storeRefusals).toBeGreaterThan(0);
+    expect(store.asks).toBeGreaterThan(3);
+    expect(store.free).toBe(1);
+  });
+
+  it('a store that cannot answer never fails a request: it starts on the in-process count, counted in storeFallbacks', async () => {
+    const store = countingStore(5);
+    store.down = true;
+    const limiter = limit({ concurrency: 2, store });
+    const llm = withMiddleware(upstream, limiter);
+    const answers = await Promise.all(['a', 'b', 'c', 'd'].map((model) => lastValueFrom(llm(req(model)).pipe(toArray()))));
+    expect(answers.every((events) => events.length === 1)).toBe(true);
+    expect(upstream.peakInFlight).toBe(2); // the in-process count still holds
+    expect(limiter.stats()).toMatchObject({ storeFallbacks: 4, storeRefusals: 0, inFlight: 0 });
+    store.down = false;
+    await lastValueFrom(llm(req('e')).pipe(toArray()));
+    expect(limiter.stats().storeFallbacks).toBe(4); // asked the store again, and it answered
+    await sleep(0);
+    expect(store.free).toBe(5);
   });
 });

@@ -75,6 +75,21 @@ export class LaneQueue<E extends QueuedEntry> {
    * lanes (all by default), or undefined when they are empty.
    */
   shift(now: number, laneCount: number = this.lanes.length): E | undefined {
+    const { next, passedOver } = this.choose(now, laneCount);
+    this.passedOver = passedOver;
+    if (next !== undefined) this.remove(next);
+    return next;
+  }
+
+  /**
+   * The entry {@link LaneQueue.shift} would take at `now`, left in the queue and the
+   * anti-starvation count untouched (for a dispatcher that must first win a slot elsewhere).
+   */
+  peek(now: number, laneCount: number = this.lanes.length): E | undefined {
+    return this.choose(now, laneCount).next;
+  }
+
+  private choose(now: number, laneCount: number): { next: E | undefined; passedOver: number } {
     let first: E | undefined;
     let starving: E | undefined;
     for (let index = 0; index < laneCount && index < this.lanes.length; index++) {
@@ -85,16 +100,7 @@ export class LaneQueue<E extends QueuedEntry> {
       if (first === undefined) first = head;
       else if (now - head.enqueuedAt >= this.agingMs && (starving === undefined || head.enqueuedAt < starving.enqueuedAt)) starving = head;
     }
-    let next = first;
-    if (starving !== undefined) {
-      if (this.passedOver >= STARVING_SHARE - 1) {
-        next = starving;
-        this.passedOver = 0;
-      } else {
-        this.passedOver++;
-      }
-    }
-    if (next !== undefined) this.remove(next);
-    return next;
+    if (starving === undefined) return { next: first, passedOver: this.passedOver };
+    return this.passedOver >= STARVING_SHARE - 1 ? { next: starving, passedOver: 0 } : { next: first, passedOver: this.passedOver + 1 };
   }
 }

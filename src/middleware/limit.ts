@@ -4,6 +4,7 @@ import { RxllmError } from '../core/errors.js';
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmEvent } from '../core/events.js';
 import type { Middleware, Transport } from '../core/transport.js';
+import type { ConcurrencySlot, ConcurrencyStore } from '../load/ConcurrencyStore.js';
 import { LaneQueue } from '../load/LaneQueue.js';
 import { LatencyHistogram, type Distribution } from '../metrics/LatencyHistogram.js';
 import { schedulerSchema } from '../core/validateConfig.js';
@@ -51,7 +52,23 @@ export interface LimitConfig {
    * @defaultValue 2000
    */
   agingMs?: number;
-  /** The clock of wait times and aging. @defaultValue asyncScheduler */
+  /**
+   * Where the slots live. Without one, `limit()` counts them in this process: `concurrency` per instance.
+   * With a shared store (`redisConcurrencyStore` from `rxllm/redis`) every `limit()` given the same store and
+   * the same `concurrency` shares one budget of `concurrency` slots across processes; this instance's
+   * requests still wait in its own lane queue (see "Shared slots" in {@link limit}).
+   * @defaultValue none: in-process slots
+   */
+  store?: ConcurrencyStore;
+  /**
+   * With a `store`, how long to wait before asking it again after it answered "all slots taken": the first
+   * retry after `minMs`, each further one twice as long up to `maxMs`, times `1 + lane index` (so an instance
+   * whose next request is of a higher lane asks sooner), with ±50% jitter so instances do not ask in step.
+   * A slot freed in this process is asked for at once.
+   * @defaultValue `{ minMs: 10, maxMs: 200 }`
+   */
+  storePoll?: { minMs?: number; maxMs?: number };
+  /** The clock of wait times, aging and store polling. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
 }
 
@@ -85,6 +102,13 @@ export interface LimitStats {
   peakQueued: number;
   /** Per lane, in priority order. */
   lanes: Record<string, LaneStats>;
+  /** With a `store`: the times it answered "all slots taken" (each followed by a later ask). 0 without one. */
+  storeRefusals: number;
+  /**
+   * With a `store`: requests started on the in-process count alone because the store could not answer
+   * (Redis unreachable). 0 without one.
+   */
+  storeFallbacks: number;
 }
 
 /** The {@link limit} middleware, with its measurements. */
@@ -96,7 +120,7 @@ export interface LimitMiddleware extends Middleware {
 interface Waiting {
   readonly lane: number;
   readonly enqueuedAt: number;
-  readonly start: () => void;
+  readonly start: (slot: ConcurrencySlot | undefined) => void;
 }
 
 /**
@@ -141,6 +165,18 @@ interface Waiting {
  *   every transport it wraps (that is the point: wrap once, reuse). Cold per
  *   request.
  * - **Measures** queue length and wait time per lane: {@link LimitMiddleware.stats}.
+ * - **Shared slots** (`store`): a request that may start by this instance's count (its lane open, nobody
+ *   of its lane or above waiting) still needs one of the store's `concurrency` slots. The instance asks for
+ *   one slot at a time, on behalf of the request its queue would start next, and gives the slot to whichever
+ *   request is next when the answer comes (a higher-lane request that arrived meanwhile goes first). When all
+ *   slots are taken it asks again after a backoff (`storePoll`), sooner when its next request is of a
+ *   higher lane. What is global: the total in flight (at most `concurrency` across every instance sharing the
+ *   store). What stays per instance: the queue and its order, `maxQueued`, `reserve` (counted on this
+ *   instance's requests), aging. Across instances priority is a tendency, not an order: an instance waiting
+ *   with interactive work asks more often than one waiting with background work, so it tends to win the next
+ *   free slot, but a background request on another instance can take a slot an interactive one waits for.
+ *   If the store cannot answer (Redis down), the request starts on this instance's count alone (at most
+ *   `concurrency` here), counted in `storeFallbacks`; the next request asks the store again.
  *
  * With {@link batch}, put `batch()` first (outside) and `limit()` after it, so
  * that a packed request takes one slot.
@@ -156,12 +192,14 @@ interface Waiting {
  * ```
  */
 export function limit(config: LimitConfig): LimitMiddleware {
-  const { maxQueued, lanes, defaultLane, agingMs, scheduler, slots } = parseConfig(config);
+  const { maxQueued, lanes, defaultLane, agingMs, scheduler, slots, store, storePoll } = parseConfig(config);
   const laneIndex = new Map(lanes.map((name, index) => [name, index]));
   const queue = new LaneQueue<Waiting>(lanes.length, agingMs);
   const perLane = lanes.map(() => ({ inFlight: 0, peakInFlight: 0, started: 0, rejected: 0, cancelledWhileQueued: 0, wait: new LatencyHistogram() }));
   let inFlight = 0;
   let peakQueued = 0;
+  let storeRefusals = 0;
+  let storeFallbacks = 0;
 
   // Lane k may start while, for every lane j from the top down to k, lanes j and below hold fewer than slots[j]
   // (a reserve caps the lanes below it), so the lanes that may start are always the first few.
@@ -171,11 +209,62 @@ export function limit(config: LimitConfig): LimitMiddleware {
     return open;
   };
   const dispatch = (): void => {
+    if (store !== undefined) return ask(store);
     for (let open = lanesOpen(); open > 0; open = lanesOpen()) {
       const next = queue.shift(scheduler.now(), open);
       if (next === undefined) return;
-      next.start();
+      next.start(undefined);
     }
+  };
+
+  // With a store: one ask at a time, for the request the queue would start next. Asking once per instance
+  // (not once per waiting request) bounds the store's load by the number of instances, not of requests.
+  let asking = false;
+  let refusedInARow = 0;
+  let retry: Subscription | undefined;
+  const ask = (shared: ConcurrencyStore): void => {
+    if (asking) return;
+    retry?.unsubscribe();
+    retry = undefined;
+    const open = lanesOpen();
+    if (open === 0 || queue.peek(scheduler.now(), open) === undefined) return;
+    asking = true;
+    let answer: Promise<ConcurrencySlot | undefined>;
+    try {
+      answer = shared.acquire(slots[0]!);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
+    answer.then(
+      (slot) => answered(shared, slot, false),
+      () => answered(shared, undefined, true),
+    );
+  };
+  const answered = (shared: ConcurrencyStore, slot: ConcurrencySlot | undefined, failed: boolean): void => {
+    asking = false;
+    if (slot === undefined && !failed) {
+      storeRefusals++;
+      const open = lanesOpen();
+      const waiting = open > 0 ? queue.peek(scheduler.now(), open) : undefined;
+      if (waiting === undefined) return;
+      const backoff = Math.min(storePoll.maxMs, storePoll.minMs * 2 ** refusedInARow++) * (1 + waiting.lane);
+      retry = scheduler.schedule(() => {
+        retry = undefined;
+        ask(shared);
+      }, backoff * (0.5 + Math.random()));
+      return;
+    }
+    refusedInARow = 0;
+    const open = lanesOpen();
+    // The request asked for may have left meanwhile, or a higher one arrived: the slot goes to whoever is next now.
+    const next = open > 0 ? queue.shift(scheduler.now(), open) : undefined;
+    if (next === undefined) {
+      slot?.release();
+      return;
+    }
+    if (failed) storeFallbacks++;
+    next.start(slot);
+    ask(shared);
   };
 
   const middleware: Middleware = (next: Transport): Transport => (request, context) =>
@@ -193,14 +282,18 @@ export function limit(config: LimitConfig): LimitMiddleware {
         const subscribedAt = scheduler.now();
         let upstream: Subscription | undefined;
         let slotHeld = false;
+        let shared: ConcurrencySlot | undefined;
         const release = (): void => {
           if (!slotHeld) return;
           slotHeld = false;
           inFlight--;
           counts.inFlight--;
+          shared?.release();
+          shared = undefined;
           dispatch();
         };
-        const start = (): void => {
+        const start = (slot: ConcurrencySlot | undefined): void => {
+          shared = slot;
           slotHeld = true;
           inFlight++;
           counts.inFlight++;
@@ -222,9 +315,10 @@ export function limit(config: LimitConfig): LimitMiddleware {
 
         const entry: Waiting = { lane, enqueuedAt: subscribedAt, start };
         // Requests of this lane or above that wait go first; lower-lane ones may be waiting only because a reserve holds them back.
-        if (lanesOpen() > lane && queue.sizeThrough(lane) === 0) {
-          start();
-        } else if (queue.size >= maxQueued) {
+        const mayStart = lanesOpen() > lane && queue.sizeThrough(lane) === 0;
+        if (mayStart && store === undefined) {
+          start(undefined);
+        } else if (!mayStart && queue.size >= maxQueued) {
           counts.rejected++;
           subscriber.error(
             new RxllmError(
@@ -233,8 +327,10 @@ export function limit(config: LimitConfig): LimitMiddleware {
             ),
           );
         } else {
+          // With a store, a request that may start by this instance's count waits here only for the store's answer.
           queue.push(entry);
           peakQueued = Math.max(peakQueued, queue.size);
+          if (mayStart) dispatch();
         }
 
         return () => {
@@ -255,6 +351,8 @@ export function limit(config: LimitConfig): LimitMiddleware {
         return [name, { slots: slots[index]!, ...counts, queued: queue.sizeOf(index), wait: wait.summary() }];
       }),
     ),
+    storeRefusals,
+    storeFallbacks,
   });
   return Object.assign(middleware, { stats });
 }
@@ -267,6 +365,13 @@ const configSchema = s
     defaultLane: s.string().optional(),
     reserve: s.record(s.string(), s.number().int().min(0)).default({}),
     agingMs: s.number().positive().default(2000),
+    store: s
+      .custom<ConcurrencyStore>((value) => typeof (value as { acquire?: unknown } | undefined)?.acquire === 'function', 'expected a ConcurrencyStore (an object with acquire(limit)), such as redisConcurrencyStore(...) from rxllm/redis')
+      .optional(),
+    storePoll: s
+      .strictObject({ minMs: s.number().positive().default(10), maxMs: s.number().positive().default(200) })
+      .refine((p) => p.maxMs >= p.minMs, { message: 'maxMs must be at least minMs' })
+      .default({ minMs: 10, maxMs: 200 }),
     scheduler: schedulerSchema.default(() => asyncScheduler),
   })
   .refine((c) => new Set(c.lanes).size === c.lanes.length, { message: 'lane names must be unique', path: ['lanes'] })

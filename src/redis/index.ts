@@ -6,3 +6,10 @@
  */
 export { redisCacheStore, type RedisCacheStore, type RedisCacheStoreConfig, type RedisCacheStoreStats } from './redisCacheStore.js';
 export { redisResumeStore, type RedisResumeStore, type RedisResumeStoreConfig, type RedisResumeStoreStats } from './redisResumeStore.js';
+export {
+  redisConcurrencyStore,
+  type RedisConcurrencyStore,
+  type RedisConcurrencyStoreConfig,
+  type RedisConcurrencyStoreStats,
+} from './redisConcurrencyStore.js';
+export { redisRateLimiter, type RedisRateLimiter, type RedisRateLimiterConfig, type RedisRateLimiterStats } from './redisRateLimiter.js';
