@@ -5,3 +5,9 @@
  * @module rxllm/redis
  */
 export { redisCacheStore, type RedisCacheStore, type RedisCacheStoreConfig, type RedisCacheStoreStats } from './redisCacheStore.js';
+export {
+  redisLatencySource,
+  type RedisLatencySource,
+  type RedisLatencySourceConfig,
+  type RedisLatencySourceStats,
+} from './redisLatencySource.js';
