@@ -143,9 +143,9 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, times(200, () => sample('answer', 'x', 900)));
     const took = await until(() => chosen().candidate === 'y', 'B switches to y');
 
-    // Two intervals, and a little for the round trips and this poll.
+    // Two intervals, plus two round trips and this poll (a round trip's median is ~50 ms on a loaded 2-core machine).
     console.log(`B switched ${took.toFixed(0)} ms after A saw x slow down (publishInterval ${interval} ms)`);
-    expect(took).toBeLessThan(2 * interval + 150);
+    expect(took).toBeLessThan(2 * interval + 200);
     expect(chosen()).toMatchObject({ candidate: 'y', reason: 'fastest' });
     expect(chosen().ttftMs['x']).toBeGreaterThan(800);
   });
@@ -290,15 +290,18 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       const { LatencyRegistry } = require('./src/metrics/LatencyRegistry');
       const { redisLatencySource } = require('./src/redis/redisLatencySource');
       const redis = new Redis(${JSON.stringify(server.url)});
-      const source = redisLatencySource({ redis, prefix: 'unref:', registry: new LatencyRegistry(), publishInterval: 50 });
-      source.refresh().then(() => { console.log('published', source.stats().publishes); redis.disconnect(); });
+      redis.once('ready', () => {
+        const source = redisLatencySource({ redis, prefix: 'unref:', registry: new LatencyRegistry(), publishInterval: 1000 });
+        // The timer stays set (never closed); only the client, which the app owns, is closed.
+        source.refresh().then(() => { console.log('published', source.stats().publishes); redis.disconnect(); });
+      });
     `;
     const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((done) =>
-      execFile(process.execPath, ['-r', 'ts-node/register', '-e', script], { cwd: root, timeout: 60_000, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } }, (error, out) =>
+      execFile(process.execPath, ['-r', 'ts-node/register', '-e', script], { cwd: root, timeout: 40_000, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } }, (error, out) =>
         done({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout: out }),
       ),
     );
     expect(code).toBe(0);
-    expect(stdout).toMatch(/published [12]/);
+    expect(stdout).toMatch(/published 1/);
   }, 60_000);
 });

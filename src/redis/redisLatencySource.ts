@@ -6,7 +6,7 @@ import { functionSchema, schedulerSchema, validateConfig } from '../core/validat
 import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
 import type { LatencyRegistry, PercentileQuery, SeriesQuery } from '../metrics/LatencyRegistry.js';
 import type { LatencySource } from '../middleware/latencySource.js';
-import { decodeSeries, encodeSeries } from './latencyCodec.js';
+import { decodeSeries, encodeSeries, type PublishedSeries } from './latencyCodec.js';
 
 /** Options for {@link redisLatencySource}. */
 export interface RedisLatencySourceConfig {
@@ -106,6 +106,11 @@ interface Snapshot {
   instances: number;
   /** By `step\0model`, `step\0*`, `*\0model` and `*\0*`: every query route() and hedge() make is one lookup. */
   figures: Map<string, Figures>;
+}
+
+interface Decoded {
+  raw: string;
+  series: PublishedSeries[];
 }
 
 const EMPTY: Snapshot = { instances: 0, figures: new Map() };
@@ -208,6 +213,8 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   let healthy = true;
   let closed = false;
   let running: Promise<void> | undefined;
+  /** The last round trip's values, decoded, by instance id. */
+  let decoded = new Map<string, Decoded>();
 
   const fail = (error: RxllmError): void => {
     counts.errors++;
@@ -262,15 +269,22 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
       into.ttftCensored.add(ttftCensored);
     };
     let instances = 0;
+    const seen = new Map<string, Decoded>();
     for (let i = 0; i + 1 < fleet.length; i += 2) {
-      if (fleet[i] === instanceId) continue; // our own figures are read live from the registry
-      let series;
-      try {
-        series = decodeSeries(fleet[i + 1]!);
-      } catch {
-        counts.malformed++;
-        continue;
+      const id = fleet[i]!;
+      const raw = fleet[i + 1]!;
+      if (id === instanceId) continue; // our own figures are read live from the registry
+      // An instance whose value has not changed since the last round trip (an idle one) is not decoded again.
+      let series = decoded.get(id)?.raw === raw ? decoded.get(id)!.series : undefined;
+      if (!series) {
+        try {
+          series = decodeSeries(raw);
+        } catch {
+          counts.malformed++;
+          continue;
+        }
       }
+      seen.set(id, { raw, series });
       instances++;
       for (const { step, model, requests, ttft, ttftCensored } of series) {
         for (const key of [keyOf(step, model), keyOf(step, undefined), keyOf(undefined, model), keyOf(undefined, undefined)]) {
@@ -278,6 +292,7 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
         }
       }
     }
+    decoded = seen;
     return { instances, figures };
   };
 
@@ -297,6 +312,7 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
 
   const stopTimer = timers.every(publishInterval, () => void refresh());
 
+  const scratch = { ttft: new LatencyHistogram(), censored: new LatencyHistogram() };
   const remote = (query: SeriesQuery): Figures | undefined => snapshot.figures.get(keyOf(query.step, query.model));
 
   return {
@@ -306,9 +322,12 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
       if (!fleet) return registry.percentile(query);
       const local = registry.windowTtft(query).filter((series) => series.requests > 0);
       if (local.length === 0) return fleet.ttft.percentileCensored(query.p, fleet.ttftCensored);
-      // Merged per read, not cached: the local window moves with every request this instance records.
-      const ttft = new LatencyHistogram();
-      const censored = new LatencyHistogram();
+      // Merged per read, not cached: the local window moves with every request this instance records. Into two
+      // histograms kept for the purpose, so a read allocates nothing (two fresh ones per request cost GC pauses
+      // of milliseconds at p99 under load); reads are synchronous, so no two share them at once.
+      const { ttft, censored } = scratch;
+      ttft.reset();
+      censored.reset();
       ttft.add(fleet.ttft);
       censored.add(fleet.ttftCensored);
       for (const series of local) {
@@ -328,6 +347,7 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
       closed = true;
       stopTimer();
       snapshot = EMPTY;
+      decoded = new Map();
       await running;
       if (redis.status !== 'ready') return;
       // Best effort: if this fails, the entry expires after `ttl` anyway.
