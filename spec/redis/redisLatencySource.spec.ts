@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
-import { EMPTY, type Observable } from 'rxjs';
+import { EMPTY, type Observable, type SchedulerLike } from 'rxjs';
 import { isRxllmError, type RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
@@ -96,6 +96,29 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     expect(b.source.count({ step: 'other' })).toBe(0);
     expect(b.source.percentile({ step: 'answer', p: 50, metric: 'total' })).toBe(b.registry.percentile({ step: 'answer', p: 50, metric: 'total' }));
     expect(b.source.stats()).toMatchObject({ publishes: 1, errors: 0, fallbacks: 0, sharing: true, instances: 1 });
+  });
+
+  it('a read follows this instance\'s own samples at once: new records, and samples leaving its window', async () => {
+    const prefix = newPrefix();
+    const a = instance(prefix);
+    let now = 0;
+    const registry = new LatencyRegistry({ window: { ms: 1_000, slices: 2 }, scheduler: { now: () => now } as SchedulerLike });
+    const b = instance(prefix, { registry });
+    feed(a.registry, times(20, (i) => sample('answer', 'x', 100 + i)));
+    await a.source.refresh();
+    await b.source.refresh();
+    const query = { step: 'answer', model: 'x', p: 95 };
+    expect(b.source.percentile(query)).toBe(118);
+    expect(b.source.percentile(query)).toBe(118); // the cached merge
+
+    feed(registry, times(20, () => sample('answer', 'x', 500)));
+    expect(b.source.percentile(query)).toBe(500);
+    expect(b.source.count(query)).toBe(40);
+    expect(b.source.percentile({ step: 'answer', p: 95 })).toBe(500);
+
+    now = 5_000; // B's own samples leave its window; A's published figures stay until the next round trip
+    expect(b.source.count(query)).toBe(20);
+    expect(b.source.percentile(query)).toBe(118);
   });
 
   it('writes exactly the keys it documents, with their types and expiry, and no request content', async () => {
