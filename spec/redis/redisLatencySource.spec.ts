@@ -145,8 +145,9 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
   it('a deployment that slows down, seen by instance A, is avoided by instance B\'s route() within two publish intervals', async () => {
     const interval = 200;
     const prefix = newPrefix();
-    const a = instance(prefix, { publishInterval: interval });
-    const b = instance(prefix, { publishInterval: interval });
+    // A round trip's timeout defaults to the interval; a loaded test machine can exceed that, which is not this test's point.
+    const a = instance(prefix, { publishInterval: interval, timeout: 2_000 });
+    const b = instance(prefix, { publishInterval: interval, timeout: 2_000 });
     // A knows both deployments: x is the faster. B has no samples of its own.
     feed(a.registry, [...times(20, () => sample('answer', 'x', 100)), ...times(20, () => sample('answer', 'y', 200))]);
     const decisions: RouteDecision[] = [];
@@ -230,7 +231,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
 
   it('close() stops the timer and removes this instance from the fleet at once', async () => {
     const prefix = newPrefix();
-    const a = instance(prefix, { publishInterval: 20, instanceId: 'a' });
+    const a = instance(prefix, { publishInterval: 20, timeout: 2_000, instanceId: 'a' });
     const b = instance(prefix);
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
     await until(() => a.source.stats().publishes >= 2, 'A publishes on its timer');
