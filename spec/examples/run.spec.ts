@@ -49,6 +49,15 @@ const expectations: Record<string, { args?: (dir: string) => string[]; redis?: t
       /^key example:limits:rate:buckets: hash, expires in \d+ ms/m,
     ],
   },
+  'redis-latency.ts': {
+    redis: true,
+    prints: [
+      /^instance A → westeurope \(fastest; p95 TTFT eastus \d+ ms, westeurope \d+ ms\)$/m,
+      /^instance B → westeurope \(fastest;/m,
+      /instance B had 0 samples of its own before deciding; it avoided eastus: true/,
+      /^key example:\d+:latency:instances: set, expires in \d+ ms$/m,
+    ],
+  },
   'resilience.ts': { prints: [/^retry 1 in \d+ ms/m, /^served by \w+/m, /routing decisions:/, /Latency by step/] },
   'simulator.ts': { prints: [/sequential: \d+ ms, parallel: \d+ ms/, /cancelled after .*aborts=1, inFlight=0/, /injected fault: rate-limited/] },
   'streaming-server.ts': { prints: [/streams the analysis as Server-Sent Events/, /done in \d+ ms: \{"sentiment":"\w+","summary":".+","keywords":\[/] },

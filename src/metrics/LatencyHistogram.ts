@@ -180,6 +180,16 @@ export class LatencyHistogram {
     this.hdr.reset();
     this.sum = 0;
   }
+
+  /**
+   * The HdrHistogram inside, for rxllm/redis's codec: encoding loads pako and the encoders, which only the
+   * Redis entry point should pay for, so the codec lives there and reaches the counts through this.
+   * Mutating it skips `sum` (the mean); adding counts through it is what decoding does.
+   * @internal
+   */
+  static hdrOf(histogram: LatencyHistogram): Int32Histogram {
+    return histogram.hdr;
+  }
 }
 
 // The module is CommonJS with `exports.default = Int32Histogram`. TypeScript's CommonJS output and

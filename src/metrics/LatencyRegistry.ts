@@ -132,6 +132,21 @@ export interface SeriesSnapshot extends SnapshotEntry {
   };
 }
 
+/**
+ * One series' windowed time to first token, as {@link LatencyRegistry.windowTtft} hands it out.
+ * @internal
+ */
+export interface WindowTtft {
+  step: string;
+  model: string;
+  /** Requests of any outcome in the window. */
+  requests: number;
+  /** Exact times to first token (ms). */
+  readonly ttft: LatencyHistogram;
+  /** Right-censored ones: requests cancelled before their first token, by how long they ran. */
+  readonly ttftCensored: LatencyHistogram;
+}
+
 const OTHER = '(other)';
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 const TOTAL_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
@@ -231,6 +246,22 @@ export class LatencyRegistry {
   count(query: SeriesQuery = {}): number {
     const view = query.view ?? 'window';
     return this.matching(query).reduce((sum, series) => sum + series[view].requests, 0);
+  }
+
+  /**
+   * The windowed time-to-first-token histograms of each (step, model) series the query matches, with its
+   * request count: what rxllm/redis's shared latency source publishes for other instances and merges with
+   * theirs on read. The histograms are the registry's own, live: read them, never change them.
+   * @internal
+   */
+  windowTtft(query: Omit<SeriesQuery, 'view'> = {}): WindowTtft[] {
+    return this.matching({ ...query, view: 'window' }).map((series) => ({
+      step: series.step,
+      model: series.model,
+      requests: series.window.requests,
+      ttft: series.window.ttft,
+      ttftCensored: series.window.ttftCensored,
+    }));
   }
 
   /** Every statistic over the requests the query matches. */

@@ -13,3 +13,9 @@ export {
   type RedisConcurrencyStoreStats,
 } from './redisConcurrencyStore.js';
 export { redisRateLimiter, type RedisRateLimiter, type RedisRateLimiterConfig, type RedisRateLimiterStats } from './redisRateLimiter.js';
+export {
+  redisLatencySource,
+  type RedisLatencySource,
+  type RedisLatencySourceConfig,
+  type RedisLatencySourceStats,
+} from './redisLatencySource.js';
