@@ -5,3 +5,4 @@
  * @module rxllm/redis
  */
 export { redisCacheStore, type RedisCacheStore, type RedisCacheStoreConfig, type RedisCacheStoreStats } from './redisCacheStore.js';
+export { redisInFlight, type RedisInFlight, type RedisInFlightConfig, type RedisInFlightStats } from './redisInFlight.js';
