@@ -30,7 +30,7 @@ describe('public surface', () => {
     expect(Object.keys(openai).sort()).toEqual(['openaiTransport']);
   });
   it('rxllm/redis', () => {
-    expect(Object.keys(redis).sort()).toEqual(['redisCacheStore']);
+    expect(Object.keys(redis).sort()).toEqual(['redisCacheStore', 'redisInFlight']);
   });
   it('rxllm/testing', () => {
     expect(Object.keys(testing).sort()).toMatchSnapshot();

@@ -47,13 +47,13 @@ export const latencySourceSchema = <L>() =>
 
 /**
  * An in-flight registry option (what `dedupe()` and `cache()` share calls in flight through): any object with
- * `join()` and `has()` methods, `createInFlightRegistry()` or `redisInFlight()`. Generic so core need not
+ * `join()` and `has()` methods, such as `redisInFlight()`. Generic so core need not
  * import the cache layer: `inFlightRegistrySchema<InFlightRegistry>()`.
  */
 export const inFlightRegistrySchema = <R>() =>
   z.custom<R>(
     (value) => typeof (value as { join?: unknown } | undefined)?.join === 'function' && typeof (value as { has?: unknown } | undefined)?.has === 'function',
-    'expected an in-flight registry (createInFlightRegistry(), redisInFlight() from rxllm/redis, or any object with join() and has())',
+    'expected an in-flight registry (redisInFlight() from rxllm/redis, or any object with join() and has())',
   );
 
 /** A function option. */

@@ -58,7 +58,7 @@ export interface CacheConfig {
    * Where lookups-and-upstream-calls in flight are shared: a registry you made, such as
    * `redisInFlight({ redis, prefix })` from `rxllm/redis`, so that a miss on several instances at once is one
    * upstream call whose events every instance streams.
-   * @defaultValue a new in-process registry ({@link createInFlightRegistry}) per `cache()` call
+   * @defaultValue a new in-process registry per `cache()` call
    */
   registry?: InFlightRegistry;
 }

@@ -33,7 +33,7 @@ export interface DedupeConfig {
    * Where calls in flight are shared: a registry you made, such as `redisInFlight({ redis, prefix })` from
    * `rxllm/redis`, which shares them across every instance of an app. One registry given here serves every
    * transport this middleware wraps, so give each endpoint or credential its own registry (or prefix).
-   * @defaultValue a new in-process registry ({@link createInFlightRegistry}) per wrapped transport
+   * @defaultValue a new in-process registry per wrapped transport
    */
   registry?: InFlightRegistry;
 }
