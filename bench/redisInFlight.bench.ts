@@ -14,7 +14,7 @@ import type { LlmRequest } from '../src/core/request';
 import { type Transport, withMiddleware } from '../src/core/transport';
 import { dedupe } from '../src/middleware/dedupe';
 import { redisInFlight } from '../src/redis/redisInFlight';
-import { startRedisServer } from '../spec/helpers/redisServer';
+import { redisServerBinary, startRedisServer } from '../spec/helpers/redisServer';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -122,6 +122,10 @@ async function operationsPerRequest(url: string): Promise<Record<string, unknown
 }
 
 async function main(): Promise<void> {
+  if (!redisServerBinary()) {
+    console.log('skipped: redis-server is not installed (.ci/install-redis)');
+    return;
+  }
   const server = await startRedisServer();
   try {
     const ttft = await addedTimeToFirstToken(server.url);

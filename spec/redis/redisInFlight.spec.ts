@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { concat, delay, lastValueFrom, Observable, of, Subscription, throwError, toArray } from 'rxjs';
+import { concat, delay, lastValueFrom, Observable, of, Subscription, tap, throwError, toArray } from 'rxjs';
 import { isRxllmError, RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import { type LlmRequest, parseRequest } from '../../src/core/request';
@@ -70,7 +70,9 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
   /** One app instance: its own client and registry (what one process behind a load balancer would have). */
   const instance = (prefix: string, more: Partial<RedisInFlightConfig> = {}) => {
     const redis = client();
-    const registry = redisInFlight({ redis, prefix, lease: 300, onError: () => undefined, ...more });
+    // A generous timeout: on a loaded machine a fresh client's first claim can take a while, and a timeout means a
+    // fallback (correct, but not what most tests look at). The Redis-down tests set their own.
+    const registry = redisInFlight({ redis, prefix, lease: 300, timeout: 5_000, onError: () => undefined, ...more });
     registries.push(registry);
     return { redis, registry };
   };
@@ -84,7 +86,16 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
   });
   afterAll(async () => {
     await Promise.all(registries.map((registry) => registry.close()));
-    for (const redis of clients) redis.disconnect();
+    // Wait (bounded: a client between reconnection attempts never says `end`) for the sockets to close, so jest exits.
+    await Promise.all(
+      clients.map(
+        (redis) =>
+          new Promise<void>((resolve) => {
+            setTimeout(resolve, 500);
+            redis.once('end', resolve).disconnect();
+          }),
+      ),
+    );
     await server?.close();
   });
 
@@ -291,6 +302,26 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
       expect(registry.stats()).toMatchObject({ fallbacks: 2, owned: 0, followed: 0 });
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/redisInFlight: claim/);
+    });
+
+    it('mid-follow: a follower that has shown tokens errors with connection-lost and exactly the text it showed; the owner finishes', async () => {
+      const prefix = newPrefix();
+      const [a, b] = [instance(prefix, { timeout: 200 }), instance(prefix, { timeout: 200 })];
+      const events = [...Array.from({ length: 20 }, (_, i) => textEvent(`t${i} `)), finishEvent('stop')];
+      const model = upstream(events, 20);
+      const owned = collect(withMiddleware(model, dedupe({ registry: a.registry }))(request));
+      await claimed(a.redis, prefix);
+      const seen: LlmEvent[] = [];
+      const followed = lastValueFrom(withMiddleware(model, dedupe({ registry: b.registry }))(request).pipe(tap((event) => seen.push(event)), toArray())).catch((error: unknown) => error);
+      await until(() => seen.length >= 2, 'the follower shows tokens');
+      await server.stop();
+      const error = await followed;
+      expect(error).toMatchObject({ code: 'connection-lost', tokensEmitted: true, partialText: textOf(seen) });
+      expect((error as Error).message).toMatch(/Redis went away/);
+      expect(textOf(await owned)).toBe(textOf(events));
+      expect(model.calls).toBe(1);
+      await server.restart();
+      await until(() => a.redis.status === 'ready' && b.redis.status === 'ready', 'clients reconnected');
     });
 
     it('mid-run, then back: the owner finishes for its callers, requests meanwhile run in process, sharing resumes after the restart', async () => {

@@ -185,7 +185,8 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const run = <R>(what: string, command: () => Promise<R>): Promise<R> =>
     new Promise<R>((resolve, reject) => {
       if (!usable()) {
-        reject(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the Redis client is ${redis.status}. Requests run in this process meanwhile; check that Redis is reachable.`));
+        // Through failure(), so an outage first seen here (the client already reconnecting) is reported too.
+        reject(failure(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the Redis client is ${redis.status}. Requests run in this process meanwhile; check that Redis is reachable (the client reconnects by itself unless it was closed).`)));
         return;
       }
       const deadline = scheduler.schedule(
@@ -245,7 +246,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   // One flight of this instance: claim the key, then own it or follow its owner; in this process if Redis fails.
   function distributed<T>(key: string, start: () => Observable<T>): Observable<T> {
     return new Observable<T>((subscriber) => {
-      if (!usable()) return fallback(start).subscribe(subscriber);
+      if (closed) return fallback(start).subscribe(subscriber); // after close(): this process only
       const keys = keysOf(key);
       const runId = `${instanceId}:${randomBytes(6).toString('hex')}`;
       const member = `${instanceId}:${++follows}`;
@@ -289,7 +290,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
       const abort = () => {
         if (ended) return;
         counts.cancelled++;
-        upstream?.unsubscribe();
+        upstream.unsubscribe();
         finish(['t', 'a']);
       };
       // Followers only: with the owner's callers gone, abort when no follower's lease is left (or Redis cannot say).
@@ -303,8 +304,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
           },
         );
       const ticker = timer(renewEvery, renewEvery, scheduler).subscribe(() => void check());
-      let upstream: Subscription | undefined;
-      upstream = defer(start).subscribe({
+      const upstream: Subscription = defer(start).subscribe({
         next: (value) => {
           // ioredis sends commands in order on one connection, so the stream keeps the values' order.
           background('append', () => redis.xadd(stream, '*', 'e', JSON.stringify(value)));
@@ -323,7 +323,6 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
           if (attached) subscriber.complete();
         },
       });
-      if (ended) upstream = undefined;
       return () => {
         if (ended) return;
         attached = false;
@@ -448,9 +447,26 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
       const readers = [...allReaders];
       allReaders.clear();
       idleReaders.length = 0;
-      for (const reader of readers) reader.disconnect();
+      // Resolves once every read connection has closed, so a process (or a test run) can exit right after.
+      await Promise.all(readers.map((reader) => ended(reader, scheduler)));
     },
   };
+}
+
+/**
+ * Disconnects `client` and resolves once it has closed, or after 500 ms: a client between two reconnection attempts
+ * has no socket left to close and never says `end`.
+ */
+function ended(client: Redis, scheduler: SchedulerLike): Promise<void> {
+  if (client.status === 'end') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const bound = scheduler.schedule(() => resolve(), 500);
+    client.once('end', () => {
+      bound.unsubscribe();
+      resolve();
+    });
+    client.disconnect();
+  });
 }
 
 /** Client states in which a command would only queue behind a dead connection. */
