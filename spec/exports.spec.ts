@@ -30,7 +30,7 @@ describe('public surface', () => {
     expect(Object.keys(openai).sort()).toEqual(['openaiTransport']);
   });
   it('rxllm/redis', () => {
-    expect(Object.keys(redis).sort()).toEqual(['redisCacheStore', 'redisConcurrencyStore', 'redisLatencySource', 'redisRateLimiter', 'redisResumeStore']);
+    expect(Object.keys(redis).sort()).toEqual(['redisCacheStore', 'redisConcurrencyStore', 'redisInFlight', 'redisLatencySource', 'redisRateLimiter', 'redisResumeStore']);
   });
   it('rxllm/testing', () => {
     expect(Object.keys(testing).sort()).toMatchSnapshot();

@@ -68,6 +68,7 @@ export { dedupe, type DedupeConfig, type DedupeStats, type DedupeMiddleware } fr
 export { cache, type CacheConfig, type CacheStats, type CacheMiddleware } from './middleware/cache.js';
 export { memoryCacheStore, type MemoryCacheStore, type MemoryCacheStoreConfig } from './cache/memoryCacheStore.js';
 export type { CacheStore, CacheEntry, CacheStoreStats } from './cache/CacheStore.js';
+export type { InFlightRegistry } from './cache/InFlightRegistry.js';
 
 /* Prefetch */
 export { prefetcher, type Prefetcher, type PrefetcherConfig, type PrefetchStats, type TakeOptions } from './pipeline/prefetcher.js';

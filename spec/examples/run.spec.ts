@@ -58,6 +58,10 @@ const expectations: Record<string, { args?: (dir: string) => string[]; redis?: t
       /^key example:\d+:latency:instances: set, expires in \d+ ms$/m,
     ],
   },
+  'redis-single-flight.ts': {
+    redis: true,
+    prints: [/3 instances × 10 identical requests: 1 upstream call, 30 answers, same text: true/, /^key example:flight:\{[0-9a-f]{64}\}:s:[0-9a-f]{12}:[0-9a-f]{12}: stream, expires in \d+ ms/m],
+  },
   'resilience.ts': { prints: [/^retry 1 in \d+ ms/m, /^served by \w+/m, /routing decisions:/, /Latency by step/] },
   'simulator.ts': { prints: [/sequential: \d+ ms, parallel: \d+ ms/, /cancelled after .*aborts=1, inFlight=0/, /injected fault: rate-limited/] },
   'streaming-server.ts': { prints: [/streams the analysis as Server-Sent Events/, /done in \d+ ms: \{"sentiment":"\w+","summary":".+","keywords":\[/] },

@@ -46,6 +46,17 @@ export const latencySourceSchema = <L>() =>
     'expected a latency source (a LatencyRegistry, or any object with percentile() and count())',
   );
 
+/**
+ * An in-flight registry option (what `dedupe()` and `cache()` share calls in flight through): any object with
+ * `join()` and `has()` methods, such as `redisInFlight()`. Generic so core need not
+ * import the cache layer: `inFlightRegistrySchema<InFlightRegistry>()`.
+ */
+export const inFlightRegistrySchema = <R>() =>
+  s.custom<R>(
+    (value) => typeof (value as { join?: unknown } | undefined)?.join === 'function' && typeof (value as { has?: unknown } | undefined)?.has === 'function',
+    'expected an in-flight registry (redisInFlight() from rxllm/redis, or any object with join() and has())',
+  );
+
 /** A function option. */
 export const functionSchema = <F>(what: string) => s.custom<F>((value) => typeof value === 'function', `expected ${what}`);
 

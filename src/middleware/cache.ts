@@ -1,7 +1,7 @@
 import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
-import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
+import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
 import { memoryCacheStore } from '../cache/memoryCacheStore.js';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
@@ -9,7 +9,7 @@ import type { LlmEvent } from '../core/events.js';
 import { type LlmRequest, parseRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
-import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { functionSchema, inFlightRegistrySchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link cache}. */
 export interface CacheConfig {
@@ -54,6 +54,13 @@ export interface CacheConfig {
   replayInterval?: number;
   /** Clock for TTLs and the replay pace. @defaultValue `asyncScheduler` */
   scheduler?: SchedulerLike;
+  /**
+   * Where lookups-and-upstream-calls in flight are shared: a registry you made, such as
+   * `redisInFlight({ redis, prefix })` from `rxllm/redis`, so that a miss on several instances at once is one
+   * upstream call whose events every instance streams.
+   * @defaultValue a new in-process registry per `cache()` call
+   */
+  registry?: InFlightRegistry;
 }
 
 /** Counts kept by a {@link cache} middleware. Store counts are absent when the store does not report them. */
@@ -164,7 +171,7 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
   // so a repeat arriving during the write is a hit rather than a second upstream call.
   const writing = new Map<string, CacheEntry>();
   // Single flight: the first request of a key looks up and, on a miss, goes upstream; identical ones join it.
-  const flights = createInFlightRegistry();
+  const flights = options.registry ?? createInFlightRegistry();
   // The flight of each key now, so delete() and clear() can keep an answer asked before them out of the store.
   const current = new Map<string, Flight>();
 
@@ -381,6 +388,7 @@ const configSchema = s
     sampled: s.oneOf(['share', 'bypass']).default('share'),
     replayInterval: s.number().min(0).default(0),
     scheduler: schedulerSchema.default(() => asyncScheduler),
+    registry: inFlightRegistrySchema<InFlightRegistry>().optional(),
   })
   .refine((config) => config.store === undefined || (config.maxEntries === undefined && config.maxBytes === undefined), {
     message: '`maxEntries` and `maxBytes` bound the built-in store; with your own `store`, bound it yourself',

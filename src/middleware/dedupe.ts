@@ -1,12 +1,12 @@
 import { defer, finalize } from 'rxjs';
 import * as s from '../internal/check.js';
-import { createInFlightRegistry } from '../cache/InFlightRegistry.js';
+import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
-import { functionSchema, validateConfig } from '../core/validateConfig.js';
+import { functionSchema, inFlightRegistrySchema, validateConfig } from '../core/validateConfig.js';
 
 /** Options for {@link dedupe}. */
 export interface DedupeConfig {
@@ -29,6 +29,13 @@ export interface DedupeConfig {
    * click, a retry storm). Want independent samples? Ask for `n`, or bypass.
    */
   sampled?: 'share' | 'bypass';
+  /**
+   * Where calls in flight are shared: a registry you made, such as `redisInFlight({ redis, prefix })` from
+   * `rxllm/redis`, which shares them across every instance of an app. One registry given here serves every
+   * transport this middleware wraps, so give each endpoint or credential its own registry (or prefix).
+   * @defaultValue a new in-process registry per wrapped transport
+   */
+  registry?: InFlightRegistry;
 }
 
 /** Counts kept by a {@link dedupe} middleware, over every transport it wraps. */
@@ -77,7 +84,8 @@ export interface DedupeMiddleware extends Middleware {
  *   keeping finished answers is {@link cache}'s job.
  * - **Scope**: each transport it wraps gets its own registry, because an
  *   in-flight call belongs to one endpoint and one credential: requests
- *   through different transports never share. Wrap once and reuse the
+ *   through different transports never share (unless they are given one
+ *   `registry`). Wrap once and reuse the
  *   wrapped transport. Within it, requests share only if their whole content
  *   is equal, `user` and `metadata` included (see {@link requestKey}), and so
  *   is their context's `scope` attribute (a tenant; `{}` when unset). The
@@ -104,13 +112,13 @@ export interface DedupeMiddleware extends Middleware {
  * @see cache
  */
 export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
-  const { key, sampled } = validateConfig('dedupe', configSchema, config);
+  const { key, sampled, registry: shared } = validateConfig('dedupe', configSchema, config);
   // The endpoint and credential are structural (every wrapped transport gets its own registry); the tenant is the context's scope.
   const keyOf = key ?? requestKey;
   const counts: DedupeStats = { requests: 0, upstream: 0, joined: 0, bypassed: 0, inFlight: 0 };
 
   const middleware: Middleware = (next: Transport): Transport => {
-    const registry = createInFlightRegistry();
+    const registry = shared ?? createInFlightRegistry();
     return (request, context) =>
       defer(() => {
         counts.requests++;
@@ -133,5 +141,6 @@ export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
 const configSchema = s.strictObject({
   key: functionSchema<(request: LlmRequest, scope: RequestScope) => string>('a function (request, scope) => string').optional(),
   sampled: s.oneOf(['share', 'bypass']).default('share'),
+  registry: inFlightRegistrySchema<InFlightRegistry>().optional(),
 });
 

@@ -19,3 +19,4 @@ export {
   type RedisLatencySourceConfig,
   type RedisLatencySourceStats,
 } from './redisLatencySource.js';
+export { redisInFlight, type RedisInFlight, type RedisInFlightConfig, type RedisInFlightStats } from './redisInFlight.js';
