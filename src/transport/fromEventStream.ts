@@ -1,5 +1,6 @@
-import { createParser, type EventSourceMessage as ParsedMessage } from 'eventsource-parser';
+import type { EventSourceMessage as ParsedMessage } from 'eventsource-parser';
 import { Observable } from 'rxjs';
+import { readEventStream } from './readEventStream.js';
 
 /** One Server-Sent Event: eventsource-parser's message, plus whether the body ended inside it. */
 export interface EventSourceMessage extends ParsedMessage {
@@ -10,11 +11,6 @@ export interface EventSourceMessage extends ParsedMessage {
    */
   unterminated?: true;
 }
-
-// How long an unsubscribed stream waits for its body's end before cancelling the reader. The end of a
-// finished answer is normally already in the socket buffer; a server that holds the connection open
-// after [DONE] costs this long, and a stream cut off by an early unsubscribe is cancelled after it.
-const BODY_END_GRACE_MS = 20;
 
 /**
  * Reads a `text/event-stream` body and emits its Server-Sent Events.
@@ -39,62 +35,5 @@ const BODY_END_GRACE_MS = 20;
  * ```
  */
 export function fromEventStream(body: ReadableStream<Uint8Array>): Observable<EventSourceMessage> {
-  return new Observable<EventSourceMessage>((subscriber) => {
-    const reader = body.getReader();
-    // TextDecoder removes the BOM and keeps multi-byte characters split across reads whole.
-    const decoder = new TextDecoder();
-    let atEnd = false;
-    const parser = createParser({
-      onEvent: (message) => subscriber.next(atEnd ? { ...message, unterminated: true } : message),
-      onError: (error) => {
-        if (error.type === 'unknown-field' && error.field === 'error') {
-          subscriber.next({ event: 'error', data: error.value ?? '' });
-        }
-      },
-    });
-
-    let ended = false;
-    const pump = async (): Promise<void> => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (subscriber.closed) {
-          // Unsubscribed while this read was pending: more data means nobody wants the rest.
-          if (done) ended = true;
-          else reader.cancel().catch(() => undefined);
-          return;
-        }
-        if (done) break;
-        parser.feed(decoder.decode(value, { stream: true }));
-      }
-      const rest = decoder.decode();
-      if (rest) parser.feed(rest);
-      // eventsource-parser drops an event the body ends inside (as the SSE spec says), and
-      // holds a trailing CR until it knows whether an LF follows. Ending the line and the event
-      // here dispatches what the server did send; the flag tells the reader it was unterminated.
-      atEnd = true;
-      parser.feed('\n\n');
-      subscriber.complete();
-    };
-    pump().then(
-      () => {
-        ended = true;
-      },
-      (error: unknown) => {
-        ended = true;
-        // After teardown the failure is the cancel or abort itself, and nobody is listening: an
-        // error sent now would reach RxJS's `onStoppedNotification` as a leak.
-        if (!subscriber.closed) subscriber.error(error);
-      },
-    );
-
-    return () => {
-      if (ended) return;
-      // The pump's next read is already under way: if the body ends right away it finishes cleanly
-      // (the connection stays reusable); otherwise it is cancelled here once the grace has passed.
-      const grace = setTimeout(() => {
-        if (!ended) reader.cancel().catch(() => undefined);
-      }, BODY_END_GRACE_MS);
-      (grace as { unref?: () => void }).unref?.();
-    };
-  });
+  return new Observable<EventSourceMessage>((subscriber) => readEventStream(body, subscriber));
 }
