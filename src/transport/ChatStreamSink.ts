@@ -2,9 +2,8 @@ import type { Subscriber } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
 import { isRxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
-import type { EventSourceMessage } from './fromEventStream.js';
 import { describeCause } from './httpError.js';
-import type { EventStreamSink } from './readEventStream.js';
+import type { EventSourceMessage, EventStreamSink } from './readEventStream.js';
 
 // Internal: not exported from any entry point.
 

@@ -1,16 +1,7 @@
-import type { EventSourceMessage as ParsedMessage } from 'eventsource-parser';
 import { Observable } from 'rxjs';
-import { readEventStream } from './readEventStream.js';
+import { readEventStream, type EventSourceMessage } from './readEventStream.js';
 
-/** One Server-Sent Event: eventsource-parser's message, plus whether the body ended inside it. */
-export interface EventSourceMessage extends ParsedMessage {
-  /**
-   * True for an event dispatched only because the body ended: no blank line followed it
-   * (llama.cpp ends with `data: [DONE]` and none), or only a last bare CR that could still
-   * have been the start of a CRLF. The data may be whole, or cut off mid-event.
-   */
-  unterminated?: true;
-}
+export type { EventSourceMessage } from './readEventStream.js';
 
 /**
  * Reads a `text/event-stream` body and emits its Server-Sent Events.

@@ -1,8 +1,17 @@
-import { createParser } from 'eventsource-parser';
-import type { EventSourceMessage } from './fromEventStream.js';
+import { createParser, type EventSourceMessage as ParsedMessage } from 'eventsource-parser';
 
 // Internal: the body reader behind fromEventStream and the chat-completions stream of
-// eventsFromResponse. Not exported from any entry point.
+// eventsFromResponse. Not exported from any entry point (EventSourceMessage is, through fromEventStream).
+
+/** One Server-Sent Event: eventsource-parser's message, plus whether the body ended inside it. */
+export interface EventSourceMessage extends ParsedMessage {
+  /**
+   * True for an event dispatched only because the body ended: no blank line followed it
+   * (llama.cpp ends with `data: [DONE]` and none), or only a last bare CR that could still
+   * have been the start of a CRLF. The data may be whole, or cut off mid-event.
+   */
+  unterminated?: true;
+}
 
 /**
  * Where {@link readEventStream} delivers: a `Subscriber<EventSourceMessage>` is one, and so is a
