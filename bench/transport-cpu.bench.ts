@@ -1,7 +1,7 @@
 // Client CPU per streamed token, measured the way the peers' harness measures it (and so what a
 // user pays): process.cpuUsage() around the whole request — building it, validating it, sending it,
 // reading and decoding every token — from a transport made once, as a user makes it; clients in
-// interleaved rounds (rotating order); one local server in a child process.
+// interleaved rounds (shuffled order); one local server in a child process.
 //
 // Two conditions, each with its own rounds:
 // - "after a full GC": gc() before every sample, as the peers' harness does. A full collection
@@ -114,9 +114,24 @@ type Samples = Record<string, number[]>;
 async function rounds(all: Record<string, Client>, forceGc: boolean): Promise<Samples> {
   const names = Object.keys(all);
   const samples: Samples = Object.fromEntries(names.map((name) => [name, []]));
+  let seed = 0x2545f491;
+  const random = (): number => {
+    // xorshift32: a fixed order of rounds from run to run
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
   for (let round = 0; round < ROUNDS; round++) {
-    // Interleaved, in a rotating order, so drift on a noisy machine hits every client alike.
-    for (const name of names.map((_, i) => names[(i + round) % names.length]!)) {
+    // Interleaved, in a shuffled order, so drift on a noisy machine hits every client alike. Not a
+    // rotation: in one, a client follows the same neighbour in most rounds, and without a forced GC
+    // it pays for that neighbour's garbage (the floor after the SDK measured 2x its own cost).
+    const order = [...names];
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    for (const name of order) {
       if (forceGc) gc();
       samples[name]!.push(await cpuMicrosPerToken(all[name]!));
     }
