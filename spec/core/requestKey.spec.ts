@@ -12,6 +12,16 @@ const base: LlmRequest = {
 };
 
 describe('requestKey', () => {
+  it('keys one request object again by lookup, and still tells its scopes apart', () => {
+    const request = { model: 'm', messages: [{ role: 'user' as const, content: 'hi' }] };
+    const unscoped = requestKey(request, {});
+    expect(requestKey(request, {})).toBe(unscoped);
+    expect(requestKey(request, 'tenant-a')).not.toBe(unscoped);
+    expect(requestKey(request, 'tenant-b')).not.toBe(requestKey(request, 'tenant-a'));
+    expect(requestKey(request, { tenant: 'a' })).not.toBe(unscoped);
+    expect(requestKey(request, {})).toBe(requestKey({ ...request }, {}));
+  });
+
   it('is 64 hex digits', () => {
     expect(requestKey(base, {})).toMatch(/^[0-9a-f]{64}$/);
   });

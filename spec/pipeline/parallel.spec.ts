@@ -1,4 +1,5 @@
-import { EMPTY, last, map, mergeMap, type Observable, switchMap } from 'rxjs';
+import { EMPTY, last, map, mergeMap, type Observable, of, switchMap } from 'rxjs';
+import type { LlmRequest } from '../../src/core/request';
 import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -280,5 +281,18 @@ describe('parallel', () => {
     expect(() => parallel({ a: EMPTY as never, b: 'text' as never })).toThrowErrorMatchingInlineSnapshot(
       `"parallel(): branches "a", "b" must be a step (or any object with a run(input) method)."`,
     );
+  });
+
+  it('value() lets its step branches ask for one JSON body each; run() streams them', () => {
+    const sent: (boolean | null | undefined)[] = [];
+    const transport = (request: LlmRequest) => {
+      sent.push(request.stream);
+      return of<LlmEvent[]>({ type: 'text', choice: 0, text: 'Hi' }, { type: 'finish', choice: 0, reason: 'stop' });
+    };
+    const group = parallel({ a: step('a', () => ask('a'), { transport }), b: step('b', () => ask('b'), { transport }) });
+    group.value('x').subscribe();
+    expect(sent).toEqual([false, false]);
+    group.run('x').subscribe();
+    expect(sent.slice(2)).toEqual([undefined, undefined]);
   });
 });

@@ -1,4 +1,6 @@
-import { last, map, mergeMap, Observable, switchMap } from 'rxjs';
+import { last, map, mergeMap, Observable, of, switchMap } from 'rxjs';
+import type { RequestContext } from '../../src/core/context';
+import type { LlmRequest } from '../../src/core/request';
 import { z } from 'zod';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -48,6 +50,22 @@ describe('step', () => {
         d: { step: 'greet', status: 'done', textSoFar: 'Hello', reask: 0, value: 'Hello', startedAt: 100, firstTokenAt: 102, endedAt: 108 },
       });
     });
+  });
+
+  it('value() asks for one JSON body (stream: false) unless the request sets stream; run() leaves the request as built', () => {
+    const sent: { request: LlmRequest; context: RequestContext | undefined }[] = [];
+    const transport = (request: LlmRequest, context?: RequestContext) => {
+      sent.push({ request, context });
+      return of<LlmEvent[]>({ type: 'text', choice: 0, text: 'Hi' }, { type: 'finish', choice: 0, reason: 'stop' });
+    };
+    const greet = step('greet', () => ask('greet'), { transport });
+    const streamed = step('streamed', () => ({ ...ask('streamed'), stream: true }), { transport });
+    greet.value('x').subscribe();
+    greet.run('x').subscribe();
+    streamed.value('x').subscribe();
+    expect(sent.map(({ request }) => request.stream)).toEqual([false, undefined, true]);
+    // The mark is the pipeline's own: what the transport gets is the usual context.
+    expect(sent[0]!.context).toEqual({ step: 'greet', onServed: expect.any(Function) });
   });
 
   it('value() emits only the final value', () => {

@@ -68,8 +68,28 @@ export function scopeOf(context: RequestContext | undefined): RequestScope {
  * ```
  */
 export function requestKey(request: LlmRequest, scope: RequestScope): string {
+  // dedupe() and cache() in one stack each key the same request object: the second is a lookup
+  // (a key costs ~20 µs of hashing). Requests are not changed once sent, as parseRequest assumes too.
+  const known = keys.get(request);
+  if (known !== undefined && sameScope(known.scope, scope)) return known.key;
   const { stream: _stream, ...answerShaping } = request;
-  return sha256(stableStringify({ v: KEY_VERSION, scope, request: answerShaping }));
+  const key = sha256(stableStringify({ v: KEY_VERSION, scope, request: answerShaping }));
+  keys.set(request, { scope, key });
+  return key;
+}
+
+const keys = new WeakMap<LlmRequest, { scope: RequestScope; key: string }>();
+
+/** The same scope for certain: the same value, the same string, or both empty (what scopeOf gives without one). */
+function sameScope(a: RequestScope, b: RequestScope): boolean {
+  if (a === b) return true;
+  if (typeof a === 'string' || typeof b === 'string') return false;
+  return isEmpty(a) && isEmpty(b);
+}
+
+function isEmpty(scope: object): boolean {
+  for (const _ in scope) return false;
+  return true;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { filter, map, type OperatorFunction } from 'rxjs';
-import type { LlmEvent, TextEvent } from '../core/events.js';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
+import { Relay } from '../internal/Relay.js';
+import type { LlmEvent } from '../core/events.js';
 import { choiceOf, type ChoiceConfig } from './choiceOption.js';
 
 /**
@@ -24,10 +25,20 @@ import { choiceOf, type ChoiceConfig } from './choiceOption.js';
  */
 export function tokens(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, string> {
   const choice = choiceOf(config, 'tokens');
-  return (events) =>
-    events.pipe(
-      // Empty deltas are dropped so that textSoFar() never repeats a value and a UI never re-renders for nothing.
-      filter((event): event is TextEvent => event.type === 'text' && event.choice === choice && event.text !== ''),
-      map((event) => event.text),
-    );
+  // One relay rather than filter + map: this runs once per token.
+  return (events) => new Observable<string>((subscriber) => events.subscribe(new TextsOf(subscriber, choice)));
+}
+
+class TextsOf extends Relay<LlmEvent, string> {
+  constructor(
+    destination: Subscriber<string>,
+    private readonly choice: number,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    // Empty deltas are dropped so that textSoFar() never repeats a value and a UI never re-renders for nothing.
+    if (!this.closed && event.type === 'text' && event.choice === this.choice && event.text !== '') this.destination.next(event.text);
+  }
 }

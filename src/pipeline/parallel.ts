@@ -6,6 +6,7 @@ import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { doneValue } from '../operators/doneValue.js';
 import { requireDone } from '../operators/requireDone.js';
 import { beforeDeadline, runDeadlineSchema } from './beforeDeadline.js';
+import { finalValueOnly } from './finalValueOnly.js';
 import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
 
@@ -119,6 +120,9 @@ export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelSt
  * `onError: 'continue'`. Cold: every branch starts on subscribe, per
  * subscription. Unsubscribe cancels every branch.
  *
+ * `value()` shows no token, so its step branches ask for one JSON body each
+ * when their request leaves `stream` unset (see {@link step}); `run()` streams.
+ *
  * Context and deadline: `run(input, context?)` and `value(input, context?)`
  * call every branch as `branch.run(input, context)`, with the context's
  * `deadline` narrowed to `config.deadline` milliseconds after subscribe (the
@@ -182,7 +186,8 @@ export function parallel<B extends Branches>(branches: B, config: ParallelConfig
 
   const value = ((input: ParallelInput<B>, context?: unknown): Observable<ParallelValue<B>> =>
     defer(() => {
-      const branchContext = contextAtStart(context);
+      // Only the record of final values is read: each step branch may ask for one JSON body.
+      const branchContext = finalValueOnly(contextAtStart(context));
       return forkJoin(
         Object.fromEntries(
           names.map((name) => [name, start(name, input, branchContext).pipe(doneValue(`parallel branch "${name}"`))]),

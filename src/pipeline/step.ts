@@ -12,6 +12,7 @@ import { functionSchema, schedulerSchema, transportSchema, validateConfig } from
 import { finalValue } from '../operators/finalValue.js';
 import { answerParser, invalidOutput, type ParsedAnswer } from '../operators/parse.js';
 import { beforeDeadline } from './beforeDeadline.js';
+import { finalValueOnly, isFinalValueOnly } from './finalValueOnly.js';
 import { jsonResponseFormat } from './jsonResponseFormat.js';
 import type { RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
@@ -110,6 +111,14 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * deadline has already passed errors on subscribe with a `timeout`
  * {@link RxllmError} and sends nothing; one still running at the deadline is
  * unsubscribed (aborting its request) and errors with `timeout`.
+ *
+ * Streaming or one body: `run()` streams (its states show the text as it grows). `value()`,
+ * which shows no token, asks for one JSON body (`stream: false`) when the request leaves `stream`
+ * unset, and so does a `parallel()` group's `value()` for its step branches: the answer costs one
+ * write and one parse instead of a write, a read and a decode per token. Middleware then sees the
+ * whole answer arrive at once (a `timeouts()` first-token limit bounds the whole answer, and
+ * `measure()` records its time to first token as its total). Set `stream: true` in the request to
+ * keep streaming under `value()`.
  *
  * Why an object rather than a function: one definition serves the UI (states)
  * and the logic (value) without running twice, carries its name into errors
@@ -222,7 +231,11 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         }
       };
 
-      ask(withFormat(buildRequest(input), format), 0);
+      const request = withFormat(buildRequest(input), format);
+      // A caller that reads only the final value gets it from one JSON body: no token is shown, and
+      // a stream costs both sides a write, a read and a decode per token. A request that sets
+      // `stream` keeps it.
+      ask(isFinalValueOnly(parent) && request.stream === undefined ? { ...request, stream: false } : request, 0);
       return requests;
     });
 
@@ -231,7 +244,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
     const run$ = states(input, parent);
     return parent?.deadline === undefined ? run$ : run$.pipe(beforeDeadline<StepState<unknown>>(subject, parent, scheduler));
   }) as RunFunction<I, StepState<unknown>>;
-  const value = ((input: I, context?: unknown) => run(input, runContext(context)).pipe(finalValue(name))) as RunFunction<I, unknown>;
+  const value = ((input: I, context?: unknown) => run(input, finalValueOnly(runContext(context))).pipe(finalValue(name))) as RunFunction<I, unknown>;
 
   return { name, run, value };
 }

@@ -32,16 +32,26 @@ type Json = Record<string, unknown>;
  */
 export class ChatCompletionDecoder {
   private readonly choices = new Map<number, ChoiceState>();
+  private first: ChoiceState | undefined;
   private readonly partial = new PartialText();
   private finishEmitted = false;
   // Held until the response ends, so one usage event reports the whole request even when a server
   // repeats running counts on every chunk (vLLM's continuous usage stats).
   private latestUsage: LlmUsage | undefined;
 
+  private readonly sink: { next(event: LlmEvent): void };
+
+  /**
+   * @param sink where the events go, called once per event: a `Subscriber<LlmEvent>` as is (a
+   * method on a long-lived prototype, not a closure per response, keeps the per-token call cheap),
+   * or a function.
+   */
   constructor(
-    private readonly emit: (event: LlmEvent) => void,
+    sink: { next(event: LlmEvent): void } | ((event: LlmEvent) => void),
     private readonly context: ResponseContext = {},
-  ) {}
+  ) {
+    this.sink = typeof sink === 'function' ? { next: sink } : sink;
+  }
 
   /** Decodes one stream chunk. Throws an {@link RxllmError} for an error the provider put in the stream. */
   chunk(payload: unknown): void {
@@ -51,7 +61,10 @@ export class ChatCompletionDecoder {
     this.throwIfProviderError(payload);
     const choices = payload['choices'];
     if (Array.isArray(choices)) {
-      for (const choice of choices) {
+      // An indexed loop: this runs once per token, and right after a full GC it runs unoptimized,
+      // where an iterator per chunk costs more than the decoding.
+      for (let i = 0; i < choices.length; i++) {
+        const choice: unknown = choices[i];
         if (!isObject(choice)) continue;
         const index = typeof choice['index'] === 'number' ? choice['index'] : 0;
         const state = this.choice(index);
@@ -128,10 +141,13 @@ export class ChatCompletionDecoder {
   }
 
   private choice(index: number): ChoiceState {
+    // Nearly every stream has one choice: the Map is only for n > 1.
+    if (index === 0 && this.first) return this.first;
     let state = this.choices.get(index);
     if (!state) {
       state = { finished: false, slots: [] };
       this.choices.set(index, state);
+      if (index === 0) this.first = state;
     }
     return state;
   }
@@ -206,7 +222,7 @@ export class ChatCompletionDecoder {
     }
     state.finished = true;
     this.finishEmitted = true;
-    this.emit({ type: 'finish', choice, reason });
+    this.sink.next({ type: 'finish', choice, reason });
   }
 
   private usage(usage: unknown): void {
@@ -216,12 +232,12 @@ export class ChatCompletionDecoder {
   private flushUsage(): void {
     const usage = this.latestUsage;
     this.latestUsage = undefined;
-    if (usage) this.emit({ type: 'usage', choice: 0, usage });
+    if (usage) this.sink.next({ type: 'usage', choice: 0, usage });
   }
 
   private content(event: LlmEvent): void {
     this.partial.add(event);
-    this.emit(event);
+    this.sink.next(event);
   }
 
   private throwIfProviderError(payload: Json): void {

@@ -1,9 +1,8 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
-import { isRxllmError } from '../core/errors.js';
-import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
+import type { ResponseContext } from './ChatCompletionDecoder.js';
+import { ChatStreamSink } from './ChatStreamSink.js';
 import type { EventSourceMessage } from './fromEventStream.js';
-import { describeCause } from './httpError.js';
 
 /**
  * Turns the Server-Sent Events of a chat-completions stream into {@link LlmEvent}s.
@@ -29,59 +28,5 @@ import { describeCause } from './httpError.js';
  * ```
  */
 export function decodeChatStream(context: ResponseContext = {}): OperatorFunction<EventSourceMessage, LlmEvent> {
-  return (messages) =>
-    new Observable<LlmEvent>((subscriber) => {
-      const decoder = new ChatCompletionDecoder((event) => subscriber.next(event), context);
-      const subscription = messages.subscribe({
-        next: (message) => {
-          try {
-            if (message.data === '[DONE]') {
-              const incomplete = decoder.end(true);
-              if (incomplete) subscriber.error(incomplete);
-              else subscriber.complete();
-              return;
-            }
-            let payload: unknown;
-            try {
-              payload = JSON.parse(message.data);
-            } catch (cause) {
-              if (message.event === 'error') throw decoder.providerError({ message: message.data });
-              if (message.unterminated) {
-                throw decoder.error('incomplete-stream', 'The stream ended in the middle of an event: the answer is cut off. Retry the request.', {
-                  cause,
-                  raw: message.data,
-                });
-              }
-              throw decoder.error('malformed-event', `The server sent an event whose data is not JSON: ${message.data.slice(0, 200)}`, {
-                cause,
-                raw: message.data,
-              });
-            }
-            if (message.event === 'error') {
-              const body = typeof payload === 'object' && payload !== null ? (payload as Record<string, unknown>) : {};
-              const inner = body['error'];
-              throw decoder.providerError(typeof inner === 'object' && inner !== null ? (inner as Record<string, unknown>) : body);
-            }
-            decoder.chunk(payload);
-          } catch (error) {
-            subscriber.error(error);
-          }
-        },
-        error: (error: unknown) => {
-          subscriber.error(
-            isRxllmError(error)
-              ? error
-              : decoder.error('connection-lost', `The connection was lost mid-answer: ${describeCause(error)}. Retry the request.`, {
-                  cause: error,
-                }),
-          );
-        },
-        complete: () => {
-          const incomplete = decoder.end(false);
-          if (incomplete) subscriber.error(incomplete);
-          else subscriber.complete();
-        },
-      });
-      return subscription;
-    });
+  return (messages) => new Observable<LlmEvent>((subscriber) => messages.subscribe(new ChatStreamSink(subscriber, context)));
 }

@@ -1,4 +1,5 @@
-import { Observable, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Relay } from '../internal/Relay.js';
 
 // Internal: the one HTTP request lifecycle of rxllm's clients (sseTransport, openaiTransport,
 // embeddingsClient, fromServerSentEvents). Not exported from any entry point.
@@ -35,14 +36,11 @@ export function httpExchange<T>(
           return;
         }
         try {
-          inner = read(response).subscribe({
-            next: (value) => subscriber.next(value),
-            error: (error: unknown) => subscriber.error(error),
-            complete: () => {
+          inner = read(response).subscribe(
+            new ExchangeRelay(subscriber, () => {
               finished = true;
-              subscriber.complete();
-            },
-          });
+            }),
+          );
           // The subscriber may have left from inside a synchronous emission, before `inner` was set.
           if (subscriber.closed) inner.unsubscribe();
         } catch (error) {
@@ -58,4 +56,23 @@ export function httpExchange<T>(
       if (!finished) controller.abort();
     };
   });
+}
+
+/** Passes the response's events on, and tells the exchange when they completed. */
+class ExchangeRelay<T> extends Relay<T, T> {
+  constructor(
+    destination: Subscriber<T>,
+    private readonly onComplete: () => void,
+  ) {
+    super(destination);
+  }
+
+  next(value: T): void {
+    if (!this.closed) this.destination.next(value);
+  }
+
+  override complete(): void {
+    if (!this.closed) this.onComplete();
+    super.complete();
+  }
 }

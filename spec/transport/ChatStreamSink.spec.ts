@@ -1,0 +1,49 @@
+import { Observable } from 'rxjs';
+import type { LlmEvent } from '../../src/core/events';
+import type { RxllmError } from '../../src/core/errors';
+import { ChatStreamSink } from '../../src/transport/ChatStreamSink';
+
+const chunk = (content: string) => JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+const finish = JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+
+/** Feeds `messages` to a sink on a fresh subscriber; returns what the subscriber saw. */
+function feed(messages: { data: string; event?: string }[], end: 'complete' | 'none' = 'none'): unknown[] {
+  const seen: unknown[] = [];
+  new Observable<LlmEvent>((subscriber) => {
+    const sink = new ChatStreamSink(subscriber, { status: 200 });
+    for (const message of messages) sink.next(message);
+    if (end === 'complete') sink.complete();
+  }).subscribe({
+    next: (event) => seen.push(event),
+    error: (error: RxllmError) => seen.push(['error', error.code, error.partialText]),
+    complete: () => seen.push('complete'),
+  });
+  return seen;
+}
+
+describe('ChatStreamSink', () => {
+  it('decodes each event as it arrives and completes at [DONE]', () => {
+    expect(feed([{ data: chunk('Hel') }, { data: chunk('lo') }, { data: finish }, { data: '[DONE]' }])).toEqual([
+      { type: 'text', choice: 0, text: 'Hel' },
+      { type: 'text', choice: 0, text: 'lo' },
+      { type: 'finish', choice: 0, reason: 'stop' },
+      'complete',
+    ]);
+  });
+
+  it('decodes nothing after the subscriber closed (events after [DONE] in the same read)', () => {
+    expect(feed([{ data: finish }, { data: '[DONE]' }, { data: chunk('late') }, { data: 'not json' }])).toEqual([
+      { type: 'finish', choice: 0, reason: 'stop' },
+      'complete',
+    ]);
+  });
+
+  it('errors with malformed-event for data that is not JSON, carrying the text so far', () => {
+    expect(feed([{ data: chunk('Hel') }, { data: '{oops' }])).toEqual([{ type: 'text', choice: 0, text: 'Hel' }, ['error', 'malformed-event', 'Hel']]);
+  });
+
+  it('errors with stream-error for an error event, and with incomplete-stream when the messages end mid-answer', () => {
+    expect(feed([{ event: 'error', data: '{"error":{"message":"overloaded"}}' }])).toEqual([['error', 'stream-error', undefined]]);
+    expect(feed([{ data: chunk('Hel') }], 'complete')).toEqual([{ type: 'text', choice: 0, text: 'Hel' }, ['error', 'incomplete-stream', 'Hel']]);
+  });
+});

@@ -1,0 +1,66 @@
+import type { EventSourceMessage } from '../../src/transport/fromEventStream';
+import { readEventStream, type EventStreamSink } from '../../src/transport/readEventStream';
+import { chunkedResponse } from '../helpers/chunkedFetch';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+const bodyOf = (...chunks: string[]) => chunkedResponse(chunks.map(bytes)).body!;
+
+/** A sink that records what it is told, and closes itself after `closeAfter` messages. */
+function recorder(closeAfter = Infinity): EventStreamSink & { seen: unknown[]; ended: Promise<void> } {
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
+  const sink = {
+    seen: [] as unknown[],
+    closed: false,
+    ended,
+    next(message: EventSourceMessage) {
+      sink.seen.push(message.data);
+      if (sink.seen.length >= closeAfter) {
+        sink.closed = true;
+        end();
+      }
+    },
+    error(error: unknown) {
+      sink.seen.push(['error', (error as Error).message]);
+      sink.closed = true;
+      end();
+    },
+    complete() {
+      sink.seen.push('complete');
+      sink.closed = true;
+      end();
+    },
+  };
+  return sink;
+}
+
+describe('readEventStream', () => {
+  it('calls the sink once per event, the events split anywhere across reads, then completes it', async () => {
+    const sink = recorder();
+    readEventStream(bodyOf('data: o', 'ne\n\ndata: two\n', '\n'), sink);
+    await sink.ended;
+    expect(sink.seen).toEqual(['one', 'two', 'complete']);
+  });
+
+  it('delivers nothing more once the sink is closed, within the same read or after it', async () => {
+    const sink = recorder(1);
+    readEventStream(bodyOf('data: one\n\ndata: two\n\n', 'data: three\n\n'), sink);
+    await sink.ended;
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(sink.seen).toEqual(['one']);
+  });
+
+  it('passes a failing body’s error to the sink', async () => {
+    const sink = recorder();
+    let pulls = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulls++ === 0) controller.enqueue(bytes('data: one\n\n'));
+        else controller.error(new Error('socket hang up'));
+      },
+    });
+    readEventStream(body, sink);
+    await sink.ended;
+    expect(sink.seen).toEqual(['one', ['error', 'socket hang up']]);
+  });
+});
