@@ -43,6 +43,35 @@ describe('timeouts', () => {
     });
   });
 
+  it('times a non-streamed request (stream: false) only by total: the whole answer arrives at once, after the first-token and idle limits', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold<LlmEvent>('  300ms (ab|)', values);
+      const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, idle: 50, total: 1000 }));
+      expectObservable(llm({ ...request, stream: false })).toBe('300ms (ab|)', values);
+      // The same answer streamed is late for its first token.
+      expectObservable(llm(request)).toBe(
+        '100ms #',
+        undefined,
+        new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
+          limit: 'firstToken',
+          tokensEmitted: false,
+        }),
+      );
+    });
+  });
+
+  it('still ends a non-streamed request at its total limit', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const upstream = cold<LlmEvent>('  300ms (ab|)', values);
+      const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, total: 200 }));
+      expectObservable(llm({ ...request, stream: false })).toBe(
+        '200ms #',
+        undefined,
+        new RxllmError('timeout', 'Step "draft" did not finish within 200 ms (total limit). Raise `total`, or ask for a shorter answer.', { limit: 'total', tokensEmitted: false }),
+      );
+    });
+  });
+
   it('passes a stream whose first content arrives in time through unchanged', () => {
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
       const upstream = cold<LlmEvent>('  99ms a 199ms b 9ms (f|)', values);

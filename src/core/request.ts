@@ -117,66 +117,239 @@ const requestSchema = s.looseObject({
  * `guided_json`, OpenRouter `provider`, ...) are allowed at every level and passed through.
  */
 export type LlmRequest = {
+  /** The model (or deployment) to ask. */
   model: string;
-  /** At least one. */
+  /** The conversation so far, oldest first. At least one. */
   messages: LlmMessage[];
+  /** The most tokens the answer may have (older name of `max_completion_tokens`). */
   max_tokens?: number | null;
+  /** The most tokens the answer may have, reasoning tokens included. */
   max_completion_tokens?: number | null;
+  /** Sampling temperature, 0 to 2: higher is more varied. */
   temperature?: number | null;
+  /** Nucleus sampling: the probability mass the next token is drawn from, 0 to 1. */
   top_p?: number | null;
+  /** Up to 4 sequences at which the answer stops. */
   stop?: string | string[] | null;
+  /** How many answers to generate. */
   n?: number | null;
+  /** A seed for best-effort deterministic sampling. */
   seed?: number | null;
+  /** -2 to 2: positive values make repeating a token less likely the more often it appeared. */
   frequency_penalty?: number | null;
+  /** -2 to 2: positive values make a token that appeared at all less likely. */
   presence_penalty?: number | null;
+  /** Token id → bias (-100 to 100) added to its logit. */
   logit_bias?: Record<string, number> | null;
+  /** Whether to return the log probabilities of the answer's tokens. */
   logprobs?: boolean | null;
+  /** How many most likely tokens to return at each position, 0 to 20 (with `logprobs`). */
   top_logprobs?: number | null;
+  /** Functions the model may call. */
   tools?: ({
+    /** Always `function`. */
     type: 'function';
-    function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+    /** The function. */
+    function: {
+      /** Its name, as the model will call it. */
+      name: string;
+      /** What it does, for the model to decide when to call it. */
+      description?: string;
+      /** Its parameters, as a JSON Schema object. */
+      parameters?: Record<string, unknown>;
+      /** Whether the model must follow `parameters` exactly (structured outputs). */
+      strict?: boolean | null;
+    } & Record<string, unknown>;
   } & Record<string, unknown>)[];
-  tool_choice?: 'none' | 'auto' | 'required' | ({ type: 'function'; function: { name: string } & Record<string, unknown> } & Record<string, unknown>);
-  parallel_tool_calls?: boolean;
-  response_format?:
-    | ({ type: 'text' } & Record<string, unknown>)
-    | ({ type: 'json_object' } & Record<string, unknown>)
+  /** Whether and which tool the model calls: `none`, `auto`, `required`, or one named function. */
+  tool_choice?:
+    | 'none'
+    | 'auto'
+    | 'required'
     | ({
-        type: 'json_schema';
-        json_schema: { name: string; description?: string; schema?: Record<string, unknown>; strict?: boolean | null } & Record<string, unknown>;
+        /** Always `function`. */
+        type: 'function';
+        /** The function the model must call. */
+        function: {
+          /** Its name. */
+          name: string;
+        } & Record<string, unknown>;
       } & Record<string, unknown>);
+  /** Whether the model may call several tools in one turn. */
+  parallel_tool_calls?: boolean;
+  /** The answer's format: plain text, any JSON object, or JSON that follows a schema. */
+  response_format?:
+    | ({
+        /** Plain text. */
+        type: 'text';
+      } & Record<string, unknown>)
+    | ({
+        /** Any JSON object. */
+        type: 'json_object';
+      } & Record<string, unknown>)
+    | ({
+        /** JSON that follows `json_schema.schema`. */
+        type: 'json_schema';
+        /** The schema to follow. */
+        json_schema: {
+          /** The schema's name. */
+          name: string;
+          /** What the answer is, for the model. */
+          description?: string;
+          /** The JSON Schema. */
+          schema?: Record<string, unknown>;
+          /** Whether the model must follow it exactly. */
+          strict?: boolean | null;
+        } & Record<string, unknown>;
+      } & Record<string, unknown>);
+  /** How much reasoning a reasoning model does (`low`, `medium`, `high`, or a server's own value). */
   reasoning_effort?: string | null;
+  /** Whether the answer streams as Server-Sent Events. rxllm's transports stream unless this is `false`. */
   stream?: boolean | null;
-  stream_options?: ({ include_usage?: boolean } & Record<string, unknown>) | null;
+  /** Options of a streamed answer. */
+  stream_options?:
+    | ({
+        /** Whether a last chunk carries the token usage. */
+        include_usage?: boolean;
+      } & Record<string, unknown>)
+    | null;
+  /** A stable id of the end user, for the provider's abuse monitoring. */
   user?: string;
 } & Record<string, unknown>;
 
 /** One chat message of any role. */
 export type LlmMessage =
-  | ({ role: 'system'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
-  | ({ role: 'developer'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; name?: string } & Record<string, unknown>)
   | ({
+      /** Instructions for the model. */
+      role: 'system';
+      /** The message's text: a string, or text parts. */
+      content: string | ({
+      /** A text part. */
+      type: 'text';
+      /** The text. */
+      text: string;
+    } & Record<string, unknown>)[];
+      /** A name for the participant. */
+      name?: string;
+    } & Record<string, unknown>)
+  | ({
+      /** Instructions for the model (newer models' name for `system`). */
+      role: 'developer';
+      /** The message's text: a string, or text parts. */
+      content: string | ({
+      /** A text part. */
+      type: 'text';
+      /** The text. */
+      text: string;
+    } & Record<string, unknown>)[];
+      /** A name for the participant. */
+      name?: string;
+    } & Record<string, unknown>)
+  | ({
+      /** The user's message. */
       role: 'user';
+      /** A string, or parts: text, images, audio, files (and a server's own part types). */
       content:
         | string
         | (
-            | ({ type: 'text'; text: string } & Record<string, unknown>)
-            | ({ type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } & Record<string, unknown> } & Record<string, unknown>)
-            | ({ type: 'input_audio'; input_audio: { data: string; format: string } & Record<string, unknown> } & Record<string, unknown>)
-            | ({ type: 'file'; file: { file_data?: string; file_id?: string; filename?: string } & Record<string, unknown> } & Record<string, unknown>)
+            | ({
+      /** A text part. */
+      type: 'text';
+      /** The text. */
+      text: string;
+    } & Record<string, unknown>)
+            | ({
+                /** An image part. */
+                type: 'image_url';
+                /** The image: an `https:` or `data:` URL, and the resolution the model sees it at. */
+                image_url: { url: string; detail?: 'auto' | 'low' | 'high' } & Record<string, unknown>;
+              } & Record<string, unknown>)
+            | ({
+                /** An audio part. */
+                type: 'input_audio';
+                /** The audio: base64 `data` and its `format` (`wav`, `mp3`). */
+                input_audio: { data: string; format: string } & Record<string, unknown>;
+              } & Record<string, unknown>)
+            | ({
+                /** A file part. */
+                type: 'file';
+                /** The file: inline base64 `file_data`, or an uploaded file's `file_id`, and its `filename`. */
+                file: { file_data?: string; file_id?: string; filename?: string } & Record<string, unknown>;
+              } & Record<string, unknown>)
           )[];
+      /** A name for the participant. */
       name?: string;
     } & Record<string, unknown>)
   | ({
+      /** A previous answer of the model, for multi-turn conversations. */
       role: 'assistant';
-      content?: string | (({ type: 'text'; text: string } & Record<string, unknown>) | ({ type: 'refusal'; refusal: string } & Record<string, unknown>))[] | null;
-      refusal?: string | null;
-      name?: string;
-      tool_calls?: ({ id: string; type: 'function'; function: { name: string; arguments: string } & Record<string, unknown> } & Record<string, unknown>)[];
-      function_call?: ({ name: string; arguments: string } & Record<string, unknown>) | null;
+      /** Its text: a string, or text and refusal parts; null or absent with `tool_calls`. */
+      content?:
+        | string
+        | (
+            | ({
+      /** A text part. */
+      type: 'text';
+      /** The text. */
+      text: string;
     } & Record<string, unknown>)
-  | ({ role: 'tool'; content: string | ({ type: 'text'; text: string } & Record<string, unknown>)[]; tool_call_id: string } & Record<string, unknown>)
-  | ({ role: 'function'; content: string | null; name: string } & Record<string, unknown>);
+            | ({
+                /** A refusal part. */
+                type: 'refusal';
+                /** The refusal message. */
+                refusal: string;
+              } & Record<string, unknown>)
+          )[]
+        | null;
+      /** Its refusal message, if it refused. */
+      refusal?: string | null;
+      /** A name for the participant. */
+      name?: string;
+      /** The tool calls it made. */
+      tool_calls?: ({
+        /** The call's id, which the `tool` message answering it names in `tool_call_id`. */
+        id: string;
+        /** Always `function`. */
+        type: 'function';
+        /** The function called. */
+        function: {
+          /** The function's name. */
+          name: string;
+          /** Its arguments, as JSON text. */
+          arguments: string;
+        } & Record<string, unknown>;
+      } & Record<string, unknown>)[];
+      /** The legacy function call it made (before `tool_calls`). */
+      function_call?:
+        | ({
+            /** The function's name. */
+            name: string;
+            /** Its arguments, as JSON text. */
+            arguments: string;
+          } & Record<string, unknown>)
+        | null;
+    } & Record<string, unknown>)
+  | ({
+      /** A tool's result. */
+      role: 'tool';
+      /** The result: a string, or text parts. */
+      content: string | ({
+      /** A text part. */
+      type: 'text';
+      /** The text. */
+      text: string;
+    } & Record<string, unknown>)[];
+      /** The id of the tool call it answers. */
+      tool_call_id: string;
+    } & Record<string, unknown>)
+  | ({
+      /** A legacy function's result (before tools). */
+      role: 'function';
+      /** The result. */
+      content: string | null;
+      /** The function's name. */
+      name: string;
+    } & Record<string, unknown>);
 
 // The hand-written types above are what users read; these two lines make the compiler hold them
 // to the schema, both ways, so neither can change without the other.

@@ -67,7 +67,12 @@ export interface LimitConfig {
    * A slot freed in this process is asked for at once.
    * @defaultValue `{ minMs: 10, maxMs: 200 }`
    */
-  storePoll?: { minMs?: number; maxMs?: number };
+  storePoll?: {
+    /** The first wait before asking the store again, in milliseconds. @defaultValue 10 */
+    minMs?: number;
+    /** The longest wait between asks, in milliseconds. @defaultValue 200 */
+    maxMs?: number;
+  };
   /** The clock of wait times, aging and store polling. @defaultValue asyncScheduler */
   scheduler?: SchedulerLike;
 }

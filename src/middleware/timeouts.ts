@@ -65,6 +65,9 @@ export interface TimeoutsConfig {
  * result:    10ms a 49ms #    # = RxllmError('timeout', 'Step "draft" did not finish by its deadline ...', { limit: 'deadline' })
  * ```
  *
+ * - **Non-streamed requests** (`stream: false`, which `step().value()` and `parallel().value()` send when the
+ *   request leaves `stream` unset): the answer arrives whole when the model has finished, so only `total` and the
+ *   deadline apply; `headers`, `firstToken` and `idle` are not armed.
  * - **Emits** the upstream events unchanged.
  * - **Completes** with the upstream.
  * - **Errors** with the upstream's error, or with `timeout` when a limit or the deadline fires first.
@@ -91,9 +94,16 @@ export interface TimeoutsConfig {
  * ```
  */
 export function timeouts(config: TimeoutsConfig): Middleware {
-  const { headers, firstToken, idle, total, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
+  const { headers: headersLimit, firstToken: firstTokenLimit, idle: idleLimit, total, scheduler = asyncScheduler } = validateConfig('timeouts', configSchema, config);
   return (next) => (request, context) =>
     new Observable<LlmEvent>((subscriber) => {
+      // A request with `stream: false` (what step().value() sends) gets its headers and its whole answer at
+      // once, when the model has finished: a headers, first-token or idle limit would time the whole answer
+      // and fail every long one. Only `total` and the deadline bound it.
+      const streamed = request.stream !== false;
+      const headers = streamed ? headersLimit : undefined;
+      const firstToken = streamed ? firstTokenLimit : undefined;
+      const idle = streamed ? idleLimit : undefined;
       const name = stepOf(request, context);
       const start = scheduler.now();
       const left = timeLeft(context, scheduler);

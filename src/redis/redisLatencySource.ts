@@ -164,7 +164,7 @@ return out
  * `SADD`, `PEXPIRE`, and one `EVAL` that reads the fleet); none per request.
  *
  * - **Reads**: `percentile({ step?, model?, p })` of time to first token over the window is the Kaplan–Meier
- *   estimate over every instance's exact and censored values together (as {@link rxllm!LatencyRegistry.percentile | LatencyRegistry.percentile}
+ *   estimate over every instance's exact and censored values together (as {@link rxllm/metrics!LatencyRegistry.percentile | LatencyRegistry.percentile}
  *   computes it for one instance); `count()` adds every instance's window. Other metrics (`total`,
  *   `tokensPerSecond`) and `view: 'all'` are this instance's own figures.
  * - **Faults never fail a request.** Redis down at start or going away: the round trip fails (at once when the
