@@ -26,7 +26,7 @@ import { displayWidth, terminal, wrapText } from '../terminal.js';
 
 const HELP = `rxllm demo [options]
 
-Runs the seed article's content-analysis pipeline (sentiment, one-sentence
+Runs a content-analysis pipeline (sentiment, one-sentence
 summary, five keywords, and a reply drafted from the first two) four ways and
 compares them: sequential, parallel, parallel with streaming, dependency graph.
 Then three techniques on the same endpoint: de-dup, cache and prefetch; hedging

@@ -77,7 +77,7 @@ export interface HedgingRoutingReport {
 const HEDGE_SIM = 'ttft=50,ttft_p95=80,tail_p=0.04,tail_x=15,tokens=4,tps=1000';
 const DEPLOYMENTS = ['gpt-4o-mini@eastus', 'gpt-4o-mini@westeurope'] as const;
 const DEPLOYMENT_TIME_SCALE = 0.2;
-// p90 rather than the article's p95: 200 requests with 4 % slow ones often hold 5 % or more of them by
+// p90 rather than p95: 200 requests with 4 % slow ones often hold 5 % or more of them by
 // chance, and then the measured p95 lies in the tail itself, too late to hedge. A p90 hedge sends a
 // backup for about one request in ten, so the budget allows 20 % (a few seeds need 12 %).
 const HEDGE_AFTER = 'p90';

@@ -4,7 +4,7 @@ import { graph } from '../../pipeline/graph.js';
 import { parallel } from '../../pipeline/parallel.js';
 import { step } from '../../pipeline/step.js';
 
-/** The seed article's sample inputs: short product reviews. */
+/** The demo's sample inputs: short product reviews. */
 export const SAMPLE_TEXTS: readonly string[] = [
   'The new laptop is fast and the battery easily lasts a full working day, though the speakers sound thin and the fan gets loud under load.',
   'Customer support kept me on hold for an hour, then closed my ticket without fixing the billing error. I am cancelling my subscription.',
