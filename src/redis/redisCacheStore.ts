@@ -5,6 +5,7 @@ import type { CacheEntry, CacheStore, CacheStoreStats } from '../cache/CacheStor
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisCacheStore}. */
 export interface RedisCacheStoreConfig {
@@ -284,14 +285,7 @@ const storedValueSchema = s.object({
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: s.custom<Redis>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { status?: unknown }).status === 'string' &&
-      ['get', 'set', 'pttl', 'unlink', 'pipeline', 'scanStream'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    'expected an ioredis client (`new Redis(url)` from the ioredis package); Redis Cluster clients are not supported yet',
-  ),
+  redis: redisClientSchema(['get', 'set', 'pttl', 'unlink', 'pipeline', 'scanStream'], '; Redis Cluster clients are not supported yet'),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
   ttl: positiveInt.optional(),
   maxEntryBytes: positiveInt,

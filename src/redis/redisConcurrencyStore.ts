@@ -6,6 +6,7 @@ import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import type { ConcurrencySlot, ConcurrencyStore } from '../load/ConcurrencyStore.js';
 import { guardedCalls, luaScript } from './guardedCalls.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisConcurrencyStore}. */
 export interface RedisConcurrencyStoreConfig {
@@ -210,14 +211,7 @@ return written
 const positiveInt = s.number().int().positive();
 const configSchema = s
   .strictObject({
-    redis: s.custom<Redis>(
-      (value) =>
-        typeof value === 'object' &&
-        value !== null &&
-        typeof (value as { status?: unknown }).status === 'string' &&
-        ['evalsha', 'eval', 'zrem'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-      'expected an ioredis client (`new Redis(url)` from the ioredis package)',
-    ),
+    redis: redisClientSchema(['evalsha', 'eval', 'zrem']),
     prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:limit:"'),
     lease: positiveInt.default(15_000),
     timeout: positiveInt.default(500),

@@ -7,6 +7,7 @@ import { isRxllmError, RxllmError, type RxllmErrorCode } from '../core/errors.js
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { PartialText } from '../internal/PartialText.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisInFlight}. */
 export interface RedisInFlightConfig {
@@ -549,14 +550,7 @@ function isEvent(value: unknown): value is LlmEvent {
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: s.custom<Redis>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { status?: unknown }).status === 'string' &&
-      ['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    'expected an ioredis client (`new Redis(url)` from the ioredis package); Redis Cluster clients are not supported yet',
-  ),
+  redis: redisClientSchema(['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate'], '; Redis Cluster clients are not supported yet'),
   prefix: s
     .string()
     .min(1, 'a non-empty key prefix, such as "myapp:flight:"')

@@ -7,6 +7,7 @@ import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
 import type { LatencyRegistry, PercentileQuery, SeriesQuery } from '../metrics/LatencyRegistry.js';
 import type { LatencySource } from '../middleware/latencySource.js';
 import { decodeSeries, encodeSeries, type PublishedSeries } from './latencyCodec.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisLatencySource}. */
 export interface RedisLatencySourceConfig {
@@ -448,14 +449,7 @@ function timersOf(scheduler: SchedulerLike | undefined): Timers {
 const positiveInt = s.number().int().positive();
 const configSchema = s
   .strictObject({
-    redis: s.custom<Redis>(
-      (value) =>
-        typeof value === 'object' &&
-        value !== null &&
-        typeof (value as { status?: unknown }).status === 'string' &&
-        ['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-      'expected an ioredis client (`new Redis(url)` from the ioredis package); Redis Cluster clients are not supported',
-    ),
+    redis: redisClientSchema(['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem'], '; Redis Cluster clients are not supported'),
     prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
     registry: s.custom<LatencyRegistry>(
       (value) =>

@@ -6,6 +6,7 @@ import { functionSchema, schedulerSchema, validateConfig } from '../core/validat
 import { memoryRateLimiter } from '../load/memoryRateLimiter.js';
 import type { ProviderLimits, RateCost, RateLimiter } from '../load/RateLimiter.js';
 import { guardedCalls, luaScript } from './guardedCalls.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisRateLimiter}. */
 export interface RedisRateLimiterConfig {
@@ -189,14 +190,7 @@ return 1
 
 const positive = s.number().positive();
 const configSchema = s.strictObject({
-  redis: s.custom<Redis>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { status?: unknown }).status === 'string' &&
-      ['evalsha', 'eval'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    'expected an ioredis client (`new Redis(url)` from the ioredis package)',
-  ),
+  redis: redisClientSchema(['evalsha', 'eval']),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:openai:"'),
   requestsPerMinute: positive,
   tokensPerMinute: positive.optional(),

@@ -5,6 +5,7 @@ import { isFinalResumeEvent, type ResumeEvent, type ResumeStore } from '../cache
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { sha256 } from '../internal/sha256.js';
+import { redisClientSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisResumeStore}. */
 export interface RedisResumeStoreConfig {
@@ -302,14 +303,7 @@ function messageOf(cause: unknown): string {
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: s.custom<Redis>(
-    (value) =>
-      typeof value === 'object' &&
-      value !== null &&
-      typeof (value as { status?: unknown }).status === 'string' &&
-      ['set', 'exists', 'xrange', 'xadd', 'pexpire', 'pipeline', 'duplicate', 'call'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function'),
-    'expected an ioredis client (`new Redis(url)` from the ioredis package)',
-  ),
+  redis: redisClientSchema(['set', 'exists', 'xrange', 'xadd', 'pexpire', 'pipeline', 'duplicate', 'call']),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:resume:"'),
   ttl: positiveInt.default(300_000),
   timeout: positiveInt.default(500),
