@@ -116,7 +116,7 @@ export interface Step<I, O> extends Runnable<I, O, StepState<O>> {
  * which shows no token, asks for one JSON body (`stream: false`) when the request leaves `stream`
  * unset, and so does a `parallel()` group's `value()` for its step branches: the answer costs one
  * write and one parse instead of a write, a read and a decode per token. Middleware then sees the
- * whole answer arrive at once (a `timeouts()` first-token limit bounds the whole answer, and
+ * whole answer arrive at once (`timeouts()` arms only `total` and the deadline for it, and
  * `measure()` records its time to first token as its total). Set `stream: true` in the request to
  * keep streaming under `value()`.
  *
