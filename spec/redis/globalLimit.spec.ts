@@ -93,8 +93,9 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     const stats = simulator.stats();
     expect(stats.completed).toBe(60);
     expect(stats.peakInFlight).toBe(4); // reached, never passed, across all three processes
-    // Every instance had to wait for shared slots: without the store each would have run 4 at once (12 in all).
-    for (const stats of limits) expect(stats.storeRefusals).toBeGreaterThan(0);
+    // The instances contended for the shared slots (without the store each would have run 4 at once, 12 in
+    // all). Which of them were refused depends on how their starts overlapped, so the count is summed.
+    expect(limits.reduce((sum, stats) => sum + stats.storeRefusals, 0)).toBeGreaterThan(0);
     expect(await redis.zcard('global1:slots')).toBe(0); // every slot given back
   }, 60_000);
 

@@ -95,7 +95,9 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     // Another key, or another metric, has no fleet figures here: this instance's answer.
     expect(b.source.count({ step: 'other' })).toBe(0);
     expect(b.source.percentile({ step: 'answer', p: 50, metric: 'total' })).toBe(b.registry.percentile({ step: 'answer', p: 50, metric: 'total' }));
-    expect(b.source.stats()).toMatchObject({ publishes: 1, errors: 0, fallbacks: 0, sharing: true, instances: 1 });
+    // One publish at least: the start-up round and refresh() may be one round trip or two, depending on timing.
+    expect(b.source.stats()).toMatchObject({ errors: 0, fallbacks: 0, sharing: true, instances: 1 });
+    expect(b.source.stats().publishes).toBeGreaterThanOrEqual(1);
   });
 
   it('a read follows this instance\'s own samples at once: new records, and samples leaving its window', async () => {
