@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
 import * as s from '../internal/check.js';
@@ -8,6 +8,7 @@ import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { PartialText } from '../internal/PartialText.js';
 import { redisClientSchema } from './redisClientSchema.js';
+import { luaScript } from './guardedCalls.js';
 
 /** Options for {@link redisInFlight}. */
 export interface RedisInFlightConfig {
@@ -212,14 +213,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
     run(what, command).catch(() => undefined);
   };
 
-  const script = (source: string) => {
-    const sha = createHash('sha1').update(source).digest('hex');
-    return (keys: string[], args: (string | number)[]): Promise<unknown> =>
-      redis.evalsha(sha, keys.length, ...keys, ...args).catch((error: unknown) => {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) return redis.eval(source, keys.length, ...keys, ...args);
-        throw error;
-      });
-  };
+  const script = (source: string) => luaScript(redis, source);
   const claimScript = script(CLAIM);
   const ownerTickScript = script(OWNER_TICK);
   const followerTickScript = script(FOLLOWER_TICK);
