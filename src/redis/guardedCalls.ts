@@ -4,7 +4,7 @@ import type { SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 
 /*
- * Internal to rxllm/redis (not exported): how the limit stores call Redis so that a Redis outage never fails a
+ * Internal to rxllm/redis (not exported): how the stores call Redis so that a Redis outage never fails a
  * request. Every call fails fast while the client is not connected, fails after `timeout`, and reports the first
  * failure of an outage once; the caller falls back to its in-process behaviour on any rejection.
  */
@@ -12,9 +12,13 @@ import { RxllmError } from '../core/errors.js';
 /** Client states in which a command would only queue behind a dead connection. */
 const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
-/** Runs Redis calls for one store: `run(what, command)` rejects with an RxllmError on any failure. */
+/**
+ * Runs Redis calls for one store: `run(what, command)` rejects with an RxllmError on any failure (an RxllmError the
+ * command throws itself is passed on as it is). `bounded: false` leaves out the `timeout`, for work nobody's
+ * request waits on (a `clear()` that scans many keys).
+ */
 export interface GuardedCalls {
-  run<T>(what: string, command: () => Promise<T>): Promise<T>;
+  run<T>(what: string, command: () => Promise<T>, bounded?: boolean): Promise<T>;
   /** Calls that failed since the store was made. */
   readonly errors: number;
 }
@@ -22,7 +26,7 @@ export interface GuardedCalls {
 export function guardedCalls(owner: string, redis: Redis, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
   let healthy = true;
   let errors = 0;
-  const run = <T>(what: string, command: () => Promise<T>): Promise<T> =>
+  const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       // After a failure, anything but a ready client fails at once: a command sent while ioredis reconnects
       // would only wait in its offline queue, holding a request up.
@@ -30,18 +34,24 @@ export function guardedCalls(owner: string, redis: Redis, timeout: number, sched
         reject(new RxllmError('connection-lost', `${owner}: ${what} skipped: the Redis client is ${redis.status}, not connected. ${fallback} Check that Redis is reachable (the client reconnects by itself unless it was closed).`));
         return;
       }
-      const timer = scheduler.schedule(
-        () => reject(new RxllmError('timeout', `${owner}: ${what} took longer than ${timeout} ms and was treated as a failure. ${fallback} Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' })),
-        timeout,
-      );
+      const timer = bounded
+        ? scheduler.schedule(
+            () => reject(new RxllmError('timeout', `${owner}: ${what} took longer than ${timeout} ms and was treated as a failure. ${fallback} Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' })),
+            timeout,
+          )
+        : undefined;
       command().then(
         (value) => {
-          timer.unsubscribe();
+          timer?.unsubscribe();
           resolve(value);
         },
         (cause: unknown) => {
-          timer.unsubscribe();
-          reject(new RxllmError('connection-lost', `${owner}: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. ${fallback}`, { cause }));
+          timer?.unsubscribe();
+          reject(
+            cause instanceof RxllmError
+              ? cause
+              : new RxllmError('connection-lost', `${owner}: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. ${fallback}`, { cause }),
+          );
         },
       );
     }).then(

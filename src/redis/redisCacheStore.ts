@@ -6,6 +6,7 @@ import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { redisClientSchema } from './redisClientSchema.js';
+import { guardedCalls } from './guardedCalls.js';
 
 /** Options for {@link redisCacheStore}. */
 export interface RedisCacheStoreConfig {
@@ -124,74 +125,11 @@ export function redisCacheStore(config: RedisCacheStoreConfig): RedisCacheStore 
   const options = validateConfig('redisCacheStore', configSchema, config);
   const { redis, prefix, ttl: maxTtl, maxEntryBytes, timeout, scheduler } = options;
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
-  const counts = { tooLarge: 0, errors: 0 };
-  let healthy = true;
+  let tooLarge = 0;
+  const calls = guardedCalls('redisCacheStore', redis, timeout, scheduler, onError, 'Answers are fetched upstream meanwhile.');
+  const run = calls.run;
 
   const keyOf = (key: string): string => prefix + key;
-
-  // Every command goes through here: fails fast without a connection, fails after `timeout`, counts and reports
-  // failures once per outage, and marks the store healthy again on the next success.
-  const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> => {
-    const attempt = new Promise<T>((resolve, reject) => {
-      // After a failure, anything but a ready client fails at once: during an outage ioredis alternates between
-      // `reconnecting` and `connecting` (which can last `connectTimeout` on a dead host), and a command sent then
-      // would only wait in its offline queue. The first call of an outage is bounded by `timeout`.
-      if (DOWN.has(redis.status) || (!healthy && redis.status !== 'ready')) {
-        reject(
-          new RxllmError(
-            'connection-lost',
-            `redisCacheStore: ${what} skipped: the Redis client is ${redis.status}, not connected. Answers are fetched upstream meanwhile; check that Redis is reachable (the client reconnects by itself unless it was closed).`,
-          ),
-        );
-        return;
-      }
-      const timer = bounded
-        ? scheduler.schedule(
-            () =>
-              reject(
-                new RxllmError(
-                  'timeout',
-                  `redisCacheStore: ${what} took longer than ${timeout} ms, and was treated as a failure. Check Redis's latency, or raise \`timeout\`.`,
-                  { limit: 'total' },
-                ),
-              ),
-            timeout,
-          )
-        : undefined;
-      command().then(
-        (value) => {
-          timer?.unsubscribe();
-          resolve(value);
-        },
-        (cause: unknown) => {
-          timer?.unsubscribe();
-          reject(
-            cause instanceof RxllmError
-              ? cause
-              : new RxllmError('connection-lost', `redisCacheStore: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. Answers are fetched upstream meanwhile.`, { cause }),
-          );
-        },
-      );
-    });
-    return attempt.then(
-      (value) => {
-        healthy = true;
-        return value;
-      },
-      (error: RxllmError) => {
-        counts.errors++;
-        if (healthy) {
-          healthy = false;
-          try {
-            onError(error);
-          } catch {
-            // A throwing onError must not turn a cache outage into a failed request.
-          }
-        }
-        throw error;
-      },
-    );
-  };
 
   return {
     get: (key) =>
@@ -211,7 +149,7 @@ export function redisCacheStore(config: RedisCacheStoreConfig): RedisCacheStore 
       const value: StoredValue = { v: 1, ttl, bytes: entry.bytes, events: [...entry.events] };
       const raw = JSON.stringify(value);
       if (Buffer.byteLength(raw, 'utf8') > maxEntryBytes) {
-        counts.tooLarge++;
+        tooLarge++;
         return Promise.resolve();
       }
       return run(`set ${keyOf(key)}`, async () => {
@@ -224,12 +162,9 @@ export function redisCacheStore(config: RedisCacheStoreConfig): RedisCacheStore 
       }),
     // Unbounded by `timeout`: a large prefix takes many SCAN rounds, and nobody's request waits on it.
     clear: () => run(`clear ${prefix}*`, () => unlinkMatching(redis, `${escapeGlob(prefix)}*`), false),
-    stats: () => ({ ...counts }),
+    stats: () => ({ tooLarge, errors: calls.errors }),
   };
 }
-
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 function decode(raw: string, key: string): StoredValue {
   let value: unknown;
