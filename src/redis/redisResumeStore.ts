@@ -6,6 +6,7 @@ import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { sha256 } from '../internal/sha256.js';
 import { redisClientSchema } from './redisClientSchema.js';
+import { guardedCalls } from './guardedCalls.js';
 
 /** Options for {@link redisResumeStore}. */
 export interface RedisResumeStoreConfig {
@@ -101,64 +102,20 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
   const options = validateConfig('redisResumeStore', configSchema, config);
   const { redis, prefix, ttl, timeout, blockMs, scheduler } = options;
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
-  const counts = { errors: 0, unresumable: 0 };
-  let healthy = true;
+  let unresumable = 0;
+  const calls = guardedCalls('redisResumeStore', redis, timeout, scheduler, onError, 'Streams go on without resume meanwhile.');
+  const run = calls.run;
 
   const keysOf = (streamId: string) => {
     const slot = `${prefix}{${sha256(streamId)}}`;
     return { claim: `${slot}:claim`, events: `${slot}:events` };
   };
 
-  const report = (error: RxllmError) => {
-    counts.errors++;
-    if (healthy) {
-      healthy = false;
-      try {
-        onError(error);
-      } catch {
-        // A throwing onError must not turn a Redis outage into a failed request.
-      }
-    }
-  };
-
-  // Every non-blocking command goes through here: fails fast without a connection, fails after `timeout`,
-  // counts and reports failures once per outage, and marks the store healthy again on the next success.
-  const run = <T>(what: string, command: () => Promise<T>): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      if (DOWN.has(redis.status) || (!healthy && redis.status !== 'ready')) {
-        reject(new RxllmError('connection-lost', `redisResumeStore: ${what} skipped: the Redis client is ${redis.status}, not connected. Streams go on without resume meanwhile.`));
-        return;
-      }
-      const timer = scheduler.schedule(
-        () => reject(new RxllmError('timeout', `redisResumeStore: ${what} took longer than ${timeout} ms, and was treated as a failure. Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' })),
-        timeout,
-      );
-      command().then(
-        (value) => {
-          timer.unsubscribe();
-          resolve(value);
-        },
-        (cause: unknown) => {
-          timer.unsubscribe();
-          reject(cause instanceof RxllmError ? cause : new RxllmError('connection-lost', `redisResumeStore: ${what} failed: ${messageOf(cause)}.`, { cause }));
-        },
-      );
-    }).then(
-      (value) => {
-        healthy = true;
-        return value;
-      },
-      (error: RxllmError) => {
-        report(error);
-        throw error;
-      },
-    );
-
   return {
     claim: (streamId) => {
       const keys = keysOf(streamId);
       return run(`claim of ${keys.claim}`, async () => (await redis.set(keys.claim, '1', 'PX', ttl, 'NX')) === 'OK').catch((error: unknown) => {
-        counts.unresumable++;
+        unresumable++;
         throw error;
       });
     },
@@ -224,12 +181,10 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
           follower?.disconnect();
         };
       }),
-    stats: () => ({ ...counts }),
+    stats: () => ({ errors: calls.errors, unresumable }),
   };
 }
 
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 /** One `XREAD COUNT 500 BLOCK` on `client`, bounded by `boundMs` (the block itself plus the command timeout). */
 function blocking(client: Redis, key: string, after: number, blockMs: number, boundMs: number, scheduler: SchedulerLike): Promise<unknown> {
