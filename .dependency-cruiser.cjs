@@ -90,9 +90,19 @@ module.exports = {
     {
       name: 'optional-peer-ioredis',
       severity: 'error',
-      comment: 'ioredis is an optional peer: only src/redis/ (the "rxllm/redis" entry) may import it.',
-      from: { path: '^src/', pathNot: '^src/redis/' },
+      comment: 'ioredis is an optional peer: only src/redis/ (the "rxllm/redis" entry) may import it, and src/cli/demo/redisClient.ts (see the next rule).',
+      from: { path: '^src/', pathNot: ['^src/redis/', '^src/cli/demo/redisClient\\.ts$'] },
       to: { path: '(^|/)node_modules/ioredis/' },
+    },
+    {
+      // The demo's scale-out section makes its own clients (the library only takes the app's): it loads ioredis
+      // with import() when the section runs, so `rxllm demo` starts, and skips that section with one line,
+      // where ioredis is not installed. Its types may be imported as types.
+      name: 'optional-peer-ioredis-in-cli',
+      severity: 'error',
+      comment: 'src/cli/demo/redisClient.ts may load ioredis only with a dynamic import() (or import its types): a static import would make `rxllm demo` fail to start without the optional peer.',
+      from: { path: '^src/cli/demo/redisClient\\.ts$' },
+      to: { path: '(^|/)node_modules/ioredis/', dependencyTypesNot: ['dynamic-import', 'type-only'] },
     },
     {
       name: 'optional-peer-opentelemetry',

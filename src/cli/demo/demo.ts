@@ -29,8 +29,10 @@ const HELP = `rxllm demo [options]
 Runs a content-analysis pipeline (sentiment, one-sentence
 summary, five keywords, and a reply drafted from the first two) four ways and
 compares them: sequential, parallel, parallel with streaming, dependency graph.
-Then three techniques on the same endpoint: de-dup, cache and prefetch; hedging
-and routing (simulator only); load control.
+Then the techniques on the same endpoint: de-dup, cache and prefetch; hedging
+and routing (simulator only); load control; and scale-out (simulator only):
+three instance processes sharing one Redis, with REDIS_URL set or redis-server
+on PATH (the demo starts and stops its own; ioredis must be installed).
 
 Endpoint, as for rxllm chat: OPENAI_BASE_URL (with OPENAI_API_KEY if set; a
 keyless local server such as Ollama, vLLM or rxllm serve without); else, with
@@ -44,7 +46,8 @@ Options:
   --model M         model for every step (default gpt-4o-mini)
   --report FILE     also write every run (each text's four modes on one time scale) and the
                     per-step percentiles as a self-contained HTML page; its folder must exist
-  --no-techniques   skip the techniques part (de-dup, cache, prefetch; hedging, routing; load control)
+  --no-techniques   skip the techniques part (de-dup, cache, prefetch; hedging, routing;
+                    load control; scale-out)
   --web             serve the demo as a web page on 127.0.0.1 instead (stop with Ctrl+C)
   --port N          the web page's port (default: a free one)
   -h, --help        this text
@@ -174,7 +177,7 @@ export async function runDemo(args: string[], io: DemoIo = process): Promise<num
       );
     }
     // The techniques use the plain endpoint transport, so their requests stay out of the pipeline's percentiles.
-    const techniques = values['no-techniques'] ? undefined : { transport, server, model: values.model, seed, log };
+    const techniques = values['no-techniques'] ? undefined : { transport, server, model: values.model, seed, log, env: io.env };
     if (values.json) {
       const techniquesReport = techniques ? await runTechniques(techniques) : undefined;
       io.stdout.write(

@@ -1,14 +1,10 @@
 import { dedupeAndCache, type DedupeCacheReport } from './dedupeCache.js';
 import { hedgingAndRouting, type HedgingRoutingReport } from './hedgingRouting.js';
 import { loadControlSection, type LoadControlReport } from './loadControl.js';
-import type { TechniquesConfig } from './types.js';
+import { scaleOutSection, type ScaleOutReport } from './scaleOut.js';
+import type { SkippedSection, TechniquesConfig } from './types.js';
 
-export type { DedupeCacheReport, HedgingRoutingReport, LoadControlReport };
-
-/** Why a section did not run. */
-export interface SkippedSection {
-  skipped: string;
-}
+export type { DedupeCacheReport, HedgingRoutingReport, LoadControlReport, ScaleOutReport, SkippedSection };
 
 /** What {@link runTechniques} measured: the `techniques` part of `rxllm demo --json`. */
 export interface TechniquesReport {
@@ -16,6 +12,7 @@ export interface TechniquesReport {
   dedupeCache: DedupeCacheReport;
   hedgingRouting: HedgingRoutingReport | SkippedSection;
   loadControl: LoadControlReport;
+  scaleOut: ScaleOutReport | SkippedSection;
 }
 
 /**
@@ -30,9 +27,13 @@ export interface TechniquesReport {
  *    between two deployments, with the share sent to the faster.
  * 3. Load control: background classifications packed by `batch()` under `limit()` (requests →
  *    upstream calls), and interactive latency beside them, kept by reserved slots.
+ * 4. Scale-out (simulator only, with `REDIS_URL` or a `redis-server` on `config.env`'s PATH, and
+ *    ioredis): three instance processes sharing one Redis make one upstream call for the same
+ *    request, and an answer cut on one instance resumes on another (see `scaleOutSection`);
+ *    otherwise one line says how to enable it.
  *
  * The sections run one after another, so the simulator's `/stats` counts each alone: about 4 s
- * of wall time on the simulator, about 1 s plus the endpoint's own latency elsewhere. Resolves with the report; rejects with the first request error.
+ * of wall time on the simulator (plus a few seconds for the scale-out processes), about 1 s plus the endpoint's own latency elsewhere. Resolves with the report; rejects with the first request error.
  *
  * @example
  * ```ts
@@ -56,5 +57,6 @@ export async function runTechniques(config: TechniquesConfig): Promise<Technique
     log('\n2. Hedging and routing: skipped (they need the simulator: unset OPENAI_BASE_URL and OPENAI_API_KEY)');
   }
   const loadControl = await loadControlSection(config);
-  return { wallMs: Math.round(performance.now() - startedAt), dedupeCache, hedgingRouting, loadControl };
+  const scaleOut = await scaleOutSection(config);
+  return { wallMs: Math.round(performance.now() - startedAt), dedupeCache, hedgingRouting, loadControl, scaleOut };
 }

@@ -36,4 +36,14 @@ export interface TechniquesConfig {
   log: (line: string) => void;
   /** Seeds `route()`'s exploration draws (the simulator's own seed decides the latencies). @defaultValue 1 */
   seed?: number;
+  /**
+   * Where the scale-out section looks for Redis: `REDIS_URL`, else a `redis-server` on `PATH` (which it
+   * starts). Without it (or with neither there), that section prints one line saying how to enable it.
+   */
+  env?: Record<string, string | undefined>;
+}
+
+/** Why a techniques section did not run. */
+export interface SkippedSection {
+  skipped: string;
 }
