@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemo } from '../../../src/cli/demo/demo';
 import { displayWidth } from '../../../src/cli/terminal';
+import { Redis } from 'ioredis';
 import { captureIo } from '../../helpers/captureIo';
+import { describeWithRedis, type RedisServer, startRedisServer } from '../../helpers/redisServer';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');
@@ -174,4 +176,44 @@ describe('rxllm demo', () => {
       await local.close();
     }
   });
+});
+
+describeWithRedis('rxllm demo with REDIS_URL (a redis-server the test started)', () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+
+  it('prints the scale-out section: three instances, one upstream call, and a resumed stream with the same text; Redis holds what it says', async () => {
+    const run = captureIo({ REDIS_URL: redis.url });
+    expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--seed', '3'], run.io)).toBe(0);
+    expect(run.stderr()).toBe('');
+    const report = run.stdout();
+    const section = report.slice(report.indexOf('\n4. Scale-out') + 1).split('\n').slice(0, 4);
+    expect(section[0]).toBe(`4. Scale-out: 3 instance processes, one Redis (REDIS_URL, 127.0.0.1:${redis.port})`);
+    // The counts come from the demo's simulator (/stats), counted for each part alone.
+    expect(section[1]).toBe('   the same question on all 3 at once: 1 upstream call, same text on all');
+    const events = Number(/^ {3}an answer cut on A after 10 of (\d+) events, resumed on B \(Last-Event-ID: 10\):$/.exec(section[2]!)?.[1]);
+    expect(events).toBeGreaterThan(10);
+    expect(section[3]).toBe('   same text as uninterrupted; the model ran once (1 upstream call)');
+    expect(Math.max(...report.split('\n').map((line) => displayWidth(line)))).toBeLessThanOrEqual(80);
+
+    // What the instances wrote: one shared flight, and the resumable answer's stream, whole (every token, then
+    // `done`), with the printed number of events; every key expires by itself.
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys('rxllm-demo:*');
+      expect(keys.filter((key) => key.includes(':flight:')).length).toBeGreaterThan(0);
+      const streams = keys.filter((key) => key.includes(':resume:') && key.endsWith(':events'));
+      expect(streams).toHaveLength(1);
+      const entries = await client.xrange(streams[0]!, '-', '+');
+      expect(entries.map(([, fields]) => fields[1])).toEqual([...Array.from({ length: events }, () => ''), 'done']);
+      for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(0);
+    } finally {
+      client.disconnect();
+    }
+  }, 240_000);
 });

@@ -1,7 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { realpathSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { lastValueFrom, map, timeout, toArray } from 'rxjs';
 import type { SimulatorServer } from '../../node/simulatorServer.js';
 import { text } from '../../operators/text.js';
@@ -364,11 +363,10 @@ class InstanceProcess {
  * when it runs from the sources (the tests, `npm run demo`).
  */
 function instanceModule(): { path: string; execArgv: string[] } {
-  // CommonJS has __filename; the ES module build does not, and runs only as the script itself (cli/main.js).
-  const self = typeof __filename === 'string' ? __filename : join(dirname(realpathSync(process.argv[1] ?? '.')), 'demo', 'scaleOut.js');
-  const fromSources = self.endsWith('.ts');
+  // The CLI is built as CommonJS only (tsconfig.build.esm.json leaves src/cli out), so __filename is there.
+  const fromSources = __filename.endsWith('.ts');
   return {
-    path: join(dirname(self), `scaleOutInstance.${fromSources ? 'ts' : 'js'}`),
+    path: join(__dirname, `scaleOutInstance.${fromSources ? 'ts' : 'js'}`),
     execArgv: fromSources ? ['-r', require.resolve('ts-node/register/transpile-only')] : [],
   };
 }
