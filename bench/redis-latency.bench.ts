@@ -8,12 +8,8 @@
 //    LatencyRegistry alone, in microseconds: cached (nothing changed since the last read of that key), and after a
 //    record of this instance (the merge runs every time).
 // Writes bench/results/redis-latency.json. Run: npm run bench -- redis-latency
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { startRedisServer } from '../spec/helpers/redisServer';
 import { LatencyRegistry } from '../src/metrics/LatencyRegistry';
 import { redisLatencySource, type RedisLatencySource } from '../src/redis/redisLatencySource';
 import { round, summarize } from './lib/stats';
@@ -28,17 +24,6 @@ const INTERVALS = 30;
 const READS = 100_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function filled(seed: number): LatencyRegistry {
   const registry = new LatencyRegistry({ window: { ms: 60_000 } });
@@ -88,18 +73,12 @@ function commandStats(info: string): Record<string, number> {
 }
 
 async function main(): Promise<void> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rxllm-bench-redis-'));
-  const server: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
-  const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+  const server = await startRedisServer();
+  const { port } = server;
+  const admin = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
   const clients: Redis[] = [];
   const sources: RedisLatencySource[] = [];
-  admin.on('error', () => undefined); // refused until the server is up
   try {
-    for (let waited = 0; admin.status !== 'ready'; waited += 20) {
-      if (waited > 10_000) throw new Error('redis-server did not start within 10 s (is it on the PATH?)');
-      await sleep(20);
-    }
     const registries = Array.from({ length: INSTANCES }, (_, i) => filled(i + 1));
     for (const registry of registries) {
       const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
@@ -194,9 +173,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(sources.map((source) => source.close()));
     for (const redis of [admin, ...clients]) redis.disconnect();
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await server.close();
   }
 }
 
