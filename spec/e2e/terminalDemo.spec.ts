@@ -2,9 +2,9 @@
  * `rxllm demo` in a real pseudo-terminal: tmux runs it in an 80×24 pane, and the pane's whole
  * scrollback is read back afterwards. The live progress line must be redrawn in place (never
  * wrapped, never left behind), so the scrollback holds only the report: under 100 lines, none
- * wider than 80 columns. Before the terminal renderer it held ~910 lines, ~785 of them copies of
- * the progress line (with the scale-out section, ~93). The test starts its own tmux server on a private socket and kills only that
- * one. Without tmux it is skipped on a developer machine and fails in CI (CI=true): install it
+ * wider than 80 columns (~93 with the scale-out section). Before the terminal renderer it held ~910
+ * lines, ~785 of them copies of the progress line. The test starts its own tmux server on a private
+ * socket and kills only that one. Without tmux it is skipped on a developer machine and fails in CI (CI=true): install it
  * with .ci/install-browser.
  */
 import { execFileSync } from 'node:child_process';
