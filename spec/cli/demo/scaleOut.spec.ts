@@ -3,6 +3,9 @@
  * redis-server started by the test (REDIS_URL), and the simulator server. Real state is read back from the
  * simulator's counters and from Redis itself; the skip paths print one line and never fail the demo.
  */
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { lastValueFrom } from 'rxjs';
 import { answerRequest } from '../../../src/cli/demo/scaleOutProtocol';
@@ -51,6 +54,28 @@ describe('scale-out section without Redis', () => {
     expect(lines).toEqual(['\n4. Scale-out: skipped (set REDIS_URL or install redis-server)']);
   });
 
+  it('prints one line when the redis-server on PATH does not start', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'rxllm-path-'));
+    writeFileSync(join(bin, 'redis-server'), '#!/bin/sh\nexit 1\n');
+    chmodSync(join(bin, 'redis-server'), 0o755);
+    const { report, lines } = run({ PATH: bin });
+    expect(await report).toEqual({ skipped: expect.stringMatching(/^redis-server did not start: redis-server exited \(1\)/) });
+    expect(lines).toEqual(['\n4. Scale-out: skipped (the redis-server on PATH did not start; try REDIS_URL)']);
+  });
+
+  it('prints one line when ioredis is not installed (an optional peer)', async () => {
+    let section: typeof scaleOutSection | undefined;
+    jest.isolateModules(() => {
+      jest.doMock('../../../src/cli/demo/redisClient', () => ({ ...jest.requireActual('../../../src/cli/demo/redisClient'), loadIoredis: async () => undefined }));
+      section = (jest.requireActual('../../../src/cli/demo/scaleOut') as typeof import('../../../src/cli/demo/scaleOut')).scaleOutSection;
+    });
+    jest.dontMock('../../../src/cli/demo/redisClient');
+    const lines: string[] = [];
+    const report = await section!({ transport: sseTransport({ baseURL: simulator.baseURL }), server: simulator, model: MODEL, log: (line) => lines.push(line), env: { REDIS_URL: 'redis://127.0.0.1:1' } });
+    expect(report).toEqual({ skipped: 'ioredis is not installed' });
+    expect(lines).toEqual(['\n4. Scale-out: skipped (npm install ioredis to run it)']);
+  });
+
   it('prints one line on a real endpoint (it needs the simulator)', async () => {
     const { report, lines } = run({ REDIS_URL: 'redis://127.0.0.1:1' }, null);
     expect(await report).toEqual({ skipped: 'needs the built-in simulator' });
@@ -61,6 +86,7 @@ describe('scale-out section without Redis', () => {
     const { report, lines } = run({ REDIS_URL: 'redis://:hunter2-SECRET@127.0.0.1:1/0' });
     expect(await report).toEqual({ skipped: 'Redis did not answer' });
     expect(lines).toEqual(['\n4. Scale-out: skipped (no answer from Redis at 127.0.0.1:1)']);
+    expect(JSON.stringify(await report)).not.toContain('hunter2');
   }, 20_000);
 });
 

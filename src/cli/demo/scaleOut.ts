@@ -101,7 +101,8 @@ export async function scaleOutSection(config: TechniquesConfig): Promise<ScaleOu
 
   const fleet = new Fleet(url);
   try {
-    const redis = binary ? await fleet.startRedis(binary) : { url: url!, label: address! };
+    const redis = binary ? await fleet.startRedis(binary).catch((error: unknown) => error as Error) : { url: url!, label: address! };
+    if (redis instanceof Error) return skip(`redis-server did not start: ${redis.message}`, `the redis-server on PATH did not start; try REDIS_URL`);
     // Asked here first, so an unreachable REDIS_URL costs one bounded PING, not three processes.
     const probe = await connectRedis(ioredis, redis.url, PING_BOUND_MS);
     if ('redis' in probe) probe.redis.disconnect();
