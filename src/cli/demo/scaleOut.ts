@@ -54,13 +54,16 @@ const INSTANCES = 3;
 // Slow enough that three instances asking at once overlap, and that the answer is cut while it streams.
 const FLEET_SIM = 'ttft=300,jitter=0,tail_p=0,tokens=40,tps=100';
 const CUT_AFTER = 10;
-/** Bounds on every wait: a Redis or an instance that misbehaves ends the section, never hangs the demo. */
-const PING_BOUND_MS = 3_000;
-// Generous: from the sources each instance compiles its modules with ts-node, seconds on a loaded machine.
-const READY_BOUND_MS = 60_000;
-const ANSWER_BOUND_MS = 15_000;
-const EVENT_BOUND_MS = 10_000;
-const STOP_BOUND_MS = 3_000;
+/** Bounds on every wait, in ms: a Redis or an instance that misbehaves ends the section, never hangs the demo. */
+const BOUND_MS = {
+  ping: 3_000,
+  // Generous: from the sources each instance compiles its modules with ts-node, seconds on a loaded machine.
+  ready: 60_000,
+  answer: 15_000,
+  /** Between two events of the resumed stream (and before the first). */
+  event: 10_000,
+  stop: 3_000,
+};
 const TITLE = '4. Scale-out';
 
 /**
@@ -104,7 +107,7 @@ export async function scaleOutSection(config: TechniquesConfig): Promise<ScaleOu
     const redis = binary ? await fleet.startRedis(binary).catch((error: unknown) => error as Error) : { url: url!, label: address! };
     if (redis instanceof Error) return skip(`redis-server did not start: ${redis.message}`, `the redis-server on PATH did not start; try REDIS_URL`);
     // Asked here first, so an unreachable REDIS_URL costs one bounded PING, not three processes.
-    const probe = await connectRedis(ioredis, redis.url, PING_BOUND_MS);
+    const probe = await connectRedis(ioredis, redis.url, BOUND_MS.ping);
     if ('redis' in probe) probe.redis.disconnect();
     if ('unreachable' in probe) return skip('Redis did not answer', `no answer from Redis at ${redis.label}`);
     await fleet.start(INSTANCES, { redisUrl: redis.url, baseURL: server.baseURL, prefix: `rxllm-demo:${randomBytes(6).toString('hex')}:`, model: config.model, sim: FLEET_SIM });
@@ -154,7 +157,7 @@ async function resumeElsewhere(fleet: Fleet, server: SimulatorServer, config: Te
   const [a, b] = fleet.instances as [InstanceProcess, InstanceProcess];
   const id = `answer-${randomBytes(6).toString('hex')}`;
   // The same request answered without a cut, straight from the simulator (seeded: same request, same text).
-  const uninterrupted = await lastValueFrom(config.transport(answerRequest(id, config.model, FLEET_SIM)).pipe(text(), timeout(ANSWER_BOUND_MS)));
+  const uninterrupted = await lastValueFrom(config.transport(answerRequest(id, config.model, FLEET_SIM)).pipe(text(), timeout(BOUND_MS.answer)));
   server.resetStats();
   // The load balancer: the first connection goes to A and is cut mid-answer; every reconnect goes to B.
   const route: string[] = [];
@@ -167,7 +170,7 @@ async function resumeElsewhere(fleet: Fleet, server: SimulatorServer, config: Te
   };
   const received = await lastValueFrom(
     fromServerSentEvents<{ text: string }>(`http://instances.demo${ANSWER_PATH}${id}`, { fetch: balancer, reconnect: { attempts: 3, delayMs: 50 } }).pipe(
-      timeout(EVENT_BOUND_MS),
+      timeout(BOUND_MS.event),
       map((event) => event.text),
       toArray(),
     ),
@@ -243,7 +246,7 @@ class Fleet {
       this.instances.push(new InstanceProcess(child, String.fromCharCode(65 + i), (message) => this.redisErrors.push(this.redact(message))));
     }
     for (const instance of this.instances) instance.send({ type: 'start', ...start });
-    const ready = await Promise.all(this.instances.map((instance) => instance.next(['ready', 'failed'], 'ready', READY_BOUND_MS)));
+    const ready = await Promise.all(this.instances.map((instance) => instance.next(['ready', 'failed'], 'ready', BOUND_MS.ready)));
     for (const [index, message] of ready.entries()) {
       if (message.type === 'ready') this.instances[index]!.port = message.port;
       else if (message.reason === 'unreachable') this.unreachable = true;
@@ -253,7 +256,7 @@ class Fleet {
 
   /** Stops the instances (asked, then SIGKILL after a bound) and the redis-server the section started. */
   async close(): Promise<void> {
-    await Promise.all(this.instances.map((instance) => instance.stop(STOP_BOUND_MS)));
+    await Promise.all(this.instances.map((instance) => instance.stop(BOUND_MS.stop)));
     await this.redis?.close();
     this.unhook();
   }
@@ -306,7 +309,7 @@ class InstanceProcess {
 
   async ask(request: Extract<ToInstance, { type: 'ask' }>['request']): Promise<Extract<FromInstance, { type: 'answer' }>> {
     this.send({ type: 'ask', request });
-    const answer = await this.next(['answer', 'answer-failed'], 'answer', ANSWER_BOUND_MS);
+    const answer = await this.next(['answer', 'answer-failed'], 'answer', BOUND_MS.answer);
     if (answer.type === 'answer-failed') throw new Error(`instance ${this.name}: ${answer.message}`);
     return answer;
   }
