@@ -91,6 +91,9 @@ describe('rxllm demo: the techniques part', () => {
       expect(text).toMatch(/without hedge\(\)/);
       expect(text).toMatch(/gpt-4o-mini@eastus\s+\d+ requests/);
       expect(text).toMatch(/3\. Load control/);
+      // No env given: no REDIS_URL and no PATH to find redis-server on, so the scale-out section is one line.
+      expect(text).toContain('4. Scale-out: skipped (set REDIS_URL or install redis-server)');
+      expect(report.scaleOut).toEqual({ skipped: 'no Redis: neither REDIS_URL nor a redis-server on PATH' });
       expect(JSON.parse(JSON.stringify(report))).toEqual(report);
     });
   });
@@ -108,6 +111,7 @@ describe('rxllm demo: the techniques part', () => {
 
     expect(report.hedgingRouting).toEqual({ skipped: expect.stringContaining('simulator') });
     expect(lines.join('\n')).toContain('Hedging and routing: skipped');
+    expect(report.scaleOut).toEqual({ skipped: 'needs the built-in simulator' });
     expect(report.dedupeCache.countedBy).toBe('a counting middleware');
     expect(report.dedupeCache.dedupe.upstreamWithout).toBe(report.dedupeCache.dedupe.identicalRequests);
     expect(report.dedupeCache.dedupe.upstreamWith).toBe(1);
