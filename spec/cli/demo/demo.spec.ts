@@ -210,5 +210,5 @@ describeWithRedis('rxllm demo with REDIS_URL (a redis-server the test started)',
     } finally {
       client.disconnect();
     }
-  }, 240_000);
+  }, 400_000);
 });

@@ -132,5 +132,5 @@ describeWithRedis('scale-out section with a redis-server', () => {
       `   an answer cut on A after 10 of ${report.resume.events} events, resumed on B (Last-Event-ID: 10):`,
       '   same text as uninterrupted; the model ran once (1 upstream call)',
     ]);
-  }, 120_000);
+  }, 300_000);
 });
