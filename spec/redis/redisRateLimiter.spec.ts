@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { lastValueFrom, Observable, toArray } from 'rxjs';
 import type { RequestContext } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
@@ -7,30 +6,15 @@ import { type Transport, withMiddleware } from '../../src/core/transport';
 import { rateLimit } from '../../src/middleware/rateLimit';
 import { redisRateLimiter } from '../../src/redis/redisRateLimiter';
 import { finishEvent, usageEvent } from '../../src/testing/events';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cost = (tokens = 0) => ({ requests: 1, tokens });
 
 describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
-  let prefixes = 0;
-  const client = (): Redis => {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `rate${++prefixes}:`;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
-  });
+  const server = useRedisServer({ prefix: 'rate' });
+  const { client, prefix: newPrefix } = server;
 
   it('two instances take from one request bucket: the fleet gets requestsPerMinute, then a wait of 60000/rpm', async () => {
     const prefix = newPrefix();
