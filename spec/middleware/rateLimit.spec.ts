@@ -118,6 +118,10 @@ describe('rateLimit', () => {
       expect(paceAThenB(6000, { marbles: '10ms #', values: tokens(1000) }, '30000ms ^ 9ms !')).toMatchObject({ sent: 2, corrected: 0 });
       expect(paceAThenB(6000, { marbles: '10ms f 50ms (u|)', values: tokens(1000) }, '30000ms ^ 9ms !', 30)).toMatchObject({ sent: 2, corrected: 0 });
     });
+
+    it('keeps the estimate charged when the reported usage is 0 tokens (a server that fills in zeros, not a refund of everything)', () => {
+      expect(paceAThenB(6000, { marbles: '10ms (fu|)', values: tokens(0) }, '30000ms ^ 9ms !')).toMatchObject({ sent: 2, corrected: 0 });
+    });
   });
 
   it('tightens from x-ratelimit-* headers: a provider that reports none left holds requests until its reset', () => {

@@ -26,7 +26,7 @@ export interface RateLimitConfig {
   /**
    * The tokens a request is expected to cost. @defaultValue a quarter of the characters of its messages as JSON
    * (the prompt's estimate), plus `max_completion_tokens` or `max_tokens` (the most the answer may use; 0 when
-   * neither is set, so set one to pace by tokens).
+   * neither is set, so set one to pace by tokens). Corrected by the response's reported usage when it comes.
    */
   estimateTokens?: (request: LlmRequest) => number;
   /** The clock of the waits (and of in-process buckets). @defaultValue asyncScheduler */
@@ -72,7 +72,8 @@ export interface RateLimitMiddleware extends Middleware {
  *   charged `total_tokens` minus the estimate it took, a refund when the estimate was high (a short answer under a
  *   large `max_tokens`), an extra charge when it was low (no `max_tokens`: the estimate is the prompt alone). The
  *   level stays between empty and a minute's budget. A request that errors or is unsubscribed before its usage
- *   keeps its estimate charged: the provider has counted its prompt. Counted in `stats().corrected`.
+ *   keeps its estimate charged: the provider has counted its prompt. So does a usage of 0 tokens (a server that
+ *   fills in zeros). Counted in `stats().corrected`.
  * - **Tightens itself** from the provider's `x-ratelimit-remaining-requests` / `-tokens` and
  *   `x-ratelimit-reset-requests` / `-tokens` response headers (read through the context's
  *   {@link RequestContext.onHeaders}, which `sseTransport` and `openaiTransport` call): a bucket never holds more
@@ -144,8 +145,10 @@ export function rateLimit(config: RateLimitConfig): RateLimitMiddleware {
             tap((event) => {
               if (event.type !== 'usage' || settled || limiter.correct === undefined) return;
               settled = true;
+              const actual = actualTokens(event.usage);
+              if (actual === undefined) return;
               counts.corrected++;
-              limiter.correct(cost, actualTokens(event.usage));
+              limiter.correct(cost, actual);
             }),
           );
         }),
@@ -155,9 +158,14 @@ export function rateLimit(config: RateLimitConfig): RateLimitMiddleware {
   return Object.assign(middleware, { stats: (): RateLimitStats => ({ ...counts, wait: waits.summary() }) });
 }
 
-/** What the provider counted: `total_tokens`, or the sum of its parts when a server leaves the total out. */
-function actualTokens(usage: LlmUsage): number {
-  return Number.isFinite(usage.total_tokens) ? usage.total_tokens : (usage.prompt_tokens || 0) + (usage.completion_tokens || 0);
+/**
+ * What the provider counted: `total_tokens`, or the sum of its parts when a server leaves the total out. Undefined
+ * for a count of 0 or less: every request has a prompt, so that is a server that fills in zeros rather than
+ * counting, and taking it at its word would refund every estimate.
+ */
+function actualTokens(usage: LlmUsage): number | undefined {
+  const total = Number.isFinite(usage.total_tokens) ? usage.total_tokens : (Number(usage.prompt_tokens) || 0) + (Number(usage.completion_tokens) || 0);
+  return total > 0 ? total : undefined;
 }
 
 /** The default token estimate: the prompt (a quarter of its characters as JSON) plus the answer's ceiling. */
