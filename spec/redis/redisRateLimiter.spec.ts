@@ -182,6 +182,26 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     expect(await redis.exists(`${prefix}buckets`)).toBe(1);
   }, 20_000);
 
+  it('a take answered in process during an outage is corrected in process, not in Redis', async () => {
+    const prefix = newPrefix();
+    const redis = client();
+    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
+    await server.stop();
+    try {
+      await sleep(100);
+      const taken = cost(3000);
+      expect(await limiter.take(taken)).toBe(0); // the in-process bucket (3000 = 6000 × 0.5) is empty now
+      expect(await limiter.take(cost(2000))).toBeGreaterThan(0);
+      limiter.correct(taken, 1000); // 2000 back, in process
+      expect(await limiter.take(cost(2000))).toBe(0);
+      expect(limiter.stats()).toMatchObject({ shared: 0, fallbacks: 3 });
+    } finally {
+      await server.restart();
+    }
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    expect(await redis.exists(`${prefix}buckets`)).toBe(0); // nothing was written to Redis for it
+  }, 20_000);
+
   it('rejects bad options with invalid-config', () => {
     const redis = client();
     for (const config of [
