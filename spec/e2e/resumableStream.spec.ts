@@ -10,10 +10,9 @@
 import { existsSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { chromium, type Browser } from 'playwright-core';
 import { redisResumeStore } from '../../src/redis/redisResumeStore';
-import { redisServerBinary, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { redisServerBinary, useRedisServer } from '../helpers/redisServer';
 import { ANSWER_TEXT, type ResumableApp, startResumableApp } from '../helpers/resumableApp';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -80,27 +79,24 @@ async function startRouter(first: ResumableApp, then: ResumableApp): Promise<{ u
 }
 
 describeInBrowser('a resumable stream in Chromium: EventSource reconnects to another instance', () => {
-  let redisServer: RedisServer;
   let browser: Browser;
-  const clients: Redis[] = [];
   const closing: (() => Promise<void>)[] = [];
 
-  beforeAll(async () => {
+  beforeAll(() => {
     if (!haveChromium || !haveRedis) throw new Error(`CI=true and ${haveChromium ? 'redis-server' : CHROMIUM} is missing: run .ci/install-browser and .ci/install-redis before the tests.`);
-    redisServer = await startRedisServer();
+  });
+  const redisServer = useRedisServer();
+  beforeAll(async () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
-  afterAll(async () => {
+  redisServer.onClose(async () => {
     await browser?.close();
     for (const close of closing) await close();
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await redisServer?.close();
   });
 
   it('A destroys the socket mid-answer, the browser reconnects with Last-Event-ID to B, and the page shows the uninterrupted text', async () => {
     const instance = async (dropAfter?: number) => {
-      const redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
-      clients.push(redis);
+      const redis = redisServer.client();
       const store = redisResumeStore({ redis, prefix: 'e2e:resume:' });
       // retry: 200 ms, so the browser reconnects quickly (its own default is seconds).
       const app = await startResumableApp({ store, tokenMs: 40, retryMs: 200, ...(dropAfter === undefined ? {} : { dropAfter }) });

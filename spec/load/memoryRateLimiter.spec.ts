@@ -38,4 +38,20 @@ describe('memoryRateLimiter', () => {
     scheduler.time = 5_000;
     expect(limiter.take(cost(300))).toBe(0);
   });
+
+  it('corrects a taken estimate by the actual tokens, within empty and a full bucket', () => {
+    const scheduler = clock();
+    const limiter = memoryRateLimiter({ requestsPerMinute: 60, tokensPerMinute: 6000, scheduler });
+    const taken = cost(4000);
+    expect(limiter.take(taken)).toBe(0); // 2000 left
+    limiter.correct(taken, 1000); // 3000 back: 5000
+    expect(limiter.take(cost(5000))).toBe(0); // 0 left
+    limiter.correct(cost(0), 100); // 100 more than estimated: stays at empty, no debt
+    expect(limiter.take(cost(600))).toBe(6_000); // 600 at 100 a second from empty
+    limiter.correct(cost(10_000), 0); // a refund counts the estimate as at most the whole bucket, and never overfills it
+    expect([limiter.take(cost(6000)), limiter.take(cost(1))]).toEqual([0, 10]);
+    const requestsOnly = memoryRateLimiter({ requestsPerMinute: 1, tokensPerMinute: undefined, scheduler });
+    requestsOnly.correct(cost(0), 1_000_000); // no token budget: nothing to correct
+    expect(requestsOnly.take(cost(0))).toBe(0);
+  });
 });

@@ -5,7 +5,7 @@ import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
 import { type Transport, withMiddleware } from '../../src/core/transport';
 import { rateLimit } from '../../src/middleware/rateLimit';
-import { finishEvent } from '../../src/testing/events';
+import { finishEvent, usageEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
 import { createTestScheduler } from '../helpers/marbles';
 
@@ -72,6 +72,55 @@ describe('rateLimit', () => {
       llm(long('a')).subscribe();
       llm(long('b')).subscribe(); // the bucket (120) is empty: 120 tokens at 2 per second is 60 s
       expectSubscriptions(upstream.subscriptionsTo('b')).toBe('60000ms ^ 9ms !');
+    });
+  });
+
+  describe('corrects its token estimate from the usage the response reports', () => {
+    // 6000 tokens a minute: 1 token refills every 10 ms, so every level below is a whole number. The estimate is
+    // max_tokens; a's answer ends at 10 ms with its usage (`actual` tokens); b asks for 3000 at 20 ms.
+    const tokens = (actual: number) => ({ f: finishEvent('stop'), u: usageEvent({ prompt_tokens: actual, completion_tokens: 0 }) });
+    /** Runs a (estimated `aEstimate`, answering by `aScript`) at 0 and b (3000) at 20 ms; checks when b goes upstream. */
+    function paceAThenB(aEstimate: number, aScript: { marbles: string; values: Record<string, LlmEvent> }, bSent: string, unsubscribeAAt?: number) {
+      const upstream = scriptedTransport({ a: aScript, b: answer(10) });
+      const virtual = createTestScheduler(); // a clock of its own: each call starts at 0
+      return virtual.run(({ expectSubscriptions }) => {
+        const paced = rateLimit({ requestsPerMinute: 1000, tokensPerMinute: 6000, estimateTokens: (request) => request.max_tokens ?? 0 });
+        const llm = withMiddleware(upstream, paced);
+        const a = llm(req('a', { max_tokens: aEstimate })).subscribe({ error: () => undefined });
+        if (unsubscribeAAt !== undefined) virtual.schedule(() => a.unsubscribe(), unsubscribeAAt);
+        at(20, llm(req('b', { max_tokens: 3000 }))).subscribe();
+        expectSubscriptions(upstream.subscriptionsTo('b')).toBe(bSent);
+        return paced;
+      }).stats();
+    }
+
+    it('refunds an estimate that was high: the next request waits less (here not at all)', () => {
+      // Estimated 6000 (the whole bucket), used 1000: 5000 back at 10 ms, so b (3000) goes at once at 20 ms.
+      expect(paceAThenB(6000, { marbles: '10ms (fu|)', values: tokens(1000) }, '20ms ^ 9ms !')).toMatchObject({ sent: 2, paced: 0, corrected: 1 });
+      // The estimate was right: b waits for 2998 tokens (2 refilled by 20 ms), 29980 ms.
+      paceAThenB(6000, { marbles: '10ms (fu|)', values: tokens(6000) }, '30000ms ^ 9ms !');
+    });
+
+    it('charges an estimate that was low: the next request waits more', () => {
+      // Estimated 3000 and b would fit at once; used 6000: 3000 more at 10 ms empties the bucket, b waits 29980 ms.
+      paceAThenB(3000, { marbles: '10ms (fu|)', values: tokens(3000) }, '20ms ^ 9ms !');
+      expect(paceAThenB(3000, { marbles: '10ms (fu|)', values: tokens(6000) }, '30000ms ^ 9ms !')).toMatchObject({ sent: 2, paced: 1, corrected: 1 });
+    });
+
+    it('never charges below an empty bucket', () => {
+      // Used 9000 of an estimated 3000: 6000 more would be 3000 in debt; the bucket stops at empty (1 token refilled
+      // at 10 ms is gone too), so b waits for 2999 tokens from 20 ms, not 5999.
+      paceAThenB(3000, { marbles: '10ms (fu|)', values: tokens(9000) }, '30010ms ^ 9ms !');
+    });
+
+    it('keeps the estimate charged for a request that errors or is unsubscribed before its usage', () => {
+      // The provider counted the prompt of both: nothing is refunded, b waits as if a had used its estimate.
+      expect(paceAThenB(6000, { marbles: '10ms #', values: tokens(1000) }, '30000ms ^ 9ms !')).toMatchObject({ sent: 2, corrected: 0 });
+      expect(paceAThenB(6000, { marbles: '10ms f 50ms (u|)', values: tokens(1000) }, '30000ms ^ 9ms !', 30)).toMatchObject({ sent: 2, corrected: 0 });
+    });
+
+    it('keeps the estimate charged when the reported usage is 0 tokens (a server that fills in zeros, not a refund of everything)', () => {
+      expect(paceAThenB(6000, { marbles: '10ms (fu|)', values: tokens(0) }, '30000ms ^ 9ms !')).toMatchObject({ sent: 2, corrected: 0 });
     });
   });
 

@@ -12,9 +12,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -26,7 +26,7 @@ interface Instance {
 }
 
 describeWithRedis('global limit across processes (limit() + redisConcurrencyStore)', () => {
-  let redisServer: RedisServer;
+  const redisServer = useRedisServer({ prefix: 'global' });
   let simulator: SimulatorServer;
   let dir: string;
   let bundle: string;
@@ -37,15 +37,13 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     dir = mkdtempSync(join(tmpdir(), 'rxllm-global-limit-'));
     bundle = join(dir, 'limitInstance.js');
     buildSync({ entryPoints: [join(__dirname, 'fixtures', 'limitInstance.ts')], bundle: true, platform: 'node', target: 'node20', external: ['ioredis'], outfile: bundle, logLevel: 'error' });
-    [redisServer, simulator] = await Promise.all([startRedisServer(), startSimulatorServer({ seed: 3 })]);
-    redis = new Redis(redisServer.url, { maxRetriesPerRequest: 1 });
+    simulator = await startSimulatorServer({ seed: 3 });
+    redis = redisServer.client();
   });
-  afterAll(async () => {
+  redisServer.onClose(async () => {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await redis?.quit();
     await simulator?.close();
-    await redisServer?.close();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const start = (env: Record<string, string>): Instance => {
@@ -83,7 +81,8 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     simulator.resetStats();
     // A generous timeout: on a loaded machine a slow answer from Redis would otherwise count as an outage, and
     // the instance would start that request on its own count (by design; counted in storeFallbacks).
-    const env = { PREFIX: 'global1:', CONCURRENCY: '4', COUNT: '20', LEASE_MS: '9000', TIMEOUT_MS: '3000', SIM: 'ttft=60,tokens=8' };
+    const prefix = redisServer.prefix();
+    const env = { PREFIX: prefix, CONCURRENCY: '4', COUNT: '20', LEASE_MS: '9000', TIMEOUT_MS: '3000', SIM: 'ttft=60,tokens=8' };
     const instances = [0, 1, 2].map(() => start(env));
     const results = await Promise.all(instances.map((instance) => instance.done));
     const limits = results.map((result) => result['limit'] as { storeFallbacks: number; storeRefusals: number });
@@ -96,20 +95,21 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     // The instances contended for the shared slots (without the store each would have run 4 at once, 12 in
     // all). Which of them were refused depends on how their starts overlapped, so the count is summed.
     expect(limits.reduce((sum, stats) => sum + stats.storeRefusals, 0)).toBeGreaterThan(0);
-    expect(await redis.zcard('global1:slots')).toBe(0); // every slot given back
+    expect(await redis.zcard(`${prefix}slots`)).toBe(0); // every slot given back
   }, 60_000);
 
   it("an instance killed (SIGKILL) while holding every slot: its slots come back after the lease, and the next instance's requests then run", async () => {
     simulator.resetStats();
     const lease = 1_500;
-    const holder = start({ PREFIX: 'global2:', CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=30000' });
+    const prefix = redisServer.prefix();
+    const holder = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=30000' });
     for (let waited = 0; simulator.stats().inFlight < 4; waited += 20) {
       if (waited > 20_000) throw new Error('the holder never had 4 requests upstream');
       await sleep(20);
     }
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();
-    const leases = await redis.zrange('global2:slots', '0', '-1', 'WITHSCORES');
+    const leases = await redis.zrange(`${prefix}slots`, '0', '-1', 'WITHSCORES');
     expect(leases).toHaveLength(8); // 4 slots, nothing given back: the process is gone
     const firstLeaseEnd = Math.min(...leases.filter((_, index) => index % 2 === 1).map(Number));
 
@@ -121,7 +121,7 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     expect(dump.join('\n')).not.toContain('sk-test-not-a-secret');
     expect(dump.filter((_, index) => index > 0 && index % 2 === 1).every((member) => /^[0-9a-f-]{36}:\d+$/.test(member))).toBe(true);
 
-    const next = start({ PREFIX: 'global2:', CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=10,tokens=4' });
+    const next = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=10,tokens=4' });
     // Watch the server for the next instance's first request, and read Redis's clock (the leases' clock) then.
     let arrivedAt: number | undefined;
     const watch = (async () => {

@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { buildSync } from 'esbuild';
-import { Redis } from 'ioredis';
 import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const root = resolve(__dirname, '..', '..');
 const LEASE = 600;
@@ -60,28 +59,27 @@ class Instance {
 }
 
 describeWithRedis('three instances as one (real processes, redis-server, simulator server)', () => {
-  let redis: RedisServer;
+  const redis = useRedisServer({ prefix: 'fleet' });
   let simulator: SimulatorServer;
   let dir: string;
   let script: string;
   const running: Instance[] = [];
-  let prefixes = 0;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rxllm-instances-'));
     script = join(dir, 'instance.js');
     // Bundled once (well under a second): three ts-node start-ups would cost seconds each on a loaded machine.
     buildSync({ entryPoints: [join(__dirname, 'fixtures', 'instance.ts')], bundle: true, platform: 'node', target: 'node20', outfile: script, packages: 'external', logLevel: 'error' });
-    [redis, simulator] = await Promise.all([startRedisServer(), startSimulatorServer({ seed: 11 })]);
+    simulator = await startSimulatorServer({ seed: 11 });
   });
-  afterAll(async () => {
+  redis.onClose(async () => {
     for (const instance of running) if (instance.child.exitCode === null && instance.child.signalCode === null) instance.child.kill('SIGKILL');
-    await Promise.all([redis?.close(), simulator?.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    await simulator?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   async function startInstances(count: number): Promise<Instance[]> {
-    const prefix = `fleet${++prefixes}:`;
+    const prefix = redis.prefix();
     const instances = Array.from({ length: count }, () => {
       const child = spawn(process.execPath, [script], {
         env: { ...process.env, NODE_PATH: join(root, 'node_modules'), REDIS_URL: redis.url, BASE_URL: simulator.baseURL, PREFIX: prefix, LEASE: String(LEASE), API_KEY },
@@ -114,21 +112,17 @@ describeWithRedis('three instances as one (real processes, redis-server, simulat
     expect(stats.reduce((sum, s) => sum + s['owned']!, 0)).toBe(1);
     expect(stats.reduce((sum, s) => sum + s['followed']!, 0)).toBe(2);
 
-    const client = new Redis(redis.url);
-    try {
-      const dump: string[] = [];
-      for (const key of await client.keys('*')) {
-        dump.push(key);
-        const type = await client.type(key);
-        if (type === 'string') dump.push((await client.get(key)) ?? '');
-        if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
-        if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
-      }
-      expect(dump.length).toBeGreaterThan(0);
-      expect(dump.join('\n')).not.toContain(API_KEY);
-    } finally {
-      client.disconnect();
+    const client = redis.client();
+    const dump: string[] = [];
+    for (const key of await client.keys('*')) {
+      dump.push(key);
+      const type = await client.type(key);
+      if (type === 'string') dump.push((await client.get(key)) ?? '');
+      if (type === 'stream') dump.push(JSON.stringify(await client.xrange(key, '-', '+')));
+      if (type === 'zset') dump.push(JSON.stringify(await client.zrange(key, '0', '-1')));
     }
+    expect(dump.length).toBeGreaterThan(0);
+    expect(dump.join('\n')).not.toContain(API_KEY);
     stop(instances);
   });
 

@@ -11,7 +11,7 @@ import { redisCacheStore } from '../../src/redis/redisCacheStore';
 import { startSimulatorServer } from '../../src/node/simulatorServer';
 import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Summarize: rxjs' }], temperature: 0 };
 const answer: LlmEvent[] = [textEvent('Hel'), textEvent('lo ✓'), usageEvent({ prompt_tokens: 5, completion_tokens: 2 }), finishEvent('stop')];
@@ -34,16 +34,8 @@ const run = (transport: Transport, asked: LlmRequest = request) => lastValueFrom
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeWithRedis('redisCacheStore (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
-  let prefixes = 0;
-  const client = (): Redis => {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    clients.push(redis);
-    return redis;
-  };
-  // Every test gets prefixes of its own, so tests never see each other's keys.
-  const newPrefix = () => `test${++prefixes}:llm:`;
+  const server = useRedisServer({ prefix: 'cache' });
+  const { client, prefix: newPrefix } = server;
   const keys = async (redis: Redis, pattern = '*') => (await redis.keys(pattern)).sort();
   // cache() writes in the background: wait (bounded) until `count` keys are under `prefix`, so a loaded machine
   // makes no test flaky.
@@ -53,14 +45,6 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
       await sleep(10);
     }
   };
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
-  });
 
   it('shares answers between two app instances: a miss on A goes upstream, the same request on B is a hit with the same events', async () => {
     const prefix = newPrefix();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { lastValueFrom, Observable, type Subscription, toArray } from 'rxjs';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
@@ -6,7 +6,7 @@ import { type Transport, withMiddleware } from '../../src/core/transport';
 import { limit } from '../../src/middleware/limit';
 import { redisConcurrencyStore } from '../../src/redis/redisConcurrencyStore';
 import { finishEvent, textEvent } from '../../src/testing/events';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,23 +40,8 @@ const ask = (content: string): LlmRequest => ({ ...request, messages: [{ role: '
 const run = (transport: Transport, asked: LlmRequest = request, lane?: string) => lastValueFrom(transport(asked, lane ? { lane } : undefined).pipe(toArray()));
 
 describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
-  let prefixes = 0;
-  const client = (): Redis => {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `slots${++prefixes}:`;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
-  });
+  const server = useRedisServer({ prefix: 'slots' });
+  const { client, prefix: newPrefix } = server;
 
   it('hands out at most `limit` slots across store objects, takes a given-back slot again, and writes one sorted set with an expiry', async () => {
     const prefix = newPrefix();

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { concat, delay, lastValueFrom, Observable, of, Subscription, tap, throwError, toArray } from 'rxjs';
 import { isRxllmError, RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -11,7 +11,7 @@ import { startSimulatorServer } from '../../src/node/simulatorServer';
 import { redisInFlight, type RedisInFlight, type RedisInFlightConfig } from '../../src/redis/redisInFlight';
 import { finishEvent, textEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Summarize: rxjs' }], temperature: 0 };
 const answer: LlmEvent[] = [textEvent('Hel'), textEvent('lo'), textEvent(' world'), finishEvent('stop')];
@@ -56,17 +56,10 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
 }
 
 describeWithRedis('redisInFlight (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
+  const server = useRedisServer({ prefix: 'flight' });
+  const { client, clients, prefix: newPrefix } = server;
   const registries: RedisInFlight[] = [];
-  let prefixes = 0;
-  const client = (url = server.url): Redis => {
-    const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    redis.on('error', () => undefined);
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `flight${++prefixes}:`;
+  server.onClose(() => Promise.all(registries.map((registry) => registry.close())));
   /** One app instance: its own client and registry (what one process behind a load balancer would have). */
   const instance = (prefix: string, more: Partial<RedisInFlightConfig> = {}) => {
     const redis = client();
@@ -80,24 +73,6 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
   /** Waits until some instance holds the claim of `asked` under `prefix`, so the test knows who the owner is. */
   const claimed = (redis: Redis, prefix: string, asked: LlmRequest = request) =>
     until(async () => (await redis.exists(`${prefix}{${keyOf(asked)}}:owner`)) === 1, 'the claim');
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(registries.map((registry) => registry.close()));
-    // Wait (bounded: a client between reconnection attempts never says `end`) for the sockets to close, so jest exits.
-    await Promise.all(
-      clients.map(
-        (redis) =>
-          new Promise<void>((resolve) => {
-            setTimeout(resolve, 500);
-            redis.once('end', resolve).disconnect();
-          }),
-      ),
-    );
-    await server?.close();
-  });
 
   it('three instances asking at once make one upstream call; each sees the same events, a late joiner reads from the start', async () => {
     const prefix = newPrefix();

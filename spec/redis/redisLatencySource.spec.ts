@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { EMPTY, type Observable, type SchedulerLike } from 'rxjs';
 import { isRxllmError, type RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -9,7 +9,7 @@ import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
 import type { LatencyRecord } from '../../src/metrics/LatencyRecord';
 import { route, type RouteDecision } from '../../src/middleware/route';
 import { redisLatencySource, type RedisLatencySource, type RedisLatencySourceConfig } from '../../src/redis/redisLatencySource';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -42,17 +42,9 @@ async function until(condition: () => boolean, what: string, boundMs = 5_000, ev
 }
 
 describeWithRedis('redisLatencySource (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
+  const server = useRedisServer({ prefix: 'lat' });
+  const { client, clients, prefix: newPrefix } = server;
   const sources: RedisLatencySource[] = [];
-  let prefixes = 0;
-  const client = (url = server.url): Redis => {
-    const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => 50, lazyConnect: false });
-    redis.on('error', () => undefined); // an outage is part of some tests; the source reports it through onError
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `lat${++prefixes}:llm:`;
   /** An instance: its own client, registry and source. The timer is slow unless asked otherwise: tests call refresh(). */
   const instance = (prefix: string, options: Partial<RedisLatencySourceConfig> = {}) => {
     const registry = new LatencyRegistry({ window: { ms: 60_000 } });
@@ -62,15 +54,8 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     return { registry, source, errors };
   };
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
   afterEach(async () => {
     await Promise.all(sources.splice(0).map((source) => source.close()));
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
   });
 
   it('adds up the fleet: B reads A\'s window merged with its own, the same figures one registry with every sample would give', async () => {

@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { lastValueFrom, Observable, toArray } from 'rxjs';
 import type { RequestContext } from '../../src/core/context';
 import type { LlmEvent } from '../../src/core/events';
@@ -6,31 +5,16 @@ import type { LlmRequest } from '../../src/core/request';
 import { type Transport, withMiddleware } from '../../src/core/transport';
 import { rateLimit } from '../../src/middleware/rateLimit';
 import { redisRateLimiter } from '../../src/redis/redisRateLimiter';
-import { finishEvent } from '../../src/testing/events';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { finishEvent, usageEvent } from '../../src/testing/events';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cost = (tokens = 0) => ({ requests: 1, tokens });
 
 describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
-  let prefixes = 0;
-  const client = (): Redis => {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `rate${++prefixes}:`;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
-  });
+  const server = useRedisServer({ prefix: 'rate' });
+  const { client, prefix: newPrefix } = server;
 
   it('two instances take from one request bucket: the fleet gets requestsPerMinute, then a wait of 60000/rpm', async () => {
     const prefix = newPrefix();
@@ -72,6 +56,52 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     expect(held).toBeLessThanOrEqual(2_000);
   });
 
+  it("corrects a taken estimate from the actual tokens for every instance, in one script call each: a refund when high, more when low, never below empty", async () => {
+    const prefix = newPrefix();
+    const redis = client();
+    const a = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    /** Script calls the server has run (EVALSHA, and EVAL on a first NOSCRIPT). */
+    const scriptCalls = async (): Promise<number> => {
+      const stats = await redis.info('commandstats');
+      return [...stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((sum, [, calls]) => sum + Number(calls), 0);
+    };
+    /** Runs `correction` and waits (bounded) until Redis has run its script call(s): corrections are written in the background. */
+    const corrected = async (correction: () => void, calls = 1): Promise<void> => {
+      const before = await scriptCalls();
+      correction();
+      for (let waited = 0; (await scriptCalls()) - before < calls; waited += 10) {
+        if (waited > 5_000) throw new Error('the correction did not reach Redis within 5 s');
+        await sleep(10);
+      }
+      await sleep(20);
+      expect((await scriptCalls()) - before).toBe(calls); // one round trip per correction
+    };
+    const first = cost(100);
+    expect(await a.take(first)).toBe(0);
+    await corrected(() => a.correct(first, 100), 2); // the script's first run: EVALSHA, NOSCRIPT, EVAL
+    const high = cost(5000);
+    expect(await a.take(high)).toBe(0); // ~900 left
+    await corrected(() => a.correct(high, 500)); // 4500 back: ~5400
+    const next = cost(5000);
+    expect(await b.take(next)).toBe(0); // b sees the refund: fits at once (~400 left)
+    await corrected(() => b.correct(next, 5500)); // 500 more: ~0 (an instant's refill)
+    const wait = await a.take(cost(600));
+    expect(wait).toBeGreaterThan(5_500); // 600 from about empty, at 100 a second
+    expect(wait).toBeLessThanOrEqual(6_000);
+    const none = cost(0);
+    expect(await b.take(none)).toBe(0);
+    await corrected(() => b.correct(none, 1_000_000)); // far more than estimated: the bucket stops at empty, no debt
+    const level = Number(await redis.hget(`${prefix}buckets`, 't'));
+    expect(level).toBeGreaterThanOrEqual(0);
+    expect(level).toBeLessThan(50);
+    const before = await scriptCalls();
+    b.correct(none, 0); // corrected already (once per take), and a cost this limiter never took: no call
+    a.correct(next, 0);
+    await sleep(50);
+    expect((await scriptCalls()) - before).toBe(0);
+  });
+
   it('writes one hash of numbers under the prefix, with an expiry', async () => {
     const prefix = newPrefix();
     const redis = client();
@@ -107,6 +137,26 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     expect(paced.stats()).toMatchObject({ sent: 2, paced: 1, observed: 2 });
   });
 
+  it('rateLimit({ limiter }) corrects the estimate in Redis from the usage the response reports', async () => {
+    const prefix = newPrefix();
+    const redis = client();
+    const upstream: Transport = () =>
+      new Observable<LlmEvent>((subscriber) => {
+        subscriber.next(finishEvent('stop'));
+        subscriber.next(usageEvent({ prompt_tokens: 300, completion_tokens: 700 }));
+        subscriber.complete();
+      });
+    const paced = rateLimit({ limiter: redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 }), estimateTokens: () => 20_000 });
+    await lastValueFrom(withMiddleware(upstream, paced)(request).pipe(toArray()));
+    const level = async () => Number(await redis.hget(`${prefix}buckets`, 't'));
+    for (let waited = 0; (await level()) < 50_000; waited += 10) {
+      if (waited > 5_000) throw new Error(`the correction did not reach Redis within 5 s (tokens: ${await level()})`);
+      await sleep(10);
+    }
+    expect(await level()).toBeGreaterThanOrEqual(59_000); // 20,000 taken, 19,000 of them refunded (and a little refill)
+    expect(paced.stats()).toMatchObject({ sent: 1, corrected: 1 });
+  });
+
   it('a Redis that goes away never fails or blocks a request: in-process buckets at rates × fallbackShare, onError once, shared again when it is back', async () => {
     const prefix = newPrefix();
     const redis = client();
@@ -130,6 +180,26 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     expect(await limiter.take(cost())).toBe(0); // a fresh (empty-data) Redis: a full shared bucket
     expect(limiter.stats()).toMatchObject({ shared: 1, fallbacks: 301 });
     expect(await redis.exists(`${prefix}buckets`)).toBe(1);
+  }, 20_000);
+
+  it('a take answered in process during an outage is corrected in process, not in Redis', async () => {
+    const prefix = newPrefix();
+    const redis = client();
+    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
+    await server.stop();
+    try {
+      await sleep(100);
+      const taken = cost(3000);
+      expect(await limiter.take(taken)).toBe(0); // the in-process bucket (3000 = 6000 × 0.5) is empty now
+      expect(await limiter.take(cost(2000))).toBeGreaterThan(0);
+      limiter.correct(taken, 1000); // 2000 back, in process
+      expect(await limiter.take(cost(2000))).toBe(0);
+      expect(limiter.stats()).toMatchObject({ shared: 0, fallbacks: 3 });
+    } finally {
+      await server.restart();
+    }
+    if (redis.status !== 'ready') await new Promise((resolve) => redis.once('ready', resolve));
+    expect(await redis.exists(`${prefix}buckets`)).toBe(0); // nothing was written to Redis for it
   }, 20_000);
 
   it('rejects bad options with invalid-config', () => {

@@ -4,12 +4,12 @@
  * resumed on B with no repeat and no gap, and the model runs once. Finished streams replay, expire, and Redis
  * going away never fails a stream.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { lastValueFrom, map, toArray } from 'rxjs';
 import type { RxllmError } from '../../src/core/errors';
 import { redisResumeStore, type RedisResumeStore, type RedisResumeStoreConfig } from '../../src/redis/redisResumeStore';
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
-import { describeWithRedis, type RedisServer, startRedisServer } from '../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 import { ANSWER_TEXT, ANSWER_TOKENS, getText, parseFrames, type ResumableApp, startResumableApp } from '../helpers/resumableApp';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -27,18 +27,11 @@ function movingFetch(first: ResumableApp, then: ResumableApp): typeof fetch & { 
 }
 
 describeWithRedis('redisResumeStore (against a real redis-server)', () => {
-  let server: RedisServer;
-  const clients: Redis[] = [];
+  const server = useRedisServer({ prefix: 'resume' });
+  const { client, prefix: newPrefix } = server;
   const apps: ResumableApp[] = [];
-  let prefixes = 0;
+  server.onClose(() => Promise.all(apps.map((started) => started.close())));
   let streams = 0;
-  const client = (): Redis => {
-    const redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-    redis.on('error', () => undefined);
-    clients.push(redis);
-    return redis;
-  };
-  const newPrefix = () => `test${++prefixes}:resume:`;
   const newStreamId = () => `msg-${++streams}`;
   const store = (redis: Redis, prefix: string, options: Partial<RedisResumeStoreConfig> = {}): RedisResumeStore =>
     redisResumeStore({ redis, prefix, onError: () => undefined, ...options });
@@ -49,15 +42,6 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
   };
   /** Connections Redis has open now. */
   const connections = async (redis: Redis): Promise<number> => (String(await redis.client('LIST')).match(/^id=/gm) ?? []).length;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await Promise.all(apps.map((started) => started.close()));
-    await Promise.all(clients.map((redis) => redis.quit().catch(() => redis.disconnect())));
-    await server?.close();
-  });
 
   it('A drops the connection mid-answer; the reconnect lands on B, which follows the live rest from Redis: the same text, one model run, XREAD on a connection of its own', async () => {
     const prefix = newPrefix();
@@ -90,7 +74,7 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
 
     // What Redis holds: the claim and the events (one stream entry per event, ids 0-1 … 0-25), both expiring.
     const keys = (await redisA.keys(`${prefix}*`)).sort();
-    expect(keys).toEqual([expect.stringMatching(/^test\d+:resume:\{[0-9a-f]{64}\}:claim$/), expect.stringMatching(/^test\d+:resume:\{[0-9a-f]{64}\}:events$/)]);
+    expect(keys).toEqual([expect.stringMatching(new RegExp(`^${prefix}\\{[0-9a-f]{64}\\}:claim$`)), expect.stringMatching(new RegExp(`^${prefix}\\{[0-9a-f]{64}\\}:events$`))]);
     const [claim, events] = keys as [string, string];
     expect([await redisA.type(claim), await redisA.type(events)]).toEqual(['string', 'stream']);
     expect(await redisA.xlen(events)).toBe(ANSWER_TOKENS.length + 1);

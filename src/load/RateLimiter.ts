@@ -39,4 +39,14 @@ export interface RateLimiter {
    * remains, and while the provider reports none left nothing is taken until its reset. Never loosens them.
    */
   observe(limits: ProviderLimits): void;
+  /**
+   * Corrects the token bucket once a request's actual token count is known (its `usage` event): charges
+   * `actualTokens` minus what was taken for `cost` (the estimate, counted as at most a whole bucket, as `take`
+   * counts it): a refund when the estimate was high, an extra charge when it was low. The level stays within
+   * the bucket's bounds: never above a minute's budget, never below empty. `cost` is the very object given to
+   * the `take` that returned 0 (a shared limiter uses it to correct the budget that took it). Without a token
+   * budget it does nothing. Never throws; a shared limiter writes it in the background. Optional: a limiter
+   * without it keeps every estimate as charged.
+   */
+  correct?(cost: RateCost, actualTokens: number): void;
 }

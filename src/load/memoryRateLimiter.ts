@@ -1,6 +1,6 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import type { ProviderLimits, RateCost, RateLimiter } from './RateLimiter.js';
-import { fullBuckets, observeLimits, takeFromBuckets, type BucketRates } from './tokenBuckets.js';
+import { correctTokens, fullBuckets, observeLimits, takeFromBuckets, type BucketRates } from './tokenBuckets.js';
 
 /** Options for {@link memoryRateLimiter}. */
 export interface MemoryRateLimiterConfig extends BucketRates {
@@ -11,11 +11,13 @@ export interface MemoryRateLimiterConfig extends BucketRates {
 /** A {@link RateLimiter} whose answers are synchronous. */
 export interface MemoryRateLimiter extends RateLimiter {
   take(cost: RateCost): number;
+  correct(cost: RateCost, actualTokens: number): void;
 }
 
 /**
  * Token buckets in this process: `requestsPerMinute` and (optionally) `tokensPerMinute`, each full at the start
- * and refilled continuously (a full minute's budget per minute). Synchronous, so it runs in virtual time.
+ * and refilled continuously (a full minute's budget per minute); `correct` settles a request's estimate against its
+ * actual tokens. Synchronous, so it runs in virtual time.
  * What {@link rateLimit} uses when given rates instead of a limiter, and what `redisRateLimiter` falls back to
  * while Redis is unreachable. Options are validated by its callers.
  */
@@ -26,5 +28,6 @@ export function memoryRateLimiter(config: MemoryRateLimiterConfig): MemoryRateLi
   return {
     take: (cost: RateCost) => takeFromBuckets(state, rates, cost, scheduler.now()),
     observe: (limits: ProviderLimits) => observeLimits(state, rates, limits, scheduler.now()),
+    correct: (cost: RateCost, actualTokens: number) => correctTokens(state, rates, cost, actualTokens, scheduler.now()),
   };
 }

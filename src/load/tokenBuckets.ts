@@ -47,6 +47,20 @@ export function takeFromBuckets(state: BucketState, rates: BucketRates, cost: Ra
   return 0;
 }
 
+/**
+ * Charges the token bucket the difference between a request's actual tokens and what `takeFromBuckets` took for
+ * `cost` (its estimate, at most a whole bucket): a refund when the estimate was high, more when it was low. The
+ * level stays between empty and a minute's budget, the bounds every other change keeps (a take never waits for
+ * more than a full bucket, so no request's tokens set the budget back by more than a minute): an extra charge can
+ * at most empty the bucket, and the provider's `x-ratelimit-remaining-tokens` tightens it further when it must.
+ */
+export function correctTokens(state: BucketState, rates: BucketRates, cost: RateCost, actualTokens: number, now: number): void {
+  if (rates.tokensPerMinute === undefined || !(actualTokens >= 0)) return;
+  refill(state, rates, now);
+  const charged = Math.min(Math.max(0, cost.tokens), rates.tokensPerMinute);
+  state.tokens = Math.min(rates.tokensPerMinute, Math.max(0, state.tokens - (actualTokens - charged)));
+}
+
 /** Lowers the buckets to what the provider says remains; holds a bucket the provider says is empty until its reset. */
 export function observeLimits(state: BucketState, rates: BucketRates, limits: ProviderLimits, now: number): void {
   refill(state, rates, now);

@@ -1,8 +1,8 @@
-import { asyncScheduler, defer, from, type Observable, of, type SchedulerLike, switchMap, timer } from 'rxjs';
+import { asyncScheduler, defer, from, type Observable, of, type SchedulerLike, switchMap, tap, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
-import type { LlmEvent } from '../core/events.js';
+import type { LlmEvent, LlmUsage } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -26,7 +26,7 @@ export interface RateLimitConfig {
   /**
    * The tokens a request is expected to cost. @defaultValue a quarter of the characters of its messages as JSON
    * (the prompt's estimate), plus `max_completion_tokens` or `max_tokens` (the most the answer may use; 0 when
-   * neither is set, so set one to pace by tokens).
+   * neither is set, so set one to pace by tokens). Corrected by the response's reported usage when it comes.
    */
   estimateTokens?: (request: LlmRequest) => number;
   /** The clock of the waits (and of in-process buckets). @defaultValue asyncScheduler */
@@ -41,6 +41,8 @@ export interface RateLimitStats {
   paced: number;
   /** Responses whose rate-limit headers tightened the buckets. */
   observed: number;
+  /** Responses whose `usage` corrected the token estimate they were charged. */
+  corrected: number;
   /** Time from subscribe to going upstream (ms) of every request sent; undefined before the first. */
   wait: Distribution | undefined;
 }
@@ -66,6 +68,12 @@ export interface RateLimitMiddleware extends Middleware {
  *   continuously. A request costs 1 request and its estimated tokens (`estimateTokens`: the prompt plus
  *   `max_tokens`); it goes upstream once both buckets hold its cost, else waits until they will (a timer on
  *   the scheduler) and asks again. A request larger than a bucket waits for a full bucket.
+ * - **Corrects its estimate** when the response reports its `usage` (the `usage` event): the token bucket is
+ *   charged `total_tokens` minus the estimate it took, a refund when the estimate was high (a short answer under a
+ *   large `max_tokens`), an extra charge when it was low (no `max_tokens`: the estimate is the prompt alone). The
+ *   level stays between empty and a minute's budget. A request that errors or is unsubscribed before its usage
+ *   keeps its estimate charged: the provider has counted its prompt. So does a usage of 0 tokens (a server that
+ *   fills in zeros). Counted in `stats().corrected`.
  * - **Tightens itself** from the provider's `x-ratelimit-remaining-requests` / `-tokens` and
  *   `x-ratelimit-reset-requests` / `-tokens` response headers (read through the context's
  *   {@link RequestContext.onHeaders}, which `sseTransport` and `openaiTransport` call): a bucket never holds more
@@ -96,7 +104,7 @@ export function rateLimit(config: RateLimitConfig): RateLimitMiddleware {
   const limiter =
     options.limiter ?? memoryRateLimiter({ requestsPerMinute: options.requestsPerMinute!, tokensPerMinute: options.tokensPerMinute, scheduler });
   const estimate = options.estimateTokens ?? estimateTokens;
-  const counts = { sent: 0, paced: 0, observed: 0 };
+  const counts = { sent: 0, paced: 0, observed: 0, corrected: 0 };
   const waits = new LatencyHistogram();
 
   const middleware: Middleware = (next: Transport): Transport => (request, context) =>
@@ -129,12 +137,35 @@ export function rateLimit(config: RateLimitConfig): RateLimitMiddleware {
           counts.sent++;
           if (waited) counts.paced++;
           waits.record(scheduler.now() - subscribedAt);
-          return next(request, { ...context, onHeaders });
+          // The estimate is settled against the provider's count when the response reports it. A request that
+          // errors or is unsubscribed before its usage keeps its estimate charged: the provider counted its prompt
+          // (and whatever it generated before the abort), and nothing tells how much that was.
+          let settled = false;
+          return next(request, { ...context, onHeaders }).pipe(
+            tap((event) => {
+              if (event.type !== 'usage' || settled || limiter.correct === undefined) return;
+              settled = true;
+              const actual = actualTokens(event.usage);
+              if (actual === undefined) return;
+              counts.corrected++;
+              limiter.correct(cost, actual);
+            }),
+          );
         }),
       );
     });
 
   return Object.assign(middleware, { stats: (): RateLimitStats => ({ ...counts, wait: waits.summary() }) });
+}
+
+/**
+ * What the provider counted: `total_tokens`, or the sum of its parts when a server leaves the total out. Undefined
+ * for a count of 0 or less: every request has a prompt, so that is a server that fills in zeros rather than
+ * counting, and taking it at its word would refund every estimate.
+ */
+function actualTokens(usage: LlmUsage): number | undefined {
+  const total = Number.isFinite(usage.total_tokens) ? usage.total_tokens : (Number(usage.prompt_tokens) || 0) + (Number(usage.completion_tokens) || 0);
+  return total > 0 ? total : undefined;
 }
 
 /** The default token estimate: the prompt (a quarter of its characters as JSON) plus the answer's ceiling. */

@@ -47,6 +47,8 @@ export interface RedisRateLimiterStats {
 
 /** A {@link rxllm!RateLimiter | RateLimiter} in Redis, with its own counts. */
 export interface RedisRateLimiter extends RateLimiter {
+  /** Corrects a taken estimate by the actual tokens: see {@link rxllm!RateLimiter | RateLimiter}.correct. Written in the background, one script call. */
+  correct(cost: RateCost, actualTokens: number): void;
   /** This limiter object's counts. */
   stats(): RedisRateLimiterStats;
 }
@@ -60,7 +62,11 @@ export interface RedisRateLimiter extends RateLimiter {
  * Two token buckets (requests, tokens) in one Redis hash, refilled continuously and updated atomically by a Lua
  * script on Redis's clock (`TIME`): each take refills, checks both, and takes both or neither, in one round trip.
  * Tightening from the provider's headers (`rateLimit()` reads them) runs a second script: a bucket is lowered to
- * what the provider says remains, and held until its reset while it says none does.
+ * what the provider says remains, and held until its reset while it says none does. Correcting a request's
+ * estimate from its reported usage (`correct`, called by `rateLimit()`) runs a third, in one round trip: the
+ * difference between actual and estimated tokens is refunded to, or charged to, the token bucket, which stays
+ * between empty and full. A correction goes to the buckets that took the estimate: Redis's, or the in-process
+ * ones when an outage answered the take.
  *
  * **Keys written** (one per prefix):
  *
@@ -106,6 +112,10 @@ export function redisRateLimiter(config: RedisRateLimiterConfig): RedisRateLimit
   );
   const take = luaScript(redis, TAKE);
   const observe = luaScript(redis, OBSERVE);
+  const correct = luaScript(redis, CORRECT);
+  // Which buckets took each admitted cost (the object rateLimit() passes to take and then to correct): a
+  // correction goes to the budget that was charged, Redis's or, during an outage, the in-process one.
+  const takenBy = new WeakMap<RateCost, 'shared' | 'local'>();
   const local = memoryRateLimiter({
     requestsPerMinute: requestsPerMinute * fallbackShare,
     tokensPerMinute: tokensPerMinute === undefined ? undefined : tokensPerMinute * fallbackShare,
@@ -120,17 +130,28 @@ export function redisRateLimiter(config: RedisRateLimiterConfig): RedisRateLimit
       calls.run('take', () => take([key], [...rates, cost.requests, cost.tokens])).then(
         (wait) => {
           counts.shared++;
+          if (Number(wait) === 0) takenBy.set(cost, 'shared');
           return Number(wait);
         },
         () => {
           counts.fallbacks++;
-          return local.take(cost);
+          const wait = local.take(cost);
+          if (wait === 0) takenBy.set(cost, 'local');
+          return wait;
         },
       ),
     observe: (limits: ProviderLimits) => {
       local.observe(limits);
       const args = [limits.remainingRequests, limits.resetRequestsMs, limits.remainingTokens, limits.resetTokensMs].map((value) => (value === undefined ? -1 : value));
       calls.run('tighten', () => observe([key], [...rates, ...args])).catch(() => undefined); // counted; the local buckets have it
+    },
+    correct: (cost: RateCost, actualTokens: number) => {
+      const where = takenBy.get(cost);
+      takenBy.delete(cost);
+      if (tokensPerMinute === undefined || where === undefined || !(actualTokens >= 0)) return;
+      if (where === 'local') return local.correct(cost, actualTokens);
+      // One round trip; lost when Redis is away (counted in errors): the shared bucket then keeps the estimate.
+      calls.run('correct', () => correct([key], [...rates, cost.tokens, actualTokens])).catch(() => undefined);
     },
     stats: () => ({ ...counts, errors: calls.errors }),
   };
@@ -183,6 +204,20 @@ end
 if rt >= 0 and tpm >= 0 then
   t = math.min(t, rt)
   if rt == 0 and rts >= 0 then ht = math.max(ht, now + rts) end
+end
+save()
+return 1
+`;
+
+/**
+ * KEYS[1] the hash; ARGV: rpm, tpm (-1: none), the estimate taken, the actual tokens. Charges the difference to the
+ * token bucket (the estimate counted as at most a whole bucket, as TAKE counts it), kept between empty and full:
+ * tokenBuckets.ts's correctTokens.
+ */
+const CORRECT = `${REFILL}
+if tpm >= 0 then
+  local charged = math.min(math.max(0, tonumber(ARGV[3])), tpm)
+  t = math.min(tpm, math.max(0, t - (tonumber(ARGV[4]) - charged)))
 end
 save()
 return 1
