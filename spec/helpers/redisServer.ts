@@ -34,7 +34,8 @@ export function describeWithRedis(name: string, body: () => void): void {
   else describe.skip(`${name} (redis-server is not installed: .ci/install-redis)`, body);
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** Starts one; `args` are added to redis-server's command line (e.g. a cluster node's `--cluster-enabled yes`). */
+export async function startRedisServer(args: readonly string[] = []): Promise<RedisServer> {
   const binary = redisServerBinary();
   if (!binary) throw new Error('redis-server is not installed: run .ci/install-redis (apt-get install -y redis-server).');
   const port = await freePort();
@@ -42,7 +43,7 @@ export async function startRedisServer(): Promise<RedisServer> {
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = started;
