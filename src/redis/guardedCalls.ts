@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 
@@ -23,7 +23,7 @@ export interface GuardedCalls {
   readonly errors: number;
 }
 
-export function guardedCalls(owner: string, redis: Redis, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
+export function guardedCalls(owner: string, redis: Redis | Cluster, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
   let healthy = true;
   let errors = 0;
   const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> =>
@@ -84,7 +84,7 @@ export function guardedCalls(owner: string, redis: Redis, timeout: number, sched
  * A Lua script run by `EVALSHA`, sent in full (`EVAL`) only when Redis does not know it yet (first use, or after a
  * restart or `SCRIPT FLUSH`): one small request per call in the usual case.
  */
-export function luaScript(redis: Redis, source: string): (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown> {
+export function luaScript(redis: Redis | Cluster, source: string): (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown> {
   const sha = createHash('sha1').update(source).digest('hex');
   return async (keys, args) => {
     try {

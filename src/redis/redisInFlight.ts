@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
@@ -7,7 +7,7 @@ import { isRxllmError, RxllmError, type RxllmErrorCode } from '../core/errors.js
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { PartialText } from '../internal/PartialText.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 import { luaScript } from './guardedCalls.js';
 
 /** Options for {@link redisInFlight}. */
@@ -15,9 +15,10 @@ export interface RedisInFlightConfig {
   /**
    * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. Claims, renewals and
    * appends go on it (none of them blocks); the live reads (`XREAD BLOCK`) go on connections made with
-   * `redis.duplicate()`, never on this one. The registry never closes this client. Standalone or Sentinel.
+   * `redis.duplicate()`, never on this one. The registry never closes this client. Standalone, Sentinel or
+   * Redis Cluster (`new Cluster(nodes)`: its duplicates are Cluster clients too).
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of every key the registry writes, e.g. `'myapp:flight:'`. Every instance that should share calls gives
    * the same prefix. No `{` or `}`: the registry adds a hash tag of its own after it (see the keys table).
@@ -118,6 +119,10 @@ export interface RedisInFlight extends InFlightRegistry {
  *   `onError` per outage; sharing resumes by itself once the client is ready again. An owner keeps serving its
  *   own callers whatever Redis does. A follower that loses Redis before any token runs the call itself; one that
  *   has emitted tokens errors with `connection-lost` and its partial text (the rest is on another instance).
+ * - **Redis Cluster**: every key of one request carries the request key as a hash tag (`{<key>}`, table below), so
+ *   each script and command touches one slot, and requests spread over every master. The followers' read
+ *   connections are `duplicate()`s of the Cluster client (Cluster clients themselves); `XREAD BLOCK` names one
+ *   stream, so it goes to that stream's node. Tested against a real three-master cluster.
  * - **Emits**, **completes**, **errors** like the call; **unsubscribe** leaves it (see Cancellation).
  *   **Cold**: nothing is claimed before subscribe. **Hot while in flight**, reference-counted across instances.
  *
@@ -154,8 +159,8 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const instanceId = randomBytes(6).toString('hex');
   const counts: RedisInFlightStats = { owned: 0, followed: 0, fallbacks: 0, reruns: 0, ownerLost: 0, cancelled: 0, errors: 0 };
   const local = createInFlightRegistry();
-  const idleReaders: Redis[] = [];
-  const allReaders = new Set<Redis>();
+  const idleReaders: (Redis | Cluster)[] = [];
+  const allReaders = new Set<Redis | Cluster>();
   let healthy = true;
   let closed = false;
   let follows = 0;
@@ -219,12 +224,12 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const followerTickScript = script(FOLLOWER_TICK);
   const finishScript = script(FINISH);
 
-  const takeReader = (): Redis => {
-    const reader = idleReaders.pop() ?? redis.duplicate();
+  const takeReader = (): Redis | Cluster => {
+    const reader = idleReaders.pop() ?? (redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate());
     allReaders.add(reader);
     return reader;
   };
-  const releaseReader = (reader: Redis): void => {
+  const releaseReader = (reader: Redis | Cluster): void => {
     if (!closed && idleReaders.length < maxIdleReaders && reader.status === 'ready') idleReaders.push(reader);
     else {
       allReaders.delete(reader);
@@ -452,7 +457,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
  * Disconnects `client` and resolves once it has closed, or after 500 ms: a client between two reconnection attempts
  * has no socket left to close and never says `end`.
  */
-function ended(client: Redis, scheduler: SchedulerLike): Promise<void> {
+function ended(client: Redis | Cluster, scheduler: SchedulerLike): Promise<void> {
   if (client.status === 'end') return Promise.resolve();
   return new Promise<void>((resolve) => {
     const bound = scheduler.schedule(() => resolve(), 500);
@@ -544,7 +549,7 @@ function isEvent(value: unknown): value is LlmEvent {
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: redisClientSchema(['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate'], '; Redis Cluster clients are not supported yet'),
+  redis: redisOrClusterSchema(['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate']),
   prefix: s
     .string()
     .min(1, 'a non-empty key prefix, such as "myapp:flight:"')
