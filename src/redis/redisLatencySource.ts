@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type SchedulerLike, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
@@ -7,18 +7,20 @@ import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
 import type { LatencyRegistry, PercentileQuery, SeriesQuery } from '../metrics/LatencyRegistry.js';
 import type { LatencySource } from '../middleware/latencySource.js';
 import { decodeSeries, encodeSeries, type PublishedSeries } from './latencyCodec.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { sha256 } from '../internal/sha256.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisLatencySource}. */
 export interface RedisLatencySourceConfig {
   /**
-   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. The source sends its
-   * commands on it and never closes it. A standalone or Sentinel client; Redis Cluster is not supported.
+   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`, a Sentinel client, or a
+   * Redis Cluster client (`new Cluster(nodes)`). The source sends its commands on it and never closes it.
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of every key the source writes, e.g. `'myapp:llm:'`. Instances that should route as one fleet give
-   * the same prefix; two fleets (or two apps) sharing a Redis give two.
+   * the same prefix; two fleets (or two apps) sharing a Redis give two. No `{` or `}`: the source adds a hash
+   * tag of its own after it (see the keys table).
    */
   prefix: string;
   /**
@@ -152,12 +154,13 @@ return out
  * last snapshot plus this instance's own registry, live (so its own samples count at once, and `route()`'s
  * probing sees them as it sees the registry's).
  *
- * **Keys written** (`<id>` is `instanceId`):
+ * **Keys written** (`<id>` is `instanceId`; `<t>` is the first 8 hex digits of the SHA-256 of the prefix, a Redis
+ * Cluster hash tag that puts every key of one prefix in one slot):
  *
  * | key | type | value | expiry |
  * |---|---|---|---|
- * | `<prefix>latency:instances` | set | the ids of the instances publishing under this prefix | `PX ttl`, renewed by every publish |
- * | `<prefix>latency:instance:<id>` | string | JSON `{"v":1,"s":[[step, model, requests, ttft, censored], ...]}`: per (step, model), the window's request count and its TTFT and censored-TTFT histograms in HdrHistogram's compressed V2 encoding, base64 | `PX ttl`, renewed by every publish |
+ * | `<prefix>latency:{<t>}:instances` | set | the ids of the instances publishing under this prefix | `PX ttl`, renewed by every publish |
+ * | `<prefix>latency:{<t>}:instance:<id>` | string | JSON `{"v":1,"s":[[step, model, requests, ttft, censored], ...]}`: per (step, model), the window's request count and its TTFT and censored-TTFT histograms in HdrHistogram's compressed V2 encoding, base64 | `PX ttl`, renewed by every publish |
  *
  * Key names hold only the prefix and the instance id. Step and model names appear inside the values, as they
  * are: they are the app's labels (`step('summary')`, `'gpt-4o-mini@eastus'`), not secrets; no request, prompt,
@@ -172,6 +175,10 @@ return out
  *   client is not connected, else after `timeout`), the other instances' figures are dropped, reads answer from
  *   the local registry alone, `onError` hears of it once, `stats()` counts it; when the client is ready again,
  *   the next interval shares again.
+ * - **Redis Cluster**: the read script reaches every instance's key, which Cluster allows only within one slot:
+ *   hence the `{<t>}` tag, one slot per prefix (per fleet), so the round trip is one pipeline to one node. A
+ *   fleet's latency keys are a handful of small values written once per interval per instance. Tested against a
+ *   real three-master cluster.
  * - **Hot**: starts its timer at construction (the first round trip right away); `close()` stops it. The timer
  *   is `unref()`'d (without a `scheduler`), so it never keeps a process alive.
  *
@@ -207,8 +214,10 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   const timeout = options.timeout ?? Math.min(1_000, publishInterval);
   const instanceId = options.instanceId ?? globalThis.crypto.randomUUID();
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
-  const setKey = `${prefix}latency:instances`;
-  const instancePrefix = `${prefix}latency:instance:`;
+  // One hash tag per prefix: the set and every instance's key in one Cluster slot, as READ_FLEET needs.
+  const tagged = `${prefix}latency:{${sha256(prefix).slice(0, 8)}}:`;
+  const setKey = `${tagged}instances`;
+  const instancePrefix = `${tagged}instance:`;
   const ownKey = instancePrefix + instanceId;
   const timers = timersOf(scheduler);
 
@@ -449,8 +458,11 @@ function timersOf(scheduler: SchedulerLike | undefined): Timers {
 const positiveInt = s.number().int().positive();
 const configSchema = s
   .strictObject({
-    redis: redisClientSchema(['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem'], '; Redis Cluster clients are not supported'),
-    prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
+    redis: redisOrClusterSchema(['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem']),
+    prefix: s
+      .string()
+      .min(1, 'a non-empty key prefix, such as "myapp:llm:"')
+      .refine((prefix) => !/[{}]/.test(prefix), 'a prefix without "{" or "}": the source adds a hash tag of its own'),
     registry: s.custom<LatencyRegistry>(
       (value) =>
         typeof value === 'object' &&
