@@ -295,6 +295,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       { redis, prefix: 'p:', registry, publishInterval: 1_000, ttl: 1_000 },
       { redis, prefix: 'p:', registry, timeout: 0 },
       { redis, prefix: 'p:', registry, instanceId: 'has spaces' },
+      { redis, prefix: 'app{1}:', registry }, // the source adds the hash tag itself
       { redis, prefix: 'p:', registry, window: { ms: 1 } },
     ];
     for (const options of bad) {
