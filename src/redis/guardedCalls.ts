@@ -19,6 +19,11 @@ const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
  */
 export interface GuardedCalls {
   run<T>(what: string, command: () => Promise<T>, bounded?: boolean): Promise<T>;
+  /**
+   * Records a failure of a call made outside `run` (a blocking read on a connection of the store's own): counted,
+   * and reported if it is the first of an outage, as `run` does. Returns `error`.
+   */
+  report(error: RxllmError): RxllmError;
   /** Calls that failed since the store was made. */
   readonly errors: number;
 }
@@ -26,6 +31,18 @@ export interface GuardedCalls {
 export function guardedCalls(owner: string, redis: Redis | Cluster, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
   let healthy = true;
   let errors = 0;
+  const report = (error: RxllmError): RxllmError => {
+    errors++;
+    if (healthy) {
+      healthy = false;
+      try {
+        onError(error);
+      } catch {
+        // A throwing onError must not turn a Redis outage into a failed request.
+      }
+    }
+    return error;
+  };
   const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       // After a failure, anything but a ready client fails at once: a command sent while ioredis reconnects
@@ -60,20 +77,12 @@ export function guardedCalls(owner: string, redis: Redis | Cluster, timeout: num
         return value;
       },
       (error: RxllmError) => {
-        errors++;
-        if (healthy) {
-          healthy = false;
-          try {
-            onError(error);
-          } catch {
-            // A throwing onError must not turn a Redis outage into a failed request.
-          }
-        }
-        throw error;
+        throw report(error);
       },
     );
   return {
     run,
+    report,
     get errors() {
       return errors;
     },

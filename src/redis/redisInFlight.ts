@@ -8,7 +8,7 @@ import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { PartialText } from '../internal/PartialText.js';
 import { redisOrClusterSchema } from './redisClientSchema.js';
-import { luaScript } from './guardedCalls.js';
+import { guardedCalls, luaScript } from './guardedCalls.js';
 
 /** Options for {@link redisInFlight}. */
 export interface RedisInFlightConfig {
@@ -157,11 +157,10 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
   const renewEvery = Math.max(1, Math.floor(lease / 3));
   const instanceId = randomBytes(6).toString('hex');
-  const counts: RedisInFlightStats = { owned: 0, followed: 0, fallbacks: 0, reruns: 0, ownerLost: 0, cancelled: 0, errors: 0 };
+  const counts: Omit<RedisInFlightStats, 'errors'> = { owned: 0, followed: 0, fallbacks: 0, reruns: 0, ownerLost: 0, cancelled: 0 };
   const local = createInFlightRegistry();
   const idleReaders: (Redis | Cluster)[] = [];
   const allReaders = new Set<Redis | Cluster>();
-  let healthy = true;
   let closed = false;
   let follows = 0;
 
@@ -170,48 +169,13 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
     return { owner: `${tag}:owner`, subs: `${tag}:subs`, stream: (run: string) => `${tag}:s:${run}` };
   };
 
-  const failure = (error: RxllmError): RxllmError => {
-    counts.errors++;
-    if (healthy) {
-      healthy = false;
-      try {
-        onError(error);
-      } catch {
-        // A throwing onError must not turn an outage into a failed request.
-      }
-    }
-    return error;
-  };
-
-  // Is Redis worth asking? After a failure, only a ready client is: a command sent while ioredis reconnects would
-  // wait in its offline queue.
-  const usable = (): boolean => !closed && !DOWN.has(redis.status) && (healthy || redis.status === 'ready');
-
-  // Every command on the app's client goes through here: fails fast when Redis is not usable, fails after
-  // `timeout`, reports once per outage, and marks the registry healthy on the next success.
+  const calls = guardedCalls('redisInFlight', redis, timeout, scheduler, onError, 'Requests run in this process meanwhile.');
+  // Every command on the app's client goes through the shared guard (fails fast while the client is not
+  // connected, fails after `timeout`, one report per outage); after close(), nothing reaches Redis any more.
   const run = <R>(what: string, command: () => Promise<R>): Promise<R> =>
-    new Promise<R>((resolve, reject) => {
-      if (!usable()) {
-        // Through failure(), so an outage first seen here (the client already reconnecting) is reported too.
-        reject(failure(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the Redis client is ${redis.status}. Requests run in this process meanwhile; check that Redis is reachable (the client reconnects by itself unless it was closed).`)));
-        return;
-      }
-      const deadline = scheduler.schedule(
-        () => reject(failure(new RxllmError('timeout', `redisInFlight: ${what} took longer than ${timeout} ms; requests run in this process meanwhile. Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' }))),
-        timeout,
-      );
-      command().then(
-        (value) => {
-          deadline.unsubscribe();
-          healthy = true;
-          resolve(value);
-        },
-        (cause: unknown) => {
-          deadline.unsubscribe();
-          reject(failure(new RxllmError('connection-lost', `redisInFlight: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. Requests run in this process meanwhile.`, { cause })));
-        },
-      );
-    });
+    closed
+      ? Promise.reject(calls.report(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the registry is closed. Requests run in this process.`)))
+      : calls.run(what, command);
 
   // Fire-and-forget commands still get an error handler: nothing goes unhandled.
   const background = (what: string, command: () => Promise<unknown>): void => {
@@ -397,7 +361,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
           }
         } catch (cause) {
           if (state === 'reading') {
-            failure(new RxllmError('connection-lost', `redisInFlight: reading ${stream} failed: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }));
+            calls.report(new RxllmError('connection-lost', `redisInFlight: reading ${stream} failed: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }));
             orphaned('redis', cause);
           }
         } finally {
@@ -441,7 +405,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
     get size() {
       return local.size;
     },
-    stats: () => ({ ...counts }),
+    stats: () => ({ ...counts, errors: calls.errors }),
     close: async () => {
       closed = true;
       const readers = [...allReaders];
@@ -468,9 +432,6 @@ function ended(client: Redis | Cluster, scheduler: SchedulerLike): Promise<void>
     client.disconnect();
   });
 }
-
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 // Redis time in ms, so leases never depend on the instances' clocks agreeing.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;

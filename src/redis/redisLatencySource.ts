@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from 'ioredis';
-import { type SchedulerLike, timer } from 'rxjs';
+import { asyncScheduler, type SchedulerLike, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -8,6 +8,7 @@ import type { LatencyRegistry, PercentileQuery, SeriesQuery } from '../metrics/L
 import type { LatencySource } from '../middleware/latencySource.js';
 import { decodeSeries, encodeSeries, type PublishedSeries } from './latencyCodec.js';
 import { sha256 } from '../internal/sha256.js';
+import { guardedCalls } from './guardedCalls.js';
 import { redisOrClusterSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisLatencySource}. */
@@ -221,54 +222,44 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   const ownKey = instancePrefix + instanceId;
   const timers = timersOf(scheduler);
 
-  const counts = { publishes: 0, errors: 0, fallbacks: 0, malformed: 0 };
+  const counts = { publishes: 0, fallbacks: 0, malformed: 0 };
+  // The shared guard: fails fast while the client is not connected, fails after `timeout`, reports the first
+  // failure of an outage (each such report is one fallback to local figures). Its timeout runs on the scheduler
+  // given, else on asyncScheduler: only while a round trip is under way, so it never keeps a process alive by itself.
+  const calls = guardedCalls(
+    'redisLatencySource',
+    redis,
+    timeout,
+    scheduler ?? asyncScheduler,
+    (error) => {
+      counts.fallbacks++;
+      onError(error);
+    },
+    "Routing and hedging use this instance's own latency figures meanwhile.",
+  );
   let snapshot = EMPTY;
-  let healthy = true;
   let closed = false;
   let running: Promise<void> | undefined;
   /** The last round trip's values, decoded, by instance id. */
   let decoded = new Map<string, Decoded>();
 
-  const fail = (error: RxllmError): void => {
-    counts.errors++;
-    snapshot = EMPTY;
-    if (!healthy) return;
-    healthy = false;
-    counts.fallbacks++;
-    try {
-      onError(error);
-    } catch {
-      // A throwing onError must not stop the timer: sharing has to resume when Redis returns.
-    }
-  };
-
   const roundTrip = async (): Promise<void> => {
-    // After a failure, anything but a ready client is skipped at once: during an outage ioredis alternates
-    // between `reconnecting` and `connecting`, and a command sent then would only wait in its offline queue.
-    if (DOWN.has(redis.status) || (!healthy && redis.status !== 'ready')) {
-      throw new RxllmError(
-        'connection-lost',
-        `redisLatencySource: the Redis client is ${redis.status}, not connected; routing and hedging use this instance's own latency figures until it is. Check that Redis is reachable (the client reconnects by itself unless it was closed).`,
-      );
-    }
-    const value = encodeSeries(registry.windowTtft());
-    const exchange = redis
-      .pipeline()
-      .set(ownKey, value, 'PX', ttl)
-      .sadd(setKey, instanceId)
-      .pexpire(setKey, ttl)
-      .eval(READ_FLEET, 1, setKey, instancePrefix)
-      .exec();
-    const replies = await timers.within(exchange, timeout, () =>
-      new RxllmError('timeout', `redisLatencySource: publishing and reading latency took longer than ${timeout} ms; this instance's own figures are used meanwhile. Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' }),
-    );
-    for (const [error] of replies ?? []) if (error) throw error;
-    const fleet = replies?.[3]?.[1];
-    if (!Array.isArray(fleet)) throw new Error('the fleet read returned no list');
+    const fleet = await calls.run('publishing and reading latency', async () => {
+      const replies = await redis
+        .pipeline()
+        .set(ownKey, encodeSeries(registry.windowTtft()), 'PX', ttl)
+        .sadd(setKey, instanceId)
+        .pexpire(setKey, ttl)
+        .eval(READ_FLEET, 1, setKey, instancePrefix)
+        .exec();
+      for (const [error] of replies ?? []) if (error) throw error;
+      const read = replies?.[3]?.[1];
+      if (!Array.isArray(read)) throw new Error('the fleet read returned no list');
+      return read as string[];
+    });
     if (closed) return;
-    snapshot = merge(fleet as string[]);
+    snapshot = merge(fleet);
     counts.publishes++;
-    healthy = true;
   };
 
   // Builds the snapshot: every other instance's series, added up per (step, model), per step, per model and in all.
@@ -312,13 +303,10 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   const refresh = (): Promise<void> => {
     if (closed) return Promise.resolve();
     running ??= roundTrip()
-      .catch((cause: unknown) =>
-        fail(
-          cause instanceof RxllmError
-            ? cause
-            : new RxllmError('connection-lost', `redisLatencySource: publishing and reading latency failed: ${cause instanceof Error ? cause.message : String(cause)}. This instance's own figures are used meanwhile.`, { cause }),
-        ),
-      )
+      .catch(() => {
+        // Counted and reported by the guard; the other instances' figures are dropped until a round trip succeeds.
+        snapshot = EMPTY;
+      })
       .finally(() => (running = undefined));
     return running;
   };
@@ -381,7 +369,7 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
       return (query.view ?? 'window') === 'window' ? own + (remote(query)?.requests ?? 0) : own;
     },
     refresh,
-    stats: () => ({ ...counts, sharing: healthy && snapshot !== EMPTY, instances: snapshot.instances }),
+    stats: () => ({ ...counts, errors: calls.errors, sharing: snapshot !== EMPTY, instances: snapshot.instances }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -397,9 +385,6 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
     },
   };
 }
-
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 interface Timers {
   /** Calls `task` now and every `ms`; returns the stop function. */
