@@ -145,15 +145,14 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const model = upstream(5, new Promise<void>((resolve) => (open = resolve)));
     const registries: RedisInFlight[] = [];
     const [a, b] = [client(), client()];
-    for (const redis of [a, b]) registries.push(redisInFlight({ redis, prefix, lease: 600, timeout: 5_000, onError: () => undefined }));
+    // The default lease (3 s): on a loaded machine a short one can lapse between two renewals, and a lapsed claim
+    // is a re-run (correct, but not what this test looks at).
+    for (const redis of [a, b]) registries.push(redisInFlight({ redis, prefix, timeout: 5_000, onError: () => undefined }));
     try {
       const [appA, appB] = registries.map((registry) => withMiddleware(model, dedupe({ registry })));
       const owned = requests.map((asked) => collect(appA!(asked)));
       // A holds every claim before B asks, so B follows all eight (and never owns one).
-      for (const asked of requests) {
-        const tag = `${prefix}{${requestKey(parseRequest(asked), {})}}`;
-        await until(async () => (await a.exists(`${tag}:owner`)) === 1, `the claim of ${tag}`);
-      }
+      await until(() => registries[0]!.stats().owned === requests.length, 'A owning all eight');
       const followed = requests.map((asked) => collect(appB!(asked)));
       await until(() => registries[1]!.stats().followed === requests.length, 'B following all eight');
       open();
@@ -166,9 +165,10 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
       // The retained streams (one per request, with its subscriber set) are spread over the masters.
       expect(nodesUsed(await placement(`${prefix}*:s:*`))).toBeGreaterThan(1);
     } finally {
+      open();
       await Promise.all(registries.map((registry) => registry.close()));
     }
-  });
+  }, 60_000);
 
   it('redisResumeStore: a stream written through one Cluster client is replayed, then followed live, through another', async () => {
     const prefix = newPrefix('resume');
