@@ -108,7 +108,7 @@ async function main(): Promise<void> {
     const clientCommands = round(sent.reduce((sum, name) => sum + per(stats[name]), 0), 2);
     const serverCommands = round(Object.values(perInterval).reduce((sum, n) => sum + n, 0), 2);
     // The client-side share of a round trip: encoding this instance's window, decoding and merging the others'.
-    const values = await Promise.all((await admin.keys('bench:latency:instance:*')).map((key) => admin.get(key)));
+    const values = await Promise.all((await admin.keys('bench:latency:*:instance:*')).map((key) => admin.get(key)));
     const { decodeSeries, encodeSeries } = await import('../src/redis/latencyCodec');
     const encodeMs: number[] = [];
     const decodeMs: number[] = [];
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       for (const value of values.slice(1)) decodeSeries(value!);
       decodeMs.push(round(performance.now() - started, 3));
     }
-    const bytes = await Promise.all((await admin.keys('bench:latency:instance:*')).map((key) => admin.strlen(key)));
+    const bytes = await Promise.all((await admin.keys('bench:latency:*:instance:*')).map((key) => admin.strlen(key)));
 
     // 3. The hot path, on the last instance: what route() and hedge() call per request.
     const source = sources.at(-1)!;

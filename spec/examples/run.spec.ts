@@ -55,7 +55,7 @@ const expectations: Record<string, { args?: (dir: string) => string[]; redis?: t
       /^instance A → westeurope \(fastest; p95 TTFT eastus \d+ ms, westeurope \d+ ms\)$/m,
       /^instance B → westeurope \(fastest;/m,
       /instance B had 0 samples of its own before deciding; it avoided eastus: true/,
-      /^key example:\d+:latency:instances: set, expires in \d+ ms$/m,
+      /^key example:\d+:latency:\{[0-9a-f]{8}\}:instances: set, expires in \d+ ms$/m,
     ],
   },
   'redis-single-flight.ts': {

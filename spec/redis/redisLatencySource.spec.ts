@@ -10,6 +10,10 @@ import type { LatencyRecord } from '../../src/metrics/LatencyRecord';
 import { route, type RouteDecision } from '../../src/middleware/route';
 import { redisLatencySource, type RedisLatencySource, type RedisLatencySourceConfig } from '../../src/redis/redisLatencySource';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
+import { sha256 } from '../../src/internal/sha256';
+
+/** Where the source's keys of `prefix` start: the prefix, `latency:` and its hash tag (one Cluster slot per prefix). */
+const tagged = (prefix: string) => `${prefix}latency:{${sha256(prefix).slice(0, 8)}}:`;
 
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
@@ -115,16 +119,16 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await a.source.refresh();
     const redis = clients[0]!;
 
-    expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${prefix}latency:instance:pod-a`, `${prefix}latency:instances`]);
-    expect(await redis.type(`${prefix}latency:instances`)).toBe('set');
-    expect(await redis.smembers(`${prefix}latency:instances`)).toEqual(['pod-a']);
-    expect(await redis.type(`${prefix}latency:instance:pod-a`)).toBe('string');
+    expect((await redis.keys(`${prefix}*`)).sort()).toEqual([`${tagged(prefix)}instance:pod-a`, `${tagged(prefix)}instances`]);
+    expect(await redis.type(`${tagged(prefix)}instances`)).toBe('set');
+    expect(await redis.smembers(`${tagged(prefix)}instances`)).toEqual(['pod-a']);
+    expect(await redis.type(`${tagged(prefix)}instance:pod-a`)).toBe('string');
     for (const key of await redis.keys(`${prefix}*`)) {
       const pttl = await redis.pttl(key);
       expect(pttl).toBeGreaterThan(80_000);
       expect(pttl).toBeLessThanOrEqual(90_000);
     }
-    const value = JSON.parse((await redis.get(`${prefix}latency:instance:pod-a`))!) as { v: number; s: unknown[][] };
+    const value = JSON.parse((await redis.get(`${tagged(prefix)}instance:pod-a`))!) as { v: number; s: unknown[][] };
     expect(value.v).toBe(1);
     expect(value.s).toEqual([['summary', 'gpt-4o-mini', 3, expect.stringMatching(/^[A-Za-z0-9+/]+=*$/), '']]);
   });
@@ -228,8 +232,8 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await a.source.close();
     const published = a.source.stats().publishes;
     const redis = clients[1]!;
-    expect(await redis.exists(`${prefix}latency:instance:a`)).toBe(0);
-    expect(await redis.sismember(`${prefix}latency:instances`, 'a')).toBe(0);
+    expect(await redis.exists(`${tagged(prefix)}instance:a`)).toBe(0);
+    expect(await redis.sismember(`${tagged(prefix)}instances`, 'a')).toBe(0);
     await sleep(100);
     expect(a.source.stats().publishes).toBe(published);
     await b.source.refresh();
@@ -244,22 +248,22 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
     await a.source.refresh();
     const redis = clients[1]!;
-    await redis.set(`${prefix}latency:instance:intruder`, 'not json', 'PX', 60_000);
-    await redis.sadd(`${prefix}latency:instances`, 'intruder');
+    await redis.set(`${tagged(prefix)}instance:intruder`, 'not json', 'PX', 60_000);
+    await redis.sadd(`${tagged(prefix)}instances`, 'intruder');
     await b.source.refresh();
     expect(b.source.count()).toBe(5);
     expect(b.source.stats()).toMatchObject({ malformed: 1, instances: 1, errors: 0 });
 
     // A "crashed" instance: an entry no timer renews (A's figures under another id, expiring soon). A itself leaves.
-    await redis.set(`${prefix}latency:instance:ghost`, (await redis.get(`${prefix}latency:instance:a`))!, 'PX', 150);
-    await redis.sadd(`${prefix}latency:instances`, 'ghost');
+    await redis.set(`${tagged(prefix)}instance:ghost`, (await redis.get(`${tagged(prefix)}instance:a`))!, 'PX', 150);
+    await redis.sadd(`${tagged(prefix)}instances`, 'ghost');
     await a.source.close();
     await b.source.refresh();
     expect(b.source.count()).toBe(5); // the ghost's copy, until it expires
     await sleep(200);
     await b.source.refresh();
     expect(b.source.count()).toBe(0);
-    expect(await redis.smembers(`${prefix}latency:instances`)).not.toContain('ghost'); // the read removes expired members
+    expect(await redis.smembers(`${tagged(prefix)}instances`)).not.toContain('ghost'); // the read removes expired members
   });
 
   it('bad options are invalid-config at construction', () => {
@@ -276,6 +280,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       { redis, prefix: 'p:', registry, publishInterval: 1_000, ttl: 1_000 },
       { redis, prefix: 'p:', registry, timeout: 0 },
       { redis, prefix: 'p:', registry, instanceId: 'has spaces' },
+      { redis, prefix: 'app{1}:', registry }, // the source adds the hash tag itself
       { redis, prefix: 'p:', registry, window: { ms: 1 } },
     ];
     for (const options of bad) {

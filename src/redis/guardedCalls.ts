@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { SchedulerLike } from 'rxjs';
 import { RxllmError } from '../core/errors.js';
 
@@ -19,13 +19,30 @@ const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
  */
 export interface GuardedCalls {
   run<T>(what: string, command: () => Promise<T>, bounded?: boolean): Promise<T>;
+  /**
+   * Records a failure of a call made outside `run` (a blocking read on a connection of the store's own): counted,
+   * and reported if it is the first of an outage, as `run` does. Returns `error`.
+   */
+  report(error: RxllmError): RxllmError;
   /** Calls that failed since the store was made. */
   readonly errors: number;
 }
 
-export function guardedCalls(owner: string, redis: Redis, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
+export function guardedCalls(owner: string, redis: Redis | Cluster, timeout: number, scheduler: SchedulerLike, onError: (error: RxllmError) => void, fallback: string): GuardedCalls {
   let healthy = true;
   let errors = 0;
+  const report = (error: RxllmError): RxllmError => {
+    errors++;
+    if (healthy) {
+      healthy = false;
+      try {
+        onError(error);
+      } catch {
+        // A throwing onError must not turn a Redis outage into a failed request.
+      }
+    }
+    return error;
+  };
   const run = <T>(what: string, command: () => Promise<T>, bounded = true): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       // After a failure, anything but a ready client fails at once: a command sent while ioredis reconnects
@@ -60,20 +77,12 @@ export function guardedCalls(owner: string, redis: Redis, timeout: number, sched
         return value;
       },
       (error: RxllmError) => {
-        errors++;
-        if (healthy) {
-          healthy = false;
-          try {
-            onError(error);
-          } catch {
-            // A throwing onError must not turn a Redis outage into a failed request.
-          }
-        }
-        throw error;
+        throw report(error);
       },
     );
   return {
     run,
+    report,
     get errors() {
       return errors;
     },
@@ -84,7 +93,7 @@ export function guardedCalls(owner: string, redis: Redis, timeout: number, sched
  * A Lua script run by `EVALSHA`, sent in full (`EVAL`) only when Redis does not know it yet (first use, or after a
  * restart or `SCRIPT FLUSH`): one small request per call in the usual case.
  */
-export function luaScript(redis: Redis, source: string): (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown> {
+export function luaScript(redis: Redis | Cluster, source: string): (keys: readonly string[], args: readonly (string | number)[]) => Promise<unknown> {
   const sha = createHash('sha1').update(source).digest('hex');
   return async (keys, args) => {
     try {

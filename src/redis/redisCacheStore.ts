@@ -1,20 +1,20 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats } from '../cache/CacheStore.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 import { guardedCalls } from './guardedCalls.js';
 
 /** Options for {@link redisCacheStore}. */
 export interface RedisCacheStoreConfig {
   /**
-   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. The store sends its
-   * commands on it and never closes it. A standalone or Sentinel client; Redis Cluster is not supported yet.
+   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`, a Sentinel client, or a
+   * Redis Cluster client (`new Cluster(nodes)`). The store sends its commands on it and never closes it.
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of every key the store writes, e.g. `'myapp:llm:'`. Required: a shared Redis holds other data, and
    * `clear()` removes exactly the keys that start with it. Give two apps (or two cache()s that must not share
@@ -59,7 +59,7 @@ export interface RedisCacheStoreStats extends CacheStoreStats {
 
 /** A {@link CacheStore} in Redis, with its own counts. */
 export interface RedisCacheStore extends CacheStore {
-  /** Removes every key under the prefix (SCAN + UNLINK); keys of anything else are untouched. */
+  /** Removes every key under the prefix (SCAN + UNLINK, on every master of a Cluster); keys of anything else are untouched. */
   clear(): Promise<void>;
   /** This store object's counts (this instance only: they are not shared through Redis). */
   stats(): RedisCacheStoreStats;
@@ -101,7 +101,12 @@ interface StoredValue {
  *   `storeErrors`. `onError` hears of the first failure of an outage; sharing resumes by itself when the client
  *   is ready again. `delete()` and `clear()`, called through `cache().delete()`/`clear()`, reject with these errors.
  * - **clear()** walks the keys under the prefix with `SCAN MATCH <prefix>*` and removes them with `UNLINK` (never
- *   `FLUSHDB`); keys written meanwhile may survive it.
+ *   `FLUSHDB`); keys written meanwhile may survive it. On a Cluster it scans every master
+ *   (`cluster.nodes('master')`) and unlinks each key through the Cluster client (keys of one node may be in
+ *   different slots, which one multi-key `UNLINK` may not mix).
+ * - **Redis Cluster**: every command touches one key (the `GET` + `PTTL` pipeline reads the same key twice), so
+ *   each answer lives in the slot of its own key and answers spread over every master. Tested against a real
+ *   three-master cluster.
  * - **stats()** counts per store object: `tooLarge`, `errors`. It cannot tell `entries`/`bytes` cheaply and leaves them out.
  *
  * The client is the app's: the store never connects, disconnects or quits it.
@@ -161,7 +166,19 @@ export function redisCacheStore(config: RedisCacheStoreConfig): RedisCacheStore 
         await redis.unlink(keyOf(key));
       }),
     // Unbounded by `timeout`: a large prefix takes many SCAN rounds, and nobody's request waits on it.
-    clear: () => run(`clear ${prefix}*`, () => unlinkMatching(redis, `${escapeGlob(prefix)}*`), false),
+    clear: () =>
+      run(
+        `clear ${prefix}*`,
+        async () => {
+          const pattern = `${escapeGlob(prefix)}*`;
+          if (!redis.isCluster) return unlinkMatching(redis as Redis, pattern, (keys) => (redis as Redis).unlink(...keys));
+          // Each master's keys, scanned on that master; each key unlinked alone through the Cluster client, which
+          // sends it to its slot's node (a key can have moved since the scan saw it).
+          const cluster = redis as Cluster;
+          await Promise.all(cluster.nodes('master').map((node) => unlinkMatching(node, pattern, (keys) => Promise.all(keys.map((key) => cluster.unlink(key))))));
+        },
+        false,
+      ),
     stats: () => ({ tooLarge, errors: calls.errors }),
   };
 }
@@ -181,15 +198,15 @@ function decode(raw: string, key: string): StoredValue {
   return deepFreeze(value as StoredValue);
 }
 
-/** SCAN the whole keyspace for `pattern`, UNLINK each batch found; resolves when the scan is done. */
-function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
+/** SCAN the keyspace of `redis` (one server) for `pattern`, `unlink` each batch found; resolves when the scan is done. */
+function unlinkMatching(redis: Redis, pattern: string, unlink: (keys: string[]) => Promise<unknown>): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const scan = redis.scanStream({ match: pattern, count: 500 });
     const pending: Promise<unknown>[] = [];
     let failure: { cause: unknown } | undefined;
     scan.on('data', (keys: string[]) => {
       // Handled at once, so a batch that fails before the scan ends is never an unhandled rejection.
-      if (keys.length > 0) pending.push(redis.unlink(...keys).catch((cause: unknown) => (failure ??= { cause })));
+      if (keys.length > 0) pending.push(unlink(keys).catch((cause: unknown) => (failure ??= { cause })));
     });
     scan.on('error', reject);
     scan.on('end', () => {
@@ -220,7 +237,10 @@ const storedValueSchema = s.object({
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: redisClientSchema(['get', 'set', 'pttl', 'unlink', 'pipeline', 'scanStream'], '; Redis Cluster clients are not supported yet'),
+  redis: redisOrClusterSchema(['get', 'set', 'pttl', 'unlink', 'pipeline']).refine(
+    (redis) => redis.isCluster || typeof (redis as Redis).scanStream === 'function',
+    'expected an ioredis client with scanStream (`new Redis(url)` or `new Cluster(nodes)` from the ioredis package)',
+  ),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
   ttl: positiveInt.optional(),
   maxEntryBytes: positiveInt,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
@@ -7,17 +7,18 @@ import { isRxllmError, RxllmError, type RxllmErrorCode } from '../core/errors.js
 import type { LlmEvent } from '../core/events.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { PartialText } from '../internal/PartialText.js';
-import { redisClientSchema } from './redisClientSchema.js';
-import { luaScript } from './guardedCalls.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
+import { guardedCalls, luaScript } from './guardedCalls.js';
 
 /** Options for {@link redisInFlight}. */
 export interface RedisInFlightConfig {
   /**
    * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. Claims, renewals and
    * appends go on it (none of them blocks); the live reads (`XREAD BLOCK`) go on connections made with
-   * `redis.duplicate()`, never on this one. The registry never closes this client. Standalone or Sentinel.
+   * `redis.duplicate()`, never on this one. The registry never closes this client. Standalone, Sentinel or
+   * Redis Cluster (`new Cluster(nodes)`: its duplicates are Cluster clients too).
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of every key the registry writes, e.g. `'myapp:flight:'`. Every instance that should share calls gives
    * the same prefix. No `{` or `}`: the registry adds a hash tag of its own after it (see the keys table).
@@ -118,6 +119,10 @@ export interface RedisInFlight extends InFlightRegistry {
  *   `onError` per outage; sharing resumes by itself once the client is ready again. An owner keeps serving its
  *   own callers whatever Redis does. A follower that loses Redis before any token runs the call itself; one that
  *   has emitted tokens errors with `connection-lost` and its partial text (the rest is on another instance).
+ * - **Redis Cluster**: every key of one request carries the request key as a hash tag (`{<key>}`, table below), so
+ *   each script and command touches one slot, and requests spread over every master. The followers' read
+ *   connections are `duplicate()`s of the Cluster client (Cluster clients themselves); `XREAD BLOCK` names one
+ *   stream, so it goes to that stream's node. Tested against a real three-master cluster.
  * - **Emits**, **completes**, **errors** like the call; **unsubscribe** leaves it (see Cancellation).
  *   **Cold**: nothing is claimed before subscribe. **Hot while in flight**, reference-counted across instances.
  *
@@ -152,11 +157,10 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
   const renewEvery = Math.max(1, Math.floor(lease / 3));
   const instanceId = randomBytes(6).toString('hex');
-  const counts: RedisInFlightStats = { owned: 0, followed: 0, fallbacks: 0, reruns: 0, ownerLost: 0, cancelled: 0, errors: 0 };
+  const counts: Omit<RedisInFlightStats, 'errors'> = { owned: 0, followed: 0, fallbacks: 0, reruns: 0, ownerLost: 0, cancelled: 0 };
   const local = createInFlightRegistry();
-  const idleReaders: Redis[] = [];
-  const allReaders = new Set<Redis>();
-  let healthy = true;
+  const idleReaders: (Redis | Cluster)[] = [];
+  const allReaders = new Set<Redis | Cluster>();
   let closed = false;
   let follows = 0;
 
@@ -165,48 +169,13 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
     return { owner: `${tag}:owner`, subs: `${tag}:subs`, stream: (run: string) => `${tag}:s:${run}` };
   };
 
-  const failure = (error: RxllmError): RxllmError => {
-    counts.errors++;
-    if (healthy) {
-      healthy = false;
-      try {
-        onError(error);
-      } catch {
-        // A throwing onError must not turn an outage into a failed request.
-      }
-    }
-    return error;
-  };
-
-  // Is Redis worth asking? After a failure, only a ready client is: a command sent while ioredis reconnects would
-  // wait in its offline queue.
-  const usable = (): boolean => !closed && !DOWN.has(redis.status) && (healthy || redis.status === 'ready');
-
-  // Every command on the app's client goes through here: fails fast when Redis is not usable, fails after
-  // `timeout`, reports once per outage, and marks the registry healthy on the next success.
+  const calls = guardedCalls('redisInFlight', redis, timeout, scheduler, onError, 'Requests run in this process meanwhile.');
+  // Every command on the app's client goes through the shared guard (fails fast while the client is not
+  // connected, fails after `timeout`, one report per outage); after close(), nothing reaches Redis any more.
   const run = <R>(what: string, command: () => Promise<R>): Promise<R> =>
-    new Promise<R>((resolve, reject) => {
-      if (!usable()) {
-        // Through failure(), so an outage first seen here (the client already reconnecting) is reported too.
-        reject(failure(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the Redis client is ${redis.status}. Requests run in this process meanwhile; check that Redis is reachable (the client reconnects by itself unless it was closed).`)));
-        return;
-      }
-      const deadline = scheduler.schedule(
-        () => reject(failure(new RxllmError('timeout', `redisInFlight: ${what} took longer than ${timeout} ms; requests run in this process meanwhile. Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' }))),
-        timeout,
-      );
-      command().then(
-        (value) => {
-          deadline.unsubscribe();
-          healthy = true;
-          resolve(value);
-        },
-        (cause: unknown) => {
-          deadline.unsubscribe();
-          reject(failure(new RxllmError('connection-lost', `redisInFlight: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}. Requests run in this process meanwhile.`, { cause })));
-        },
-      );
-    });
+    closed
+      ? Promise.reject(calls.report(new RxllmError('connection-lost', `redisInFlight: ${what} skipped: the registry is closed. Requests run in this process.`)))
+      : calls.run(what, command);
 
   // Fire-and-forget commands still get an error handler: nothing goes unhandled.
   const background = (what: string, command: () => Promise<unknown>): void => {
@@ -219,12 +188,12 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
   const followerTickScript = script(FOLLOWER_TICK);
   const finishScript = script(FINISH);
 
-  const takeReader = (): Redis => {
-    const reader = idleReaders.pop() ?? redis.duplicate();
+  const takeReader = (): Redis | Cluster => {
+    const reader = idleReaders.pop() ?? (redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate());
     allReaders.add(reader);
     return reader;
   };
-  const releaseReader = (reader: Redis): void => {
+  const releaseReader = (reader: Redis | Cluster): void => {
     if (!closed && idleReaders.length < maxIdleReaders && reader.status === 'ready') idleReaders.push(reader);
     else {
       allReaders.delete(reader);
@@ -392,7 +361,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
           }
         } catch (cause) {
           if (state === 'reading') {
-            failure(new RxllmError('connection-lost', `redisInFlight: reading ${stream} failed: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }));
+            calls.report(new RxllmError('connection-lost', `redisInFlight: reading ${stream} failed: ${cause instanceof Error ? cause.message : String(cause)}.`, { cause }));
             orphaned('redis', cause);
           }
         } finally {
@@ -436,7 +405,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
     get size() {
       return local.size;
     },
-    stats: () => ({ ...counts }),
+    stats: () => ({ ...counts, errors: calls.errors }),
     close: async () => {
       closed = true;
       const readers = [...allReaders];
@@ -452,7 +421,7 @@ export function redisInFlight(config: RedisInFlightConfig): RedisInFlight {
  * Disconnects `client` and resolves once it has closed, or after 500 ms: a client between two reconnection attempts
  * has no socket left to close and never says `end`.
  */
-function ended(client: Redis, scheduler: SchedulerLike): Promise<void> {
+function ended(client: Redis | Cluster, scheduler: SchedulerLike): Promise<void> {
   if (client.status === 'end') return Promise.resolve();
   return new Promise<void>((resolve) => {
     const bound = scheduler.schedule(() => resolve(), 500);
@@ -463,9 +432,6 @@ function ended(client: Redis, scheduler: SchedulerLike): Promise<void> {
     client.disconnect();
   });
 }
-
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 // Redis time in ms, so leases never depend on the instances' clocks agreeing.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
@@ -544,7 +510,7 @@ function isEvent(value: unknown): value is LlmEvent {
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: redisClientSchema(['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate'], '; Redis Cluster clients are not supported yet'),
+  redis: redisOrClusterSchema(['evalsha', 'eval', 'xadd', 'xread', 'xrange', 'zrem', 'pexpire', 'duplicate']),
   prefix: s
     .string()
     .min(1, 'a non-empty key prefix, such as "myapp:flight:"')

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { type SchedulerLike, timer } from 'rxjs';
+import type { Cluster, Redis } from 'ioredis';
+import { asyncScheduler, type SchedulerLike, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
@@ -7,18 +7,21 @@ import { LatencyHistogram } from '../metrics/LatencyHistogram.js';
 import type { LatencyRegistry, PercentileQuery, SeriesQuery } from '../metrics/LatencyRegistry.js';
 import type { LatencySource } from '../middleware/latencySource.js';
 import { decodeSeries, encodeSeries, type PublishedSeries } from './latencyCodec.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { sha256 } from '../internal/sha256.js';
+import { guardedCalls } from './guardedCalls.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisLatencySource}. */
 export interface RedisLatencySourceConfig {
   /**
-   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`. The source sends its
-   * commands on it and never closes it. A standalone or Sentinel client; Redis Cluster is not supported.
+   * A connected (or connecting) ioredis client the app already has: `new Redis(url)`, a Sentinel client, or a
+   * Redis Cluster client (`new Cluster(nodes)`). The source sends its commands on it and never closes it.
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of every key the source writes, e.g. `'myapp:llm:'`. Instances that should route as one fleet give
-   * the same prefix; two fleets (or two apps) sharing a Redis give two.
+   * the same prefix; two fleets (or two apps) sharing a Redis give two. No `{` or `}`: the source adds a hash
+   * tag of its own after it (see the keys table).
    */
   prefix: string;
   /**
@@ -152,12 +155,13 @@ return out
  * last snapshot plus this instance's own registry, live (so its own samples count at once, and `route()`'s
  * probing sees them as it sees the registry's).
  *
- * **Keys written** (`<id>` is `instanceId`):
+ * **Keys written** (`<id>` is `instanceId`; `<t>` is the first 8 hex digits of the SHA-256 of the prefix, a Redis
+ * Cluster hash tag that puts every key of one prefix in one slot):
  *
  * | key | type | value | expiry |
  * |---|---|---|---|
- * | `<prefix>latency:instances` | set | the ids of the instances publishing under this prefix | `PX ttl`, renewed by every publish |
- * | `<prefix>latency:instance:<id>` | string | JSON `{"v":1,"s":[[step, model, requests, ttft, censored], ...]}`: per (step, model), the window's request count and its TTFT and censored-TTFT histograms in HdrHistogram's compressed V2 encoding, base64 | `PX ttl`, renewed by every publish |
+ * | `<prefix>latency:{<t>}:instances` | set | the ids of the instances publishing under this prefix | `PX ttl`, renewed by every publish |
+ * | `<prefix>latency:{<t>}:instance:<id>` | string | JSON `{"v":1,"s":[[step, model, requests, ttft, censored], ...]}`: per (step, model), the window's request count and its TTFT and censored-TTFT histograms in HdrHistogram's compressed V2 encoding, base64 | `PX ttl`, renewed by every publish |
  *
  * Key names hold only the prefix and the instance id. Step and model names appear inside the values, as they
  * are: they are the app's labels (`step('summary')`, `'gpt-4o-mini@eastus'`), not secrets; no request, prompt,
@@ -172,6 +176,10 @@ return out
  *   client is not connected, else after `timeout`), the other instances' figures are dropped, reads answer from
  *   the local registry alone, `onError` hears of it once, `stats()` counts it; when the client is ready again,
  *   the next interval shares again.
+ * - **Redis Cluster**: the read script reaches every instance's key, which Cluster allows only within one slot:
+ *   hence the `{<t>}` tag, one slot per prefix (per fleet), so the round trip is one pipeline to one node. A
+ *   fleet's latency keys are a handful of small values written once per interval per instance. Tested against a
+ *   real three-master cluster.
  * - **Hot**: starts its timer at construction (the first round trip right away); `close()` stops it. The timer
  *   is `unref()`'d (without a `scheduler`), so it never keeps a process alive.
  *
@@ -207,59 +215,51 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   const timeout = options.timeout ?? Math.min(1_000, publishInterval);
   const instanceId = options.instanceId ?? globalThis.crypto.randomUUID();
   const onError = options.onError ?? ((error: RxllmError) => console.warn(error.message));
-  const setKey = `${prefix}latency:instances`;
-  const instancePrefix = `${prefix}latency:instance:`;
+  // One hash tag per prefix: the set and every instance's key in one Cluster slot, as READ_FLEET needs.
+  const tagged = `${prefix}latency:{${sha256(prefix).slice(0, 8)}}:`;
+  const setKey = `${tagged}instances`;
+  const instancePrefix = `${tagged}instance:`;
   const ownKey = instancePrefix + instanceId;
   const timers = timersOf(scheduler);
 
-  const counts = { publishes: 0, errors: 0, fallbacks: 0, malformed: 0 };
+  const counts = { publishes: 0, fallbacks: 0, malformed: 0 };
+  // The shared guard: fails fast while the client is not connected, fails after `timeout`, reports the first
+  // failure of an outage (each such report is one fallback to local figures). Its timeout runs on the scheduler
+  // given, else on asyncScheduler: only while a round trip is under way, so it never keeps a process alive by itself.
+  const calls = guardedCalls(
+    'redisLatencySource',
+    redis,
+    timeout,
+    scheduler ?? asyncScheduler,
+    (error) => {
+      counts.fallbacks++;
+      onError(error);
+    },
+    "Routing and hedging use this instance's own latency figures meanwhile.",
+  );
   let snapshot = EMPTY;
-  let healthy = true;
   let closed = false;
   let running: Promise<void> | undefined;
   /** The last round trip's values, decoded, by instance id. */
   let decoded = new Map<string, Decoded>();
 
-  const fail = (error: RxllmError): void => {
-    counts.errors++;
-    snapshot = EMPTY;
-    if (!healthy) return;
-    healthy = false;
-    counts.fallbacks++;
-    try {
-      onError(error);
-    } catch {
-      // A throwing onError must not stop the timer: sharing has to resume when Redis returns.
-    }
-  };
-
   const roundTrip = async (): Promise<void> => {
-    // After a failure, anything but a ready client is skipped at once: during an outage ioredis alternates
-    // between `reconnecting` and `connecting`, and a command sent then would only wait in its offline queue.
-    if (DOWN.has(redis.status) || (!healthy && redis.status !== 'ready')) {
-      throw new RxllmError(
-        'connection-lost',
-        `redisLatencySource: the Redis client is ${redis.status}, not connected; routing and hedging use this instance's own latency figures until it is. Check that Redis is reachable (the client reconnects by itself unless it was closed).`,
-      );
-    }
-    const value = encodeSeries(registry.windowTtft());
-    const exchange = redis
-      .pipeline()
-      .set(ownKey, value, 'PX', ttl)
-      .sadd(setKey, instanceId)
-      .pexpire(setKey, ttl)
-      .eval(READ_FLEET, 1, setKey, instancePrefix)
-      .exec();
-    const replies = await timers.within(exchange, timeout, () =>
-      new RxllmError('timeout', `redisLatencySource: publishing and reading latency took longer than ${timeout} ms; this instance's own figures are used meanwhile. Check Redis's latency, or raise \`timeout\`.`, { limit: 'total' }),
-    );
-    for (const [error] of replies ?? []) if (error) throw error;
-    const fleet = replies?.[3]?.[1];
-    if (!Array.isArray(fleet)) throw new Error('the fleet read returned no list');
+    const fleet = await calls.run('publishing and reading latency', async () => {
+      const replies = await redis
+        .pipeline()
+        .set(ownKey, encodeSeries(registry.windowTtft()), 'PX', ttl)
+        .sadd(setKey, instanceId)
+        .pexpire(setKey, ttl)
+        .eval(READ_FLEET, 1, setKey, instancePrefix)
+        .exec();
+      for (const [error] of replies ?? []) if (error) throw error;
+      const read = replies?.[3]?.[1];
+      if (!Array.isArray(read)) throw new Error('the fleet read returned no list');
+      return read as string[];
+    });
     if (closed) return;
-    snapshot = merge(fleet as string[]);
+    snapshot = merge(fleet);
     counts.publishes++;
-    healthy = true;
   };
 
   // Builds the snapshot: every other instance's series, added up per (step, model), per step, per model and in all.
@@ -303,13 +303,10 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
   const refresh = (): Promise<void> => {
     if (closed) return Promise.resolve();
     running ??= roundTrip()
-      .catch((cause: unknown) =>
-        fail(
-          cause instanceof RxllmError
-            ? cause
-            : new RxllmError('connection-lost', `redisLatencySource: publishing and reading latency failed: ${cause instanceof Error ? cause.message : String(cause)}. This instance's own figures are used meanwhile.`, { cause }),
-        ),
-      )
+      .catch(() => {
+        // Counted and reported by the guard; the other instances' figures are dropped until a round trip succeeds.
+        snapshot = EMPTY;
+      })
       .finally(() => (running = undefined));
     return running;
   };
@@ -372,7 +369,7 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
       return (query.view ?? 'window') === 'window' ? own + (remote(query)?.requests ?? 0) : own;
     },
     refresh,
-    stats: () => ({ ...counts, sharing: healthy && snapshot !== EMPTY, instances: snapshot.instances }),
+    stats: () => ({ ...counts, errors: calls.errors, sharing: snapshot !== EMPTY, instances: snapshot.instances }),
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -388,9 +385,6 @@ export function redisLatencySource(config: RedisLatencySourceConfig): RedisLaten
     },
   };
 }
-
-/** Client states in which a command would only queue behind a dead connection. */
-const DOWN: ReadonlySet<string> = new Set(['reconnecting', 'close', 'end']);
 
 interface Timers {
   /** Calls `task` now and every `ms`; returns the stop function. */
@@ -449,8 +443,11 @@ function timersOf(scheduler: SchedulerLike | undefined): Timers {
 const positiveInt = s.number().int().positive();
 const configSchema = s
   .strictObject({
-    redis: redisClientSchema(['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem'], '; Redis Cluster clients are not supported'),
-    prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:"'),
+    redis: redisOrClusterSchema(['pipeline', 'set', 'sadd', 'pexpire', 'eval', 'del', 'srem']),
+    prefix: s
+      .string()
+      .min(1, 'a non-empty key prefix, such as "myapp:llm:"')
+      .refine((prefix) => !/[{}]/.test(prefix), 'a prefix without "{" or "}": the source adds a hash tag of its own'),
     registry: s.custom<LatencyRegistry>(
       (value) =>
         typeof value === 'object' &&

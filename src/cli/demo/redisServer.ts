@@ -48,16 +48,20 @@ export function findRedisServer(path: string | undefined = process.env['PATH']):
 /**
  * Starts `binary` (by default the redis-server on PATH) on a free loopback port, with a temporary directory and
  * no persistence (`--save '' --appendonly no`). Resolves once it accepts connections; rejects when it exits
- * first or does not accept them within 10 s (the process is then killed).
+ * first or does not accept them within 10 s (the process is then killed). `args` are added to its command line
+ * (e.g. a cluster node's `--cluster-enabled yes`).
  */
-export async function startRedisServer(binary: string | undefined = findRedisServer()): Promise<RedisServer> {
+export async function startRedisServer(
+  binary: string | undefined = findRedisServer(),
+  args: readonly string[] = [],
+): Promise<RedisServer> {
   if (!binary) throw new Error('redis-server is not installed: run .ci/install-redis (apt-get install -y redis-server).');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'rxllm-redis-'));
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
-    const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    const started = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...args], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = started;
