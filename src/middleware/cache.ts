@@ -217,11 +217,9 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     });
   };
 
-  const save = (key: string, events: readonly LlmEvent[]): void => {
-    const json = JSON.stringify(events);
+  const save = (key: string, answer: StoredAnswer): void => {
     const now = scheduler.now();
-    // A frozen copy: the caller that streamed these events may still mutate its own objects.
-    const entry: CacheEntry = { events: deepFreeze(JSON.parse(json) as LlmEvent[]), storedAt: now, expiresAt: now + ttl, bytes: json.length };
+    const entry: CacheEntry = { events: answer.events, storedAt: now, expiresAt: now + ttl, bytes: answer.bytes };
     writing.set(key, entry);
     background(
       () => store.set(key, entry, ttl),
@@ -239,7 +237,9 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
       tap({
         next: (event) => events.push(event),
         complete: () => {
-          if (!flight.forgotten && isWholeAnswer(events, request.n ?? 1)) save(key, events);
+          if (flight.forgotten) return;
+          const answer = storedAnswer(events, request.n ?? 1);
+          if (answer) save(key, answer);
         },
       }),
     );
@@ -342,19 +342,88 @@ interface Flight {
   forgotten: boolean;
 }
 
-/** Complete and successful: every choice asked for (and every choice seen) finished, none with reason "error". */
-function isWholeAnswer(events: readonly LlmEvent[], choices: number): boolean {
+/** What `cache()` stores of a whole answer: frozen copies of its events and the length of their JSON text. */
+interface StoredAnswer {
+  events: readonly LlmEvent[];
+  bytes: number;
+}
+
+/**
+ * The answer to store, built once when the stream completes, or `undefined` when it is not complete and
+ * successful: every choice asked for (and every choice seen) finished, none with reason "error".
+ *
+ * One pass over the recorded events, which are the caller's own objects (it may still mutate them): each is
+ * copied and frozen (every hit shares the copies), and its JSON length summed, so that `bytes` is exactly
+ * `JSON.stringify(events).length` without building that text. Text-like and finish events, nearly all of an
+ * answer, take a fast path of their own shape (no JSON round trip: 2000 tokens cost about a tenth as much);
+ * anything else (usage, tool calls, an event with fields of its own) is copied through JSON as before.
+ */
+function storedAnswer(events: readonly LlmEvent[], choices: number): StoredAnswer | undefined {
   const finished = new Set<number>();
   const seen = new Set<number>();
-  for (const event of events) {
-    if (event.type === 'finish') {
-      if (event.reason === 'error') return false;
+  let lastSeen: number | undefined; // nearly every event is of the same choice as the one before: one Set.add per run
+  const copies: LlmEvent[] = new Array<LlmEvent>(events.length);
+  let bytes = events.length === 0 ? 2 : events.length + 1; // the brackets and the commas
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    const type = event.type;
+    if (type === 'finish') {
+      if (event.reason === 'error') return undefined;
       finished.add(event.choice);
-    } else if (event.type !== 'usage') seen.add(event.choice);
+    } else if (type !== 'usage' && event.choice !== lastSeen) {
+      lastSeen = event.choice;
+      seen.add(lastSeen);
+    }
+    const fastBytes = copyFast(event, copies, i);
+    if (fastBytes >= 0) bytes += fastBytes;
+    else {
+      const json = JSON.stringify(event);
+      copies[i] = deepFreeze(JSON.parse(json) as LlmEvent);
+      bytes += json.length;
+    }
   }
-  for (let choice = 0; choice < choices; choice++) if (!finished.has(choice)) return false;
-  for (const choice of seen) if (!finished.has(choice)) return false;
-  return true;
+  for (let choice = 0; choice < choices; choice++) if (!finished.has(choice)) return undefined;
+  for (const choice of seen) if (!finished.has(choice)) return undefined;
+  return { events: copies, bytes };
+}
+
+/**
+ * Puts a frozen copy of a text, reasoning, refusal or finish event with no other fields at `copies[at]` and
+ * returns its JSON length; returns -1 (and copies nothing) for any other event.
+ */
+function copyFast(event: LlmEvent, copies: LlmEvent[], at: number): number {
+  const { type, choice } = event;
+  if (!Number.isInteger(choice) || ownFieldCount(event) !== 3) return -1;
+  // {"type":…,"choice":…,"text":…}: 8 + 10 + 8 + 1 characters of punctuation and names.
+  if (type === 'text' || type === 'reasoning' || type === 'refusal') {
+    const text = event.text;
+    if (typeof text !== 'string') return -1;
+    copies[at] = Object.freeze({ type, choice, text });
+    return 27 + jsonStringLength(type) + String(choice).length + jsonStringLength(text);
+  }
+  // {"type":"finish","choice":…,"reason":…}: 8 + 10 + 10 + 1, and the type's 8.
+  if (type === 'finish') {
+    const reason = event.reason;
+    if (typeof reason !== 'string') return -1;
+    copies[at] = Object.freeze({ type, choice, reason });
+    return 37 + String(choice).length + jsonStringLength(reason);
+  }
+  return -1;
+}
+
+function ownFieldCount(value: object): number {
+  let count = 0;
+  for (const field in value) if (Object.prototype.hasOwnProperty.call(value, field)) count++;
+  return count;
+}
+
+// What JSON.stringify escapes in a string: quotes, backslashes, control characters, and (well-formed
+// JSON.stringify) lone surrogates; a string with any of them is measured by JSON.stringify itself.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(text).length`, without building the text when nothing in it needs escaping. */
+function jsonStringLength(text: string): number {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text).length : text.length + 2;
 }
 
 function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {
