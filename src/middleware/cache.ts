@@ -1,4 +1,4 @@
-import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
+import { asyncScheduler, defer, from, map, Observable, of, type SchedulerLike, type Subscriber, type Subscription, take, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
@@ -230,19 +230,24 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     );
   };
 
-  // Collects every event and stores the answer only if it completed whole and was not forgotten meanwhile.
-  const record = (key: string, flight: Flight, request: LlmRequest, source: Observable<LlmEvent>): Observable<LlmEvent> => {
+  // Passes every event on and records it; stores the answer only if it completed whole and was not forgotten
+  // meanwhile. One observer, not a tap() operator: every token of a miss passes through here.
+  const record = (key: string, flight: Flight, request: LlmRequest, subscriber: Subscriber<LlmEvent>, next: Transport, context: RequestContext | undefined): Subscription => {
     const events: LlmEvent[] = [];
-    return source.pipe(
-      tap({
-        next: (event) => events.push(event),
-        complete: () => {
-          if (flight.forgotten) return;
+    return next(request, context).subscribe({
+      next: (event) => {
+        events.push(event);
+        subscriber.next(event);
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => {
+        if (!flight.forgotten) {
           const answer = storedAnswer(events, request.n ?? 1);
           if (answer) save(key, answer);
-        },
-      }),
-    );
+        }
+        subscriber.complete();
+      },
+    });
   };
 
   const replay = (events: readonly LlmEvent[]): Observable<LlmEvent> =>
@@ -254,7 +259,8 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
         );
 
   // One flight of a key, shared by identical requests: wait for the lookup (`found`); replay a fresh hit, else go
-  // upstream and record.
+  // upstream and record. Written out rather than from(found).pipe(switchMap(...), finalize(...)): on a miss every
+  // token would pass through both operators.
   const fly = (
     key: string,
     found: MaybePromise<CacheEntry | undefined>,
@@ -262,21 +268,35 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     context: RequestContext | undefined,
     next: Transport,
   ): Observable<LlmEvent> =>
-    defer(() => {
+    new Observable<LlmEvent>((subscriber) => {
       const flight: Flight = { forgotten: false };
       current.set(key, flight);
-      return (isPromiseLike(found) ? from(found) : of(found)).pipe(
-        switchMap((entry) => {
-          if (fresh(entry) && !flight.forgotten) {
-            counts.hits++;
-            return replay(entry.events);
+      subscriber.add(() => {
+        if (current.get(key) === flight) current.delete(key);
+      });
+      const answer = (entry: CacheEntry | undefined): void => {
+        if (fresh(entry) && !flight.forgotten) {
+          counts.hits++;
+          subscriber.add(replay(entry.events).subscribe(subscriber));
+          return;
+        }
+        counts.misses++;
+        subscriber.add(record(key, flight, request, subscriber, next, context));
+      };
+      if (!isPromiseLike(found)) {
+        answer(found);
+        return;
+      }
+      found.then(
+        (entry) => {
+          if (subscriber.closed) return; // every caller left during the lookup: nothing is sent
+          try {
+            answer(entry);
+          } catch (error: unknown) {
+            subscriber.error(error); // a transport that throws instead of returning a stream
           }
-          counts.misses++;
-          return record(key, flight, request, next(request, context));
-        }),
-        finalize(() => {
-          if (current.get(key) === flight) current.delete(key);
-        }),
+        },
+        (error: unknown) => subscriber.error(error),
       );
     });
 
