@@ -234,6 +234,20 @@ describe('cache', () => {
     expect(answers.stats()).toMatchObject({ misses: 1, joined: 1, stored: 1 });
   });
 
+  it('with an async store, a caller that leaves during the lookup sends nothing upstream, and a transport that throws after the lookup errors the caller', async () => {
+    const asyncStore: CacheStore = { get: async () => undefined, set: async () => undefined, delete: async () => undefined };
+    let upstreamCalls = 0;
+    const llm = cache({ store: asyncStore })(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+    llm(request).subscribe().unsubscribe();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(upstreamCalls).toBe(0);
+
+    const throwing = cache({ store: asyncStore })(() => {
+      throw new Error('no stream');
+    });
+    await expect(firstValueFrom(throwing(request))).rejects.toThrow('no stream');
+  });
+
   it('unsubscribing every caller aborts the upstream and stores nothing', () => {
     const answers = cache({ scheduler: testScheduler });
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
