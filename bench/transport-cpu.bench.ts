@@ -11,6 +11,12 @@
 //   spell, and the figure the harness quotes.
 // - "steady": no forced GC, the same code warm from request to request (a busy server).
 //
+// Clients: the floor (fetch + eventsource-parser), rxllm's sseTransport with tokens() and with
+// textSoFar(), the openai SDK, and "rxllm stack": the same transport wrapped by dedupe() + cache() +
+// retry() + timeouts() + measure(), a cache miss per sample. Each row gives its ratio to the floor
+// and to the bare transport (rxllm tokens()) of the same rounds. BENCH_EACH=1 adds one middleware
+// at a time; BENCH_CLIENTS='rxllm tokens(),rxllm stack' runs only those (and the floor).
+//
 // Until November 2026 this bench ran only the second condition, against a server that sent the
 // whole answer in 64 KiB writes of minimal chunks, and built a transport per request: it said
 // 1.14-1.20x the floor where the harness said 2.13x. The gap was the forced GC, not the network.
