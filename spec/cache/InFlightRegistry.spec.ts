@@ -1,4 +1,4 @@
-import { mergeMap, Observable, of, repeat, retry, take } from 'rxjs';
+import { mergeMap, Observable, of, repeat, retry, Subject, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { createInFlightRegistry } from '../../src/cache/InFlightRegistry';
 import { createTestScheduler } from '../helpers/marbles';
@@ -159,6 +159,46 @@ describe('createInFlightRegistry', () => {
       })
       .subscribe({ error: (error: unknown) => errors.push(error) });
     expect(errors).toEqual([new Error('cannot start')]);
+    expect(registry.size).toBe(0);
+  });
+
+  it('a caller that leaves a synchronous run early (take(1)) ends it: the source is unsubscribed, the entry gone, and the next caller starts fresh', () => {
+    const registry = createInFlightRegistry();
+    let teardowns = 0;
+    let starts = 0;
+    const source = () =>
+      new Observable<string>((subscriber) => {
+        starts++;
+        subscriber.next('a');
+        subscriber.next('b');
+        return () => teardowns++;
+      });
+    const first: string[] = [];
+    registry.join('k', source).pipe(take(1)).subscribe((value) => first.push(value));
+    expect(first).toEqual(['a']);
+    expect(teardowns).toBe(1);
+    expect(registry.size).toBe(0);
+    const second: string[] = [];
+    const subscription = registry.join('k', source).subscribe((value) => second.push(value));
+    expect(second).toEqual(['a', 'b']);
+    expect(starts).toBe(2);
+    subscription.unsubscribe();
+    expect(teardowns).toBe(2);
+  });
+
+  it('gives each caller every value once, in order, whether it joined before or during the run', () => {
+    const registry = createInFlightRegistry();
+    const source = new Subject<number>();
+    const early: number[] = [];
+    const late: number[] = [];
+    registry.join('k', () => source).subscribe((value) => early.push(value));
+    source.next(1);
+    source.next(2);
+    registry.join('k', () => source).subscribe((value) => late.push(value));
+    source.next(3);
+    source.complete();
+    expect(early).toEqual([1, 2, 3]);
+    expect(late).toEqual([1, 2, 3]);
     expect(registry.size).toBe(0);
   });
 });

@@ -9,7 +9,7 @@ import { withMiddleware } from '../../src/core/transport';
 import { cache, type CacheMiddleware } from '../../src/middleware/cache';
 import { dedupe } from '../../src/middleware/dedupe';
 import { type SimulatorServer, startSimulatorServer } from '../../src/node/simulatorServer';
-import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
+import { finishEvent, reasoningEvent, refusalEvent, textEvent, toolCallEvent, usageEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
 
@@ -28,6 +28,13 @@ const values = {
 /** The subscription marble of a run that lasts the whole diagram: `--a|` gives `^--!`. */
 function wholeRun(diagram: string): string {
   return `^${'-'.repeat(diagram.length - 2)}!`;
+}
+
+/** The events a hit of `request` replays (synchronously, from a synchronous store). */
+function hitOf(llm: (request: LlmRequest) => Observable<LlmEvent>): LlmEvent[] {
+  const events: LlmEvent[] = [];
+  llm(request).subscribe((event) => events.push(event));
+  return events;
 }
 
 /** A memory store that also records every call made to it. */
@@ -227,6 +234,20 @@ describe('cache', () => {
     expect(answers.stats()).toMatchObject({ misses: 1, joined: 1, stored: 1 });
   });
 
+  it('with an async store, a caller that leaves during the lookup sends nothing upstream, and a transport that throws after the lookup errors the caller', async () => {
+    const asyncStore: CacheStore = { get: async () => undefined, set: async () => undefined, delete: async () => undefined };
+    let upstreamCalls = 0;
+    const llm = cache({ store: asyncStore })(() => (upstreamCalls++, of(textEvent('Hi'), finishEvent('stop'))));
+    llm(request).subscribe().unsubscribe();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(upstreamCalls).toBe(0);
+
+    const throwing = cache({ store: asyncStore })(() => {
+      throw new Error('no stream');
+    });
+    await expect(firstValueFrom(throwing(request))).rejects.toThrow('no stream');
+  });
+
   it('unsubscribing every caller aborts the upstream and stores nothing', () => {
     const answers = cache({ scheduler: testScheduler });
     testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -422,6 +443,54 @@ describe('cache', () => {
     expect(() => {
       (hit[0] as { text: string }).text = 'changed';
     }).toThrow(TypeError);
+  });
+
+  it('stores exactly the answer streamed: equal frozen copies, bytes = the length of its JSON, later changes to the streamed events not seen', () => {
+    // Every kind of event, escapes, a second choice, an event with a field of its own: the stored copy and its
+    // byte count must be what a JSON round trip gives (the store may serialise it).
+    const streamed: LlmEvent[] = [
+      textEvent('say "hi"\\ \n\u0001 \ud83d\ude00 lone \ud800 é'),
+      reasoningEvent('why', { choice: 1 }),
+      refusalEvent(''),
+      toolCallEvent({ callIndex: 0, id: 'call_1', name: 'f', arguments: '{"a":' }),
+      toolCallEvent({ callIndex: 0, arguments: '1}' }),
+      { ...textEvent('extra'), logprob: -0.5 } as LlmEvent,
+      finishEvent('stop', { choice: 1 }),
+      finishEvent('tool_calls'),
+      usageEvent({ prompt_tokens: 5, completion_tokens: 7 }),
+    ];
+    const expected = JSON.parse(JSON.stringify(streamed)) as LlmEvent[];
+    const store = memoryCacheStore();
+    const llm = cache({ store })(() => of(...streamed));
+    const seen: LlmEvent[] = [];
+    llm(request).subscribe((event) => seen.push(event));
+    expect(seen).toEqual(streamed);
+    // The caller changes its own objects afterwards: the stored answer is a copy.
+    (streamed[0] as { text: string }).text = 'changed';
+    (streamed[8] as { usage: { completion_tokens: number } }).usage.completion_tokens = 0;
+
+    expect(store.stats().entries).toBe(1);
+    const stored = hitOf(llm);
+    expect(stored).toEqual(expected);
+    expect(store.stats().bytes).toBe(JSON.stringify(expected).length);
+    for (const event of stored) expect(Object.isFrozen(event)).toBe(true);
+    expect(Object.isFrozen((stored[8] as { usage: object }).usage)).toBe(true);
+  });
+
+  it('stores a 2,000-token answer whole, byte count included, and never a partial one', () => {
+    const answer = [...Array.from({ length: 2000 }, (_, i) => textEvent(` w${i}`)), finishEvent('length'), usageEvent({ prompt_tokens: 5, completion_tokens: 2000 })];
+    const store = memoryCacheStore();
+    const answers = cache({ store });
+    const partial = new Subject<LlmEvent>();
+    // A partial stream of the same request (an error after 1,999 events) stores nothing.
+    answers(() => partial)(request).subscribe({ error: () => undefined });
+    for (const event of answer.slice(0, 1999)) partial.next(event);
+    partial.error(new Error('cut'));
+    expect(store.stats().entries).toBe(0);
+    const llm = answers(() => of(...answer));
+    llm(request).subscribe();
+    expect(hitOf(llm)).toEqual(answer);
+    expect(store.stats()).toMatchObject({ entries: 1, bytes: JSON.stringify(answer).length });
   });
 
   it('leaves the events a miss streamed to its caller unfrozen', () => {

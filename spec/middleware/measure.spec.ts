@@ -1,4 +1,4 @@
-import { type Observable } from 'rxjs';
+import { type Observable, of, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -144,6 +144,12 @@ describe('measure', () => {
     });
     expect(records).toEqual([expect.objectContaining({ outcome: 'cancelled', firstToken: 2, end: 5, outputTokens: 1 })]);
     expect(registry.stats()).toMatchObject({ requests: 1, cancelled: 1 });
+  });
+
+  it('records a caller that leaves a synchronous stream early (take(1)) as cancelled, with what it saw', () => {
+    const llm = withMiddleware(() => of(values.a, values.b, values.u, values.f), measure({ registry, scheduler: testScheduler }));
+    llm(request()).pipe(take(1)).subscribe();
+    expect(records).toEqual([expect.objectContaining({ outcome: 'cancelled', firstToken: 0, outputTokens: 1, outputTokensFrom: 'counted', finishReasons: [] })]);
   });
 
   it('writes the record before the completion reaches the subscriber', () => {

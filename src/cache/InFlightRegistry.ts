@@ -1,4 +1,4 @@
-import { defer, finalize, type Observable, ReplaySubject, share, tap } from 'rxjs';
+import { defer, Observable, type Subscriber, type Subscription } from 'rxjs';
 
 /**
  * Shares one running observable per key among everyone who asks while it runs.
@@ -39,6 +39,9 @@ export interface InFlightRegistry {
  * Memory: each run keeps every value it emitted, so a late joiner can replay
  * them; that is one answer per key in flight, freed when the run ends.
  *
+ * Cost: a value passes through a run with one array push and one call per
+ * caller (no Subject in between).
+ *
  * @example
  * ```ts
  * const registry = createInFlightRegistry();
@@ -46,31 +49,23 @@ export interface InFlightRegistry {
  * ```
  */
 export function createInFlightRegistry(): InFlightRegistry {
-  const inFlight = new Map<string, Observable<unknown>>();
+  const inFlight = new Map<string, Flight<unknown>>();
 
   function join<T>(key: string, start: () => Observable<T>): Observable<T> {
-    return defer(() => {
-      const existing = inFlight.get(key) as Observable<T> | undefined;
-      if (existing) return existing;
+    return new Observable<T>((subscriber) => {
+      const existing = inFlight.get(key) as Flight<T> | undefined;
+      if (existing) {
+        existing.add(subscriber);
+        return () => existing.remove(subscriber);
+      }
       // Only remove our own entry: a newer run may already sit under the same key.
-      const leave = () => {
-        if (inFlight.get(key) === shared) inFlight.delete(key);
-      };
-      const shared: Observable<T> = defer(start).pipe(
-        // Leave on complete/error *before* subscribers are told, so one that
-        // re-subscribes from its complete or error handler (repeat, retry)
-        // starts a fresh run instead of joining the one that just ended.
-        tap({ complete: leave, error: leave }),
-        finalize(leave),
-        share({
-          connector: () => new ReplaySubject<T>(), // late joiners get every value so far
-          resetOnError: true, // a failure is not kept: the next caller starts fresh
-          resetOnComplete: true, // done means gone; keeping finished answers is cache()'s job, with bounds
-          resetOnRefCountZero: true, // last subscriber leaves => source unsubscribed => request aborted
-        }),
-      );
-      inFlight.set(key, shared);
-      return shared;
+      const flight: Flight<T> = new Flight<T>(() => {
+        if (inFlight.get(key) === flight) inFlight.delete(key);
+      });
+      inFlight.set(key, flight);
+      flight.add(subscriber);
+      flight.start(start);
+      return () => flight.remove(subscriber);
     });
   }
 
@@ -81,4 +76,72 @@ export function createInFlightRegistry(): InFlightRegistry {
       return inFlight.size;
     },
   };
+}
+
+/**
+ * One run: the source's subscription, every value it emitted (for late joiners), and the callers now.
+ *
+ * Written out rather than `share({ connector: () => new ReplaySubject() })`: a streamed answer passes
+ * through here once per token (twice with `dedupe()` and `cache()` in one stack), and share's
+ * SafeSubscriber, Subject and ReplaySubject hops were a fifth of the stack's CPU per token. Here a token
+ * costs a push and a call per caller. The behaviour is share's with every reset on: late joiners get
+ * every value so far, then the live rest; the run leaves the registry when it completes or errors
+ * (before its callers are told, so one that subscribes again from its handler starts a fresh run) or
+ * loses its last caller (then the source is unsubscribed, which aborts the request).
+ */
+class Flight<T> {
+  private readonly values: T[] = [];
+  private callers: Subscriber<T>[] = [];
+  private source: Subscription | undefined;
+  private ended = false;
+
+  constructor(private readonly leave: () => void) {}
+
+  add(caller: Subscriber<T>): void {
+    // Replay what was emitted so far (a snapshot: values that arrive meanwhile come live), then join.
+    const values = this.values;
+    const replayed = values.length;
+    this.callers = [...this.callers, caller];
+    for (let i = 0; i < replayed && !caller.closed; i++) caller.next(values[i]!);
+  }
+
+  remove(caller: Subscriber<T>): void {
+    const callers = this.callers;
+    const at = callers.indexOf(caller);
+    if (at === -1) return;
+    // A new array, never spliced in place: a notification loop over the old one goes on unchanged.
+    this.callers = callers.length === 1 ? [] : callers.filter((other) => other !== caller);
+    if (this.callers.length === 0 && !this.ended) {
+      this.ended = true;
+      this.leave();
+      this.source?.unsubscribe();
+    }
+  }
+
+  start(start: () => Observable<T>): void {
+    const subscription = defer(start).subscribe({
+      next: (value) => {
+        if (this.ended) return; // every caller left during a synchronous run: nobody to tell
+        this.values.push(value);
+        const callers = this.callers;
+        if (callers.length === 1) callers[0]!.next(value);
+        else for (let i = 0; i < callers.length; i++) callers[i]!.next(value);
+      },
+      error: (error: unknown) => {
+        if (this.ended) return;
+        this.ended = true;
+        this.leave();
+        for (const caller of this.callers) caller.error(error);
+      },
+      complete: () => {
+        if (this.ended) return;
+        this.ended = true;
+        this.leave();
+        for (const caller of this.callers) caller.complete();
+      },
+    });
+    // Every caller may have left while the source was subscribing (a synchronous source, take(1)).
+    if (this.ended) subscription.unsubscribe();
+    else this.source = subscription;
+  }
 }

@@ -1,4 +1,4 @@
-import { asyncScheduler, defer, finalize, from, map, type Observable, of, type SchedulerLike, switchMap, take, tap, timer } from 'rxjs';
+import { asyncScheduler, defer, from, map, Observable, of, type SchedulerLike, type Subscriber, type Subscription, take, timer } from 'rxjs';
 import * as s from '../internal/check.js';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
@@ -217,11 +217,9 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     });
   };
 
-  const save = (key: string, events: readonly LlmEvent[]): void => {
-    const json = JSON.stringify(events);
+  const save = (key: string, answer: StoredAnswer): void => {
     const now = scheduler.now();
-    // A frozen copy: the caller that streamed these events may still mutate its own objects.
-    const entry: CacheEntry = { events: deepFreeze(JSON.parse(json) as LlmEvent[]), storedAt: now, expiresAt: now + ttl, bytes: json.length };
+    const entry: CacheEntry = { events: answer.events, storedAt: now, expiresAt: now + ttl, bytes: answer.bytes };
     writing.set(key, entry);
     background(
       () => store.set(key, entry, ttl),
@@ -232,17 +230,24 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     );
   };
 
-  // Collects every event and stores the answer only if it completed whole and was not forgotten meanwhile.
-  const record = (key: string, flight: Flight, request: LlmRequest, source: Observable<LlmEvent>): Observable<LlmEvent> => {
+  // Passes every event on and records it; stores the answer only if it completed whole and was not forgotten
+  // meanwhile. One observer, not a tap() operator: every token of a miss passes through here.
+  const record = (key: string, flight: Flight, request: LlmRequest, subscriber: Subscriber<LlmEvent>, next: Transport, context: RequestContext | undefined): Subscription => {
     const events: LlmEvent[] = [];
-    return source.pipe(
-      tap({
-        next: (event) => events.push(event),
-        complete: () => {
-          if (!flight.forgotten && isWholeAnswer(events, request.n ?? 1)) save(key, events);
-        },
-      }),
-    );
+    return next(request, context).subscribe({
+      next: (event) => {
+        events.push(event);
+        subscriber.next(event);
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => {
+        if (!flight.forgotten) {
+          const answer = storedAnswer(events, request.n ?? 1);
+          if (answer) save(key, answer);
+        }
+        subscriber.complete();
+      },
+    });
   };
 
   const replay = (events: readonly LlmEvent[]): Observable<LlmEvent> =>
@@ -254,7 +259,8 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
         );
 
   // One flight of a key, shared by identical requests: wait for the lookup (`found`); replay a fresh hit, else go
-  // upstream and record.
+  // upstream and record. Written out rather than from(found).pipe(switchMap(...), finalize(...)): on a miss every
+  // token would pass through both operators.
   const fly = (
     key: string,
     found: MaybePromise<CacheEntry | undefined>,
@@ -262,21 +268,35 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
     context: RequestContext | undefined,
     next: Transport,
   ): Observable<LlmEvent> =>
-    defer(() => {
+    new Observable<LlmEvent>((subscriber) => {
       const flight: Flight = { forgotten: false };
       current.set(key, flight);
-      return (isPromiseLike(found) ? from(found) : of(found)).pipe(
-        switchMap((entry) => {
-          if (fresh(entry) && !flight.forgotten) {
-            counts.hits++;
-            return replay(entry.events);
+      subscriber.add(() => {
+        if (current.get(key) === flight) current.delete(key);
+      });
+      const answer = (entry: CacheEntry | undefined): void => {
+        if (fresh(entry) && !flight.forgotten) {
+          counts.hits++;
+          subscriber.add(replay(entry.events).subscribe(subscriber));
+          return;
+        }
+        counts.misses++;
+        subscriber.add(record(key, flight, request, subscriber, next, context));
+      };
+      if (!isPromiseLike(found)) {
+        answer(found);
+        return;
+      }
+      found.then(
+        (entry) => {
+          if (subscriber.closed) return; // every caller left during the lookup: nothing is sent
+          try {
+            answer(entry);
+          } catch (error: unknown) {
+            subscriber.error(error); // a transport that throws instead of returning a stream
           }
-          counts.misses++;
-          return record(key, flight, request, next(request, context));
-        }),
-        finalize(() => {
-          if (current.get(key) === flight) current.delete(key);
-        }),
+        },
+        (error: unknown) => subscriber.error(error),
       );
     });
 
@@ -342,19 +362,88 @@ interface Flight {
   forgotten: boolean;
 }
 
-/** Complete and successful: every choice asked for (and every choice seen) finished, none with reason "error". */
-function isWholeAnswer(events: readonly LlmEvent[], choices: number): boolean {
+/** What `cache()` stores of a whole answer: frozen copies of its events and the length of their JSON text. */
+interface StoredAnswer {
+  events: readonly LlmEvent[];
+  bytes: number;
+}
+
+/**
+ * The answer to store, built once when the stream completes, or `undefined` when it is not complete and
+ * successful: every choice asked for (and every choice seen) finished, none with reason "error".
+ *
+ * One pass over the recorded events, which are the caller's own objects (it may still mutate them): each is
+ * copied and frozen (every hit shares the copies), and its JSON length summed, so that `bytes` is exactly
+ * `JSON.stringify(events).length` without building that text. Text-like and finish events, nearly all of an
+ * answer, take a fast path of their own shape (no JSON round trip: 2000 tokens cost about a tenth as much);
+ * anything else (usage, tool calls, an event with fields of its own) is copied through JSON as before.
+ */
+function storedAnswer(events: readonly LlmEvent[], choices: number): StoredAnswer | undefined {
   const finished = new Set<number>();
   const seen = new Set<number>();
-  for (const event of events) {
-    if (event.type === 'finish') {
-      if (event.reason === 'error') return false;
+  let lastSeen: number | undefined; // nearly every event is of the same choice as the one before: one Set.add per run
+  const copies: LlmEvent[] = new Array<LlmEvent>(events.length);
+  let bytes = events.length === 0 ? 2 : events.length + 1; // the brackets and the commas
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    const type = event.type;
+    if (type === 'finish') {
+      if (event.reason === 'error') return undefined;
       finished.add(event.choice);
-    } else if (event.type !== 'usage') seen.add(event.choice);
+    } else if (type !== 'usage' && event.choice !== lastSeen) {
+      lastSeen = event.choice;
+      seen.add(lastSeen);
+    }
+    const fastBytes = copyFast(event, copies, i);
+    if (fastBytes >= 0) bytes += fastBytes;
+    else {
+      const json = JSON.stringify(event);
+      copies[i] = deepFreeze(JSON.parse(json) as LlmEvent);
+      bytes += json.length;
+    }
   }
-  for (let choice = 0; choice < choices; choice++) if (!finished.has(choice)) return false;
-  for (const choice of seen) if (!finished.has(choice)) return false;
-  return true;
+  for (let choice = 0; choice < choices; choice++) if (!finished.has(choice)) return undefined;
+  for (const choice of seen) if (!finished.has(choice)) return undefined;
+  return { events: copies, bytes };
+}
+
+/**
+ * Puts a frozen copy of a text, reasoning, refusal or finish event with no other fields at `copies[at]` and
+ * returns its JSON length; returns -1 (and copies nothing) for any other event.
+ */
+function copyFast(event: LlmEvent, copies: LlmEvent[], at: number): number {
+  const { type, choice } = event;
+  if (!Number.isInteger(choice) || ownFieldCount(event) !== 3) return -1;
+  // {"type":…,"choice":…,"text":…}: 8 + 10 + 8 + 1 characters of punctuation and names.
+  if (type === 'text' || type === 'reasoning' || type === 'refusal') {
+    const text = event.text;
+    if (typeof text !== 'string') return -1;
+    copies[at] = Object.freeze({ type, choice, text });
+    return 27 + jsonStringLength(type) + String(choice).length + jsonStringLength(text);
+  }
+  // {"type":"finish","choice":…,"reason":…}: 8 + 10 + 10 + 1, and the type's 8.
+  if (type === 'finish') {
+    const reason = event.reason;
+    if (typeof reason !== 'string') return -1;
+    copies[at] = Object.freeze({ type, choice, reason });
+    return 37 + String(choice).length + jsonStringLength(reason);
+  }
+  return -1;
+}
+
+function ownFieldCount(value: object): number {
+  let count = 0;
+  for (const field in value) if (Object.prototype.hasOwnProperty.call(value, field)) count++;
+  return count;
+}
+
+// What JSON.stringify escapes in a string: quotes, backslashes, control characters, and (well-formed
+// JSON.stringify) lone surrogates; a string with any of them is measured by JSON.stringify itself.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(text).length`, without building the text when nothing in it needs escaping. */
+function jsonStringLength(text: string): number {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text).length : text.length + 2;
 }
 
 function isPromiseLike<T>(value: MaybePromise<T>): value is Promise<T> {

@@ -1,8 +1,9 @@
-import { defer, finalize } from 'rxjs';
+import { defer, Observable } from 'rxjs';
 import * as s from '../internal/check.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
+import type { LlmEvent } from '../core/events.js';
 import type { LlmRequest } from '../core/request.js';
 import { isSampledRequest, requestKey, type RequestScope, scopeOf } from '../core/requestKey.js';
 import type { Middleware, Transport } from '../core/transport.js';
@@ -128,11 +129,17 @@ export function dedupe(config: DedupeConfig = {}): DedupeMiddleware {
         }
         const requestId = keyOf(request, scopeOf(context));
         if (registry.has(requestId)) counts.joined++;
-        return registry.join(requestId, () => {
-          counts.upstream++;
-          counts.inFlight++;
-          return next(request, context).pipe(finalize(() => counts.inFlight--));
-        });
+        return registry.join(
+          requestId,
+          // Not finalize(): that is an operator every token passes through; a teardown on the subscriber is not.
+          () =>
+            new Observable<LlmEvent>((upstream) => {
+              counts.upstream++;
+              counts.inFlight++;
+              upstream.add(() => counts.inFlight--);
+              return next(request, context).subscribe(upstream);
+            }),
+        );
       });
   };
   return Object.assign(middleware, { stats: (): DedupeStats => ({ ...counts }) });

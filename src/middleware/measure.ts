@@ -1,8 +1,8 @@
-import { asyncScheduler, defer, type SchedulerLike, tap } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import * as s from '../internal/check.js';
 import { stepOf } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
-import type { FinishReason, LlmUsage } from '../core/events.js';
+import type { FinishReason, LlmEvent, LlmUsage } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
 import type { LatencyRegistry } from '../metrics/LatencyRegistry.js';
 import type { RequestOutcome } from '../metrics/LatencyRecord.js';
@@ -69,15 +69,17 @@ export interface MeasureConfig {
 export function measure(config: MeasureConfig): Middleware {
   const { registry, scheduler = asyncScheduler } = validateConfig('measure', configSchema, config);
   return (next) => (request, context) =>
-    // State lives inside `defer`: every subscription is its own measurement.
-    defer(() => {
+    // State lives inside the subscribe function: every subscription is its own measurement.
+    new Observable<LlmEvent>((subscriber) => {
       const start = scheduler.now();
       let firstToken: number | undefined;
       let contentEvents = 0;
       let usage: LlmUsage | undefined;
       const finishReasons: FinishReason[] = [];
+      let recorded = false;
 
       const done = (outcome: RequestOutcome, errorCode?: string) => {
+        recorded = true;
         const fromUsage = typeof usage?.completion_tokens === 'number';
         registry.record({
           step: stepOf(request, context),
@@ -93,27 +95,49 @@ export function measure(config: MeasureConfig): Middleware {
           finishReasons,
         });
       };
+      const failed = (error: unknown) => {
+        done('error', isRxllmError(error) ? error.code : 'unknown');
+        subscriber.error(error);
+      };
 
-      const codeOf = (error: unknown) => (isRxllmError(error) ? error.code : 'unknown');
-      // The inner `defer` turns a transport that throws instead of returning a stream into an error
-      // the tap below records. (An invalid request never gets here: withMiddleware rejects it first.)
-      return defer(() => next(request, context)).pipe(
-        tap({
-          // The hot path: a type switch and a counter; the clock is read once, on the first token.
-          next(event) {
-            if (event.type === 'usage') usage = event.usage;
-            else if (event.type === 'finish') finishReasons.push(event.reason);
-            else if (event.type === 'tool-call' || event.text !== '') {
-              contentEvents++;
-              if (firstToken === undefined) firstToken = scheduler.now();
-            }
-          },
-          complete: () => done('ok'),
-          error: (error: unknown) => done('error', codeOf(error)),
-          // Called only when the subscriber leaves before completion or error.
-          unsubscribe: () => done('cancelled'),
-        }),
-      );
+      let events: Observable<LlmEvent>;
+      try {
+        events = next(request, context);
+      } catch (error: unknown) {
+        // A transport that throws instead of returning a stream is recorded as an error too. (An invalid
+        // request never gets here: withMiddleware rejects it first.)
+        failed(error);
+        return;
+      }
+      // One observer, not a tap() operator: every token passes through here. A subscriber that left while the
+      // upstream was still subscribing (take(1) over a synchronous stream) hears nothing more, and it is cancelled.
+      const upstream = events.subscribe({
+        // The hot path: a type switch and a counter; the clock is read once, on the first token.
+        next(event) {
+          if (subscriber.closed) return;
+          if (event.type === 'usage') usage = event.usage;
+          else if (event.type === 'finish') finishReasons.push(event.reason);
+          else if (event.type === 'tool-call' || event.text !== '') {
+            contentEvents++;
+            if (firstToken === undefined) firstToken = scheduler.now();
+          }
+          subscriber.next(event);
+        },
+        // The record is written before the end reaches the subscriber, so a registry read then includes it.
+        complete: () => {
+          if (subscriber.closed) return;
+          done('ok');
+          subscriber.complete();
+        },
+        error: (error: unknown) => {
+          if (!subscriber.closed) failed(error);
+        },
+      });
+      return () => {
+        upstream.unsubscribe();
+        // Only when the subscriber leaves before completion or error.
+        if (!recorded) done('cancelled');
+      };
     });
 }
 

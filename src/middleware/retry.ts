@@ -1,6 +1,7 @@
-import { asyncScheduler, catchError, defer, retry as retryWhen, type SchedulerLike, tap, throwError, timer } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
 import * as s from '../internal/check.js';
-import { timeLeft } from '../core/context.js';
+import { type RequestContext, timeLeft } from '../core/context.js';
+import type { LlmEvent } from '../core/events.js';
 import { isRxllmError, RxllmError, type RxllmErrorDetails } from '../core/errors.js';
 import type { Middleware } from '../core/transport.js';
 import { backoffDelay, type BackoffConfig } from './backoff.js';
@@ -146,33 +147,70 @@ export function retry(config: RetryConfig = {}): Middleware {
     scheduler = asyncScheduler,
   } = validateConfig('retry', configSchema, config);
 
+  // When to wait before attempt `attempt + 1`, or a throw: the error to end with.
+  const waitBefore = (error: unknown, attempt: number, context: RequestContext | undefined): number => {
+    if (!retryOn(error, attempt)) throw error;
+    const retryAfterMs = isRxllmError(error) ? error.retryAfterMs : undefined;
+    if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) throw tooLongToWait(error as RxllmError, maxRetryAfterMs);
+    const info: RetryInfo =
+      retryAfterMs !== undefined
+        ? { attempt, error, delayMs: retryAfterMs, reason: 'retry-after' }
+        : { attempt, error, delayMs: backoffDelay(attempt, backoff, random), reason: 'backoff' };
+    // An attempt that would start at or after the deadline could not answer in time: not sent.
+    const left = timeLeft(context, scheduler);
+    if (info.delayMs >= left) throw stoppedByDeadline(error, info, left);
+    onRetry?.(info);
+    return info.delayMs;
+  };
+
+  // Written out rather than tap() + retry({ delay }) + catchError(): each of those is a hop every token of the
+  // answer passed through. Here the attempt's events go to the caller through one observer.
   return (next) => (request, context) =>
-    defer(() => {
-      if (timeLeft(context, scheduler) <= 0) return throwError(() => pastDeadline());
+    new Observable<LlmEvent>((subscriber) => {
+      if (timeLeft(context, scheduler) <= 0) {
+        subscriber.error(pastDeadline());
+        return;
+      }
+      const attempts = next(request, context);
       let emitted = false;
-      return next(request, context).pipe(
-        tap(() => (emitted = true)),
-        retryWhen({
-          count: maxRetries,
-          delay: (error: unknown, attempt: number) => {
-            if (emitted || !retryOn(error, attempt)) throw error;
-            const retryAfterMs = isRxllmError(error) ? error.retryAfterMs : undefined;
-            if (retryAfterMs !== undefined && retryAfterMs > maxRetryAfterMs) throw tooLongToWait(error as RxllmError, maxRetryAfterMs);
-            const info: RetryInfo =
-              retryAfterMs !== undefined
-                ? { attempt, error, delayMs: retryAfterMs, reason: 'retry-after' }
-                : { attempt, error, delayMs: backoffDelay(attempt, backoff, random), reason: 'backoff' };
-            // An attempt that would start at or after the deadline could not answer in time: not sent.
-            const left = timeLeft(context, scheduler);
-            if (info.delayMs >= left) throw stoppedByDeadline(error, info, left);
-            onRetry?.(info);
-            return timer(info.delayMs, scheduler);
+      let retries = 0;
+      let attempt: Subscription | undefined;
+      let wait: Subscription | undefined;
+      // Once an event went out, every error says so: a retry further out must not send the request again.
+      const fail = (error: unknown) =>
+        subscriber.error(emitted && isRxllmError(error) && error.tokensEmitted !== true ? error.with({ tokensEmitted: true }) : error);
+      const start = (): void => {
+        attempt = attempts.subscribe({
+          next: (event) => {
+            emitted = true;
+            subscriber.next(event);
           },
-        }),
-        catchError((error: unknown) =>
-          throwError(() => (emitted && isRxllmError(error) && error.tokensEmitted !== true ? error.with({ tokensEmitted: true }) : error)),
-        ),
-      );
+          error: (error: unknown) => {
+            if (emitted || retries >= maxRetries) {
+              fail(error);
+              return;
+            }
+            retries++;
+            let delayMs: number;
+            try {
+              delayMs = waitBefore(error, retries, context);
+            } catch (final: unknown) {
+              fail(final);
+              return;
+            }
+            wait = timer(delayMs, scheduler).subscribe(() => {
+              wait = undefined;
+              if (!subscriber.closed) start();
+            });
+          },
+          complete: () => subscriber.complete(),
+        });
+      };
+      start();
+      return () => {
+        attempt?.unsubscribe();
+        wait?.unsubscribe();
+      };
     });
 }
 

@@ -183,16 +183,23 @@ export function timeouts(config: TimeoutsConfig): Middleware {
         timers.push(timer);
       };
 
+      let waitingForHeaders = true;
+      let waitingForContent = true;
       upstream = next(request, downstream).subscribe({
+        // Per token: the clock is read only when an idle limit needs the time of the last event, and the headers
+        // and first-token clocks are stopped once, not on every event.
         next: (event) => {
-          lastEventAt = scheduler.now();
-          headersTimer?.unsubscribe();
-          const firstContent = !partial.tokensEmitted && isContentEvent(event);
-          partial.add(event);
-          if (firstContent) {
+          if (idle !== undefined) lastEventAt = scheduler.now();
+          if (waitingForHeaders) {
+            waitingForHeaders = false;
+            headersTimer?.unsubscribe();
+          }
+          if (waitingForContent && isContentEvent(event)) {
+            waitingForContent = false;
             firstTokenTimer?.unsubscribe();
             if (idle !== undefined) armIdle(idle, idle);
           }
+          partial.add(event);
           subscriber.next(event);
         },
         error: (error: unknown) => subscriber.error(error),
