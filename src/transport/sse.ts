@@ -2,7 +2,7 @@ import { defer, type Observable } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
-import { parseRequest, type LlmRequest } from '../core/request.js';
+import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { eventsFromResponse } from './eventsFromResponse.js';
 import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
@@ -48,7 +48,7 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
 
   return (request: LlmRequest, context?: RequestContext) =>
     defer(() => {
-      const body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
+      const body = JSON.stringify(wireBody(checkRequestToSend(request), includeUsage));
       return httpExchange(
         (signal) => fetch(url, { method: 'POST', headers, body, signal }),
         (cause) => unreachable(url, cause),
