@@ -68,8 +68,8 @@ export function eventsAfterHeaders(response: Response, context: RequestContext |
 
 /** The JSON body to send: streaming unless the request says otherwise, with usage asked for. */
 export function wireBody(request: LlmRequest, includeUsage: boolean): LlmRequest {
-  const stream = request.stream ?? true;
-  if (!stream) return { ...request, stream: false };
+  // A request that already says `stream: false` (a step's value()) is sent as it is: only read, never copied.
+  if (request.stream === false) return request;
   if (!includeUsage || request.stream_options != null) return { ...request, stream: true };
   return { ...request, stream: true, stream_options: { include_usage: true } };
 }
