@@ -320,7 +320,7 @@ describe('parallel', () => {
       const transport = routedTransport({ summary: [cold('300ms (af|)', events({ a: 'Rx is fast.' }))] });
       const custom = cold<StepState<string>>('100ms a 100ms (b|)', {
         a: { step: 'label', status: 'waiting', textSoFar: '', reask: 0, startedAt: 0 },
-        b: { step: 'label', status: 'done', textSoFar: 'x', reask: 0, startedAt: 0, value: 'tech' },
+        b: { step: 'label', status: 'done', textSoFar: 'x', reask: 0, startedAt: 0, value: 'tech', endedAt: 201 },
       });
       const group = parallel({ label: { run: () => custom }, summary: step('summary', () => ask('summary'), { transport }) });
       expectObservable(group.value('x')).toBe('300ms (r|)', { r: { label: 'tech', summary: 'Rx is fast.' } });
