@@ -114,7 +114,8 @@ export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelSt
  * done, and completes. `run(input)` emits a {@link ParallelState} for every
  * branch state (all branches' latest `textSoFar` for a live view), the last one
  * `done` with the record. Both are fail-fast: the first branch error errors
- * the group and unsubscribes the other branches, aborting their requests. A
+ * the group and unsubscribes the other branches, aborting their requests (under
+ * `value()`, a branch that fails as it starts leaves the branches after it unstarted). A
  * branch that completes without a `done` state is an `incomplete-stream`
  * {@link RxllmError} naming it, never a silent empty completion (forkJoin's
  * trap). To keep going past a failed branch, use {@link graph} with
