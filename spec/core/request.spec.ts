@@ -1,5 +1,5 @@
 import { isRxllmError, type RxllmError } from '../../src/core/errors';
-import { llmRequestSchema, parseRequest } from '../../src/core/request';
+import { checkRequestToSend, llmRequestSchema, parseRequest } from '../../src/core/request';
 
 function rejection(input: unknown): RxllmError {
   try {
@@ -166,5 +166,36 @@ describe('parseRequest', () => {
     expect(validate({ ...base, messages: [] })).toEqual({
       issues: [expect.objectContaining({ path: ['messages'], message: 'Too small: expected array to have >=1 items' })],
     });
+  });
+});
+
+describe('checkRequestToSend (the transports\' check before the wire)', () => {
+  const base = { model: 'gpt-4o-mini', messages: [{ role: 'user' as const, content: 'hi' }] };
+
+  it('returns the request itself, neither copied nor remembered: a later change is checked again', () => {
+    const mine = { ...base, temperature: 1, vendor_field: { a: 1 } };
+    expect(checkRequestToSend(mine)).toBe(mine);
+    mine.temperature = 7;
+    expect(() => checkRequestToSend(mine)).toThrow(expect.objectContaining({ code: 'invalid-request', path: 'temperature' }));
+  });
+
+  it("throws parseRequest's invalid-request error, word for word", () => {
+    const bad = { ...base, messages: [{ role: 'robot', content: 'hi' }], max_tokens: 0 };
+    const thrown = (check: (input: unknown) => unknown) => {
+      try {
+        check(bad);
+      } catch (error) {
+        return error as RxllmError;
+      }
+      throw new Error('no error');
+    };
+    const error = thrown(checkRequestToSend);
+    expect(error).toMatchObject({ code: 'invalid-request', path: 'messages.0.role' });
+    expect(error.message).toBe(thrown(parseRequest).message);
+  });
+
+  it('a request parseRequest returned is a lookup', () => {
+    const checked = parseRequest({ ...base });
+    expect(checkRequestToSend(checked)).toBe(checked);
   });
 });

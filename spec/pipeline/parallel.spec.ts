@@ -295,4 +295,35 @@ describe('parallel', () => {
     group.run('x').subscribe();
     expect(sent.slice(2)).toEqual([undefined, undefined]);
   });
+
+  it('value(): a branch that fails as it starts fails the group at once, and the branches after it are never started', () => {
+    const failure = new RxllmError('invalid-request', 'bad request');
+    const models: string[] = [];
+    const transport = (request: LlmRequest): Observable<LlmEvent> => {
+      models.push(request.model);
+      if (request.model === 'summary') throw failure; // a transport that throws on the call itself
+      return of<LlmEvent[]>({ type: 'text', choice: 0, text: 'ok' }, { type: 'finish', choice: 0, reason: 'stop' });
+    };
+    const group = parallel({
+      sentiment: step('sentiment', () => ask('sentiment'), { transport }),
+      summary: step('summary', () => ask('summary'), { transport }),
+      keywords: step('keywords', () => ask('keywords'), { transport }),
+    });
+    let error: unknown;
+    group.value('x').subscribe({ error: (e: unknown) => (error = e) });
+    expect(error).toMatchObject({ code: 'invalid-request', step: 'summary' });
+    expect(models).toEqual(['sentiment', 'summary']);
+  });
+
+  it('value() joins step branches and hand-written Runnables alike, the record in the branches\' order', () => {
+    createTestScheduler().run(({ cold, expectObservable }) => {
+      const transport = routedTransport({ summary: [cold('300ms (af|)', events({ a: 'Rx is fast.' }))] });
+      const custom = cold<StepState<string>>('100ms a 100ms (b|)', {
+        a: { step: 'label', status: 'waiting', textSoFar: '', reask: 0, startedAt: 0 },
+        b: { step: 'label', status: 'done', textSoFar: 'x', reask: 0, startedAt: 0, value: 'tech', endedAt: 201 },
+      });
+      const group = parallel({ label: { run: () => custom }, summary: step('summary', () => ask('summary'), { transport }) });
+      expectObservable(group.value('x')).toBe('300ms (r|)', { r: { label: 'tech', summary: 'Rx is fast.' } });
+    });
+  });
 });

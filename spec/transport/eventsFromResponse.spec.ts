@@ -47,4 +47,13 @@ describe('eventsFromResponse', () => {
     expect(error.message).toContain('text/html');
     expect(error.raw).toBe('<html>hello</html>');
   });
+
+  it('errors from a JSON body carry the response details (status, request id, readable headers), read when the error is made', async () => {
+    const headers = { 'content-type': 'application/json', 'x-request-id': 'req_7', 'x-ratelimit-remaining-requests': '9', authorization: 'Bearer sk-x' };
+    const inBody = await failure(eventsFromResponse(new Response('{"error":{"message":"overloaded","code":"busy"}}', { headers })));
+    expect(inBody.error).toMatchObject({ code: 'stream-error', status: 200, requestId: 'req_7', providerCode: 'busy' });
+    expect(inBody.error.headers).toEqual({ 'content-type': 'application/json', 'x-request-id': 'req_7', 'x-ratelimit-remaining-requests': '9' });
+    const unparsable = await failure(eventsFromResponse(new Response('{"choices":', { headers })));
+    expect(unparsable.error).toMatchObject({ code: 'malformed-event', status: 200, requestId: 'req_7' });
+  });
 });

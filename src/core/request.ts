@@ -397,6 +397,21 @@ export function parseRequest(input: unknown): LlmRequest {
   );
 }
 
+/**
+ * Validates a request a transport is about to send, and returns it: like {@link parseRequest}
+ * (the same errors; a request it returned is a lookup), but a request checked here is neither
+ * copied nor remembered, since nothing below a transport validates it again. Saves a copy and a
+ * `WeakSet` entry per request on the wire (about a quarter of the validation's cost).
+ * @internal
+ */
+export function checkRequestToSend(input: unknown): LlmRequest {
+  if (typeof input === 'object' && input !== null && validated.has(input)) return input as LlmRequest;
+  const issues: s.Issue[] = [];
+  const request = requestSchema.run(input, [], issues);
+  if (issues.length === 0) return request;
+  return parseRequest(input); // throws the invalid-request error, worded in one place
+}
+
 function formatPath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part)).join('.');
 }

@@ -1,4 +1,4 @@
-import { asyncScheduler, combineLatest, defer, forkJoin, map, type Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, combineLatest, defer, map, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import * as s from '../internal/check.js';
 import { type RequestContext, withDeadline } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
@@ -9,6 +9,7 @@ import { beforeDeadline, runDeadlineSchema } from './beforeDeadline.js';
 import { finalValueOnly } from './finalValueOnly.js';
 import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
+import { stepValueRun } from './step.js';
 
 /** Options for {@link parallel}. */
 export interface ParallelConfig {
@@ -113,7 +114,8 @@ export interface Parallel<I, B> extends Runnable<I, ParallelValue<B>, ParallelSt
  * done, and completes. `run(input)` emits a {@link ParallelState} for every
  * branch state (all branches' latest `textSoFar` for a live view), the last one
  * `done` with the record. Both are fail-fast: the first branch error errors
- * the group and unsubscribes the other branches, aborting their requests. A
+ * the group and unsubscribes the other branches, aborting their requests (under
+ * `value()`, a branch that fails as it starts leaves the branches after it unstarted). A
  * branch that completes without a `done` state is an `incomplete-stream`
  * {@link RxllmError} naming it, never a silent empty completion (forkJoin's
  * trap). To keep going past a failed branch, use {@link graph} with
@@ -184,16 +186,54 @@ export function parallel<B extends Branches>(branches: B, config: ParallelConfig
       );
     })) as RunFunction<ParallelInput<B>, ParallelState<B>>;
 
+  // value(): a step branch runs value-only (its value, no states: see step()); any other branch
+  // runs as run() does, its `done` state's value taken.
+  const valueRuns = names.map((name) => stepValueRun(branches[name] as Runnable<unknown, unknown>));
+  const allSteps = valueRuns.every((run) => run !== undefined);
+  const startValue = (i: number, input: unknown, context: RequestContext | undefined): Observable<unknown> => {
+    const name = names[i]!;
+    const valueRun = valueRuns[i];
+    return valueRun
+      ? valueRun(input, context).pipe(beforeDeadline({ what: `parallel branch "${name}"`, step: name }, context, scheduler))
+      : start(name, input, context).pipe(doneValue(`parallel branch "${name}"`));
+  };
+
+  // forkJoin's semantics with one counter, not forkJoin over doneValue per branch: fail-fast (the
+  // first error unsubscribes the rest, and no branch is started after it), the record in the
+  // branches' order once every branch completed with a value.
   const value = ((input: ParallelInput<B>, context?: unknown): Observable<ParallelValue<B>> =>
-    defer(() => {
-      // Only the record of final values is read: each step branch may ask for one JSON body.
-      const branchContext = finalValueOnly(contextAtStart(context));
-      return forkJoin(
-        Object.fromEntries(
-          names.map((name) => [name, start(name, input, branchContext).pipe(doneValue(`parallel branch "${name}"`))]),
-        ),
-      );
-    }) as Observable<ParallelValue<B>>) as RunFunction<ParallelInput<B>, ParallelValue<B>>;
+    new Observable<ParallelValue<B>>((subscriber) => {
+      const atStart = contextAtStart(context);
+      // Only the record of final values is read: a branch that is not a step (a nested group) may
+      // still ask for one JSON body per step, through the mark on its context.
+      const branchContext = allSteps ? atStart : finalValueOnly(atStart);
+      const values: unknown[] = new Array(names.length);
+      const has: boolean[] = new Array(names.length).fill(false);
+      let remaining = names.length;
+      const subscription = new Subscription();
+      for (let i = 0; i < names.length && !subscriber.closed; i++) {
+        subscription.add(
+          startValue(i, input, branchContext).subscribe({
+            next: (v) => {
+              values[i] = v;
+              has[i] = true;
+            },
+            error: (error: unknown) => subscriber.error(error),
+            complete: () => {
+              // A branch that ends without a value ends the group without one (forkJoin's rule;
+              // a step, and doneValue, error instead).
+              if (!has[i]) return subscriber.complete();
+              if (--remaining > 0) return;
+              const record: Record<string, unknown> = {};
+              for (let k = 0; k < names.length; k++) record[names[k]!] = values[k];
+              subscriber.next(record as ParallelValue<B>);
+              subscriber.complete();
+            },
+          }),
+        );
+      }
+      return subscription;
+    })) as RunFunction<ParallelInput<B>, ParallelValue<B>>;
 
   return { run, value };
 }

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { asyncScheduler, defer, Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
 import type { RequestContext, Served } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
@@ -9,10 +9,9 @@ import * as s from '../internal/check.js';
 import { formatIssues, isStandardSchema } from '../internal/standardSchema.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
-import { finalValue } from '../operators/finalValue.js';
 import { answerParser, invalidOutput, type ParsedAnswer } from '../operators/parse.js';
 import { beforeDeadline } from './beforeDeadline.js';
-import { finalValueOnly, isFinalValueOnly } from './finalValueOnly.js';
+import { isFinalValueOnly } from './finalValueOnly.js';
 import { jsonResponseFormat } from './jsonResponseFormat.js';
 import type { RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
@@ -159,10 +158,12 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
 
   // One subscriber per run (not defer + concat + filter + map per ask): a step's own cost is
   // paid before its request is sent, once per request a pipeline starts at once.
-  const states = (input: I, parent: RequestContext | undefined): Observable<StepState<unknown>> =>
+  // `onlyValue`: the run of `value()` (and of a `parallel().value()` branch), which emits the value
+  // alone: no state objects, no clock readings, and one JSON body unless the request sets `stream`.
+  const states = (input: I, parent: RequestContext | undefined, onlyValue: boolean): Observable<StepState<unknown>> =>
     new Observable<StepState<unknown>>((subscriber) => {
       // Per subscription: each run has its own clock readings, and its own report of who answered.
-      const startedAt = scheduler.now();
+      const startedAt = onlyValue ? 0 : scheduler.now();
       let firstTokenAt: number | undefined;
       let served: Served | undefined;
       const context: RequestContext = {
@@ -187,23 +188,35 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         const partial = new PartialText();
         // A re-ask is a new request: whoever answered the last one is not news for this one.
         served = undefined;
-        subscriber.next({ ...base('', reask), status: 'waiting' });
+        if (!onlyValue) subscriber.next({ ...base('', reask), status: 'waiting' });
+        let events: Observable<LlmEvent>;
+        try {
+          events = transport(request, context);
+        } catch (error) {
+          // A transport that throws instead of returning an observable errors the run, re-asks included.
+          fail(error);
+          return;
+        }
         requests.add(
-          // defer: a transport that throws instead of returning an observable errors the run, re-asks included.
-          defer(() => transport(request, context)).subscribe({
-            next: (event: LlmEvent) => {
-              const started = partial.tokensEmitted;
-              const grew = partial.add(event);
-              if (!partial.tokensEmitted) return; // not content: usage, finish
-              // A non-text token (reasoning, tool call) shows once that the model has started.
-              firstTokenAt ??= scheduler.now();
-              if (grew || !started) subscriber.next({ ...base(partial.text, reask), status: 'streaming' });
-            },
-            error: (error: unknown) => subscriber.error(isRxllmError(error) && error.step === undefined ? error.with({ step: name }) : error),
+          events.subscribe({
+            next: onlyValue
+              ? (event: LlmEvent) => void partial.add(event)
+              : (event: LlmEvent) => {
+                  const started = partial.tokensEmitted;
+                  const grew = partial.add(event);
+                  if (!partial.tokensEmitted) return; // not content: usage, finish
+                  // A non-text token (reasoning, tool call) shows once that the model has started.
+                  firstTokenAt ??= scheduler.now();
+                  if (grew || !started) subscriber.next({ ...base(partial.text, reask), status: 'streaming' });
+                },
+            error: fail,
             complete: () => settle(request, partial.text, reask),
           }),
         );
       };
+
+      const fail = (error: unknown): void =>
+        subscriber.error(isRxllmError(error) && error.step === undefined ? error.with({ step: name }) : error);
 
       const settle = (request: LlmRequest, text: string, reask: number): void => {
         const parsed = format ? format.parse(text) : { ok: true as const, value: text };
@@ -222,7 +235,12 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
 
       const settled = (request: LlmRequest, text: string, reask: number, parsed: ParsedAnswer<unknown>): void => {
         if (parsed.ok) {
-          subscriber.next({ ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() });
+          // In a value-only run the "state" is the value itself (see `value` below).
+          subscriber.next(
+            onlyValue
+              ? (parsed.value as StepState<unknown>)
+              : { ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() },
+          );
           subscriber.complete();
         } else if (reask < reasks) {
           ask(followUp(request, text, parsed.issues), reask + 1);
@@ -235,18 +253,39 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       // A caller that reads only the final value gets it from one JSON body: no token is shown, and
       // a stream costs both sides a write, a read and a decode per token. A request that sets
       // `stream` keeps it.
-      ask(isFinalValueOnly(parent) && request.stream === undefined ? { ...request, stream: false } : request, 0);
+      ask((onlyValue || isFinalValueOnly(parent)) && request.stream === undefined ? { ...request, stream: false } : request, 0);
       return requests;
     });
 
+  const guarded = <T>(run$: Observable<T>, parent: RequestContext | undefined): Observable<T> =>
+    parent?.deadline === undefined ? run$ : run$.pipe(beforeDeadline<T>(subject, parent, scheduler));
   const run = ((input: I, context?: unknown) => {
     const parent = runContext(context);
-    const run$ = states(input, parent);
-    return parent?.deadline === undefined ? run$ : run$.pipe(beforeDeadline<StepState<unknown>>(subject, parent, scheduler));
+    return guarded(states(input, parent, false), parent);
   }) as RunFunction<I, StepState<unknown>>;
-  const value = ((input: I, context?: unknown) => run(input, finalValueOnly(runContext(context))).pipe(finalValue(name))) as RunFunction<I, unknown>;
+  // The value-only run emits the value where run() emits its `done` state: the same requests, the
+  // same errors and deadline, none of the states (a step always ends with `done` or an error).
+  const values = (input: I, context: RequestContext | undefined): Observable<unknown> =>
+    guarded(states(input, context, true) as Observable<unknown>, context);
+  const value = ((input: I, context?: unknown) => values(input, runContext(context))) as RunFunction<I, unknown>;
+  stepValues.set(run, values);
 
   return { name, run, value };
+}
+
+/**
+ * The value-only run of each step made here, by its `run` function: a `parallel()` group's
+ * `value()` runs its step branches this way (their values, no states). Internal to the pipeline layer.
+ */
+const stepValues = new WeakMap<RunFunction<never, unknown>, (input: never, context: RequestContext | undefined) => Observable<unknown>>();
+
+/**
+ * The value-only run of `runnable` when it is a step (emits the step's value alone, asks for one
+ * JSON body unless the request sets `stream`), else undefined.
+ * @internal
+ */
+export function stepValueRun(runnable: { run: unknown }): ((input: unknown, context: RequestContext | undefined) => Observable<unknown>) | undefined {
+  return stepValues.get(runnable.run as RunFunction<never, unknown>) as ((input: unknown, context: RequestContext | undefined) => Observable<unknown>) | undefined;
 }
 
 /** What a step with an `output` schema asks for, and how it reads the answer. */

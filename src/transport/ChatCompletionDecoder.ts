@@ -45,10 +45,12 @@ export class ChatCompletionDecoder {
    * @param sink where the events go, called once per event: a `Subscriber<LlmEvent>` as is (a
    * method on a long-lived prototype, not a closure per response, keeps the per-token call cheap),
    * or a function.
+   * @param context what the errors say about the response, or a function that tells it when an
+   * error is raised (reading a response's headers costs more than decoding a short answer).
    */
   constructor(
     sink: { next(event: LlmEvent): void } | ((event: LlmEvent) => void),
-    private readonly context: ResponseContext = {},
+    private readonly context: ResponseContext | (() => ResponseContext) = {},
   ) {
     this.sink = typeof sink === 'function' ? { next: sink } : sink;
   }
@@ -137,7 +139,8 @@ export class ChatCompletionDecoder {
 
   /** An error carrying what this response produced so far (`partialText`, `tokensEmitted`). */
   error(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}): RxllmError {
-    return new RxllmError(code, message, { ...this.context, ...this.partial.errorDetails(), ...details });
+    const context = typeof this.context === 'function' ? this.context() : this.context;
+    return new RxllmError(code, message, { ...context, ...this.partial.errorDetails(), ...details });
   }
 
   private choice(index: number): ChoiceState {

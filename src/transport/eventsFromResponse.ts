@@ -1,4 +1,4 @@
-import { defer, from, Observable, switchMap } from 'rxjs';
+import { defer, Observable, type Subscriber } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
 import { RxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
@@ -21,10 +21,9 @@ import { failedResponse, responseDetails, responseText } from './httpError.js';
  */
 export function eventsFromResponse(response: Response): Observable<LlmEvent> {
   if (!response.ok) return failedResponse(response);
-  const context: ResponseContext = responseDetails(response);
   if (!response.body) {
     return defer(() => {
-      throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', context);
+      throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', responseDetails(response));
     });
   }
   const contentType = response.headers.get('content-type') ?? '';
@@ -32,32 +31,42 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
     // fromEventStream(body).pipe(decodeChatStream(context)), fused: the parser hands each event to
     // the decoder directly, so a token costs one subscriber call instead of a chain of them.
     const body = response.body;
+    const context: ResponseContext = responseDetails(response);
     return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, context)));
   }
-  return defer(() => from(responseText(response))).pipe(
-    switchMap(
-      (text) =>
-        new Observable<LlmEvent>((subscriber) => {
-          const decoder = new ChatCompletionDecoder(subscriber, context);
-          let payload: unknown;
-          try {
-            payload = JSON.parse(text);
-          } catch (cause) {
-            subscriber.error(
-              decoder.error('malformed-event', `Expected a JSON or event-stream body, got ${contentType || 'no content-type'}: ${text.slice(0, 200)}`, {
-                cause,
-                raw: text.slice(0, 2000),
-              }),
-            );
-            return;
-          }
-          try {
-            decoder.completion(payload);
-            subscriber.complete();
-          } catch (error) {
-            subscriber.error(error);
-          }
-        }),
-    ),
-  );
+  return new Observable<LlmEvent>((subscriber) => {
+    // One subscriber and one promise callback (not defer + from + switchMap + an inner Observable):
+    // a non-streaming answer is one body, and at low latency these layers cost more than its decoding.
+    // An unsubscribed caller gets nothing: the exchange above aborts the request, which ends the read.
+    responseText(response).then(
+      (text) => {
+        if (!subscriber.closed) decodeCompletion(text, contentType, response, subscriber);
+      },
+      (error: unknown) => subscriber.error(error),
+    );
+  });
+}
+
+/** Decodes a whole JSON body into `subscriber`'s events, then completes it (or errors it). */
+function decodeCompletion(text: string, contentType: string, response: Response, subscriber: Subscriber<LlmEvent>): void {
+  // The headers are read only for an error's details: most answers never need them.
+  const decoder = new ChatCompletionDecoder(subscriber, () => responseDetails(response));
+  let payload: unknown;
+  try {
+    payload = JSON.parse(text);
+  } catch (cause) {
+    subscriber.error(
+      decoder.error('malformed-event', `Expected a JSON or event-stream body, got ${contentType || 'no content-type'}: ${text.slice(0, 200)}`, {
+        cause,
+        raw: text.slice(0, 2000),
+      }),
+    );
+    return;
+  }
+  try {
+    decoder.completion(payload);
+    subscriber.complete();
+  } catch (error) {
+    subscriber.error(error);
+  }
 }

@@ -2,7 +2,7 @@ import { defer, type Observable } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
-import { parseRequest, type LlmRequest } from '../core/request.js';
+import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { eventsFromResponse } from './eventsFromResponse.js';
 import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
@@ -48,7 +48,7 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
 
   return (request: LlmRequest, context?: RequestContext) =>
     defer(() => {
-      const body = JSON.stringify(wireBody(parseRequest(request), includeUsage));
+      const body = JSON.stringify(wireBody(checkRequestToSend(request), includeUsage));
       return httpExchange(
         (signal) => fetch(url, { method: 'POST', headers, body, signal }),
         (cause) => unreachable(url, cause),
@@ -68,8 +68,8 @@ export function eventsAfterHeaders(response: Response, context: RequestContext |
 
 /** The JSON body to send: streaming unless the request says otherwise, with usage asked for. */
 export function wireBody(request: LlmRequest, includeUsage: boolean): LlmRequest {
-  const stream = request.stream ?? true;
-  if (!stream) return { ...request, stream: false };
+  // A request that already says `stream: false` (a step's value()) is sent as it is: only read, never copied.
+  if (request.stream === false) return request;
   if (!includeUsage || request.stream_options != null) return { ...request, stream: true };
   return { ...request, stream: true, stream_options: { include_usage: true } };
 }
