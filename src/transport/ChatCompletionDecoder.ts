@@ -10,6 +10,12 @@ export interface ResponseContext {
   requestId?: string;
 }
 
+/**
+ * The {@link ResponseContext} of a response, read when an error needs it: `() => responseDetails(response)`
+ * holds one closure per live stream where the details themselves held a copy of every response header.
+ */
+export type ResponseDetailsOf = () => ResponseContext;
+
 interface ToolSlot {
   id?: string;
   providerIndex?: number;
@@ -45,10 +51,13 @@ export class ChatCompletionDecoder {
    * @param sink where the events go, called once per event: a `Subscriber<LlmEvent>` as is (a
    * method on a long-lived prototype, not a closure per response, keeps the per-token call cheap),
    * or a function.
+   * @param context what the errors say about the response, or a function that reads it when an
+   * error is raised (a stream keeps its decoder as long as it streams, and one that ends well never
+   * needs its response's details: see {@link ResponseDetailsOf}).
    */
   constructor(
     sink: { next(event: LlmEvent): void } | ((event: LlmEvent) => void),
-    private readonly context: ResponseContext = {},
+    private readonly context: ResponseContext | ResponseDetailsOf = {},
   ) {
     this.sink = typeof sink === 'function' ? { next: sink } : sink;
   }
@@ -137,7 +146,8 @@ export class ChatCompletionDecoder {
 
   /** An error carrying what this response produced so far (`partialText`, `tokensEmitted`). */
   error(code: RxllmErrorCode, message: string, details: RxllmErrorDetails = {}): RxllmError {
-    return new RxllmError(code, message, { ...this.context, ...this.partial.errorDetails(), ...details });
+    const context = typeof this.context === 'function' ? this.context() : this.context;
+    return new RxllmError(code, message, { ...context, ...this.partial.errorDetails(), ...details });
   }
 
   private choice(index: number): ChoiceState {

@@ -21,10 +21,9 @@ import { failedResponse, responseDetails, responseText } from './httpError.js';
  */
 export function eventsFromResponse(response: Response): Observable<LlmEvent> {
   if (!response.ok) return failedResponse(response);
-  const context: ResponseContext = responseDetails(response);
   if (!response.body) {
     return defer(() => {
-      throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', context);
+      throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', responseDetails(response));
     });
   }
   const contentType = response.headers.get('content-type') ?? '';
@@ -32,8 +31,13 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
     // fromEventStream(body).pipe(decodeChatStream(context)), fused: the parser hands each event to
     // the decoder directly, so a token costs one subscriber call instead of a chain of them.
     const body = response.body;
-    return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, context)));
+    // The details (status, request id, every readable header) are read only if the stream errors:
+    // made up front they stayed alive as long as the stream, a copy of the headers per live stream
+    // (plus the sorted copy undici caches on the Headers once they are iterated).
+    const details = (): ResponseContext => responseDetails(response);
+    return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, details)));
   }
+  const context: ResponseContext = responseDetails(response);
   return defer(() => from(responseText(response))).pipe(
     switchMap(
       (text) =>
