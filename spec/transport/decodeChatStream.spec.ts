@@ -1,3 +1,4 @@
+import { from } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -138,6 +139,52 @@ describe('decodeChatStream', () => {
 
       expectObservable(source.pipe(decodeChatStream()), unsubscribe).toBe(expected, events);
       expectSubscriptions(source.subscriptions).toBe(sourceSubs);
+    });
+  });
+});
+
+describe('decodeChatStream with several choices', () => {
+  const of = (index: number, delta: object, finishReason: string | null = null): EventSourceMessage => ({
+    data: JSON.stringify({ choices: [{ index, delta, finish_reason: finishReason }] }),
+  });
+  const run = (source: EventSourceMessage[]) => {
+    const seen: LlmEvent[] = [];
+    let failure: unknown;
+    let completed = false;
+    from(source)
+      .pipe(decodeChatStream())
+      .subscribe({ next: (event) => seen.push(event), error: (error: unknown) => (failure = error), complete: () => (completed = true) });
+    return { seen, failure, completed };
+  };
+
+  it('names, in order of arrival, the choices that never finished when the messages end without [DONE]', () => {
+    const { seen, failure } = run([of(2, { content: 'x' }), of(0, { content: 'y' }, 'stop'), of(1, { content: 'z' })]);
+    expect(seen).toEqual([
+      { type: 'text', choice: 2, text: 'x' },
+      { type: 'text', choice: 0, text: 'y' },
+      { type: 'finish', choice: 0, reason: 'stop' },
+      { type: 'text', choice: 1, text: 'z' },
+    ]);
+    expect(failure).toMatchObject({
+      code: 'incomplete-stream',
+      message: 'The stream ended without [DONE] while choice 2, 1 had no finish_reason: the answer is cut off. Retry the request.',
+      partialText: 'y',
+    });
+  });
+
+  it('completes when the messages end with every choice finished, choice 0 first or not', () => {
+    expect(run([of(1, { content: 'p' }, 'stop'), of(0, { content: 'q' }, 'length')])).toEqual({
+      seen: [
+        { type: 'text', choice: 1, text: 'p' },
+        { type: 'finish', choice: 1, reason: 'stop' },
+        { type: 'text', choice: 0, text: 'q' },
+        { type: 'finish', choice: 0, reason: 'length' },
+      ],
+      failure: undefined,
+      completed: true,
+    });
+    expect(run([of(0, { content: 'q' }, 'stop'), of(1, { content: 'p' })]).failure).toMatchObject({
+      message: expect.stringContaining('while choice 1 had no finish_reason'),
     });
   });
 });

@@ -26,6 +26,33 @@ describe('eventsFromResponse', () => {
     expect(error).toMatchObject({ code: 'connection-lost', status: 500 });
   });
 
+  it('an event stream cut off mid-answer → an error carrying the response headers (without secrets) and the text so far', async () => {
+    const response = chunkedResponse([bytes('data: {"choices":[{"index":0,"delta":{"content":"Hel"}}]}\n\n')], {
+      headers: { 'content-type': 'text/event-stream', 'x-request-id': 'req_7', 'x-ratelimit-remaining-requests': '41', 'set-cookie': 'session=1' },
+      failWith: new TypeError('terminated'),
+    });
+    const { events, error } = await failure(eventsFromResponse(response));
+    expect(events).toEqual([{ type: 'text', choice: 0, text: 'Hel' }]);
+    expect(error).toMatchObject({ code: 'connection-lost', status: 200, requestId: 'req_7', partialText: 'Hel' });
+    expect(error.headers).toEqual({ 'content-type': 'text/event-stream', 'x-request-id': 'req_7', 'x-ratelimit-remaining-requests': '41' });
+  });
+
+  it('an event stream that ends well never copies its response headers (they are read for an error only)', async () => {
+    const forEach = jest.spyOn(Headers.prototype, 'forEach');
+    try {
+      const response = chunkedResponse([bytes('data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')], {
+        headers: { 'content-type': 'text/event-stream', 'x-request-id': 'req_8' },
+      });
+      expect(await lastValueFrom(eventsFromResponse(response).pipe(toArray()))).toEqual([
+        { type: 'text', choice: 0, text: 'Hi' },
+        { type: 'finish', choice: 0, reason: 'stop' },
+      ]);
+      expect(forEach).not.toHaveBeenCalled();
+    } finally {
+      forEach.mockRestore();
+    }
+  });
+
   it('a JSON answer with no content-type is still read as JSON', async () => {
     const response = chunkedResponse([bytes('{"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]}')]);
     expect(await lastValueFrom(eventsFromResponse(response).pipe(toArray()))).toEqual([

@@ -10,6 +10,12 @@ export interface ResponseContext {
   requestId?: string;
 }
 
+/**
+ * The {@link ResponseContext} of a response, read when an error needs it: `() => responseDetails(response)`
+ * holds one closure per live stream where the details themselves held a copy of every response header.
+ */
+export type ResponseDetailsOf = () => ResponseContext;
+
 interface ToolSlot {
   id?: string;
   providerIndex?: number;
@@ -31,8 +37,10 @@ type Json = Record<string, unknown>;
  * whether the stream ended complete.
  */
 export class ChatCompletionDecoder {
-  private readonly choices = new Map<number, ChoiceState>();
+  // Choice 0's state; the Map is made only when another index appears (n > 1): a Map and its table
+  // are ~0.2 KB, held by every live stream for nothing when it has one choice.
   private first: ChoiceState | undefined;
+  private choices: Map<number, ChoiceState> | undefined;
   private readonly partial = new PartialText();
   private finishEmitted = false;
   // Held until the response ends, so one usage event reports the whole request even when a server
@@ -45,12 +53,13 @@ export class ChatCompletionDecoder {
    * @param sink where the events go, called once per event: a `Subscriber<LlmEvent>` as is (a
    * method on a long-lived prototype, not a closure per response, keeps the per-token call cheap),
    * or a function.
-   * @param context what the errors say about the response, or a function that tells it when an
-   * error is raised (reading a response's headers costs more than decoding a short answer).
+   * @param context what the errors say about the response, or a function that reads it when an
+   * error is raised (a stream keeps its decoder as long as it streams, and one that ends well never
+   * needs its response's details: see {@link ResponseDetailsOf}).
    */
   constructor(
     sink: { next(event: LlmEvent): void } | ((event: LlmEvent) => void),
-    private readonly context: ResponseContext | (() => ResponseContext) = {},
+    private readonly context: ResponseContext | ResponseDetailsOf = {},
   ) {
     this.sink = typeof sink === 'function' ? { next: sink } : sink;
   }
@@ -123,13 +132,14 @@ export class ChatCompletionDecoder {
         ? undefined
         : this.error('incomplete-stream', 'The stream ended with [DONE] but produced no answer. Check the model name and the server logs.');
     }
-    if (this.choices.size === 0) {
+    if (!this.first && !this.choices) {
       return this.error(
         'incomplete-stream',
         'The stream ended before any answer arrived. The server closed the connection early; retry the request.',
       );
     }
-    const unfinished = [...this.choices].filter(([, state]) => !state.finished).map(([index]) => index);
+    const states: Iterable<[number, ChoiceState]> = this.choices ?? [[0, this.first!]];
+    const unfinished = [...states].filter(([, state]) => !state.finished).map(([index]) => index);
     if (unfinished.length === 0) return undefined;
     return this.error(
       'incomplete-stream',
@@ -144,13 +154,14 @@ export class ChatCompletionDecoder {
   }
 
   private choice(index: number): ChoiceState {
-    // Nearly every stream has one choice: the Map is only for n > 1.
+    // Nearly every stream has one choice: the Map is only for n > 1 (kept in order of arrival).
     if (index === 0 && this.first) return this.first;
-    let state = this.choices.get(index);
+    let state = this.choices?.get(index);
     if (!state) {
       state = { finished: false, slots: [] };
-      this.choices.set(index, state);
       if (index === 0) this.first = state;
+      else if (!this.choices) this.choices = this.first ? new Map([[0, this.first]]) : new Map();
+      this.choices?.set(index, state);
     }
     return state;
   }

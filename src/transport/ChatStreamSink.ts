@@ -1,7 +1,7 @@
 import type { Subscriber } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
 import { isRxllmError } from '../core/errors.js';
-import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
+import { ChatCompletionDecoder, type ResponseContext, type ResponseDetailsOf } from './ChatCompletionDecoder.js';
 import { describeCause } from './httpError.js';
 import type { EventSourceMessage, EventStreamSink } from './readEventStream.js';
 
@@ -20,7 +20,7 @@ export class ChatStreamSink implements EventStreamSink {
 
   constructor(
     private readonly subscriber: Subscriber<LlmEvent>,
-    context: ResponseContext,
+    context: ResponseContext | ResponseDetailsOf,
   ) {
     this.decoder = new ChatCompletionDecoder(subscriber, context);
   }

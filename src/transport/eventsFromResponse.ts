@@ -31,8 +31,11 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
     // fromEventStream(body).pipe(decodeChatStream(context)), fused: the parser hands each event to
     // the decoder directly, so a token costs one subscriber call instead of a chain of them.
     const body = response.body;
-    const context: ResponseContext = responseDetails(response);
-    return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, context)));
+    // The details (status, request id, every readable header) are read only if the stream errors:
+    // made up front they stayed alive as long as the stream, a copy of the headers per live stream
+    // (plus the sorted copy undici caches on the Headers once they are iterated).
+    const details = (): ResponseContext => responseDetails(response);
+    return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, details)));
   }
   return new Observable<LlmEvent>((subscriber) => {
     // One subscriber and one promise callback (not defer + from + switchMap + an inner Observable):

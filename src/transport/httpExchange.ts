@@ -1,4 +1,4 @@
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber } from 'rxjs';
 import { Relay } from '../internal/Relay.js';
 
 // Internal: the one HTTP request lifecycle of rxllm's clients (sseTransport, openaiTransport,
@@ -25,46 +25,51 @@ export function httpExchange<T>(
   read: (response: Response) => Observable<T>,
 ): Observable<T> {
   return new Observable<T>((subscriber) => {
-    const controller = new AbortController();
-    let inner: Subscription | undefined;
-    let finished = false;
+    const exchange = new ExchangeRelay(subscriber, new AbortController());
     // Through a Promise so a `send` that throws synchronously still becomes a typed error.
-    new Promise<Response>((resolve) => resolve(send(controller.signal))).then(
+    // The callbacks below are the only holders of `send`, `unreachable` and `read` (and, through
+    // them, of the caller's request and body), and are let go once the response or the failure
+    // arrives: a streaming answer keeps only the relay, not what it sent.
+    new Promise<Response>((resolve) => resolve(send(exchange.signal))).then(
       (response) => {
-        if (subscriber.closed) {
+        if (exchange.closed) {
           response.body?.cancel().catch(() => undefined);
           return;
         }
         try {
-          inner = read(response).subscribe(
-            new ExchangeRelay(subscriber, () => {
-              finished = true;
-            }),
-          );
-          // The subscriber may have left from inside a synchronous emission, before `inner` was set.
-          if (subscriber.closed) inner.unsubscribe();
+          // The relay is the response's subscriber: unsubscribing it tears the reading down. A
+          // subscriber that leaves from inside a synchronous emission closes it before `subscribe`
+          // returns, and RxJS then runs the reading's teardown at once.
+          read(response).subscribe(exchange);
         } catch (error) {
-          subscriber.error(error);
+          exchange.error(error);
         }
       },
       (cause: unknown) => {
-        if (!subscriber.closed) subscriber.error(unreachable(cause));
+        if (!exchange.closed) exchange.error(unreachable(cause));
       },
     );
-    return () => {
-      inner?.unsubscribe();
-      if (!finished) controller.abort();
-    };
+    return exchange;
   });
 }
 
-/** Passes the response's events on, and tells the exchange when they completed. */
+/**
+ * The state of one exchange, which is also the subscriber of its response's events and the
+ * teardown of its subscription: it passes the events on, and aborts the request when it is
+ * unsubscribed (or errors) before the events completed.
+ */
 class ExchangeRelay<T> extends Relay<T, T> {
+  private finished = false;
+
   constructor(
     destination: Subscriber<T>,
-    private readonly onComplete: () => void,
+    private readonly controller: AbortController,
   ) {
     super(destination);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
   }
 
   next(value: T): void {
@@ -72,7 +77,13 @@ class ExchangeRelay<T> extends Relay<T, T> {
   }
 
   override complete(): void {
-    if (!this.closed) this.onComplete();
+    if (!this.closed) this.finished = true;
     super.complete();
+  }
+
+  override unsubscribe(): void {
+    if (this.closed) return;
+    super.unsubscribe();
+    if (!this.finished) this.controller.abort();
   }
 }
