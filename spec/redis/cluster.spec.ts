@@ -5,7 +5,7 @@
  * so a command or script whose keys were in different slots would fail here (CROSSSLOT, or a script reaching a
  * key of another node) and show as errors or fallbacks, which every test also asserts are zero.
  */
-import { Cluster, type Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { concat, delay, from, lastValueFrom, Observable, of, switchMap, take, toArray } from 'rxjs';
 import type { LlmEvent } from '../../src/core/events';
 import { type LlmRequest, parseRequest } from '../../src/core/request';
@@ -64,8 +64,6 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     clients.push(redis);
     return redis;
   };
-  /** For the factories whose config type says `Redis` (they are not this spec's to change): the same object. */
-  const asRedis = (redis: Cluster) => redis as unknown as Redis;
   /** How many keys matching `pattern` each master holds, read on the masters themselves (in slot order). */
   const placement = async (pattern: string): Promise<number[]> => {
     const admin = clients[0]!;
@@ -173,8 +171,8 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   it('redisResumeStore: a stream written through one Cluster client is replayed, then followed live, through another', async () => {
     const prefix = newPrefix('resume');
     const [a, b] = [client(), client()];
-    const writer = redisResumeStore({ redis: asRedis(a), prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
-    const reader = redisResumeStore({ redis: asRedis(b), prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
+    const writer = redisResumeStore({ redis: a, prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
+    const reader = redisResumeStore({ redis: b, prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
     const streams = Array.from({ length: 6 }, (_, i) => `answer-${i}`);
 
     for (const id of streams) {
@@ -229,8 +227,8 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const held: { release(): void }[] = [];
     try {
       for (const prefix of budgets) {
-        const storeA = redisConcurrencyStore({ redis: asRedis(a), prefix, timeout: 5_000, onError: () => undefined });
-        const storeB = redisConcurrencyStore({ redis: asRedis(b), prefix, timeout: 5_000, onError: () => undefined });
+        const storeA = redisConcurrencyStore({ redis: a, prefix, timeout: 5_000, onError: () => undefined });
+        const storeB = redisConcurrencyStore({ redis: b, prefix, timeout: 5_000, onError: () => undefined });
         const first = await storeA.acquire(2);
         const second = await storeB.acquire(2);
         expect(first).toBeDefined();
@@ -255,8 +253,8 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const [a, b] = [client(), client()];
     const limits = await prefixesOnEveryNode('rate', 'buckets');
     for (const prefix of limits) {
-      const limiterA = redisRateLimiter({ redis: asRedis(a), prefix, requestsPerMinute: 3, timeout: 5_000, onError: () => undefined });
-      const limiterB = redisRateLimiter({ redis: asRedis(b), prefix, requestsPerMinute: 3, timeout: 5_000, onError: () => undefined });
+      const limiterA = redisRateLimiter({ redis: a, prefix, requestsPerMinute: 3, timeout: 5_000, onError: () => undefined });
+      const limiterB = redisRateLimiter({ redis: b, prefix, requestsPerMinute: 3, timeout: 5_000, onError: () => undefined });
       const cost = { requests: 1, tokens: 0 };
       const waits = [await limiterA.take(cost), await limiterB.take(cost), await limiterA.take(cost), await limiterB.take(cost)];
       expect(waits.slice(0, 3)).toEqual([0, 0, 0]);

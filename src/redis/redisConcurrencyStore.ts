@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import type { ConcurrencySlot, ConcurrencyStore } from '../load/ConcurrencyStore.js';
 import { guardedCalls, luaScript } from './guardedCalls.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisConcurrencyStore}. */
 export interface RedisConcurrencyStoreConfig {
   /** A connected (or connecting) ioredis client the app already has: `new Redis(url)`. Never closed by the store. */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of the one key the store writes, e.g. `'myapp:llm:limit:'`. Every instance whose `limit()` must share
    * one budget gives the same prefix (and the same `concurrency`); two budgets need two prefixes.
@@ -211,7 +211,7 @@ return written
 const positiveInt = s.number().int().positive();
 const configSchema = s
   .strictObject({
-    redis: redisClientSchema(['evalsha', 'eval', 'zrem']),
+    redis: redisOrClusterSchema(['evalsha', 'eval', 'zrem']),
     prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:llm:limit:"'),
     lease: positiveInt.default(15_000),
     timeout: positiveInt.default(500),

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import * as s from '../internal/check.js';
 import { RxllmError } from '../core/errors.js';
@@ -6,12 +6,12 @@ import { functionSchema, schedulerSchema, validateConfig } from '../core/validat
 import { memoryRateLimiter } from '../load/memoryRateLimiter.js';
 import type { ProviderLimits, RateCost, RateLimiter } from '../load/RateLimiter.js';
 import { guardedCalls, luaScript } from './guardedCalls.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 
 /** Options for {@link redisRateLimiter}. */
 export interface RedisRateLimiterConfig {
   /** A connected (or connecting) ioredis client the app already has: `new Redis(url)`. Never closed by the limiter. */
-  redis: Redis;
+  redis: Redis | Cluster;
   /**
    * Start of the one key the limiter writes, e.g. `'myapp:llm:openai:'`. One budget per prefix: give every
    * instance that calls the same provider account the same prefix (and the same rates).
@@ -225,7 +225,7 @@ return 1
 
 const positive = s.number().positive();
 const configSchema = s.strictObject({
-  redis: redisClientSchema(['evalsha', 'eval']),
+  redis: redisOrClusterSchema(['evalsha', 'eval']),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:openai:"'),
   requestsPerMinute: positive,
   tokensPerMinute: positive.optional(),

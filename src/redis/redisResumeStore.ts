@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
 import * as s from '../internal/check.js';
 import { isFinalResumeEvent, type ResumeEvent, type ResumeStore } from '../cache/ResumeStore.js';
 import { RxllmError } from '../core/errors.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { sha256 } from '../internal/sha256.js';
-import { redisClientSchema } from './redisClientSchema.js';
+import { redisOrClusterSchema } from './redisClientSchema.js';
 import { guardedCalls } from './guardedCalls.js';
 
 /** Options for {@link redisResumeStore}. */
@@ -15,7 +15,7 @@ export interface RedisResumeStoreConfig {
    * replays go on it; following a live stream blocks (`XREAD BLOCK`), so each reader that follows one opens
    * its own connection with `redis.duplicate()` and closes it when done. The store never closes `redis`.
    */
-  redis: Redis;
+  redis: Redis | Cluster;
   /** Start of every key the store writes, e.g. `'myapp:resume:'`. Required: a shared Redis holds other data. */
   prefix: string;
   /**
@@ -131,7 +131,7 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
     read: (streamId, afterId) =>
       new Observable<ResumeEvent>((subscriber) => {
         const keys = keysOf(streamId);
-        let follower: Redis | undefined;
+        let follower: Redis | Cluster | undefined;
         let last = afterId;
         /** Emits `entries`; true once the final event went out. */
         const emit = (entries: unknown): boolean => {
@@ -160,7 +160,8 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
           const replay = await run(`read of ${keys.events}`, () => redis.xrange(keys.events, `0-${Math.max(afterId, 1)}`, '+'));
           if (subscriber.closed || emit(replay)) return;
           // Live: block on a connection of our own, never on the app's client.
-          follower = redis.duplicate({ maxRetriesPerRequest: 1 });
+          // A Cluster's duplicate is a Cluster (its XREAD goes to the stream's node); its per-node options are the app's.
+          follower = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate({ maxRetriesPerRequest: 1 });
           follower.on('error', () => undefined); // failures reach us through the commands
           while (!subscriber.closed) {
             const reply = await blocking(follower, keys.events, last, blockMs, blockMs + timeout, scheduler);
@@ -187,7 +188,7 @@ export function redisResumeStore(config: RedisResumeStoreConfig): RedisResumeSto
 
 
 /** One `XREAD COUNT 500 BLOCK` on `client`, bounded by `boundMs` (the block itself plus the command timeout). */
-function blocking(client: Redis, key: string, after: number, blockMs: number, boundMs: number, scheduler: SchedulerLike): Promise<unknown> {
+function blocking(client: Redis | Cluster, key: string, after: number, blockMs: number, boundMs: number, scheduler: SchedulerLike): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const timer = scheduler.schedule(
       () => reject(new RxllmError('timeout', `redisResumeStore: XREAD BLOCK on ${key} did not answer within ${boundMs} ms; Redis is unreachable or slow.`, { limit: 'total' })),
@@ -258,7 +259,7 @@ function messageOf(cause: unknown): string {
 
 const positiveInt = s.number().int().positive();
 const configSchema = s.strictObject({
-  redis: redisClientSchema(['set', 'exists', 'xrange', 'xadd', 'pexpire', 'pipeline', 'duplicate', 'call']),
+  redis: redisOrClusterSchema(['set', 'exists', 'xrange', 'xadd', 'pexpire', 'pipeline', 'duplicate', 'call']),
   prefix: s.string().min(1, 'a non-empty key prefix, such as "myapp:resume:"'),
   ttl: positiveInt.default(300_000),
   timeout: positiveInt.default(500),
