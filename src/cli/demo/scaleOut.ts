@@ -94,7 +94,7 @@ export async function scaleOutSection(config: TechniquesConfig): Promise<ScaleOu
   if (!server) return skip('needs the built-in simulator', 'it needs the simulator, as hedging does');
   const env = config.env ?? {};
   const url = env['REDIS_URL'] || undefined;
-  const binary = url ? undefined : findRedisServer(env['PATH']);
+  const binary = url ? undefined : findRedisServer(env['PATH'] ?? '');
   const ioredis = await loadIoredis();
   if (!url && !binary) {
     return skip('no Redis: neither REDIS_URL nor a redis-server on PATH', `set REDIS_URL or install redis-server${ioredis ? '' : ', and ioredis'}`);
