@@ -20,24 +20,6 @@ export function describeWithRedis(name: string, body: () => void): void {
   else describe.skip(`${name} (redis-server is not installed: .ci/install-redis)`, body);
 }
 
-/**
- * A redis-server for the enclosing `describe`: started in `beforeAll`, closed in `afterAll`. Returns a getter
- * (the server exists only once `beforeAll` has run).
- */
-export function redisServerForSuite(): () => RedisServer {
-  let server: RedisServer | undefined;
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server?.close();
-  });
-  return () => {
-    if (!server) throw new Error('redisServerForSuite(): the server starts in beforeAll; read it inside a test');
-    return server;
-  };
-}
-
 /** What {@link useRedisServer} gives a spec: one redis-server for the file, its clients and its key prefixes. */
 export interface RedisForSpecs {
   /** The server (from `beforeAll` on). */

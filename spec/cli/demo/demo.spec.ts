@@ -5,7 +5,7 @@ import { runDemo } from '../../../src/cli/demo/demo';
 import { displayWidth } from '../../../src/cli/terminal';
 import { Redis } from 'ioredis';
 import { captureIo } from '../../helpers/captureIo';
-import { describeWithRedis, redisServerForSuite } from '../../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../../helpers/redisServer';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');
@@ -179,10 +179,10 @@ describe('rxllm demo', () => {
 });
 
 describeWithRedis('rxllm demo with REDIS_URL (a redis-server the test started)', () => {
-  const redisServer = redisServerForSuite();
+  const redisServer = useRedisServer();
 
   it('prints the scale-out section: three instances, one upstream call, and a resumed stream with the same text; Redis holds what it says', async () => {
-    const redis = redisServer();
+    const redis = redisServer.server;
     const run = captureIo({ REDIS_URL: redis.url });
     expect(await runDemo(['--profiles', profiles, '--model', 'quick', '--seed', '3'], run.io)).toBe(0);
     expect(run.stderr()).toBe('');

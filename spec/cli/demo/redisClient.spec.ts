@@ -1,5 +1,5 @@
 import { connectRedis, loadIoredis } from '../../../src/cli/demo/redisClient';
-import { describeWithRedis, redisServerForSuite } from '../../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../../helpers/redisServer';
 
 describe('loadIoredis', () => {
   it('loads the ioredis client class (installed here as a dev dependency)', async () => {
@@ -19,10 +19,10 @@ describe('connectRedis', () => {
 });
 
 describeWithRedis('connectRedis with a redis-server', () => {
-  const server = redisServerForSuite();
+  const redis = useRedisServer();
 
   it('returns a client that answered a PING', async () => {
-    const result = await connectRedis((await loadIoredis())!, server().url, 3_000);
+    const result = await connectRedis((await loadIoredis())!, redis.url, 3_000);
     if (!('redis' in result)) throw new Error(result.unreachable);
     try {
       expect(await result.redis.set('k', 'v')).toBe('OK');

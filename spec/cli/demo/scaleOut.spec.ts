@@ -14,7 +14,7 @@ import type { SkippedSection } from '../../../src/cli/demo/types';
 import { startSimulatorServer, type SimulatorServer, type SimulatorStats } from '../../../src/node/simulatorServer';
 import { text } from '../../../src/operators/text';
 import { sseTransport } from '../../../src/transport/sse';
-import { describeWithRedis, redisServerForSuite } from '../../helpers/redisServer';
+import { describeWithRedis, useRedisServer } from '../../helpers/redisServer';
 
 const MODEL = 'gpt-4o-mini';
 
@@ -91,10 +91,10 @@ describe('scale-out section without Redis', () => {
 });
 
 describeWithRedis('scale-out section with a redis-server', () => {
-  const redisServer = redisServerForSuite();
+  const redisServer = useRedisServer();
 
   it('three instance processes make one upstream call, and an answer cut on A resumes on B with the same text', async () => {
-    const redis = redisServer();
+    const redis = redisServer.server;
     const { server, beforeResets } = recordingServer();
     const { report: pending, lines } = run({ REDIS_URL: redis.url }, server);
     const report = (await pending) as ScaleOutReport | SkippedSection;
