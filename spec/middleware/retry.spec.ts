@@ -197,11 +197,7 @@ describe('retry', () => {
 
       const stalled = cold<LlmEvent>('-', values);
       const totalLlm = withMiddleware(() => stalled, retry(noJitter), timeouts({ total: 50 }));
-      expectObservable(totalLlm(request)).toBe(
-        '50ms #',
-        undefined,
-        timeoutErrors.total(50),
-      );
+      expectObservable(totalLlm(request)).toBe('50ms #', undefined, timeoutErrors.total(50));
       expectSubscriptions(stalled.subscriptions).toBe('^ 49ms !');
     });
   });
@@ -306,11 +302,7 @@ describe('retry', () => {
 
         const transport = attempts(stalled, slow, slow);
         const llm = withMiddleware((r, context) => (contexts.push(context), transport()), retry(noJitter), timeouts({ firstToken: 100 }));
-        expectObservable(llm(request, { step: 'draft', deadline: 150 })).toBe(
-          expected,
-          undefined,
-          timeoutErrors.deadline(40),
-        );
+        expectObservable(llm(request, { step: 'draft', deadline: 150 })).toBe(expected, undefined, timeoutErrors.deadline(40));
         expectSubscriptions(stalled.subscriptions).toBe(stalledSubs);
         expectSubscriptions(slow.subscriptions).toBe(slowSubs);
       });

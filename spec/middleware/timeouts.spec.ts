@@ -32,11 +32,7 @@ describe('timeouts', () => {
       const expected = '       100ms #    ';
 
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100 }));
-      expectObservable(llm(request)).toBe(
-        expected,
-        undefined,
-        timeoutErrors.firstToken(100),
-      );
+      expectObservable(llm(request)).toBe(expected, undefined, timeoutErrors.firstToken(100));
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
   });
@@ -47,11 +43,7 @@ describe('timeouts', () => {
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, idle: 50, total: 1000 }));
       expectObservable(llm({ ...request, stream: false })).toBe('300ms (ab|)', values);
       // The same answer streamed is late for its first token.
-      expectObservable(llm(request)).toBe(
-        '100ms #',
-        undefined,
-        timeoutErrors.firstToken(100),
-      );
+      expectObservable(llm(request)).toBe('100ms #', undefined, timeoutErrors.firstToken(100));
     });
   });
 
@@ -59,11 +51,7 @@ describe('timeouts', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const upstream = cold<LlmEvent>('  300ms (ab|)', values);
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, total: 200 }));
-      expectObservable(llm({ ...request, stream: false })).toBe(
-        '200ms #',
-        undefined,
-        timeoutErrors.total(200),
-      );
+      expectObservable(llm({ ...request, stream: false })).toBe('200ms #', undefined, timeoutErrors.total(200));
     });
   });
 
@@ -86,11 +74,7 @@ describe('timeouts', () => {
       const reasoningSubs = '  ^ 150ms !     ';
 
       const guard = timeouts({ firstToken: 100 });
-      expectObservable(guard(() => late)(request, { step: 'summary' })).toBe(
-        '50ms u 49ms #',
-        values,
-        timeoutErrors.firstToken(100, { step: 'summary' }),
-      );
+      expectObservable(guard(() => late)(request, { step: 'summary' })).toBe('50ms u 49ms #', values, timeoutErrors.firstToken(100, { step: 'summary' }));
       expectObservable(guard(() => reasoning)(request, { step: 'summary' })).toBe('50ms r 99ms a|', values);
       expectSubscriptions(late.subscriptions).toBe(lateSubs);
       expectSubscriptions(reasoning.subscriptions).toBe(reasoningSubs);
@@ -180,11 +164,7 @@ describe('timeouts', () => {
         const upstreamSubs = '   ^ 49ms !  ';
 
         const llm = withMiddleware(() => upstream, timeouts({ total: 50 }));
-        expectObservable(llm(request, { step: 'summary', deadline: 500 })).toBe(
-          '50ms #',
-          undefined,
-          timeoutErrors.total(50, { step: 'summary' }),
-        );
+        expectObservable(llm(request, { step: 'summary', deadline: 500 })).toBe('50ms #', undefined, timeoutErrors.total(50, { step: 'summary' }));
         expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
       });
     });
@@ -253,11 +233,7 @@ describe('timeouts', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const silent = cold<LlmEvent>('-', values);
         const llm = withMiddleware(reportingAt(20, () => silent), timeouts({ headers: 50, firstToken: 100 }));
-        expectObservable(llm(request)).toBe(
-          '100ms #',
-          undefined,
-          timeoutErrors.firstToken(100),
-        );
+        expectObservable(llm(request)).toBe('100ms #', undefined, timeoutErrors.firstToken(100));
       });
     });
 
@@ -290,11 +266,7 @@ describe('timeouts', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const upstream = cold<LlmEvent>('100ms a|', values);
         const llm = withMiddleware(() => upstream, timeouts({ headers: 50 }));
-        expectObservable(llm(request, { deadline: 30 })).toBe(
-          '30ms #',
-          undefined,
-          timeoutErrors.deadline(30),
-        );
+        expectObservable(llm(request, { deadline: 30 })).toBe('30ms #', undefined, timeoutErrors.deadline(30));
       });
     });
   });
