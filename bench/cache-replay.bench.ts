@@ -4,12 +4,13 @@
 // 2. the cost of joining a request already in flight (dedupe), replaying 100 events so far;
 // 3. heap after 100,000 distinct requests through a bounded cache (maxEntries 1,000): should stay flat.
 // Writes bench/results/cache.json. Run: npm run bench -- cache-replay
-import { type Observable, of, Subject } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 import type { LlmEvent } from '../src/core/events';
 import type { LlmRequest } from '../src/core/request';
-import { type Transport, withMiddleware } from '../src/core/transport';
+import { withMiddleware } from '../src/core/transport';
 import { cache } from '../src/middleware/cache';
 import { dedupe } from '../src/middleware/dedupe';
+import { cannedAnswer } from './lib/cannedAnswer';
 import { round } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -17,12 +18,7 @@ const TOKENS = 100;
 const SAMPLES = Number(process.env['BENCH_SAMPLES'] ?? 100_000);
 const DISTINCT = Number(process.env['BENCH_DISTINCT'] ?? 100_000);
 
-const answer: LlmEvent[] = [
-  ...Array.from({ length: TOKENS }, (_, i): LlmEvent => ({ type: 'text', choice: 0, text: ` token${i}` })),
-  { type: 'finish', choice: 0, reason: 'stop' },
-  { type: 'usage', choice: 0, usage: { prompt_tokens: 40, completion_tokens: TOKENS, total_tokens: 40 + TOKENS } },
-];
-const answering: Transport = () => of(...answer);
+const { events: answer, transport: answering } = cannedAnswer(TOKENS);
 const ask = (content: string): LlmRequest => ({ model: 'gpt-4o-mini', messages: [{ role: 'user', content }], temperature: 0 });
 
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);

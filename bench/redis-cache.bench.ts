@@ -5,13 +5,13 @@
 // (started here, stopped at the end); the client talks to it over TCP like an app's would.
 // Writes bench/results/redis-cache.json. Run: npm run bench -- redis-cache
 import { Redis } from 'ioredis';
-import { lastValueFrom, of, toArray } from 'rxjs';
-import type { LlmEvent } from '../src/core/events';
+import { lastValueFrom, toArray } from 'rxjs';
 import type { LlmRequest } from '../src/core/request';
 import { type Transport, withMiddleware } from '../src/core/transport';
 import { cache } from '../src/middleware/cache';
 import { redisCacheStore } from '../src/redis/redisCacheStore';
 import { redisServerBinary, startRedisServer } from '../spec/helpers/redisServer';
+import { cannedAnswer } from './lib/cannedAnswer';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -19,16 +19,7 @@ const TOKENS = 500;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 20);
 const PER_ROUND = Number(process.env['BENCH_PER_ROUND'] ?? 25);
 
-const answer: LlmEvent[] = [
-  ...Array.from({ length: TOKENS }, (_, i): LlmEvent => ({ type: 'text', choice: 0, text: ` token${i}` })),
-  { type: 'finish', choice: 0, reason: 'stop' },
-  { type: 'usage', choice: 0, usage: { prompt_tokens: 40, completion_tokens: TOKENS, total_tokens: 40 + TOKENS } },
-];
-let upstreamCalls = 0;
-const answering: Transport = () => {
-  upstreamCalls++;
-  return of(...answer);
-};
+const { events: answer, transport: answering, calls: upstreamCalls } = cannedAnswer(TOKENS);
 const ask: LlmRequest = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Summarize the quarterly report.' }], temperature: 0 };
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
@@ -70,7 +61,7 @@ async function main(): Promise<void> {
       }
     });
     await hitMs(memory);
-    const callsAfterFill = upstreamCalls;
+    const callsAfterFill = upstreamCalls();
     const bytes = await redis.strlen((await redis.keys('bench:cache:*'))[0]!);
 
     const samples = { memory: [] as number[], redis: [] as number[] };
@@ -83,7 +74,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (upstreamCalls !== callsAfterFill) throw new Error('bench: a hit went upstream');
+    if (upstreamCalls() !== callsAfterFill) throw new Error('bench: a hit went upstream');
     const hitCommands = await commandsOf(admin, () => hitMs(overRedis));
 
     const shape = (values: number[]) => {

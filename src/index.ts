@@ -7,7 +7,7 @@
  */
 
 /* Core model */
-export { llmRequestSchema, parseRequest, type LlmRequest, type LlmMessage } from './core/request.js';
+export { llmRequestSchema, parseRequest, type LlmRequest, type LlmMessage, type LlmInstructionMessage, type LlmTextPart } from './core/request.js';
 export {
   isContentEvent,
   type LlmEvent,

@@ -1,4 +1,4 @@
-import { defer, lastValueFrom, mergeMap, type Observable } from 'rxjs';
+import { defer, lastValueFrom, type Observable } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError, type RxllmErrorCode, type RxllmErrorDetails } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -12,6 +12,7 @@ import { text } from '../../src/operators/text';
 import { finishEvent, textEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
+import { expectNotSentPastDeadline, timeoutErrors } from '../helpers/timeLimits';
 
 const request: LlmRequest = { model: 'draft', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = { a: textEvent('Hel'), b: textEvent('lo'), f: finishEvent('stop') };
@@ -196,14 +197,7 @@ describe('retry', () => {
 
       const stalled = cold<LlmEvent>('-', values);
       const totalLlm = withMiddleware(() => stalled, retry(noJitter), timeouts({ total: 50 }));
-      expectObservable(totalLlm(request)).toBe(
-        '50ms #',
-        undefined,
-        new RxllmError('timeout', 'Step "draft" did not finish within 50 ms (total limit). Raise `total`, or ask for a shorter answer.', {
-          limit: 'total',
-          tokensEmitted: false,
-        }),
-      );
+      expectObservable(totalLlm(request)).toBe('50ms #', undefined, timeoutErrors.total(50));
       expectSubscriptions(stalled.subscriptions).toBe('^ 49ms !');
     });
   });
@@ -282,22 +276,19 @@ describe('retry', () => {
     });
 
     it('sends nothing when the request is already past its deadline at subscribe', () => {
-      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-        const upstream = cold<LlmEvent>('  a|', values);
-        const caller = cold('          100ms x|');
-
-        const llm = withMiddleware(() => upstream, retry(noJitter));
-        expectObservable(caller.pipe(mergeMap(() => llm(request, { deadline: 100 })))).toBe(
-          '100ms #',
-          undefined,
+      testScheduler.run((helpers) =>
+        expectNotSentPastDeadline(
+          helpers,
+          retry(noJitter),
+          request,
+          {},
           new RxllmError(
             'timeout',
             'retry(): the request was past its deadline before the first attempt; not sent. The deadline bounds the whole request, retries included: give the pipeline a later deadline.',
             { limit: 'deadline', tokensEmitted: false },
           ),
-        );
-        expectSubscriptions(upstream.subscriptions).toBe([]);
-      });
+        ),
+      );
     });
 
     it('with timeouts() inside: a retry gets only the time left, and the deadline ends it without another attempt', () => {
@@ -311,15 +302,7 @@ describe('retry', () => {
 
         const transport = attempts(stalled, slow, slow);
         const llm = withMiddleware((r, context) => (contexts.push(context), transport()), retry(noJitter), timeouts({ firstToken: 100 }));
-        expectObservable(llm(request, { step: 'draft', deadline: 150 })).toBe(
-          expected,
-          undefined,
-          new RxllmError(
-            'timeout',
-            'Step "draft" did not finish by its deadline, 40 ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
-            { limit: 'deadline', tokensEmitted: false },
-          ),
-        );
+        expectObservable(llm(request, { step: 'draft', deadline: 150 })).toBe(expected, undefined, timeoutErrors.deadline(40));
         expectSubscriptions(stalled.subscriptions).toBe(stalledSubs);
         expectSubscriptions(slow.subscriptions).toBe(slowSubs);
       });

@@ -10,6 +10,7 @@ import { startSimulatorServer, type SimulatorServer } from '../../src/node/simul
 import { finishEvent, reasoningEvent, textEvent, usageEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
+import { expectNotSentPastDeadline, timeoutErrors } from '../helpers/timeLimits';
 
 const request: LlmRequest = { model: 'draft', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = {
@@ -31,14 +32,7 @@ describe('timeouts', () => {
       const expected = '       100ms #    ';
 
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100 }));
-      expectObservable(llm(request)).toBe(
-        expected,
-        undefined,
-        new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
-          limit: 'firstToken',
-          tokensEmitted: false,
-        }),
-      );
+      expectObservable(llm(request)).toBe(expected, undefined, timeoutErrors.firstToken(100));
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
   });
@@ -49,14 +43,7 @@ describe('timeouts', () => {
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, idle: 50, total: 1000 }));
       expectObservable(llm({ ...request, stream: false })).toBe('300ms (ab|)', values);
       // The same answer streamed is late for its first token.
-      expectObservable(llm(request)).toBe(
-        '100ms #',
-        undefined,
-        new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
-          limit: 'firstToken',
-          tokensEmitted: false,
-        }),
-      );
+      expectObservable(llm(request)).toBe('100ms #', undefined, timeoutErrors.firstToken(100));
     });
   });
 
@@ -64,11 +51,7 @@ describe('timeouts', () => {
     testScheduler.run(({ cold, expectObservable }) => {
       const upstream = cold<LlmEvent>('  300ms (ab|)', values);
       const llm = withMiddleware(() => upstream, timeouts({ firstToken: 100, total: 200 }));
-      expectObservable(llm({ ...request, stream: false })).toBe(
-        '200ms #',
-        undefined,
-        new RxllmError('timeout', 'Step "draft" did not finish within 200 ms (total limit). Raise `total`, or ask for a shorter answer.', { limit: 'total', tokensEmitted: false }),
-      );
+      expectObservable(llm({ ...request, stream: false })).toBe('200ms #', undefined, timeoutErrors.total(200));
     });
   });
 
@@ -91,14 +74,7 @@ describe('timeouts', () => {
       const reasoningSubs = '  ^ 150ms !     ';
 
       const guard = timeouts({ firstToken: 100 });
-      expectObservable(guard(() => late)(request, { step: 'summary' })).toBe(
-        '50ms u 49ms #',
-        values,
-        new RxllmError('timeout', 'No token from step "summary" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
-          limit: 'firstToken',
-          tokensEmitted: false,
-        }),
-      );
+      expectObservable(guard(() => late)(request, { step: 'summary' })).toBe('50ms u 49ms #', values, timeoutErrors.firstToken(100, { step: 'summary' }));
       expectObservable(guard(() => reasoning)(request, { step: 'summary' })).toBe('50ms r 99ms a|', values);
       expectSubscriptions(late.subscriptions).toBe(lateSubs);
       expectSubscriptions(reasoning.subscriptions).toBe(reasoningSubs);
@@ -114,11 +90,7 @@ describe('timeouts', () => {
       expectObservable(withMiddleware(() => upstream, timeouts({ idle: 50 }))(request)).toBe(
         expected,
         values,
-        new RxllmError('timeout', 'Step "draft" sent nothing for 50 ms after its last event (idle limit). The stream stalled; retry, or raise `idle`.', {
-          limit: 'idle',
-          tokensEmitted: true,
-          partialText: 'Hello',
-        }),
+        timeoutErrors.idle(50, { tokensEmitted: true, partialText: 'Hello' }),
       );
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
@@ -140,11 +112,7 @@ describe('timeouts', () => {
       expectObservable(withMiddleware(() => upstream, timeouts({ total: 35, idle: 20 }))(request)).toBe(
         expected,
         values,
-        new RxllmError('timeout', 'Step "draft" did not finish within 35 ms (total limit). Raise `total`, or ask for a shorter answer.', {
-          limit: 'total',
-          tokensEmitted: true,
-          partialText: 'HelHelHelHel',
-        }),
+        timeoutErrors.total(35, { tokensEmitted: true, partialText: 'HelHelHelHel' }),
       );
       expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
     });
@@ -176,12 +144,7 @@ describe('timeouts', () => {
   });
 
   describe('with a deadline in the request context', () => {
-    const deadlineError = (afterMs: number, details: { tokensEmitted: boolean; partialText?: string }) =>
-      new RxllmError(
-        'timeout',
-        `Step "summary" did not finish by its deadline, ${afterMs} ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.`,
-        { limit: 'deadline', ...details },
-      );
+    const deadlineError = (afterMs: number, at: { tokensEmitted: boolean; partialText?: string }) => timeoutErrors.deadline(afterMs, { step: 'summary', ...at });
 
     it('fires at the deadline when it comes before `total`, naming the deadline, and aborts the request', () => {
       testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
@@ -201,11 +164,7 @@ describe('timeouts', () => {
         const upstreamSubs = '   ^ 49ms !  ';
 
         const llm = withMiddleware(() => upstream, timeouts({ total: 50 }));
-        expectObservable(llm(request, { step: 'summary', deadline: 500 })).toBe(
-          '50ms #',
-          undefined,
-          new RxllmError('timeout', 'Step "summary" did not finish within 50 ms (total limit). Raise `total`, or ask for a shorter answer.', { limit: 'total', tokensEmitted: false }),
-        );
+        expectObservable(llm(request, { step: 'summary', deadline: 500 })).toBe('50ms #', undefined, timeoutErrors.total(50, { step: 'summary' }));
         expectSubscriptions(upstream.subscriptions).toBe(upstreamSubs);
       });
     });
@@ -237,22 +196,9 @@ describe('timeouts', () => {
     });
 
     it('errors at subscribe without sending a request that is already past its deadline', () => {
-      testScheduler.run(({ cold, expectObservable, expectSubscriptions }) => {
-        const upstream = cold<LlmEvent>('  a|', values);
-        const caller = cold('          100ms x|');
-
-        const llm = withMiddleware(() => upstream, timeouts({ total: 1000 }));
-        expectObservable(caller.pipe(mergeMap(() => llm(request, { step: 'summary', deadline: 100 })))).toBe(
-          '100ms #',
-          undefined,
-          new RxllmError(
-            'timeout',
-            'Step "summary" was past its deadline before the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
-            { limit: 'deadline', tokensEmitted: false },
-          ),
-        );
-        expectSubscriptions(upstream.subscriptions).toBe([]);
-      });
+      testScheduler.run((helpers) =>
+        expectNotSentPastDeadline(helpers, timeouts({ total: 1000 }), request, { step: 'summary' }, timeoutErrors.pastDeadline({ step: 'summary' })),
+      );
     });
 
     it('passes the context on unchanged', () => {
@@ -266,12 +212,6 @@ describe('timeouts', () => {
   });
 
   describe('headers', () => {
-    const headersTimeout = (ms: number, step = 'draft') =>
-      new RxllmError(
-        'timeout',
-        `No response headers from step "${step}" within ${ms} ms (headers limit). The endpoint did not answer: it may be down or overloaded; retry, or raise \`headers\`.`,
-        { limit: 'headers', tokensEmitted: false },
-      );
     /** A transport that reports its headers (through the context, as sseTransport does) at `at`, then plays `events`. */
     const reportingAt = (at: number, events: () => Observable<LlmEvent>) => (_r: LlmRequest, context?: RequestContext) =>
       timer(at).pipe(
@@ -284,7 +224,7 @@ describe('timeouts', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const upstream = cold<LlmEvent>('10ms a|', values);
         const llm = withMiddleware(reportingAt(80, () => (bodyReads++, upstream)), timeouts({ headers: 50, firstToken: 200 }));
-        expectObservable(llm(request)).toBe('50ms #', undefined, headersTimeout(50));
+        expectObservable(llm(request)).toBe('50ms #', undefined, timeoutErrors.headers(50));
       });
       expect(bodyReads).toBe(0); // cut before the headers came, so nothing was read
     });
@@ -293,14 +233,7 @@ describe('timeouts', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const silent = cold<LlmEvent>('-', values);
         const llm = withMiddleware(reportingAt(20, () => silent), timeouts({ headers: 50, firstToken: 100 }));
-        expectObservable(llm(request)).toBe(
-          '100ms #',
-          undefined,
-          new RxllmError('timeout', 'No token from step "draft" within 100 ms (firstToken limit). The endpoint may be overloaded; retry, or raise `firstToken`.', {
-            limit: 'firstToken',
-            tokensEmitted: false,
-          }),
-        );
+        expectObservable(llm(request)).toBe('100ms #', undefined, timeoutErrors.firstToken(100));
       });
     });
 
@@ -309,7 +242,7 @@ describe('timeouts', () => {
         const usageFirst = cold<LlmEvent>('30ms u 10ms a|', values);
         expectObservable(withMiddleware(() => usageFirst, timeouts({ headers: 40 }))(request)).toBe('30ms u 10ms a|', values);
         const late = cold<LlmEvent>('  60ms a|', values);
-        expectObservable(withMiddleware(() => late, timeouts({ headers: 40 }))(request)).toBe('40ms #', undefined, headersTimeout(40));
+        expectObservable(withMiddleware(() => late, timeouts({ headers: 40 }))(request)).toBe('40ms #', undefined, timeoutErrors.headers(40));
       });
     });
 
@@ -333,15 +266,7 @@ describe('timeouts', () => {
       testScheduler.run(({ cold, expectObservable }) => {
         const upstream = cold<LlmEvent>('100ms a|', values);
         const llm = withMiddleware(() => upstream, timeouts({ headers: 50 }));
-        expectObservable(llm(request, { deadline: 30 })).toBe(
-          '30ms #',
-          undefined,
-          new RxllmError(
-            'timeout',
-            'Step "draft" did not finish by its deadline, 30 ms after the request was sent (deadline). The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.',
-            { limit: 'deadline', tokensEmitted: false },
-          ),
-        );
+        expectObservable(llm(request, { deadline: 30 })).toBe('30ms #', undefined, timeoutErrors.deadline(30));
       });
     });
   });

@@ -39,9 +39,14 @@ const toolCall = s.looseObject({
   function: s.looseObject({ name: s.string(), arguments: s.string() }),
 });
 
+// `system` and `developer` messages have one shape (LlmInstructionMessage), each role its own
+// option of the union, as in the type.
+const instructionMessage = <Role extends 'system' | 'developer'>(role: Role) =>
+  s.looseObject({ role: s.literal(role), content: textContent, name: s.string().optional() });
+
 const message = s.discriminatedUnion('role', [
-  s.looseObject({ role: s.literal('system'), content: textContent, name: s.string().optional() }),
-  s.looseObject({ role: s.literal('developer'), content: textContent, name: s.string().optional() }),
+  instructionMessage('system'),
+  instructionMessage('developer'),
   s.looseObject({ role: s.literal('user'), content: userContent, name: s.string().optional() }),
   s.looseObject({
     role: s.literal('assistant'),
@@ -217,34 +222,35 @@ export type LlmRequest = {
   user?: string;
 } & Record<string, unknown>;
 
+/** A text part of a message's content (the only part type `system`, `developer` and `tool` messages take). */
+export type LlmTextPart = {
+  /** Always `text`. */
+  type: 'text';
+  /** The text. */
+  text: string;
+} & Record<string, unknown>;
+
+/**
+ * Instructions for the model: a `system` message, or a `developer` one (newer models' name for
+ * `system`). The two have the same fields; `LlmInstructionMessage<'system'>` is the one role's
+ * message, and {@link LlmMessage} lists each role as its own member, so narrowing on `role`
+ * (or `Extract<LlmMessage, { role: 'system' }>`) gives the one role.
+ *
+ * @typeParam Role - `'system'`, `'developer'`, or (the default) either.
+ */
+export type LlmInstructionMessage<Role extends 'system' | 'developer' = 'system' | 'developer'> = {
+  /** `system`, or `developer`. */
+  role: Role;
+  /** The message's text: a string, or text parts. */
+  content: string | LlmTextPart[];
+  /** A name for the participant. */
+  name?: string;
+} & Record<string, unknown>;
+
 /** One chat message of any role. */
 export type LlmMessage =
-  | ({
-      /** Instructions for the model. */
-      role: 'system';
-      /** The message's text: a string, or text parts. */
-      content: string | ({
-      /** A text part. */
-      type: 'text';
-      /** The text. */
-      text: string;
-    } & Record<string, unknown>)[];
-      /** A name for the participant. */
-      name?: string;
-    } & Record<string, unknown>)
-  | ({
-      /** Instructions for the model (newer models' name for `system`). */
-      role: 'developer';
-      /** The message's text: a string, or text parts. */
-      content: string | ({
-      /** A text part. */
-      type: 'text';
-      /** The text. */
-      text: string;
-    } & Record<string, unknown>)[];
-      /** A name for the participant. */
-      name?: string;
-    } & Record<string, unknown>)
+  | LlmInstructionMessage<'system'>
+  | LlmInstructionMessage<'developer'>
   | ({
       /** The user's message. */
       role: 'user';
@@ -252,12 +258,7 @@ export type LlmMessage =
       content:
         | string
         | (
-            | ({
-      /** A text part. */
-      type: 'text';
-      /** The text. */
-      text: string;
-    } & Record<string, unknown>)
+            | LlmTextPart
             | ({
                 /** An image part. */
                 type: 'image_url';
@@ -287,12 +288,7 @@ export type LlmMessage =
       content?:
         | string
         | (
-            | ({
-      /** A text part. */
-      type: 'text';
-      /** The text. */
-      text: string;
-    } & Record<string, unknown>)
+            | LlmTextPart
             | ({
                 /** A refusal part. */
                 type: 'refusal';
@@ -333,12 +329,7 @@ export type LlmMessage =
       /** A tool's result. */
       role: 'tool';
       /** The result: a string, or text parts. */
-      content: string | ({
-      /** A text part. */
-      type: 'text';
-      /** The text. */
-      text: string;
-    } & Record<string, unknown>)[];
+      content: string | LlmTextPart[];
       /** The id of the tool call it answers. */
       tool_call_id: string;
     } & Record<string, unknown>)
