@@ -1,4 +1,6 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+// lru-cache loads at the first memoryCacheStore() in CommonJS, not at `require('rxllm')` (see lruCacheClass.ts).
+import { lruCacheClass } from '../internal/lruCacheClass.js';
 import * as s from '../internal/check.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { CacheEntry, CacheStore, CacheStoreStats } from './CacheStore.js';
@@ -45,7 +47,8 @@ export interface MemoryCacheStore extends CacheStore {
 export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCacheStore {
   const { maxEntries, maxBytes } = validateConfig('memoryCacheStore', configSchema, config);
   let evictions = 0;
-  const lru = new LRUCache<string, CacheEntry>({
+  const LRU: typeof LRUCache = lruCacheClass();
+  const lru = new LRU<string, CacheEntry>({
     max: maxEntries,
     maxSize: maxBytes,
     // lru-cache needs positive integers; an empty answer still costs its key and object.
