@@ -7,8 +7,15 @@
 // Two variants, one per half of the build, as for lruCacheClass.ts (see there): this one (a `require()` at the
 // first call) for CommonJS and the workspace, int32HistogramClass.esm.ts (a static import) for dist/esm.
 
-/** hdr-histogram-js's `Int32Histogram` class. @internal */
-export type Int32HistogramClass = typeof import('hdr-histogram-js/dist/Int32Histogram.js').default;
+import type { Int32Histogram } from 'hdr-histogram-js';
+
+/**
+ * hdr-histogram-js's `Int32Histogram` class. Its type is taken from the package index (types only: nothing of it
+ * loads), where it is a named export: the module's own `default` export, seen from an ES module's declaration
+ * file under node16 resolution, is the whole CommonJS `module.exports`, not the class.
+ * @internal
+ */
+export type Int32HistogramClass = typeof Int32Histogram;
 
 let loaded: Int32HistogramClass | undefined;
 
