@@ -30,6 +30,10 @@ export interface MemoryCacheStore extends CacheStore {
  * `lru-cache` package) bounded by entries and bytes. Synchronous, so a hit
  * replays without a Promise hop.
  *
+ * From CommonJS (`require('rxllm')`), `lru-cache` is loaded by the first call,
+ * not at import; the ES module build imports it statically (bundlers include
+ * it only when this function is used).
+ *
  * Expiry is lazy: an entry past its `expiresAt` is not served (`cache()`
  * checks it against its scheduler and deletes it when it next reads it), and
  * the bounds push out whatever is left. No timers run, so the store never keeps a process
