@@ -155,21 +155,164 @@ function packagesOf(files: string[]): string[] {
 }
 
 // The import cost of the root entry (issue 15: ≤ 30 ms and ≤ +8 MB beyond rxjs), asserted by what
-// it loads rather than by a timing: rxjs, eventsource-parser, rxllm's own files, and the two
-// libraries the house does not re-write (an LRU, HdrHistogram), each at its smallest: lru-cache's
-// one CommonJS file, and hdr-histogram-js's pure-JS 32-bit class without the package index (no
-// WebAssembly blob, no pako, no log encoders).
-it('loads only rxjs, eventsource-parser, lru-cache and the HdrHistogram class besides its own files for the root entry: no zod, no optional peer', () => {
-  const loaded = loadedBy(`require('rxllm');`, 'loaded.cjs');
-  expect(packagesOf(loaded)).toEqual(['eventsource-parser', 'hdr-histogram-js', 'lru-cache', 'rxjs', 'rxllm']);
-  const hdrFiles = loaded.filter((file) => file.includes('/hdr-histogram-js/')).map((file) => file.replace(/.*\/hdr-histogram-js\//, ''));
-  expect(hdrFiles).not.toContain('dist/index.js');
-  expect(hdrFiles.filter((file) => /wasm|encoding|ZigZag|Log/i.test(file))).toEqual([]);
-  const prefix = join(dir, 'node_modules', 'rxllm', 'dist', 'cjs') + '/';
-  const ours = loaded.filter((file) => file.startsWith(prefix)).map((file) => file.slice(prefix.length));
-  // limit() keeps a histogram per lane, so the histogram class (and the counts it is built on) may load.
-  expect(ours.filter((file) => file.startsWith('metrics/'))).toEqual(['metrics/LatencyHistogram.js']);
-  expect(ours.filter((file) => /^(simulator|node|openai|testing|redis|cli|web)\//.test(file))).toEqual([]);
+// it loads rather than by a timing: rxjs, eventsource-parser and rxllm's own files. The two libraries
+// the house does not re-write, an LRU (lru-cache) and HdrHistogram (hdr-histogram-js), load at their
+// first use in CommonJS (src/internal/lruCacheClass.ts, int32HistogramClass.ts), synchronously.
+describe('the root entry in CommonJS loads neither lru-cache nor hdr-histogram-js until they are used', () => {
+  let steps: { atImport: string[]; afterStore: string[]; afterCache: string[]; afterHistogram: string[]; afterLimit: string[] };
+  let results: { stats: unknown; hit: boolean; calls: number; replayed: string[]; p50: number; lanes: string[] };
+
+  beforeAll(() => {
+    const out = node(
+      `const files = () => Object.keys(require.cache);
+       const { of } = require('rxjs');
+       const rxllm = require('rxllm');
+       const atImport = files();
+       const store = rxllm.memoryCacheStore({ maxEntries: 1 });
+       store.set('a', { events: [], bytes: 1 });
+       store.set('b', { events: [], bytes: 1 });
+       const afterStore = files();
+       // cache()'s own store, and a hit served synchronously (in the subscribe call) on the second ask.
+       let calls = 0;
+       const llm = rxllm.withMiddleware(() => (calls++, of({ type: 'text', choice: 0, text: 'hi' }, { type: 'finish', choice: 0, reason: 'stop' })), rxllm.cache({ ttl: 60000 }));
+       const ask = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
+       llm(ask).subscribe();
+       const replayed = [];
+       llm(ask).subscribe((event) => replayed.push(event.type));
+       const afterCache = files();
+       const { LatencyRegistry } = require('rxllm/metrics');
+       const registry = new LatencyRegistry();
+       registry.record({ step: 's', model: 'm', start: 0, firstToken: 120, end: 300, outcome: 'ok', outputTokens: 1, outputTokensFrom: 'counted', finishReasons: ['stop'] });
+       const afterHistogram = files();
+       const limiter = rxllm.limit({ concurrency: 2 });
+       const afterLimit = files();
+       console.log(JSON.stringify({
+         steps: { atImport, afterStore, afterCache, afterHistogram, afterLimit },
+         results: { stats: store.stats(), hit: store.get('b') !== undefined, calls, replayed, p50: registry.percentile({ metric: 'ttft', p: 50 }), lanes: Object.keys(limiter.stats().lanes) },
+       }));`,
+      'lazy.cjs',
+    );
+    ({ steps, results } = JSON.parse(out) as { steps: typeof steps; results: typeof results });
+  });
+
+  const ours = (files: string[]): string[] => {
+    const prefix = join(dir, 'node_modules', 'rxllm', 'dist', 'cjs') + '/';
+    return files.filter((file) => file.startsWith(prefix)).map((file) => file.slice(prefix.length));
+  };
+  const hdrFiles = (files: string[]): string[] => files.filter((file) => file.includes('/hdr-histogram-js/')).map((file) => file.replace(/.*\/hdr-histogram-js\//, ''));
+
+  it('require() loads rxjs, eventsource-parser and its own files: no lru-cache, no hdr-histogram-js, no zod, no optional peer', () => {
+    expect(packagesOf(steps.atImport)).toEqual(['eventsource-parser', 'rxjs', 'rxllm']);
+    // limit() keeps a histogram per lane, so the histogram class loads (but not the library in it).
+    expect(ours(steps.atImport).filter((file) => file.startsWith('metrics/'))).toEqual(['metrics/LatencyHistogram.js']);
+    expect(ours(steps.atImport).filter((file) => /^(simulator|node|openai|testing|redis|cli|web)\//.test(file))).toEqual([]);
+    expect(ours(steps.atImport).filter((file) => /Class\.js$/.test(file)).sort()).toEqual(['internal/int32HistogramClass.js', 'internal/lruCacheClass.js']);
+  });
+
+  it('the first memoryCacheStore() loads lru-cache (and nothing else), which evicts as an LRU does', () => {
+    expect(packagesOf(steps.afterStore)).toEqual(['eventsource-parser', 'lru-cache', 'rxjs', 'rxllm']);
+    expect(results.stats).toEqual({ entries: 1, bytes: 1, evictions: 1 });
+    expect(results.hit).toBe(true);
+  });
+
+  it("cache()'s own store works: the second ask is a hit, replayed synchronously, without a second upstream call", () => {
+    expect(results.calls).toBe(1);
+    expect(results.replayed).toEqual(['text', 'finish']);
+    expect(packagesOf(steps.afterCache)).not.toContain('hdr-histogram-js');
+  });
+
+  it("the first histogram (a LatencyRegistry's record, or limit()'s lanes) loads hdr-histogram-js's 32-bit class alone, which works", () => {
+    expect(packagesOf(steps.afterHistogram)).toEqual(['eventsource-parser', 'hdr-histogram-js', 'lru-cache', 'rxjs', 'rxllm']);
+    const hdr = hdrFiles(steps.afterLimit);
+    expect(hdr).toContain('dist/Int32Histogram.js');
+    // Not the package index: no WebAssembly blob, no pako, no log encoders.
+    expect(hdr).not.toContain('dist/index.js');
+    expect(hdr.filter((file) => /wasm|encoding|ZigZag|Log/i.test(file))).toEqual([]);
+    expect(results.p50).toBe(120);
+    expect(results.lanes).toEqual(['interactive', 'background']);
+  });
+});
+
+// One consumer of the memory cache and a histogram, for ESM in Node and for the bundles below: a cached
+// answer asked twice (the second a hit, replayed in the subscribe call), a LatencyHistogram and limit()'s lanes.
+const consumerBody = `
+const calls = [];
+const upstream = (request) => {
+  calls.push(request.model);
+  return of({ type: 'text', choice: 0, text: 'hi' }, { type: 'finish', choice: 0, reason: 'stop' });
+};
+const llm = withMiddleware(upstream, cache({ ttl: 60000 }));
+const ask = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
+const first = [];
+llm(ask).subscribe((event) => first.push(event.type));
+const hit = [];
+llm(ask).subscribe((event) => hit.push(event.type));
+const store = memoryCacheStore({ maxEntries: 1 });
+store.set('a', { events: [], bytes: 1 });
+store.set('b', { events: [], bytes: 1 });
+const histogram = new LatencyHistogram();
+for (const ms of [120, 180, 95, 2400]) histogram.record(ms);
+const limiter = limit({ concurrency: 2 });
+console.log(JSON.stringify({ calls: calls.length, first, hit, stats: store.stats(), p50: histogram.percentile(50), lanes: Object.keys(limiter.stats().lanes) }));
+`;
+const consumerPrints = { calls: 1, first: ['text', 'finish'], hit: ['text', 'finish'], stats: { entries: 1, bytes: 1, evictions: 1 }, p50: 120, lanes: ['interactive', 'background'] };
+const esmConsumer = `import { of } from 'rxjs';\nimport { cache, limit, memoryCacheStore, withMiddleware } from 'rxllm';\nimport { LatencyHistogram } from 'rxllm/metrics';\n${consumerBody}`;
+const cjsConsumer = `const { of } = require('rxjs');\nconst { cache, limit, memoryCacheStore, withMiddleware } = require('rxllm');\nconst { LatencyHistogram } = require('rxllm/metrics');\n${consumerBody}`;
+
+// The ES module half imports lru-cache and hdr-histogram-js statically (src/internal/*.esm.ts, for bundlers):
+// `import('rxllm')` in Node loads them at import. What matters here is that it works, a hit synchronously.
+it('import() from ESM: the memory cache (a synchronous hit), a histogram and limit() work', () => {
+  expect(JSON.parse(node(esmConsumer, 'consumer.mjs'))).toEqual(consumerPrints);
+});
+
+// What a bundler makes of the per-format loaders: esbuild bundles of the consumer above (everything inlined,
+// rxjs too), for Node as CommonJS (from require(): the dist/cjs loaders' require() at first use) and as an ES
+// module (from import: dist/esm's static imports, so lru-cache's ES module build, which imports
+// node:diagnostics_channel as a module), and for the browser. Each Node bundle runs from a directory with no
+// node_modules above it, so nothing resolves at run time.
+describe('esbuild bundles of a consumer of the memory cache and a histogram', () => {
+  let out: string;
+  beforeAll(() => {
+    out = mkdtempSync(join(tmpdir(), 'rxllm-bundles-'));
+    writeFileSync(join(dir, 'bundle-consumer.mjs'), esmConsumer);
+    writeFileSync(join(dir, 'bundle-consumer.cjs'), cjsConsumer);
+  });
+  afterAll(() => {
+    if (out) rmSync(out, { recursive: true, force: true });
+  });
+
+  it.each([
+    ['cjs', 'node', 'bundle-consumer.cjs', 'cjs-node.cjs'],
+    ['esm', 'node', 'bundle-consumer.mjs', 'esm-node.mjs'],
+    ['esm', 'browser', 'bundle-consumer.mjs', 'esm-browser.mjs'],
+  ] as const)('format %s, platform %s: builds, and runs correctly without node_modules', (format, platform, entry, outfile) => {
+    // esbuild is loaded here, not at the top: the other tests do not need it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { buildSync } = require('esbuild') as typeof import('esbuild');
+    const result = buildSync({
+      entryPoints: [join(dir, entry)],
+      absWorkingDir: dir,
+      bundle: true,
+      format,
+      platform,
+      target: 'es2022',
+      outfile: join(out, outfile),
+      logLevel: 'silent',
+      metafile: true,
+    });
+    expect(result.errors).toEqual([]);
+    expect(existsSync(join(out, 'node_modules'))).toBe(false);
+    const inputs = Object.keys(result.metafile.inputs);
+    const half = entry.endsWith('.cjs') ? 'cjs' : 'esm';
+    // Each bundle takes the loaders of the half its consumer resolved to, and lru-cache's matching build.
+    expect(inputs.filter((file) => /rxllm\/dist\/.*\/internal\/lruCacheClass\.js$/.test(file))).toEqual([`node_modules/rxllm/dist/${half}/internal/lruCacheClass.js`]);
+    expect(inputs.filter((file) => /lru-cache\/dist\/[^/]+\/[^/]+\/index/.test(file)).map((file) => file.replace(/.*lru-cache\/dist\//, ''))).toEqual([
+      `${half === 'cjs' ? 'commonjs' : 'esm'}/${platform}/index.min.js`,
+    ]);
+    // The browser bundle is for a browser, but it needs nothing of Node's: Node runs it too.
+    const printed = execFileSync(process.execPath, [join(out, outfile)], { cwd: out, encoding: 'utf8', timeout: 15_000 });
+    expect(JSON.parse(printed)).toEqual(consumerPrints);
+  });
 });
 
 it('loads no schema library and no optional peer from any entry point but the one that needs it', () => {

@@ -1,4 +1,6 @@
-import { LRUCache } from 'lru-cache';
+import type { LRUCache } from 'lru-cache';
+// lru-cache loads at the first memoryCacheStore() in CommonJS, not at `require('rxllm')` (see lruCacheClass.ts).
+import { lruCacheClass } from '../internal/lruCacheClass.js';
 import * as s from '../internal/check.js';
 import type { RxllmError } from '../core/errors.js'; // for {@link} in the docs
 import type { CacheEntry, CacheStore, CacheStoreStats } from './CacheStore.js';
@@ -28,6 +30,10 @@ export interface MemoryCacheStore extends CacheStore {
  * `lru-cache` package) bounded by entries and bytes. Synchronous, so a hit
  * replays without a Promise hop.
  *
+ * From CommonJS (`require('rxllm')`), `lru-cache` is loaded by the first call,
+ * not at import; the ES module build imports it statically (bundlers include
+ * it only when this function is used).
+ *
  * Expiry is lazy: an entry past its `expiresAt` is not served (`cache()`
  * checks it against its scheduler and deletes it when it next reads it), and
  * the bounds push out whatever is left. No timers run, so the store never keeps a process
@@ -45,7 +51,8 @@ export interface MemoryCacheStore extends CacheStore {
 export function memoryCacheStore(config: MemoryCacheStoreConfig = {}): MemoryCacheStore {
   const { maxEntries, maxBytes } = validateConfig('memoryCacheStore', configSchema, config);
   let evictions = 0;
-  const lru = new LRUCache<string, CacheEntry>({
+  const LRU: typeof LRUCache = lruCacheClass();
+  const lru = new LRU<string, CacheEntry>({
     max: maxEntries,
     maxSize: maxBytes,
     // lru-cache needs positive integers; an empty answer still costs its key and object.

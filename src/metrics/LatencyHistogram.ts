@@ -1,7 +1,7 @@
-// The 32-bit class alone, not the package index: the index also loads the WebAssembly build (a base64
-// blob), pako and the log encoders, about 60 ms and 16 MB that every `require('rxllm')` paid through
-// limit(), which keeps a histogram per lane. The package has no `exports` map, so this path is public.
-import * as int32Module from 'hdr-histogram-js/dist/Int32Histogram.js';
+// hdr-histogram-js's 32-bit class (not its index, which also loads WebAssembly, pako and the encoders). In
+// CommonJS it loads when the first histogram is built, not at `require('rxllm')`: limit() and rateLimit() keep a
+// histogram per lane, but build none at import. See int32HistogramClass.ts.
+import { int32HistogramClass, type Int32HistogramClass } from '../internal/int32HistogramClass.js';
 
 /** Summary statistics of one distribution (milliseconds for times, tokens per second for speeds). */
 export interface Distribution {
@@ -70,6 +70,7 @@ export class LatencyHistogram {
     // 32-bit counts, growing on demand: the pure-JS build, about 4 KB per power of two of range.
     // The packed variant is smaller but a percentile costs milliseconds, too slow for per-request reads.
     // What hdr-histogram-js's build({ bitBucketSize: 32, autoResize: true }) does, without its index.
+    const Int32Histogram = int32HistogramClass();
     const hdr = new Int32Histogram(1, 2, config.significantDigits ?? 3);
     hdr.autoResize = true;
     this.hdr = hdr;
@@ -192,10 +193,4 @@ export class LatencyHistogram {
   }
 }
 
-// The module is CommonJS with `exports.default = Int32Histogram`. TypeScript's CommonJS output and
-// bundlers hand over the class as the namespace's `default`; Node's ES module loader hands over
-// `module.exports`, whose `default` is the class. Either way, the class.
-type Int32HistogramClass = typeof int32Module.default;
 type Int32Histogram = InstanceType<Int32HistogramClass>;
-const imported = int32Module.default as Int32HistogramClass | { default: Int32HistogramClass };
-const Int32Histogram: Int32HistogramClass = 'default' in imported ? imported.default : imported;
