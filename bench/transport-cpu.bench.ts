@@ -21,7 +21,8 @@
 // client's JavaScript, parsing, GC pauses) and every other thread (V8's concurrent compiler, GC
 // helpers, libuv). After a full GC rxllm's extra cost over the floor is nearly all on the other
 // threads: TurboFan recompiling the per-token path whose optimised code and type feedback the
-// collection discarded (docs/performance.md, "Why the harness measures 1.7-2.5x").
+// collection discarded (docs/performance.md, "CPU per token after a full GC"; bench/tools/reopt-count.js
+// counts the functions V8 re-optimizes per answer).
 //
 // Warm-up as the harness: 3 requests per client, one client after the other, before the rounds.
 //
