@@ -17,10 +17,20 @@
 // and to the bare transport (rxllm tokens()) of the same rounds. BENCH_EACH=1 adds one middleware
 // at a time; BENCH_CLIENTS='rxllm tokens(),rxllm stack' runs only those (and the floor).
 //
+// Each sample is also split by thread (Linux: /proc/self/task/*/schedstat): the main thread (the
+// client's JavaScript, parsing, GC pauses) and every other thread (V8's concurrent compiler, GC
+// helpers, libuv). After a full GC rxllm's extra cost over the floor is nearly all on the other
+// threads: TurboFan recompiling the per-token path whose optimised code and type feedback the
+// collection discarded (docs/performance.md, "CPU per token after a full GC"; bench/tools/reopt-count.js
+// counts the functions V8 re-optimizes per answer).
+//
+// Warm-up as the harness: 3 requests per client, one client after the other, before the rounds.
+//
 // Until November 2026 this bench ran only the second condition, against a server that sent the
 // whole answer in 64 KiB writes of minimal chunks, and built a transport per request: it said
 // 1.14-1.20x the floor where the harness said 2.13x. The gap was the forced GC, not the network.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createParser } from 'eventsource-parser';
 import OpenAI from 'openai';
@@ -40,6 +50,8 @@ import { writeResults } from './lib/writeResults';
 
 const TOKENS = 2000;
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 20);
+// The peers' harness warms each adapter with 3 streams, one adapter after the other.
+const WARMUP = Number(process.env['BENCH_WARMUP'] ?? 3);
 // The peers' harness's streaming request.
 const request = {
   model: 'bench',
@@ -158,16 +170,49 @@ function clients(baseURL: string): Record<string, Client> {
   return only ? Object.fromEntries(Object.entries(all).filter(([name]) => name === 'floor' || only.includes(name))) : all;
 }
 
-async function cpuMicrosPerToken(client: Client): Promise<number> {
+/** CPU time (ns) of this process's main thread and of all its other threads, or undefined off Linux. */
+function threadNanos(): { main: number; other: number } | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync('/proc/self/task');
+  } catch {
+    return undefined;
+  }
+  let main = 0;
+  let other = 0;
+  for (const task of tasks) {
+    try {
+      // schedstat: time on CPU (ns), time waiting to run (ns), timeslices
+      const ns = Number(readFileSync(`/proc/self/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(task) === process.pid) main += ns;
+      else other += ns;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { main, other };
+}
+
+interface Sample {
+  total: number;
+  main?: number;
+  other?: number;
+}
+
+async function cpuMicrosPerToken(client: Client): Promise<Sample> {
   let text = '';
+  const threadsBefore = threadNanos();
   const before = process.cpuUsage();
   await client((delta) => (text += delta));
   const used = process.cpuUsage(before);
+  const threadsAfter = threadNanos();
   if (text.length < TOKENS) throw new Error(`client returned ${text.length} chars, expected a ${TOKENS}-token answer`);
-  return (used.user + used.system) / TOKENS;
+  const total = (used.user + used.system) / TOKENS;
+  if (!threadsBefore || !threadsAfter) return { total };
+  return { total, main: (threadsAfter.main - threadsBefore.main) / 1000 / TOKENS, other: (threadsAfter.other - threadsBefore.other) / 1000 / TOKENS };
 }
 
-type Samples = Record<string, number[]>;
+type Samples = Record<string, Sample[]>;
 
 async function rounds(all: Record<string, Client>, forceGc: boolean): Promise<Samples> {
   const names = Object.keys(all);
@@ -199,15 +244,19 @@ async function rounds(all: Record<string, Client>, forceGc: boolean): Promise<Sa
 }
 
 function report(samples: Samples) {
-  const floor = samples['floor']!;
+  const floor = samples['floor']!.map((sample) => sample.total);
   const floorMedian = summarize(floor).median;
   // The middleware's own cost: each client beside the bare transport of the same rounds.
   const bare = samples['rxllm tokens()'];
-  const bareMedian = bare ? summarize(bare).median : undefined;
+  const bareTotals = bare?.map((sample) => sample.total) ?? [];
+  const bareMedian = bare ? summarize(bareTotals).median : undefined;
   return Object.fromEntries(
-    Object.entries(samples).map(([name, values]) => {
+    Object.entries(samples).map(([name, all]) => {
+      const values = all.map((sample) => sample.total);
       const summary = summarize(values);
       const ratios = summarize(values.map((value, i) => value / floor[i]!));
+      const main = all.flatMap((sample) => (sample.main === undefined ? [] : [sample.main]));
+      const other = all.flatMap((sample) => (sample.other === undefined ? [] : [sample.other]));
       return [
         name,
         {
@@ -216,10 +265,13 @@ function report(samples: Samples) {
           ...(bare && bareMedian !== undefined
             ? {
                 ratioToBare: (() => {
-                  const perRound = summarize(values.map((value, i) => value / bare[i]!));
+                  const perRound = summarize(values.map((value, i) => value / bareTotals[i]!));
                   return { median: round(summary.median / bareMedian, 2), perRoundP25: round(perRound.p25, 2), perRoundP75: round(perRound.p75, 2) };
                 })(),
               }
+            : {}),
+          ...(main.length > 0
+            ? { byThread: { mainMicrosPerToken: round(summarize(main).median), otherThreadsMicrosPerToken: round(summarize(other).median) } }
             : {}),
         },
       ];
@@ -234,8 +286,9 @@ async function main(): Promise<void> {
   let steady: Samples;
   try {
     const all = clients(server.baseURL);
-    for (let warm = 0; warm < 5; warm++) {
-      for (const client of Object.values(all)) {
+    // Warm-up as the harness: WARMUP requests per client, one client after the other.
+    for (const client of Object.values(all)) {
+      for (let warm = 0; warm < WARMUP; warm++) {
         await client.prepare?.();
         await client(() => undefined);
       }
@@ -249,13 +302,31 @@ async function main(): Promise<void> {
   const file = writeResults('transport-cpu', {
     tokens: TOKENS,
     rounds: ROUNDS,
-    method: 'process.cpuUsage() around the whole request (building, validation, send, decode), one transport per client, interleaved rounds; afterFullGc: gc() before each sample, as the peers\' harness; steady: no forced GC',
+    warmup: WARMUP,
+    method: 'process.cpuUsage() around the whole request (building, validation, send, decode), one transport per client, 3 warm-up requests per client then interleaved rounds; afterFullGc: gc() before each sample, as the peers\' harness; steady: no forced GC; byThread: the same samples split into the main thread and all other threads (V8 compiler and GC helpers), from /proc/self/task/*/schedstat',
     goal: 'rxllm tokens() ≤ 1.2x floor after a full GC (the peers\' harness: ≤ 8.0 µs where the floor is 6.68); rxllm stack (dedupe+cache+retry+timeouts+measure) ≤ 1.5x floor (≤ 10 µs)',
     ...results,
   });
   for (const [condition, rows] of Object.entries(results)) {
     console.log(`\n${condition}`);
-    console.table(Object.fromEntries(Object.entries(rows).map(([name, r]) => [name, { 'µs/token (median)': r.cpuMicrosPerToken.median, p25: r.cpuMicrosPerToken.p25, p75: r.cpuMicrosPerToken.p75, '× floor': r.ratioToFloor.median, 'floor p25..p75': `${r.ratioToFloor.perRoundP25}..${r.ratioToFloor.perRoundP75}`, '× tokens()': r.ratioToBare?.median ?? '', 'tokens() p25..p75': r.ratioToBare ? `${r.ratioToBare.perRoundP25}..${r.ratioToBare.perRoundP75}` : '' }])));
+    console.table(
+      Object.fromEntries(
+        Object.entries(rows).map(([name, r]) => [
+          name,
+          {
+            'µs/token (median)': r.cpuMicrosPerToken.median,
+            p25: r.cpuMicrosPerToken.p25,
+            p75: r.cpuMicrosPerToken.p75,
+            '× floor': r.ratioToFloor.median,
+            'floor p25..p75': `${r.ratioToFloor.perRoundP25}..${r.ratioToFloor.perRoundP75}`,
+            '× tokens()': r.ratioToBare?.median ?? '',
+            'tokens() p25..p75': r.ratioToBare ? `${r.ratioToBare.perRoundP25}..${r.ratioToBare.perRoundP75}` : '',
+            'main thread': r.byThread?.mainMicrosPerToken,
+            'other threads': r.byThread?.otherThreadsMicrosPerToken,
+          },
+        ]),
+      ),
+    );
   }
   console.log(`written to ${file}`);
 }

@@ -38,6 +38,39 @@ describe('ChatStreamSink', () => {
     ]);
   });
 
+  it('is closed, and decodes nothing, once its subscriber is unsubscribed from outside, or when made on a closed one', () => {
+    const seen: unknown[] = [];
+    let sink!: ChatStreamSink;
+    const subscription = new Observable<LlmEvent>((subscriber) => {
+      sink = new ChatStreamSink(subscriber, { status: 200 });
+    }).subscribe((event) => seen.push(event));
+    sink.next({ data: chunk('Hel') });
+    expect(sink.closed).toBe(false);
+    subscription.unsubscribe();
+    expect(sink.closed).toBe(true);
+    sink.next({ data: chunk('lo') });
+    sink.complete();
+    expect(seen).toEqual([{ type: 'text', choice: 0, text: 'Hel' }]);
+
+    let late!: ChatStreamSink;
+    new Observable<LlmEvent>((subscriber) => {
+      subscriber.complete();
+      late = new ChatStreamSink(subscriber, { status: 200 });
+    }).subscribe();
+    expect(late.closed).toBe(true);
+  });
+
+  it('is closed once it ended the stream itself', () => {
+    let sink!: ChatStreamSink;
+    new Observable<LlmEvent>((subscriber) => {
+      sink = new ChatStreamSink(subscriber, { status: 200 });
+    }).subscribe({ error: () => undefined });
+    sink.next({ data: finish });
+    expect(sink.closed).toBe(false);
+    sink.next({ data: '[DONE]' });
+    expect(sink.closed).toBe(true);
+  });
+
   it('errors with malformed-event for data that is not JSON, carrying the text so far', () => {
     expect(feed([{ data: chunk('Hel') }, { data: '{oops' }])).toEqual([{ type: 'text', choice: 0, text: 'Hel' }, ['error', 'malformed-event', 'Hel']]);
   });

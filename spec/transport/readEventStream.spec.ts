@@ -50,6 +50,40 @@ describe('readEventStream', () => {
     expect(sink.seen).toEqual(['one']);
   });
 
+  it('delivers the events of one read in order, llama.cpp’s `error:` field among them, each whole and unmarked', async () => {
+    const messages: EventSourceMessage[] = [];
+    const sink = recorder();
+    const next = sink.next;
+    sink.next = (message) => {
+      messages.push(message);
+      next(message);
+    };
+    readEventStream(bodyOf('data: one\n\nerror: bad\n\ndata: two\n\n'), sink);
+    await sink.ended;
+    expect(sink.seen).toEqual(['one', 'bad', 'two', 'complete']);
+    expect(messages.map((message) => [message.event, message.unterminated])).toEqual([
+      [undefined, undefined],
+      ['error', undefined],
+      [undefined, undefined],
+    ]);
+  });
+
+  it('marks unterminated only the event the body ends inside, not the earlier events of the same read', async () => {
+    const messages: EventSourceMessage[] = [];
+    const sink = recorder();
+    const next = sink.next;
+    sink.next = (message) => {
+      messages.push(message);
+      next(message);
+    };
+    readEventStream(bodyOf('data: one\n\ndata: [DONE]'), sink);
+    await sink.ended;
+    expect(messages.map((message) => [message.data, message.unterminated])).toEqual([
+      ['one', undefined],
+      ['[DONE]', true],
+    ]);
+  });
+
   it('passes a failing body’s error to the sink', async () => {
     const sink = recorder();
     let pulls = 0;

@@ -17,20 +17,30 @@ import type { EventSourceMessage, EventStreamSink } from './readEventStream.js';
  */
 export class ChatStreamSink implements EventStreamSink {
   private readonly decoder: ChatCompletionDecoder;
+  /**
+   * True once the subscriber is closed (the answer ended, failed, or was unsubscribed). A field,
+   * not a getter over `subscriber.closed`: the reader asks before every event, and after a full GC
+   * a getter is one more function V8 compiles again per answer. The subscriber sets it through
+   * {@link unsubscribe}, run as one of its teardowns.
+   */
+  closed = false;
 
   constructor(
     private readonly subscriber: Subscriber<LlmEvent>,
     context: ResponseContext | ResponseDetailsOf,
   ) {
     this.decoder = new ChatCompletionDecoder(subscriber, context);
+    // No closure: RxJS calls `unsubscribe()` on a teardown object (at once if already closed).
+    subscriber.add(this);
   }
 
-  get closed(): boolean {
-    return this.subscriber.closed;
+  /** A teardown of the subscriber: it closed, so nothing more is decoded. Not for callers. */
+  unsubscribe(): void {
+    this.closed = true;
   }
 
   next(message: EventSourceMessage): void {
-    if (this.subscriber.closed) return;
+    if (this.closed) return;
     const data = message.data;
     if (data === '[DONE]') {
       this.end(true);
@@ -52,7 +62,7 @@ export class ChatStreamSink implements EventStreamSink {
   }
 
   error(error: unknown): void {
-    if (this.subscriber.closed) return;
+    if (this.closed) return;
     this.subscriber.error(
       isRxllmError(error)
         ? error
@@ -63,7 +73,7 @@ export class ChatStreamSink implements EventStreamSink {
   }
 
   complete(): void {
-    if (!this.subscriber.closed) this.end(false);
+    if (!this.closed) this.end(false);
   }
 
   private end(sawDone: boolean): void {

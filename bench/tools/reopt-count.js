@@ -1,0 +1,133 @@
+// Counts what V8 re-optimizes per streamed answer after a full GC, by function (docs/performance.md,
+// "CPU per token after a full GC"). Usage, after `node bench/run.js none` has compiled bench/.out:
+//
+//   node bench/tools/reopt-count.js [floor|rxllm] [requests=10]
+//
+// It runs itself in a child under `--trace-opt --trace-deopt --trace-file-names`: 3 warm-up
+// requests, then per request gc(), 20 ms, one 2,000-token answer from bench/lib/tokenServer through
+// the floor (fetch + eventsource-parser) or sseTransport + tokens(), 50 ms for the background
+// compiles to land; and prints, per request, the optimizations, aborted optimizations and deopts,
+// the CPU by thread (main / V8's other threads, from /proc/self/task/*/schedstat), and which
+// functions were optimized. "own" = the client's code: rxllm's src/ and RxJS (or the floor's callback).
+'use strict';
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const out = path.join(__dirname, '..', '.out');
+const TOKENS = 2000;
+
+if (process.argv[2] === '--child') child(process.argv[3], Number(process.argv[4]));
+else parent(process.argv[2] ?? 'rxllm', Number(process.argv[3] ?? 10));
+
+function parent(which, requests) {
+  const run = spawnSync(process.execPath, ['--expose-gc', '--trace-opt', '--trace-deopt', '--trace-file-names', __filename, '--child', which, String(requests)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  if (run.status !== 0) throw new Error(run.stderr || `exit ${run.status}`);
+  const perRequest = [];
+  const byFunction = new Map();
+  let current;
+  for (const line of run.stdout.split('\n')) {
+    if (line.startsWith('@@ START')) current = { opt: 0, optOwn: 0, aborted: 0, deopts: 0 };
+    else if (line.startsWith('@@ END')) {
+      const [, , , cpu, , main, , other] = line.split(' ');
+      perRequest.push({ ...current, cpu: Number(cpu), main: Number(main), other: Number(other) });
+      current = undefined;
+    } else if (current) {
+      const name = /<JSFunction (.*?) \(sfi/.exec(line)?.[1]?.replace(out + '/', '').replace('node:internal/deps/', '');
+      if (!name) continue;
+      const own = name.includes('src/') || name.includes('rxjs') || name.includes('reopt-count.js');
+      if (line.startsWith('[completed optimizing')) {
+        current.opt++;
+        if (own) current.optOwn++;
+        byFunction.set(name, (byFunction.get(name) ?? 0) + 1);
+      } else if (line.startsWith('[aborted optimizing')) current.aborted++;
+      else if (line.startsWith('[bailout')) current.deopts++;
+    }
+  }
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const column = (key) => perRequest.map((request) => request[key]);
+  console.log(`${which}: ${perRequest.length} requests after a full GC, medians (all)`);
+  for (const key of ['opt', 'optOwn', 'aborted', 'deopts', 'cpu', 'main', 'other']) {
+    console.log(`  ${key.padEnd(8)} ${median(column(key))}  (${column(key).join(' ')})`);
+  }
+  console.log('  optimized per request, by function:');
+  for (const [name, count] of [...byFunction].sort((a, b) => b[1] - a[1])) console.log(`    ${(count / perRequest.length).toFixed(2)}  ${name}`);
+}
+
+function threads() {
+  let main = 0;
+  let other = 0;
+  for (const task of fs.readdirSync('/proc/self/task')) {
+    try {
+      const ns = Number(fs.readFileSync(`/proc/self/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number(task) === process.pid) main += ns;
+      else other += ns;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return { main, other };
+}
+
+async function child(which, requests) {
+  const { createParser } = require('eventsource-parser');
+  const { sseTransport } = require(path.join(out, 'src/transport/sse.js'));
+  const { tokens } = require(path.join(out, 'src/operators/tokens.js'));
+  const request = {
+    model: 'bench',
+    messages: [
+      { role: 'system', content: 'You are a verbose assistant.' },
+      { role: 'user', content: 'Write a long essay about reactive streams and back-pressure.' },
+    ],
+    max_tokens: TOKENS,
+  };
+  const server = spawn(process.execPath, [path.join(out, 'bench/lib/tokenServer.js'), String(TOKENS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const port = await new Promise((resolve) => server.stdout.once('data', (data) => resolve(data.toString().trim())));
+  const baseURL = `http://127.0.0.1:${port}/v1`;
+  const floor = async (onDelta) => {
+    const response = await fetch(`${baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+      body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
+    });
+    let done = false;
+    const parser = createParser({
+      onEvent: (message) => {
+        if (message.data === '[DONE]') {
+          done = true;
+          return;
+        }
+        const content = JSON.parse(message.data).choices[0]?.delta?.content;
+        if (content) onDelta(content);
+      },
+    });
+    const decoder = new TextDecoder();
+    for await (const chunk of response.body) parser.feed(decoder.decode(chunk, { stream: true }));
+    if (!done) throw new Error('the stream ended without [DONE]');
+  };
+  const llm = sseTransport({ baseURL, apiKey: 'bench' });
+  const rxllm = (onDelta) =>
+    new Promise((resolve, reject) => llm(request).pipe(tokens()).subscribe({ next: onDelta, error: reject, complete: () => resolve(undefined) }));
+  const client = which === 'floor' ? floor : rxllm;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  for (let i = 0; i < 3; i++) await client(() => undefined);
+  for (let i = 0; i < requests; i++) {
+    let text = '';
+    gc();
+    await sleep(20);
+    console.log(`@@ START ${i}`);
+    const before = threads();
+    const cpu = process.cpuUsage();
+    await client((delta) => (text += delta));
+    const used = process.cpuUsage(cpu);
+    const after = threads();
+    await sleep(50);
+    if (text.length < TOKENS) throw new Error(`got ${text.length} chars`);
+    const perToken = (ns) => (ns / 1000 / TOKENS).toFixed(2);
+    console.log(`@@ END ${i} ${((used.user + used.system) / TOKENS).toFixed(2)} main ${perToken(after.main - before.main)} other ${perToken(after.other - before.other)}`);
+  }
+  server.kill();
+}
