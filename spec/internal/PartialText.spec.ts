@@ -50,7 +50,7 @@ describe('PartialText text storage (flat blocks of deltas)', () => {
   };
   const prefix = (deltas: readonly string[], index: number) => deltas.slice(0, index + 1).join('');
 
-  it.each([1, 15, 16, 17, 31, 32, 33, 48, 100])('keeps %i deltas in order, read after every one or only at the end', (count) => {
+  it.each([1, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100])('keeps %i deltas in order, read after every one or only at the end', (count) => {
     const deltas = Array.from({ length: count }, (_, i) => `<${i}>`);
     const everyToken = feed(deltas, () => true);
     everyToken.readings.forEach(({ index, text }) => expect(text).toBe(prefix(deltas, index)));
@@ -83,13 +83,15 @@ describe('PartialText text storage (flat blocks of deltas)', () => {
     expect(partial.errorDetails()).toEqual({ partialText: expected.join(''), tokensEmitted: true });
   });
 
-  it('keeps a surrogate pair split across two deltas whole, on a block boundary too', () => {
+  it('keeps a surrogate pair split across two deltas whole, wherever the block boundary falls', () => {
     const [high, low] = ['\ud83d', '\ude00']; // 😀
-    const deltas = [...Array.from({ length: 15 }, () => 'a'), `b${high}`, `${low}c`, high, low, 'é中'];
-    for (const readEvery of [() => true, () => false]) {
-      const { partial } = feed(deltas, readEvery);
-      expect(partial.text).toBe(`${'a'.repeat(15)}b😀c😀é中`);
-      expect([...partial.text].filter((char) => char === '😀')).toHaveLength(2);
+    for (let at = 0; at < 70; at++) {
+      const deltas = [...Array.from({ length: at }, () => 'a'), `b${high}`, `${low}c`, high, low, 'é中'];
+      for (const readEvery of [() => true, () => false]) {
+        const { partial } = feed(deltas, readEvery);
+        expect(partial.text).toBe(`${'a'.repeat(at)}b😀c😀é中`);
+        expect([...partial.text].filter((char) => char === '😀')).toHaveLength(2);
+      }
     }
   });
 
