@@ -5,7 +5,7 @@ import { config, lastValueFrom, NEVER, Observable, of, toArray } from 'rxjs';
 import { openaiTransport } from '../../src/openai/openaiTransport';
 import { embeddingsClient } from '../../src/transport/embeddings';
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
-import { httpExchange } from '../../src/transport/httpExchange';
+import { httpExchange, startExchange } from '../../src/transport/httpExchange';
 import { sseTransport } from '../../src/transport/sse';
 import { chatRequest } from '../helpers/transportContract';
 
@@ -80,6 +80,21 @@ describe('httpExchange', () => {
     await expect(lastValueFrom(async$)).rejects.toEqual({ unreachable: thrown });
   });
 
+  it('a send that throws synchronously errors after subscribe returns, as a rejection does', async () => {
+    const errors: unknown[] = [];
+    httpExchange(
+      () => {
+        throw new TypeError('fetch is broken');
+      },
+      unreachable,
+      () => of(1),
+    ).subscribe({ error: (error: unknown) => errors.push(error) });
+
+    expect(errors).toEqual([]);
+    await pause(0);
+    expect(errors).toHaveLength(1);
+  });
+
   it('a read that throws instead of returning an Observable errors, and aborts the request', async () => {
     let signal!: AbortSignal;
     const broken = new Error('read is broken');
@@ -122,6 +137,29 @@ describe('httpExchange', () => {
     } finally {
       config.onStoppedNotification = previous;
     }
+  });
+});
+
+describe('startExchange', () => {
+  it('runs an exchange for a subscriber already subscribed, and its returned teardown aborts the request', async () => {
+    const signals: AbortSignal[] = [];
+    const exchange = {
+      send: (signal: AbortSignal) => {
+        signals.push(signal);
+        return Promise.resolve(okResponse());
+      },
+      unreachable,
+      read: (response: Response) => of(response.status),
+    };
+    const done$ = new Observable<number>((subscriber) => startExchange(subscriber, exchange));
+    expect(await lastValueFrom(done$.pipe(toArray()))).toEqual([200]);
+    expect(signals[0]!.aborted).toBe(false);
+
+    const pending$ = new Observable<number>((subscriber) =>
+      startExchange(subscriber, { ...exchange, send: (signal: AbortSignal) => (signals.push(signal), new Promise<Response>(() => undefined)) }),
+    );
+    pending$.subscribe().unsubscribe();
+    expect(signals[1]!.aborted).toBe(true);
   });
 });
 

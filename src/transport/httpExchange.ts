@@ -1,4 +1,4 @@
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import { Relay } from '../internal/Relay.js';
 
 // Internal: the one HTTP request lifecycle of rxllm's clients (sseTransport, openaiTransport,
@@ -24,33 +24,59 @@ export function httpExchange<T>(
   unreachable: (cause: unknown) => unknown,
   read: (response: Response) => Observable<T>,
 ): Observable<T> {
-  return new Observable<T>((subscriber) => {
-    const exchange = new ExchangeRelay(subscriber, new AbortController());
-    // Through a Promise so a `send` that throws synchronously still becomes a typed error.
-    // The callbacks below are the only holders of `send`, `unreachable` and `read` (and, through
-    // them, of the caller's request and body), and are let go once the response or the failure
-    // arrives: a streaming answer keeps only the relay, not what it sent.
-    new Promise<Response>((resolve) => resolve(send(exchange.signal))).then(
-      (response) => {
-        if (exchange.closed) {
-          response.body?.cancel().catch(() => undefined);
-          return;
-        }
-        try {
-          // The relay is the response's subscriber: unsubscribing it tears the reading down. A
-          // subscriber that leaves from inside a synchronous emission closes it before `subscribe`
-          // returns, and RxJS then runs the reading's teardown at once.
-          read(response).subscribe(exchange);
-        } catch (error) {
-          exchange.error(error);
-        }
-      },
-      (cause: unknown) => {
-        if (!exchange.closed) exchange.error(unreachable(cause));
-      },
-    );
-    return exchange;
-  });
+  return new Observable<T>((subscriber) => startExchange(subscriber, { send, unreachable, read }));
+}
+
+/** What one exchange sends and how it reads the answer: {@link httpExchange}'s three callbacks as one object. */
+export interface Exchange<T> {
+  /** Sends the request with the exchange's signal; may throw synchronously. */
+  send(signal: AbortSignal): Promise<Response>;
+  /** The error for a `send` that failed before any response. */
+  unreachable(cause: unknown): unknown;
+  /** The events of the response. */
+  read(response: Response): Observable<T>;
+}
+
+/**
+ * {@link httpExchange} without its Observable: starts the exchange for `subscriber` (already
+ * subscribed) and returns its teardown. For a client whose own Observable does its per-request
+ * work first (sseTransport validates and builds the body), so a request is one Observable and one
+ * subscribe, not a `defer` around a second one. The exchange behaves exactly as httpExchange's.
+ */
+export function startExchange<T>(subscriber: Subscriber<T>, exchange: Exchange<T>): Subscription {
+  const relay = new ExchangeRelay(subscriber, new AbortController());
+  // A `send` that throws synchronously still becomes a typed error, and still asynchronously (as
+  // a rejection would). `send`'s own promise is listened to directly: wrapping it in a second
+  // promise cost an allocation and two more microtask turns per request.
+  let sent: Promise<Response>;
+  try {
+    sent = Promise.resolve(exchange.send(relay.signal));
+  } catch (error) {
+    sent = Promise.reject(error);
+  }
+  // The callbacks below are the only holders of the exchange (and, through it, of the caller's
+  // request and body), and are let go once the response or the failure arrives: a streaming
+  // answer keeps only the relay, not what it sent.
+  sent.then(
+    (response) => {
+      if (relay.closed) {
+        response.body?.cancel().catch(() => undefined);
+        return;
+      }
+      try {
+        // The relay is the response's subscriber: unsubscribing it tears the reading down. A
+        // subscriber that leaves from inside a synchronous emission closes it before `subscribe`
+        // returns, and RxJS then runs the reading's teardown at once.
+        exchange.read(response).subscribe(relay);
+      } catch (error) {
+        relay.error(error);
+      }
+    },
+    (cause: unknown) => {
+      if (!relay.closed) relay.error(exchange.unreachable(cause));
+    },
+  );
+  return relay;
 }
 
 /**

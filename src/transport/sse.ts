@@ -1,12 +1,12 @@
-import { defer, type Observable } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
 import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { eventsFromResponse } from './eventsFromResponse.js';
-import { httpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
-import { httpExchange } from './httpExchange.js';
+import { httpEndpoint, type HttpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
+import { startExchange, type Exchange } from './httpExchange.js';
 import { readableHeaders, unreachable } from './httpError.js';
 
 /** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
@@ -43,18 +43,39 @@ export interface SseTransportConfig extends HttpEndpointConfig {
  * ```
  */
 export function sseTransport(config: SseTransportConfig = {}): Transport {
-  const { url, fetch, headers } = httpEndpoint('sseTransport', config, '/chat/completions', 'text/event-stream, application/json');
+  const endpoint = httpEndpoint('sseTransport', config, '/chat/completions', 'text/event-stream, application/json');
   const includeUsage = config.includeUsage ?? true;
 
+  // One Observable per request whose subscribe validates, builds the body and starts the exchange
+  // (what `defer(() => httpExchange(...))` did with two Observables, a second subscribe and three
+  // closures per request). A throw here (invalid-request) errors the subscriber, as in defer.
   return (request: LlmRequest, context?: RequestContext) =>
-    defer(() => {
-      const body = JSON.stringify(wireBody(checkRequestToSend(request), includeUsage));
-      return httpExchange(
-        (signal) => fetch(url, { method: 'POST', headers, body, signal }),
-        (cause) => unreachable(url, cause),
-        (response) => eventsAfterHeaders(response, context),
-      );
-    });
+    new Observable<LlmEvent>((subscriber) =>
+      startExchange(subscriber, new SseExchange(endpoint, JSON.stringify(wireBody(checkRequestToSend(request), includeUsage)), context)),
+    );
+}
+
+/** One request of an sseTransport: what it sends, and how its answer is read. */
+class SseExchange implements Exchange<LlmEvent> {
+  constructor(
+    private readonly endpoint: HttpEndpoint,
+    private readonly body: string,
+    private readonly context: RequestContext | undefined,
+  ) {}
+
+  send(signal: AbortSignal): Promise<Response> {
+    const { url, fetch, headers } = this.endpoint;
+    // Called unbound, as a browser's fetch must be (never as a method of the endpoint).
+    return fetch(url, { method: 'POST', headers, body: this.body, signal });
+  }
+
+  unreachable(cause: unknown): unknown {
+    return unreachable(this.endpoint.url, cause);
+  }
+
+  read(response: Response): Observable<LlmEvent> {
+    return eventsAfterHeaders(response, this.context);
+  }
 }
 
 /**
