@@ -6,7 +6,7 @@
  * key of another node) and show as errors or fallbacks, which every test also asserts are zero.
  */
 import { Cluster } from 'ioredis';
-import { concat, delay, from, lastValueFrom, Observable, of, switchMap, take, toArray } from 'rxjs';
+import { concat, delay, from, lastValueFrom, Observable, of, switchMap, take, tap, toArray } from 'rxjs';
 import type { LlmEvent } from '../../src/core/events';
 import { type LlmRequest, parseRequest } from '../../src/core/request';
 import { requestKey } from '../../src/core/requestKey';
@@ -181,8 +181,11 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
       await writer.append(id, [{ id: 1, data: `${id} one` }, { id: 2, data: `${id} two` }]);
     }
     // Replay after id 1, then the live rest: the reader's XREAD BLOCK runs on a duplicate of the Cluster client.
-    const reads = streams.map((id) => lastValueFrom(reader.read(id, 1).pipe(take(3), toArray())));
-    await sleep(100);
+    const replayed = streams.map(() => 0);
+    const reads = streams.map((id, i) => lastValueFrom(reader.read(id, 1).pipe(tap(() => replayed[i]!++), take(3), toArray())));
+    // Every reader has replayed the event after id 1: what is appended now, it reads live (was: a 100 ms sleep,
+    // after which, on a loaded machine, a reader could still be replaying and the test followed nothing live).
+    await until(() => replayed.every((count) => count >= 1), 'every reader replaying its event after id 1');
     for (const id of streams) await writer.append(id, [{ id: 3, data: `${id} three` }, { id: 4, event: 'done', data: '' }]);
     const got = await Promise.all(reads);
     got.forEach((events, i) => expect(events.map((event) => event.data)).toEqual([`${streams[i]} two`, `${streams[i]} three`, '']));
