@@ -13,7 +13,10 @@ import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 import { waitFor } from '../helpers/waitFor';
 
 const root = resolve(__dirname, '..', '..');
-const LEASE = 600;
+// The claims' lease: the library's default. Each instance process renews every LEASE / 3; on a loaded machine
+// (load 20 on 2 cores) a process can stall for well over half a second, and a shorter lease (600 ms here before)
+// then lapsed under a live owner: the followers re-ran the call, and one request became two or three upstream.
+const LEASE = 3_000;
 const API_KEY = 'sk-multi-instance-SECRET-31337';
 
 interface Result {
@@ -183,10 +186,10 @@ describeWithRedis('three instances as one (real processes, redis-server, simulat
     const killed = Date.now();
     const fromB = await b!.results('mid');
     const noticed = Date.now() - killed;
-    // Noticed through the lapsed lease (ownerLost below), in about LEASE + LEASE / 3 + one XREAD block (~2 s) on a
+    // Noticed through the lapsed lease (ownerLost below), in about LEASE + LEASE / 3 + one XREAD block (~5 s) on a
     // quiet machine. The bound says "bounded", with room for a loaded one: nothing but the lease could end B's
     // follow (A is dead), and without it B would wait until the 40 s bound of results().
-    expect(noticed).toBeLessThan(10_000);
+    expect(noticed).toBeLessThan(20_000);
     for (const result of fromB.results!) {
       expect(result.error).toMatchObject({ code: 'connection-lost' });
       expect(result.error!.partialText.length).toBeGreaterThan(0);
