@@ -50,12 +50,16 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
   const server = useRedisServer({ prefix: 'lat' });
   const { client, clients, prefix: newPrefix } = server;
   const sources: RedisLatencySource[] = [];
-  /** An instance: its own client, registry and source. The timer is slow unless asked otherwise: tests call refresh(). */
+  /**
+   * An instance: its own client, registry and source. The timer is slow unless asked otherwise: tests call
+   * refresh(). A round trip's timeout of 5 s unless asked otherwise (the default, the interval capped at 1 s, is
+   * what a loaded machine's first round trip on a fresh client can take: it failed, and B read no fleet figures).
+   */
   const instance = (prefix: string, options: Partial<RedisLatencySourceConfig> = {}) => {
     const registry = new LatencyRegistry({ window: { ms: 60_000 } });
     const errors: RxllmError[] = [];
     const redis = client();
-    const source = redisLatencySource({ redis, prefix, registry, publishInterval: 60_000, onError: (e) => errors.push(e), ...options });
+    const source = redisLatencySource({ redis, prefix, registry, publishInterval: 60_000, timeout: 5_000, onError: (e) => errors.push(e), ...options });
     sources.push(source);
     return { registry, source, errors, redis };
   };
@@ -236,10 +240,18 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
 
   it('close() stops the timer and removes this instance from the fleet at once', async () => {
     const prefix = newPrefix();
-    const a = instance(prefix, { publishInterval: 20, timeout: 2_000, instanceId: 'a' });
+    // A's timer runs on a clock the test moves: "stopped" is then checked over ten intervals of the timer's own
+    // time (was: 100 ms of wall time, which a loaded machine's slow timers need not fill).
+    const clock = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const a = instance(prefix, { publishInterval: 20, timeout: 2_000, instanceId: 'a', scheduler: clock });
     const b = instance(prefix);
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
-    await until(() => a.source.stats().publishes >= 2, 'A publishes on its timer');
+    for (const frame of [0, 20]) {
+      const before = a.source.stats().publishes;
+      clock.maxFrames = frame;
+      clock.flush();
+      await until(() => a.source.stats().publishes > before, `A publishing on its timer at ${frame} ms`, 15_000);
+    }
     await b.source.refresh();
     expect(b.source.count()).toBe(5);
 
@@ -248,7 +260,13 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const redis = clients[1]!;
     expect(await redis.exists(`${tagged(prefix)}instance:a`)).toBe(0);
     expect(await redis.sismember(`${tagged(prefix)}instances`, 'a')).toBe(0);
-    await sleep(100);
+    expect(clock.actions).toEqual([]); // nothing left scheduled on A's clock: its timer is stopped
+    clock.maxFrames = 220;
+    clock.flush(); // ten more intervals: a timer still running would start a round trip in each
+    // A barrier: a PING on A's connection is answered after any round trip the timer sent on it, and setImmediate
+    // runs after the promise chain that would count it.
+    await a.redis.ping();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(a.source.stats().publishes).toBe(published);
     await b.source.refresh();
     expect(b.source.count()).toBe(0);
