@@ -12,12 +12,25 @@ export const SAFETY_NET_MS = 15_000;
 
 /**
  * Resolves once `condition` holds (checked at once, then every `everyMs`), with the milliseconds it took; rejects
- * with `not within <bound> ms: <what>` after `boundMs`.
+ * with `not within <bound> ms: <what>` after `boundMs`. A check that throws counts as "not yet".
  */
 export async function waitFor(condition: () => boolean | Promise<boolean>, what: string, boundMs = SAFETY_NET_MS, everyMs = 10): Promise<number> {
   const started = performance.now();
-  while (!(await condition())) {
-    if (performance.now() - started > boundMs) throw new Error(`not within ${boundMs} ms: ${what}`);
+  let lastError: unknown;
+  const holds = async (): Promise<boolean> => {
+    try {
+      return await condition();
+    } catch (error) {
+      // A poll that fails (a command on a client that is reconnecting after a restart) is "not yet".
+      lastError = error;
+      return false;
+    }
+  };
+  while (!(await holds())) {
+    if (performance.now() - started > boundMs) {
+      const cause = lastError === undefined ? '' : ` (the last check failed: ${lastError instanceof Error ? lastError.message : String(lastError)})`;
+      throw new Error(`not within ${boundMs} ms: ${what}${cause}`);
+    }
     await new Promise((wake) => setTimeout(wake, everyMs));
   }
   return performance.now() - started;

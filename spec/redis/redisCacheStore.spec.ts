@@ -49,8 +49,8 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const model = upstream(answer);
     const [redisA, redisB] = [client(), client()];
-    const cacheA = cache({ ttl: 60_000, store: redisCacheStore({ redis: redisA, prefix, maxEntryBytes: 64 * 1024 }) });
-    const cacheB = cache({ ttl: 60_000, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) });
+    const cacheA = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: redisA, prefix, maxEntryBytes: 64 * 1024 }) });
+    const cacheB = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) });
     const appA = withMiddleware(model, cacheA);
     const appB = withMiddleware(model, cacheB);
 
@@ -68,7 +68,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const memory = withMiddleware(upstream(answer), cache({ store: memoryCacheStore() }));
     await run(memory);
     expect(fromB).toEqual(await run(memory));
-    const pacedB = withMiddleware(model, cache({ replayInterval: 5, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) }));
+    const pacedB = withMiddleware(model, cache({ replayInterval: 5, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) }));
     expect(await run(pacedB)).toEqual(answer);
     expect(model.calls).toBe(1);
 
@@ -86,19 +86,19 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const model = upstream(answer);
     const redis = client();
-    const answers = cache({ ttl: 300, store: redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 }) });
+    const answers = cache({ ttl: 300, store: redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 }) });
     const app = withMiddleware(model, answers);
     await run(app);
     // Stored (the SET PX was answered): waiting for the key itself could miss it, if a slow poll came after expiry.
     await stored(answers, 1);
     await waitFor(async () => (await keys(redis, `${prefix}*`)).length === 0, 'Redis expiring the entry after its 300 ms TTL');
-    const other = withMiddleware(model, cache({ ttl: 300, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+    const other = withMiddleware(model, cache({ ttl: 300, store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
     await run(other);
     expect(model.calls).toBe(2);
 
     const capped = newPrefix();
     // A store TTL of 5 s under cache()'s 60 s: long enough to be read back however slow the machine is.
-    const cappedAnswers = cache({ ttl: 60_000, store: redisCacheStore({ redis, prefix: capped, ttl: 5_000, maxEntryBytes: 64 * 1024 }) });
+    const cappedAnswers = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis, prefix: capped, ttl: 5_000, maxEntryBytes: 64 * 1024 }) });
     await run(withMiddleware(upstream(answer), cappedAnswers));
     await stored(cappedAnswers, 1);
     const [key] = await keys(redis, `${capped}*`);
@@ -112,8 +112,8 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const model = upstream(answer);
     const ahead: SchedulerLike = { now: () => asyncScheduler.now() + 3_600_000, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
     const redisB = client();
-    const appA = withMiddleware(model, cache({ ttl: 60_000, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
-    const cacheB = cache({ ttl: 60_000, scheduler: ahead, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024, scheduler: ahead }) });
+    const appA = withMiddleware(model, cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+    const cacheB = cache({ ttl: 60_000, scheduler: ahead, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024, scheduler: ahead }) });
     await run(appA);
     await written(redisB, prefix, 1);
     expect(await run(withMiddleware(model, cacheB))).toEqual(answer);
@@ -124,7 +124,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   it('never stores a failed, partial or error-finished stream', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 });
     const failing = withMiddleware(upstream([textEvent('Hel')], throwError(() => new Error('reset'))), cache({ store }));
     await expect(run(failing)).rejects.toThrow('reset');
     await run(withMiddleware(upstream([textEvent('Hel'), textEvent('lo')]), cache({ store }))); // no finish
@@ -140,7 +140,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   it('does not store an answer over maxEntryBytes, and counts it', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 100 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 100 });
     const long = [textEvent('x'.repeat(200)), finishEvent('stop')];
     const model = upstream(long);
     const app = withMiddleware(model, cache({ store }));
@@ -156,7 +156,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   it('clear() removes only the keys under its prefix (glob characters in the prefix included)', async () => {
     const redis = client();
     const prefix = `${newPrefix()}[a]*:`;
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 });
     const answers = cache({ store });
     await run(withMiddleware(upstream(answer), answers));
     await written(redis, prefix.replace(/[[\]*]/g, (c) => `\\${c}`), 1);
@@ -172,11 +172,11 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const [redisA, redisB] = [client(), client()];
     const heard: string[] = [];
-    const storeA = redisCacheStore({ redis: redisA, prefix, maxEntryBytes: 64 * 1024, onError: (error) => heard.push(error.code) });
+    const storeA = redisCacheStore({ timeout: 5_000, redis: redisA, prefix, maxEntryBytes: 64 * 1024, onError: (error) => heard.push(error.code) });
     const model = upstream(answer);
     const cacheA = cache({ store: storeA });
     const appA = withMiddleware(model, cacheA);
-    const appB = withMiddleware(model, cache({ store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024, onError: () => undefined }) }));
+    const appB = withMiddleware(model, cache({ store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024, onError: () => undefined }) }));
 
     await server.stop();
     try {
@@ -255,8 +255,8 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
       const apiKey = 'sk-test-do-not-store-4242';
       const prefix = newPrefix();
       const redis = client();
-      const instanceA = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 }) }));
-      const instanceB = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+      const instanceA = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 }) }));
+      const instanceB = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
       const tenant = (scope: string) => ({ attributes: { scope } });
       await lastValueFrom(instanceA(request, tenant('acme')).pipe(toArray()));
       await written(redis, prefix, 1);
@@ -279,7 +279,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
 
   it('never closes the client it was given, and rejects bad options with invalid-config', async () => {
     const redis = client();
-    const store = redisCacheStore({ redis, prefix: newPrefix(), maxEntryBytes: 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix: newPrefix(), maxEntryBytes: 1024 });
     await store.clear();
     expect(redis.status).toBe('ready');
     const bad: unknown[] = [

@@ -49,8 +49,8 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
   it('hands out at most `limit` slots across store objects, takes a given-back slot again, and writes one sorted set with an expiry', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const a = redisConcurrencyStore({ redis, prefix, lease: 5_000 });
-    const b = redisConcurrencyStore({ redis: client(), prefix, lease: 5_000 });
+    const a = redisConcurrencyStore({ timeout: 1_500, redis, prefix, lease: 5_000 });
+    const b = redisConcurrencyStore({ timeout: 1_500, redis: client(), prefix, lease: 5_000 });
     const first = await a.acquire(2);
     const second = await b.acquire(2);
     expect(first).toBeDefined();
@@ -113,7 +113,7 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
   it('limit() across two instances sharing the store: never more than `concurrency` upstream in all, every request answered', async () => {
     const prefix = newPrefix();
     const model = upstream(30);
-    const instances = [0, 1].map(() => limit({ concurrency: 3, store: redisConcurrencyStore({ redis: client(), prefix, lease: 5_000 }), storePoll: { minMs: 5, maxMs: 40 } }));
+    const instances = [0, 1].map(() => limit({ concurrency: 3, store: redisConcurrencyStore({ timeout: 1_500, redis: client(), prefix, lease: 5_000 }), storePoll: { minMs: 5, maxMs: 40 } }));
     const apps = instances.map((limiter) => withMiddleware(model, limiter));
     const answers = await Promise.all(apps.flatMap((app, i) => Array.from({ length: 10 }, (_, n) => run(app, ask(`${i}-${n}`)))));
     expect(answers).toHaveLength(20);
@@ -127,7 +127,7 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
   it("an instance's queue still serves its highest lane first when a shared slot frees", async () => {
     const prefix = newPrefix();
     const model = upstream(40);
-    const limiter = limit({ concurrency: 1, store: redisConcurrencyStore({ redis: client(), prefix }), storePoll: { minMs: 5, maxMs: 20 } });
+    const limiter = limit({ concurrency: 1, store: redisConcurrencyStore({ timeout: 5_000, redis: client(), prefix }), storePoll: { minMs: 5, maxMs: 20 } });
     const app = withMiddleware(model, limiter);
     const all = [run(app, ask('first'), 'background')];
     await waitFor(() => model.calls.length === 1, "'first' upstream, holding the only slot", undefined, 2);
@@ -140,9 +140,9 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const redis = client();
     const model = upstream(10_000);
-    const other = redisConcurrencyStore({ redis: client(), prefix });
+    const other = redisConcurrencyStore({ timeout: 5_000, redis: client(), prefix });
     const held = await other.acquire(1); // another instance holds the only slot
-    const limiter = limit({ concurrency: 1, store: redisConcurrencyStore({ redis, prefix }), storePoll: { minMs: 5, maxMs: 20 } });
+    const limiter = limit({ concurrency: 1, store: redisConcurrencyStore({ timeout: 5_000, redis, prefix }), storePoll: { minMs: 5, maxMs: 20 } });
     const app = withMiddleware(model, limiter);
     let waiting: Subscription | undefined = app(request).subscribe();
     // Queued: its first take was refused (the store counts it), so it waits for a slot.
@@ -168,7 +168,7 @@ describeWithRedis('redisConcurrencyStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const redis = client();
     const heard: string[] = [];
-    const store = redisConcurrencyStore({ redis, prefix, onError: (error) => heard.push(error.code) });
+    const store = redisConcurrencyStore({ timeout: 5_000, redis, prefix, onError: (error) => heard.push(error.code) });
     const model = upstream(20);
     const limiter = limit({ concurrency: 2, store });
     const app = withMiddleware(model, limiter);

@@ -367,7 +367,9 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
 
     it('mid-follow: a follower that has shown tokens errors with connection-lost and exactly the text it showed; the owner finishes', async () => {
       const prefix = newPrefix();
-      const [a, b] = [instance(prefix, { timeout: 200 }), instance(prefix, { timeout: 200 })];
+      // Round trips bounded at 2 s: a 200 ms bound timed a loaded machine's claim or renewal out, and B ran the call
+      // itself. Redis going away is seen at once anyway (the client's connection closes).
+      const [a, b] = [instance(prefix, { timeout: 2_000 }), instance(prefix, { timeout: 2_000 })];
       const events = [...Array.from({ length: 20 }, (_, i) => textEvent(`t${i} `)), finishEvent('stop')];
       const stopped = gate(); // the owner's answer waits after 3 events until Redis is down
       const model = upstream(events, 20, of(), { after: 3, until: () => stopped.opened });
@@ -390,7 +392,7 @@ describeWithRedis('redisInFlight (against a real redis-server)', () => {
     it('mid-run, then back: the owner finishes for its callers, requests meanwhile run in process, sharing resumes after the restart', async () => {
       const prefix = newPrefix();
       const warnings: string[] = [];
-      const [a, b] = [instance(prefix, { timeout: 200, onError: (error) => warnings.push(error.message) }), instance(prefix, { timeout: 200 })];
+      const [a, b] = [instance(prefix, { timeout: 2_000, onError: (error) => warnings.push(error.message) }), instance(prefix, { timeout: 2_000 })];
       // The call running when Redis stops, and the first after it is back, wait after 2 events at `held` (the
       // calls during the outage do not wait).
       let held: { opened: Promise<void>; open: () => void } | undefined = gate();

@@ -36,6 +36,16 @@ function sample(step: string, model: string, ttft: number, outcome: 'ok' | 'canc
 const feed = (registry: LatencyRegistry, records: LatencyRecord[]) => records.forEach((record) => registry.record(record));
 const times = (n: number, make: (i: number) => LatencyRecord) => Array.from({ length: n }, (_, i) => make(i));
 
+/**
+ * A round trip of `source` that starts now, so it reads what other instances published before this call:
+ * refresh() joins a round trip already in flight (the one a source starts at construction, say), which may have
+ * read the fleet before another instance's publish landed; the second refresh() starts after that one ended.
+ */
+async function readAfterNow(source: RedisLatencySource): Promise<void> {
+  await source.refresh();
+  await source.refresh();
+}
+
 /** Waits (bounded) until `condition` holds, polling every `every` ms; returns the ms it took. */
 async function until(condition: () => boolean, what: string, boundMs = 5_000, every = 5): Promise<number> {
   const started = performance.now();
@@ -77,7 +87,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, fromA);
     feed(b.registry, fromB);
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
 
     const all = new LatencyRegistry();
     feed(all, [...fromA, ...fromB]);
@@ -103,7 +113,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const b = instance(prefix, { registry });
     feed(a.registry, times(20, (i) => sample('answer', 'x', 100 + i)));
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     const query = { step: 'answer', model: 'x', p: 95 };
     expect(b.source.percentile(query)).toBe(118);
     expect(b.source.percentile(query)).toBe(118); // the cached merge
@@ -189,7 +199,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, times(10, () => sample('answer', 'x', 100)));
     feed(b.registry, times(4, () => sample('answer', 'x', 300)));
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(14);
 
     await server.stop();
@@ -208,7 +218,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     // reconnected fails at once, by design, and would count as an error here.
     await until(() => a.redis.status === 'ready' && b.redis.status === 'ready', "A's and B's clients reconnect", 15_000);
     await a.source.refresh(); // the restarted Redis is empty: A publishes again
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(14);
     expect(b.source.stats()).toMatchObject({ errors: 3, fallbacks: 1, sharing: true, instances: 1 });
     expect(b.errors).toHaveLength(1);
@@ -233,7 +243,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await server.restart();
     await until(() => clients.every((redis) => redis.status === 'ready' || redis.status === 'end'), 'the clients reconnect', 15_000);
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(13);
     expect(b.source.stats()).toMatchObject({ fallbacks: 1, sharing: true });
   }, 20_000);
@@ -252,7 +262,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       clock.flush();
       await until(() => a.source.stats().publishes > before, `A publishing on its timer at ${frame} ms`, 15_000);
     }
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(5);
 
     await a.source.close();
@@ -268,7 +278,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await a.redis.ping();
     await new Promise((resolve) => setImmediate(resolve));
     expect(a.source.stats().publishes).toBe(published);
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(0);
     expect(a.source.count()).toBe(5); // a closed source still answers, from its own registry
   });
@@ -279,10 +289,11 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const b = instance(prefix);
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
     await a.source.refresh();
+    await b.source.refresh(); // B's start-up round trip is over: the next refresh() is one round trip of its own
     const redis = clients[1]!;
     await redis.set(`${tagged(prefix)}instance:intruder`, 'not json', 'PX', 60_000);
     await redis.sadd(`${tagged(prefix)}instances`, 'intruder');
-    await b.source.refresh();
+    await b.source.refresh(); // one round trip, after the intruder was written: one malformed value
     expect(b.source.count()).toBe(5);
     expect(b.source.stats()).toMatchObject({ malformed: 1, instances: 1, errors: 0 });
 
@@ -291,11 +302,11 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await redis.set(ghost, (await redis.get(`${tagged(prefix)}instance:a`))!, 'PX', 60_000);
     await redis.sadd(`${tagged(prefix)}instances`, 'ghost');
     await a.source.close();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(5); // the ghost's copy, until it expires
     await redis.pexpire(ghost, 1); // its ttl runs out (set long above, so no slow step could outlive it early)
     await waitFor(async () => (await redis.exists(ghost)) === 0, 'the ghost entry expired');
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(0);
     expect(await redis.smembers(`${tagged(prefix)}instances`)).not.toContain('ghost'); // the read removes expired members
   });

@@ -27,8 +27,8 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
 
   it('two instances take from one request bucket: the fleet gets requestsPerMinute, then a wait of 60000/rpm', async () => {
     const prefix = newPrefix();
-    const a = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 3 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 3 });
+    const a = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 3 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 3 });
     const elapsed = stopwatch();
     expect([await a.take(cost()), await b.take(cost()), await a.take(cost())]).toEqual([0, 0, 0]);
     const wait = await b.take(cost());
@@ -39,7 +39,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
 
   it('takes requests and tokens together or not at all; a cost larger than the bucket waits for a full bucket', async () => {
     const prefix = newPrefix();
-    const limiter = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 100, tokensPerMinute: 6000 });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 100, tokensPerMinute: 6000 });
     const elapsed = stopwatch();
     expect(await limiter.take(cost(5000))).toBe(0);
     const wait = await limiter.take(cost(2000)); // 1000 left: 1000 more at 100 a second
@@ -54,8 +54,8 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   it('tightens from what the provider reports, for every instance: remaining lowers the bucket, none remaining holds it until the reset', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const a = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
+    const a = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
     const field = async (name: string) => Number((await redis.hget(`${prefix}buckets`, name)) ?? NaN);
     let elapsed = stopwatch();
     a.observe({ remainingTokens: 50, resetTokensMs: 360_000 });
@@ -75,8 +75,8 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   it("corrects a taken estimate from the actual tokens for every instance, in one script call each: a refund when high, more when low, never below empty", async () => {
     const prefix = newPrefix();
     const redis = client();
-    const a = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    const a = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
     /** Script calls the server has run (EVALSHA, and EVAL on a first NOSCRIPT). */
     const scriptCalls = async (): Promise<number> => {
       const stats = await redis.info('commandstats');
@@ -121,7 +121,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   it('writes one hash of numbers under the prefix, with an expiry', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 10, tokensPerMinute: 1000 });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 10, tokensPerMinute: 1000 });
     await limiter.take(cost(10));
     expect(await redis.keys(`${prefix}*`)).toEqual([`${prefix}buckets`]);
     const fields = await redis.hgetall(`${prefix}buckets`);
@@ -144,7 +144,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
         subscriber.next(finishEvent('stop'));
         subscriber.complete();
       });
-    const paced = rateLimit({ limiter: redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 6000 }) });
+    const paced = rateLimit({ limiter: redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 6000 }) });
     const llm = withMiddleware(upstream, paced);
     await lastValueFrom(llm(request).pipe(toArray()));
     // The tightening is written in the background: the request bucket's hold is in Redis.
@@ -164,7 +164,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
         subscriber.next(usageEvent({ prompt_tokens: 300, completion_tokens: 700 }));
         subscriber.complete();
       });
-    const paced = rateLimit({ limiter: redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 }), estimateTokens: () => 20_000 });
+    const paced = rateLimit({ limiter: redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 }), estimateTokens: () => 20_000 });
     await lastValueFrom(withMiddleware(upstream, paced)(request).pipe(toArray()));
     const level = async () => Number(await redis.hget(`${prefix}buckets`, 't'));
     await waitFor(async () => (await level()) >= 50_000, 'the correction (a refund of 19,000 tokens) reaching Redis');
@@ -176,7 +176,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     const prefix = newPrefix();
     const redis = client();
     const heard: string[] = [];
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, fallbackShare: 0.5, onError: (error) => heard.push(error.code) });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, fallbackShare: 0.5, onError: (error) => heard.push(error.code) });
     await server.stop();
     try {
       await waitFor(() => redis.status !== 'ready', 'the client noticing that Redis stopped');
@@ -202,7 +202,7 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   it('a take answered in process during an outage is corrected in process, not in Redis', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
     await server.stop();
     try {
       await waitFor(() => redis.status !== 'ready', 'the client noticing that Redis stopped');

@@ -33,7 +33,7 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
   let streams = 0;
   const newStreamId = () => `msg-${++streams}`;
   const store = (redis: Redis, prefix: string, options: Partial<RedisResumeStoreConfig> = {}): RedisResumeStore =>
-    redisResumeStore({ redis, prefix, onError: () => undefined, ...options });
+    redisResumeStore({ redis, prefix, timeout: 5_000, onError: () => undefined, ...options });
   const app = async (...args: Parameters<typeof startResumableApp>): Promise<ResumableApp> => {
     const started = await startResumableApp(...args);
     apps.push(started);
