@@ -6,7 +6,7 @@
  * key of another node) and show as errors or fallbacks, which every test also asserts are zero.
  */
 import { Cluster } from 'ioredis';
-import { concat, delay, from, lastValueFrom, Observable, of, switchMap, take, toArray } from 'rxjs';
+import { concat, delay, from, lastValueFrom, Observable, of, switchMap, take, tap, toArray } from 'rxjs';
 import type { LlmEvent } from '../../src/core/events';
 import { type LlmRequest, parseRequest } from '../../src/core/request';
 import { requestKey } from '../../src/core/requestKey';
@@ -59,7 +59,8 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   const newPrefix = (what: string) => `c${++prefixes}:${what}:`;
   /** One app instance's client: an ioredis Cluster client of its own. */
   const client = (): Cluster => {
-    const redis = new Cluster(cluster.startupNodes, { redisOptions: { maxRetriesPerRequest: 1 } });
+    // A slots refresh bounded at 10 s, not 1: a loaded machine's first CLUSTER SLOTS can take longer.
+    const redis = new Cluster(cluster.startupNodes, { slotsRefreshTimeout: 10_000, redisOptions: { maxRetriesPerRequest: 1 } });
     redis.on('error', () => undefined);
     clients.push(redis);
     return redis;
@@ -71,6 +72,11 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const counts = await Promise.all(masters.map(async (node) => ({ port: node.options.port!, keys: (await node.keys(pattern)).length })));
     return cluster.nodes.map((node) => counts.find((count) => count.port === node.port)?.keys ?? 0);
   };
+  /**
+   * Waits until `redises` are ready: a store's guard fails a call at once on a client that is reconnecting, which a
+   * Cluster client still learning the slots can be on a loaded machine (a latency round trip then read nothing).
+   */
+  const ready = (...redises: Cluster[]) => until(() => redises.every((redis) => redis.status === 'ready'), 'the Cluster clients ready');
   const nodesUsed = (counts: number[]) => counts.filter((count) => count > 0).length;
   /**
    * `perNode` new prefixes for each master, whose `<prefix><suffix>` key the master serves (by CLUSTER KEYSLOT):
@@ -108,6 +114,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   it('redisCacheStore: an answer cached through one Cluster client is a hit through another; keys spread over the masters; clear() empties every master', async () => {
     const prefix = newPrefix('cache');
     const [a, b] = [client(), client()];
+    await ready(a, b);
     const model = upstream(1);
     const storeA = redisCacheStore({ redis: a, prefix, maxEntryBytes: 64 * 1024, timeout: 5_000, onError: () => undefined });
     const storeB = redisCacheStore({ redis: b, prefix, maxEntryBytes: 64 * 1024, timeout: 5_000, onError: () => undefined });
@@ -143,6 +150,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const model = upstream(5, new Promise<void>((resolve) => (open = resolve)));
     const registries: RedisInFlight[] = [];
     const [a, b] = [client(), client()];
+    await ready(a, b);
     // The default lease (3 s): on a loaded machine a short one can lapse between two renewals, and a lapsed claim
     // is a re-run (correct, but not what this test looks at).
     for (const redis of [a, b]) registries.push(redisInFlight({ redis, prefix, timeout: 5_000, onError: () => undefined }));
@@ -171,6 +179,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   it('redisResumeStore: a stream written through one Cluster client is replayed, then followed live, through another', async () => {
     const prefix = newPrefix('resume');
     const [a, b] = [client(), client()];
+    await ready(a, b);
     const writer = redisResumeStore({ redis: a, prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
     const reader = redisResumeStore({ redis: b, prefix, timeout: 5_000, blockMs: 200, onError: () => undefined });
     const streams = Array.from({ length: 6 }, (_, i) => `answer-${i}`);
@@ -181,8 +190,11 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
       await writer.append(id, [{ id: 1, data: `${id} one` }, { id: 2, data: `${id} two` }]);
     }
     // Replay after id 1, then the live rest: the reader's XREAD BLOCK runs on a duplicate of the Cluster client.
-    const reads = streams.map((id) => lastValueFrom(reader.read(id, 1).pipe(take(3), toArray())));
-    await sleep(100);
+    const replayed = streams.map(() => 0);
+    const reads = streams.map((id, i) => lastValueFrom(reader.read(id, 1).pipe(tap(() => replayed[i]!++), take(3), toArray())));
+    // Every reader has replayed the event after id 1: what is appended now, it reads live (was: a 100 ms sleep,
+    // after which, on a loaded machine, a reader could still be replaying and the test followed nothing live).
+    await until(() => replayed.every((count) => count >= 1), 'every reader replaying its event after id 1');
     for (const id of streams) await writer.append(id, [{ id: 3, data: `${id} three` }, { id: 4, event: 'done', data: '' }]);
     const got = await Promise.all(reads);
     got.forEach((events, i) => expect(events.map((event) => event.data)).toEqual([`${streams[i]} two`, `${streams[i]} three`, '']));
@@ -194,6 +206,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   it('redisLatencySource: what one instance publishes, another reads, per prefix; the fleets of several prefixes land on more than one master', async () => {
     const fleets = Array.from({ length: 6 }, () => newPrefix('lat'));
     const [a, b] = [client(), client()];
+    await ready(a, b);
     const sources: RedisLatencySource[] = [];
     try {
       for (const [i, prefix] of fleets.entries()) {
@@ -205,7 +218,8 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
         const sourceB = redisLatencySource({ redis: b, prefix, registry: registryB, publishInterval: 60_000, timeout: 5_000, onError: () => undefined });
         sources.push(sourceA, sourceB);
         await sourceA.refresh();
-        await sourceB.refresh();
+        await sourceB.refresh(); // a round trip in flight since construction may have read before A published:
+        await sourceB.refresh(); // this one starts after it
         // B has no samples of its own: every figure it has came from A through the cluster.
         expect(sourceB.count({ model: 'x' })).toBe(i + 1);
         expect(sourceB.percentile({ model: 'x', p: 100 })).toBeGreaterThanOrEqual(100 + 10 * i);
@@ -223,6 +237,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
 
   it('redisConcurrencyStore: two instances share one budget of slots per prefix, on every master', async () => {
     const [a, b] = [client(), client()];
+    await ready(a, b);
     const budgets = await prefixesOnEveryNode('limit', 'slots');
     const held: { release(): void }[] = [];
     try {
@@ -251,6 +266,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
 
   it('redisRateLimiter: two instances share one bucket per prefix, on every master', async () => {
     const [a, b] = [client(), client()];
+    await ready(a, b);
     const limits = await prefixesOnEveryNode('rate', 'buckets');
     for (const prefix of limits) {
       const limiterA = redisRateLimiter({ redis: a, prefix, requestsPerMinute: 3, timeout: 5_000, onError: () => undefined });

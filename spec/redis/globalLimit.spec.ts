@@ -100,9 +100,12 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
 
   it("an instance killed (SIGKILL) while holding every slot: its slots come back after the lease, and the next instance's requests then run", async () => {
     simulator.resetStats();
-    const lease = 1_500;
+    // A lease of 4.5 s and a round-trip timeout of 1.5 s (a lease is at least 3 x the timeout): with 1.5 s and
+    // 500 ms, a loaded machine's slow take timed out and the next instance started a request on its own count
+    // (storeFallbacks 1, seen in a 'before' run under load).
+    const lease = 4_500;
     const prefix = redisServer.prefix();
-    const holder = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=30000' });
+    const holder = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '1500', SIM: 'ttft=30000' });
     for (let waited = 0; simulator.stats().inFlight < 4; waited += 20) {
       if (waited > 20_000) throw new Error('the holder never had 4 requests upstream');
       await sleep(20);
@@ -121,7 +124,7 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     expect(dump.join('\n')).not.toContain('sk-test-not-a-secret');
     expect(dump.filter((_, index) => index > 0 && index % 2 === 1).every((member) => /^[0-9a-f-]{36}:\d+$/.test(member))).toBe(true);
 
-    const next = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '500', SIM: 'ttft=10,tokens=4' });
+    const next = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '1500', SIM: 'ttft=10,tokens=4' });
     // Watch the server for the next instance's first request, and read Redis's clock (the leases' clock) then.
     let arrivedAt: number | undefined;
     const watch = (async () => {

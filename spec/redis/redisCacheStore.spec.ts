@@ -12,6 +12,7 @@ import { startSimulatorServer } from '../../src/node/simulatorServer';
 import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
 import { sseTransport } from '../../src/transport/sse';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Summarize: rxjs' }], temperature: 0 };
 const answer: LlmEvent[] = [textEvent('Hel'), textEvent('lo ✓'), usageEvent({ prompt_tokens: 5, completion_tokens: 2 }), finishEvent('stop')];
@@ -31,7 +32,6 @@ function upstream(events: readonly LlmEvent[], tail: Observable<never> = of()): 
 
 const other: LlmRequest = { ...request, messages: [{ role: 'user', content: 'Summarize: zod' }] };
 const run = (transport: Transport, asked: LlmRequest = request) => lastValueFrom(transport(asked).pipe(toArray()));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   const server = useRedisServer({ prefix: 'cache' });
@@ -39,19 +39,18 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   const keys = async (redis: Redis, pattern = '*') => (await redis.keys(pattern)).sort();
   // cache() writes in the background: wait (bounded) until `count` keys are under `prefix`, so a loaded machine
   // makes no test flaky.
-  const written = async (redis: Redis, prefix: string, count: number): Promise<void> => {
-    for (let waited = 0; (await redis.keys(`${prefix}*`)).length < count; waited += 10) {
-      if (waited > 5_000) throw new Error(`fewer than ${count} keys under ${prefix} after 5 s`);
-      await sleep(10);
-    }
-  };
+  const written = (redis: Redis, prefix: string, count: number): Promise<number> =>
+    waitFor(async () => (await redis.keys(`${prefix}*`)).length >= count, `${count} key(s) written under ${prefix}`);
+  /** Waits until `answers` has stored `count` answers: its store's SET was answered (cache() writes in the background). */
+  const stored = (answers: { stats(): { stored: number } }, count: number): Promise<number> =>
+    waitFor(() => answers.stats().stored === count, `${count} answer(s) stored`);
 
   it('shares answers between two app instances: a miss on A goes upstream, the same request on B is a hit with the same events', async () => {
     const prefix = newPrefix();
     const model = upstream(answer);
     const [redisA, redisB] = [client(), client()];
-    const cacheA = cache({ ttl: 60_000, store: redisCacheStore({ redis: redisA, prefix, maxEntryBytes: 64 * 1024 }) });
-    const cacheB = cache({ ttl: 60_000, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) });
+    const cacheA = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: redisA, prefix, maxEntryBytes: 64 * 1024 }) });
+    const cacheB = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) });
     const appA = withMiddleware(model, cacheA);
     const appB = withMiddleware(model, cacheB);
 
@@ -69,7 +68,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const memory = withMiddleware(upstream(answer), cache({ store: memoryCacheStore() }));
     await run(memory);
     expect(fromB).toEqual(await run(memory));
-    const pacedB = withMiddleware(model, cache({ replayInterval: 5, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) }));
+    const pacedB = withMiddleware(model, cache({ replayInterval: 5, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024 }) }));
     expect(await run(pacedB)).toEqual(answer);
     expect(model.calls).toBe(1);
 
@@ -87,20 +86,25 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const model = upstream(answer);
     const redis = client();
-    const app = withMiddleware(model, cache({ ttl: 300, store: redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 }) }));
+    const answers = cache({ ttl: 300, store: redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 }) });
+    const app = withMiddleware(model, answers);
     await run(app);
-    await written(redis, prefix, 1);
-    await sleep(400);
-    expect(await keys(redis, `${prefix}*`)).toEqual([]);
-    const other = withMiddleware(model, cache({ ttl: 300, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+    // Stored (the SET PX was answered): waiting for the key itself could miss it, if a slow poll came after expiry.
+    await stored(answers, 1);
+    await waitFor(async () => (await keys(redis, `${prefix}*`)).length === 0, 'Redis expiring the entry after its 300 ms TTL');
+    const other = withMiddleware(model, cache({ ttl: 300, store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
     await run(other);
     expect(model.calls).toBe(2);
 
     const capped = newPrefix();
-    await run(withMiddleware(upstream(answer), cache({ ttl: 60_000, store: redisCacheStore({ redis, prefix: capped, ttl: 200, maxEntryBytes: 64 * 1024 }) })));
-    await written(redis, capped, 1);
+    // A store TTL of 5 s under cache()'s 60 s: long enough to be read back however slow the machine is.
+    const cappedAnswers = cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis, prefix: capped, ttl: 5_000, maxEntryBytes: 64 * 1024 }) });
+    await run(withMiddleware(upstream(answer), cappedAnswers));
+    await stored(cappedAnswers, 1);
     const [key] = await keys(redis, `${capped}*`);
-    expect(await redis.pttl(key!)).toBeLessThanOrEqual(200);
+    const pttl = await redis.pttl(key!);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(5_000);
   });
 
   it('serves an entry on an instance whose clock runs an hour ahead: expiry comes from Redis (PTTL), not the writer’s clock', async () => {
@@ -108,8 +112,8 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const model = upstream(answer);
     const ahead: SchedulerLike = { now: () => asyncScheduler.now() + 3_600_000, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
     const redisB = client();
-    const appA = withMiddleware(model, cache({ ttl: 60_000, store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
-    const cacheB = cache({ ttl: 60_000, scheduler: ahead, store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024, scheduler: ahead }) });
+    const appA = withMiddleware(model, cache({ ttl: 60_000, store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+    const cacheB = cache({ ttl: 60_000, scheduler: ahead, store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024, scheduler: ahead }) });
     await run(appA);
     await written(redisB, prefix, 1);
     expect(await run(withMiddleware(model, cacheB))).toEqual(answer);
@@ -120,24 +124,29 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   it('never stores a failed, partial or error-finished stream', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 });
     const failing = withMiddleware(upstream([textEvent('Hel')], throwError(() => new Error('reset'))), cache({ store }));
     await expect(run(failing)).rejects.toThrow('reset');
     await run(withMiddleware(upstream([textEvent('Hel'), textEvent('lo')]), cache({ store }))); // no finish
     await run(withMiddleware(upstream([textEvent('Hel'), finishEvent('error')]), cache({ store })));
-    await sleep(150);
-    expect(await keys(redis, `${prefix}*`)).toEqual([]);
+    // A barrier: a whole answer through the same store (the same connection) is stored after them, so a write
+    // of any of the three above, sent when it ended, would have landed before it.
+    const whole = cache({ store });
+    await run(withMiddleware(upstream(answer), whole), other);
+    await stored(whole, 1);
+    expect(await keys(redis, `${prefix}*`)).toEqual([`${prefix}${requestKey(parseRequest(other), {})}`]);
   });
 
   it('does not store an answer over maxEntryBytes, and counts it', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 100 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 100 });
     const long = [textEvent('x'.repeat(200)), finishEvent('stop')];
     const model = upstream(long);
     const app = withMiddleware(model, cache({ store }));
     expect(await run(app)).toEqual(long); // still answered
-    await sleep(50);
+    // The store's decision not to write it: counted (in the background, when the answer ended).
+    await waitFor(() => store.stats().tooLarge === 1, 'the store counting the answer too large');
     expect(await keys(redis, `${prefix}*`)).toEqual([]);
     expect(store.stats()).toEqual({ tooLarge: 1, errors: 0 });
     await run(app);
@@ -147,7 +156,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
   it('clear() removes only the keys under its prefix (glob characters in the prefix included)', async () => {
     const redis = client();
     const prefix = `${newPrefix()}[a]*:`;
-    const store = redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 });
     const answers = cache({ store });
     await run(withMiddleware(upstream(answer), answers));
     await written(redis, prefix.replace(/[[\]*]/g, (c) => `\\${c}`), 1);
@@ -163,22 +172,21 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const prefix = newPrefix();
     const [redisA, redisB] = [client(), client()];
     const heard: string[] = [];
-    const storeA = redisCacheStore({ redis: redisA, prefix, maxEntryBytes: 64 * 1024, onError: (error) => heard.push(error.code) });
+    const storeA = redisCacheStore({ timeout: 5_000, redis: redisA, prefix, maxEntryBytes: 64 * 1024, onError: (error) => heard.push(error.code) });
     const model = upstream(answer);
     const cacheA = cache({ store: storeA });
     const appA = withMiddleware(model, cacheA);
-    const appB = withMiddleware(model, cache({ store: redisCacheStore({ redis: redisB, prefix, maxEntryBytes: 64 * 1024, onError: () => undefined }) }));
+    const appB = withMiddleware(model, cache({ store: redisCacheStore({ timeout: 5_000, redis: redisB, prefix, maxEntryBytes: 64 * 1024, onError: () => undefined }) }));
 
     await server.stop();
     try {
-      await sleep(100);
-      expect(redisA.status).not.toBe('ready');
+      await waitFor(() => redisA.status !== 'ready', 'the client noticing that Redis stopped');
       // The first call of the outage may wait up to `timeout` (the client may be between reconnects); none after it.
       expect(await run(appA)).toEqual(answer);
       expect(await run(appA, other)).toEqual(answer);
-      const started = Date.now();
+      // Failed at once: `connection-lost`, not `timeout`, which a call that waited for the timeout would be (the
+      // guard's timer rejects it first). A wall-time bound said the same, at the mercy of the machine's load.
       await expect(storeA.get('k')).rejects.toMatchObject({ code: 'connection-lost' });
-      expect(Date.now() - started).toBeLessThan(400); // the timeout is 500 ms
       expect(model.calls).toBe(2);
       expect(cacheA.stats()).toMatchObject({ misses: 2, hits: 0 });
       expect(cacheA.stats().storeErrors).toBeGreaterThanOrEqual(2);
@@ -200,13 +208,18 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     const store = redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024, timeout: 50, onError: () => undefined });
     const model = upstream(answer);
     const answers = cache({ store });
-    await client().call('CLIENT', 'PAUSE', '1500', 'ALL');
-    const started = Date.now();
+    await client().call('CLIENT', 'PAUSE', '5000', 'ALL');
+    // The event "the pause ended": a PING sent during the pause is answered only then.
+    const pauseEnded = client()
+      .ping()
+      .then(() => 'the pause ended' as const);
     await expect(store.get('k')).rejects.toMatchObject({ code: 'timeout' });
-    expect(await run(withMiddleware(model, answers))).toEqual(answer);
-    expect(Date.now() - started).toBeLessThan(1_000); // did not wait for the pause to end
+    const answered = run(withMiddleware(model, answers)).then((events) => ({ events }));
+    // Did not wait for the pause to end: the answer came first.
+    const first = await Promise.race([answered, pauseEnded]);
+    expect(first).toEqual({ events: answer });
     expect(answers.stats()).toMatchObject({ misses: 1, storeErrors: 1 });
-    await sleep(1_500);
+    await pauseEnded; // the next tests find Redis answering
   });
 
   it('a server that accepts and never answers: the first call fails after `timeout`, the next ones at once until the client is ready', async () => {
@@ -218,14 +231,15 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
     try {
       const heard: string[] = [];
       const store = redisCacheStore({ redis, prefix: newPrefix(), maxEntryBytes: 1024, timeout: 400, onError: (error) => heard.push(error.code) });
-      let started = Date.now();
+      const started = Date.now();
       await expect(store.get('k')).rejects.toMatchObject({ code: 'timeout' });
       expect(Date.now() - started).toBeGreaterThanOrEqual(385);
       expect(redis.status).not.toBe('ready'); // connected, its ready check unanswered: ioredis would queue commands
-      started = Date.now();
+      // Neither waits for the 400 ms timeout: each fails with `connection-lost`, where a call that waited would
+      // fail with `timeout` (the guard's timer rejects it first; nothing answers here). A wall-time bound said the
+      // same, at the mercy of the machine's load.
       await expect(store.get('k')).rejects.toMatchObject({ code: 'connection-lost' });
       await expect(store.set('k', { events: answer, storedAt: 0, expiresAt: 1, bytes: 1 }, 1000)).rejects.toMatchObject({ code: 'connection-lost' });
-      expect(Date.now() - started).toBeLessThan(300); // neither waited for the 400 ms timeout
       expect(heard).toEqual(['timeout']);
       expect(store.stats()).toEqual({ tooLarge: 0, errors: 3 });
     } finally {
@@ -241,8 +255,8 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
       const apiKey = 'sk-test-do-not-store-4242';
       const prefix = newPrefix();
       const redis = client();
-      const instanceA = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis, prefix, maxEntryBytes: 64 * 1024 }) }));
-      const instanceB = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
+      const instanceA = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ timeout: 5_000, redis, prefix, maxEntryBytes: 64 * 1024 }) }));
+      const instanceB = withMiddleware(sseTransport({ baseURL: simulator.baseURL, apiKey }), cache({ store: redisCacheStore({ timeout: 5_000, redis: client(), prefix, maxEntryBytes: 64 * 1024 }) }));
       const tenant = (scope: string) => ({ attributes: { scope } });
       await lastValueFrom(instanceA(request, tenant('acme')).pipe(toArray()));
       await written(redis, prefix, 1);
@@ -265,7 +279,7 @@ describeWithRedis('redisCacheStore (against a real redis-server)', () => {
 
   it('never closes the client it was given, and rejects bad options with invalid-config', async () => {
     const redis = client();
-    const store = redisCacheStore({ redis, prefix: newPrefix(), maxEntryBytes: 1024 });
+    const store = redisCacheStore({ timeout: 5_000, redis, prefix: newPrefix(), maxEntryBytes: 1024 });
     await store.clear();
     expect(redis.status).toBe('ready');
     const bad: unknown[] = [

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import type { Redis } from 'ioredis';
-import { EMPTY, type Observable, type SchedulerLike } from 'rxjs';
+import { EMPTY, type Observable, type SchedulerLike, VirtualAction, VirtualTimeScheduler } from 'rxjs';
 import { isRxllmError, type RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
@@ -10,6 +10,7 @@ import type { LatencyRecord } from '../../src/metrics/LatencyRecord';
 import { route, type RouteDecision } from '../../src/middleware/route';
 import { redisLatencySource, type RedisLatencySource, type RedisLatencySourceConfig } from '../../src/redis/redisLatencySource';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
+import { waitFor } from '../helpers/waitFor';
 import { sha256 } from '../../src/internal/sha256';
 
 /** Where the source's keys of `prefix` start: the prefix, `latency:` and its hash tag (one Cluster slot per prefix). */
@@ -35,6 +36,16 @@ function sample(step: string, model: string, ttft: number, outcome: 'ok' | 'canc
 const feed = (registry: LatencyRegistry, records: LatencyRecord[]) => records.forEach((record) => registry.record(record));
 const times = (n: number, make: (i: number) => LatencyRecord) => Array.from({ length: n }, (_, i) => make(i));
 
+/**
+ * A round trip of `source` that starts now, so it reads what other instances published before this call:
+ * refresh() joins a round trip already in flight (the one a source starts at construction, say), which may have
+ * read the fleet before another instance's publish landed; the second refresh() starts after that one ended.
+ */
+async function readAfterNow(source: RedisLatencySource): Promise<void> {
+  await source.refresh();
+  await source.refresh();
+}
+
 /** Waits (bounded) until `condition` holds, polling every `every` ms; returns the ms it took. */
 async function until(condition: () => boolean, what: string, boundMs = 5_000, every = 5): Promise<number> {
   const started = performance.now();
@@ -49,13 +60,18 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
   const server = useRedisServer({ prefix: 'lat' });
   const { client, clients, prefix: newPrefix } = server;
   const sources: RedisLatencySource[] = [];
-  /** An instance: its own client, registry and source. The timer is slow unless asked otherwise: tests call refresh(). */
+  /**
+   * An instance: its own client, registry and source. The timer is slow unless asked otherwise: tests call
+   * refresh(). A round trip's timeout of 5 s unless asked otherwise (the default, the interval capped at 1 s, is
+   * what a loaded machine's first round trip on a fresh client can take: it failed, and B read no fleet figures).
+   */
   const instance = (prefix: string, options: Partial<RedisLatencySourceConfig> = {}) => {
     const registry = new LatencyRegistry({ window: { ms: 60_000 } });
     const errors: RxllmError[] = [];
-    const source = redisLatencySource({ redis: client(), prefix, registry, publishInterval: 60_000, onError: (e) => errors.push(e), ...options });
+    const redis = client();
+    const source = redisLatencySource({ redis, prefix, registry, publishInterval: 60_000, timeout: 5_000, onError: (e) => errors.push(e), ...options });
     sources.push(source);
-    return { registry, source, errors };
+    return { registry, source, errors, redis };
   };
 
   afterEach(async () => {
@@ -71,7 +87,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, fromA);
     feed(b.registry, fromB);
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
 
     const all = new LatencyRegistry();
     feed(all, [...fromA, ...fromB]);
@@ -97,7 +113,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const b = instance(prefix, { registry });
     feed(a.registry, times(20, (i) => sample('answer', 'x', 100 + i)));
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     const query = { step: 'answer', model: 'x', p: 95 };
     expect(b.source.percentile(query)).toBe(118);
     expect(b.source.percentile(query)).toBe(118); // the cached merge
@@ -136,9 +152,20 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
   it('a deployment that slows down, seen by instance A, is avoided by instance B\'s route() within two publish intervals', async () => {
     const interval = 200;
     const prefix = newPrefix();
-    // A round trip's timeout defaults to the interval; a loaded test machine can exceed that, which is not this test's point.
-    const a = instance(prefix, { publishInterval: interval, timeout: 2_000 });
-    const b = instance(prefix, { publishInterval: interval, timeout: 2_000 });
+    // The publish timers run on a clock the test moves, one interval at a time, waiting after each step until
+    // both instances' round trips of that step are done: "within two intervals" is then counted in intervals, as
+    // the sources' timers count them, and a loaded machine (slow timers, slow round trips) cannot stretch it.
+    // The round trips' timeouts run on the same clock: they never fire, as the clock only moves once they are done.
+    const clock = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const a = instance(prefix, { publishInterval: interval, timeout: 2_000, scheduler: clock });
+    const b = instance(prefix, { publishInterval: interval, timeout: 2_000, scheduler: clock });
+    /** Moves the clock to `frame` (the timers due run), then waits until A and B have each finished a round trip. */
+    const step = async (frame: number): Promise<void> => {
+      const [fromA, fromB] = [a.source.stats().publishes, b.source.stats().publishes];
+      clock.maxFrames = frame;
+      clock.flush();
+      await until(() => a.source.stats().publishes > fromA && b.source.stats().publishes > fromB, `A's and B's round trips at ${frame} ms`, 15_000);
+    };
     // A knows both deployments: x is the faster. B has no samples of its own.
     feed(a.registry, [...times(20, () => sample('answer', 'x', 100)), ...times(20, () => sample('answer', 'y', 200))]);
     const decisions: RouteDecision[] = [];
@@ -150,17 +177,17 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       routed(request, { step: 'answer' }).subscribe();
       return decisions.at(-1)!;
     };
-    await until(() => chosen().reason === 'fastest', 'B learns from A that x is the faster');
+    await step(0); // the first round trips, at construction
+    await step(interval); // B's second one starts after A's first has published
     expect(chosen()).toMatchObject({ candidate: 'x', reason: 'fastest', ttftMs: { x: 100, y: 200 } });
     expect(b.registry.count()).toBe(0);
 
-    // x slows down, as A sees it.
+    // x slows down, as A sees it. A publishes it at its next tick; B may have read before that publish landed
+    // (the two run at the same tick), so it reads it at the tick after: two intervals.
     feed(a.registry, times(200, () => sample('answer', 'x', 900)));
-    const took = await until(() => chosen().candidate === 'y', 'B switches to y');
-
-    // Two intervals, plus two round trips and this poll (a round trip's median is ~50 ms on a loaded 2-core machine).
-    console.log(`B switched ${took.toFixed(0)} ms after A saw x slow down (publishInterval ${interval} ms)`);
-    expect(took).toBeLessThan(2 * interval + 200);
+    expect(chosen().candidate).toBe('x');
+    await step(2 * interval);
+    await step(3 * interval);
     expect(chosen()).toMatchObject({ candidate: 'y', reason: 'fastest' });
     expect(chosen().ttftMs['x']).toBeGreaterThan(800);
   });
@@ -172,7 +199,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     feed(a.registry, times(10, () => sample('answer', 'x', 100)));
     feed(b.registry, times(4, () => sample('answer', 'x', 300)));
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(14);
 
     await server.stop();
@@ -187,10 +214,11 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     expect(b.source.stats()).toMatchObject({ errors: 3, fallbacks: 1, sharing: false, instances: 0 });
 
     await server.restart();
-    const redisB = clients[1]!;
-    await until(() => redisB.status === 'ready' && clients[0]!.status === 'ready', 'the clients reconnect');
+    // This test's own clients (clients[0] and [1] are the file's first test's): a round trip on a client not yet
+    // reconnected fails at once, by design, and would count as an error here.
+    await until(() => a.redis.status === 'ready' && b.redis.status === 'ready', "A's and B's clients reconnect", 15_000);
     await a.source.refresh(); // the restarted Redis is empty: A publishes again
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(14);
     expect(b.source.stats()).toMatchObject({ errors: 3, fallbacks: 1, sharing: true, instances: 1 });
     expect(b.errors).toHaveLength(1);
@@ -213,20 +241,28 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     expect(b.source.percentile({ step: 'answer', p: 95 })).toBe(300);
 
     await server.restart();
-    await until(() => clients.every((redis) => redis.status === 'ready' || redis.status === 'end'), 'the clients reconnect');
+    await until(() => clients.every((redis) => redis.status === 'ready' || redis.status === 'end'), 'the clients reconnect', 15_000);
     await a.source.refresh();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(13);
     expect(b.source.stats()).toMatchObject({ fallbacks: 1, sharing: true });
   }, 20_000);
 
   it('close() stops the timer and removes this instance from the fleet at once', async () => {
     const prefix = newPrefix();
-    const a = instance(prefix, { publishInterval: 20, timeout: 2_000, instanceId: 'a' });
+    // A's timer runs on a clock the test moves: "stopped" is then checked over ten intervals of the timer's own
+    // time (was: 100 ms of wall time, which a loaded machine's slow timers need not fill).
+    const clock = new VirtualTimeScheduler(VirtualAction, Infinity);
+    const a = instance(prefix, { publishInterval: 20, timeout: 2_000, instanceId: 'a', scheduler: clock });
     const b = instance(prefix);
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
-    await until(() => a.source.stats().publishes >= 2, 'A publishes on its timer');
-    await b.source.refresh();
+    for (const frame of [0, 20]) {
+      const before = a.source.stats().publishes;
+      clock.maxFrames = frame;
+      clock.flush();
+      await until(() => a.source.stats().publishes > before, `A publishing on its timer at ${frame} ms`, 15_000);
+    }
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(5);
 
     await a.source.close();
@@ -234,9 +270,15 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const redis = clients[1]!;
     expect(await redis.exists(`${tagged(prefix)}instance:a`)).toBe(0);
     expect(await redis.sismember(`${tagged(prefix)}instances`, 'a')).toBe(0);
-    await sleep(100);
+    expect(clock.actions).toEqual([]); // nothing left scheduled on A's clock: its timer is stopped
+    clock.maxFrames = 220;
+    clock.flush(); // ten more intervals: a timer still running would start a round trip in each
+    // A barrier: a PING on A's connection is answered after any round trip the timer sent on it, and setImmediate
+    // runs after the promise chain that would count it.
+    await a.redis.ping();
+    await new Promise((resolve) => setImmediate(resolve));
     expect(a.source.stats().publishes).toBe(published);
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(0);
     expect(a.source.count()).toBe(5); // a closed source still answers, from its own registry
   });
@@ -247,21 +289,24 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     const b = instance(prefix);
     feed(a.registry, times(5, () => sample('answer', 'x', 100)));
     await a.source.refresh();
+    await b.source.refresh(); // B's start-up round trip is over: the next refresh() is one round trip of its own
     const redis = clients[1]!;
     await redis.set(`${tagged(prefix)}instance:intruder`, 'not json', 'PX', 60_000);
     await redis.sadd(`${tagged(prefix)}instances`, 'intruder');
-    await b.source.refresh();
+    await b.source.refresh(); // one round trip, after the intruder was written: one malformed value
     expect(b.source.count()).toBe(5);
     expect(b.source.stats()).toMatchObject({ malformed: 1, instances: 1, errors: 0 });
 
-    // A "crashed" instance: an entry no timer renews (A's figures under another id, expiring soon). A itself leaves.
-    await redis.set(`${tagged(prefix)}instance:ghost`, (await redis.get(`${tagged(prefix)}instance:a`))!, 'PX', 150);
+    // A "crashed" instance: an entry no timer renews (A's figures under another id). A itself leaves.
+    const ghost = `${tagged(prefix)}instance:ghost`;
+    await redis.set(ghost, (await redis.get(`${tagged(prefix)}instance:a`))!, 'PX', 60_000);
     await redis.sadd(`${tagged(prefix)}instances`, 'ghost');
     await a.source.close();
-    await b.source.refresh();
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(5); // the ghost's copy, until it expires
-    await sleep(200);
-    await b.source.refresh();
+    await redis.pexpire(ghost, 1); // its ttl runs out (set long above, so no slow step could outlive it early)
+    await waitFor(async () => (await redis.exists(ghost)) === 0, 'the ghost entry expired');
+    await readAfterNow(b.source);
     expect(b.source.count()).toBe(0);
     expect(await redis.smembers(`${tagged(prefix)}instances`)).not.toContain('ghost'); // the read removes expired members
   });

@@ -7,10 +7,19 @@ import { rateLimit } from '../../src/middleware/rateLimit';
 import { redisRateLimiter } from '../../src/redis/redisRateLimiter';
 import { finishEvent, usageEvent } from '../../src/testing/events';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 10 };
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const cost = (tokens = 0) => ({ requests: 1, tokens });
+/**
+ * Milliseconds since the call, read when asked. The buckets refill on Redis's clock while a test runs, so a wait
+ * the script computes is the ideal wait less the refill of the time that passed; a bound of `ideal - elapsed()`
+ * (elapsed measured around the takes) holds however slow the machine, where a fixed margin does not.
+ */
+const stopwatch = () => {
+  const started = performance.now();
+  return () => Math.ceil(performance.now() - started) + 1; // +1: Redis's clock is read in whole milliseconds
+};
 
 describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   const server = useRedisServer({ prefix: 'rate' });
@@ -18,49 +27,56 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
 
   it('two instances take from one request bucket: the fleet gets requestsPerMinute, then a wait of 60000/rpm', async () => {
     const prefix = newPrefix();
-    const a = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 3 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 3 });
+    const a = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 3 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 3 });
+    const elapsed = stopwatch();
     expect([await a.take(cost()), await b.take(cost()), await a.take(cost())]).toEqual([0, 0, 0]);
     const wait = await b.take(cost());
-    expect(wait).toBeGreaterThan(19_000); // one request refills in 20 s
+    expect(wait).toBeGreaterThanOrEqual(20_000 - elapsed()); // one request refills in 20 s
     expect(wait).toBeLessThanOrEqual(20_000);
     expect(a.stats()).toMatchObject({ shared: 2, fallbacks: 0, errors: 0 });
   });
 
   it('takes requests and tokens together or not at all; a cost larger than the bucket waits for a full bucket', async () => {
     const prefix = newPrefix();
-    const limiter = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 100, tokensPerMinute: 6000 });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 100, tokensPerMinute: 6000 });
+    const elapsed = stopwatch();
     expect(await limiter.take(cost(5000))).toBe(0);
     const wait = await limiter.take(cost(2000)); // 1000 left: 1000 more at 100 a second
-    expect(wait).toBeGreaterThan(9_900);
+    expect(wait).toBeGreaterThanOrEqual(10_000 - 10 * elapsed()); // less the refill meanwhile (0.1 a ms)
     expect(wait).toBeLessThanOrEqual(10_000);
     expect(await limiter.take(cost(1000))).toBe(0); // the refused take took nothing: 1000 still there
     const whole = await limiter.take(cost(1_000_000));
-    expect(whole).toBeGreaterThan(59_000); // counted as the whole bucket (6000), not forever
+    expect(whole).toBeGreaterThanOrEqual(60_000 - 10 * elapsed()); // counted as the whole bucket (6000), not forever
     expect(whole).toBeLessThanOrEqual(60_000);
   });
 
   it('tightens from what the provider reports, for every instance: remaining lowers the bucket, none remaining holds it until the reset', async () => {
     const prefix = newPrefix();
-    const a = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
+    const redis = client();
+    const a = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 });
+    const field = async (name: string) => Number((await redis.hget(`${prefix}buckets`, name)) ?? NaN);
+    let elapsed = stopwatch();
     a.observe({ remainingTokens: 50, resetTokensMs: 360_000 });
-    await sleep(50);
-    const wait = await b.take(cost(1050)); // 50 (+ a little refill) left: 1000 more at 1000 a second
-    expect(wait).toBeGreaterThan(800);
+    // The tightening is written in the background: the bucket's token level is in Redis.
+    await waitFor(async () => (await field('t')) <= 50 + elapsed(), "A's tightening of the token bucket in Redis");
+    const wait = await b.take(cost(1050)); // 50 (+ the refill meanwhile) left: 1000 more at 1000 a second
+    expect(wait).toBeGreaterThanOrEqual(1_000 - elapsed());
     expect(wait).toBeLessThanOrEqual(1_000);
+    elapsed = stopwatch();
     a.observe({ remainingRequests: 0, resetRequestsMs: 2_000 });
-    await sleep(50);
+    await waitFor(async () => (await field('hr')) > 0, "A's hold of the request bucket in Redis");
     const held = await b.take(cost());
-    expect(held).toBeGreaterThan(1_800);
+    expect(held).toBeGreaterThanOrEqual(2_000 - elapsed());
     expect(held).toBeLessThanOrEqual(2_000);
   });
 
   it("corrects a taken estimate from the actual tokens for every instance, in one script call each: a refund when high, more when low, never below empty", async () => {
     const prefix = newPrefix();
     const redis = client();
-    const a = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
-    const b = redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    const a = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
+    const b = redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 600, tokensPerMinute: 6000 });
     /** Script calls the server has run (EVALSHA, and EVAL on a first NOSCRIPT). */
     const scriptCalls = async (): Promise<number> => {
       const stats = await redis.info('commandstats');
@@ -70,13 +86,10 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     const corrected = async (correction: () => void, calls = 1): Promise<void> => {
       const before = await scriptCalls();
       correction();
-      for (let waited = 0; (await scriptCalls()) - before < calls; waited += 10) {
-        if (waited > 5_000) throw new Error('the correction did not reach Redis within 5 s');
-        await sleep(10);
-      }
-      await sleep(20);
+      await waitFor(async () => (await scriptCalls()) - before >= calls, 'the correction reaching Redis');
       expect((await scriptCalls()) - before).toBe(calls); // one round trip per correction
     };
+    const elapsed = stopwatch();
     const first = cost(100);
     expect(await a.take(first)).toBe(0);
     await corrected(() => a.correct(first, 100), 2); // the script's first run: EVALSHA, NOSCRIPT, EVAL
@@ -87,7 +100,8 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     expect(await b.take(next)).toBe(0); // b sees the refund: fits at once (~400 left)
     await corrected(() => b.correct(next, 5500)); // 500 more: ~0 (an instant's refill)
     const wait = await a.take(cost(600));
-    expect(wait).toBeGreaterThan(5_500); // 600 from about empty, at 100 a second
+    // 600 from empty at 100 a second (6000 - 100 - 500 - 5500 taken in all: empty, plus the refill meanwhile).
+    expect(wait).toBeGreaterThanOrEqual(6_000 - 10 * elapsed());
     expect(wait).toBeLessThanOrEqual(6_000);
     const none = cost(0);
     expect(await b.take(none)).toBe(0);
@@ -98,14 +112,16 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     const before = await scriptCalls();
     b.correct(none, 0); // corrected already (once per take), and a cost this limiter never took: no call
     a.correct(next, 0);
-    await sleep(50);
-    expect((await scriptCalls()) - before).toBe(0);
+    // A barrier: a take on each limiter's connection, one script call each, answered after anything the two
+    // corrections above would have sent on those connections.
+    await Promise.all([a.take(cost()), b.take(cost())]);
+    expect((await scriptCalls()) - before).toBe(2);
   });
 
   it('writes one hash of numbers under the prefix, with an expiry', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 10, tokensPerMinute: 1000 });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 10, tokensPerMinute: 1000 });
     await limiter.take(cost(10));
     expect(await redis.keys(`${prefix}*`)).toEqual([`${prefix}buckets`]);
     const fields = await redis.hgetall(`${prefix}buckets`);
@@ -128,10 +144,12 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
         subscriber.next(finishEvent('stop'));
         subscriber.complete();
       });
-    const paced = rateLimit({ limiter: redisRateLimiter({ redis: client(), prefix, requestsPerMinute: 6000 }) });
+    const paced = rateLimit({ limiter: redisRateLimiter({ timeout: 5_000, redis: client(), prefix, requestsPerMinute: 6000 }) });
     const llm = withMiddleware(upstream, paced);
     await lastValueFrom(llm(request).pipe(toArray()));
-    await sleep(20); // the tightening is written in the background
+    // The tightening is written in the background: the request bucket's hold is in Redis.
+    const redis = client();
+    await waitFor(async () => Number((await redis.hget(`${prefix}buckets`, 'hr')) ?? 0) > 0, 'the hold from the response headers in Redis');
     await lastValueFrom(llm(request).pipe(toArray()));
     expect(sent[1]! - sent[0]!).toBeGreaterThanOrEqual(250); // held until the provider's reset, not 10 ms
     expect(paced.stats()).toMatchObject({ sent: 2, paced: 1, observed: 2 });
@@ -146,13 +164,10 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
         subscriber.next(usageEvent({ prompt_tokens: 300, completion_tokens: 700 }));
         subscriber.complete();
       });
-    const paced = rateLimit({ limiter: redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 }), estimateTokens: () => 20_000 });
+    const paced = rateLimit({ limiter: redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 60_000 }), estimateTokens: () => 20_000 });
     await lastValueFrom(withMiddleware(upstream, paced)(request).pipe(toArray()));
     const level = async () => Number(await redis.hget(`${prefix}buckets`, 't'));
-    for (let waited = 0; (await level()) < 50_000; waited += 10) {
-      if (waited > 5_000) throw new Error(`the correction did not reach Redis within 5 s (tokens: ${await level()})`);
-      await sleep(10);
-    }
+    await waitFor(async () => (await level()) >= 50_000, 'the correction (a refund of 19,000 tokens) reaching Redis');
     expect(await level()).toBeGreaterThanOrEqual(59_000); // 20,000 taken, 19,000 of them refunded (and a little refill)
     expect(paced.stats()).toMatchObject({ sent: 1, corrected: 1 });
   });
@@ -161,14 +176,16 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
     const prefix = newPrefix();
     const redis = client();
     const heard: string[] = [];
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, fallbackShare: 0.5, onError: (error) => heard.push(error.code) });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, fallbackShare: 0.5, onError: (error) => heard.push(error.code) });
     await server.stop();
     try {
-      await sleep(100);
+      await waitFor(() => redis.status !== 'ready', 'the client noticing that Redis stopped');
       const started = Date.now();
       const waits: number[] = [];
       for (let n = 0; n < 301; n++) waits.push(await limiter.take(cost()));
-      expect(Date.now() - started).toBeLessThan(3_000); // answered in process, not after a timeout each
+      // Answered in process, not after a timeout each (301 timeouts of 1 s would be 5 minutes): a bound far from
+      // both, so a loaded machine's slow loop does not reach it.
+      expect(Date.now() - started).toBeLessThan(20_000);
       expect(waits.slice(0, 300).every((wait) => wait === 0)).toBe(true); // 600 × 0.5
       expect(waits[300]).toBeGreaterThan(0);
       expect(limiter.stats().fallbacks).toBe(301);
@@ -185,10 +202,10 @@ describeWithRedis('redisRateLimiter (against a real redis-server)', () => {
   it('a take answered in process during an outage is corrected in process, not in Redis', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const limiter = redisRateLimiter({ redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
+    const limiter = redisRateLimiter({ timeout: 5_000, redis, prefix, requestsPerMinute: 600, tokensPerMinute: 6000, fallbackShare: 0.5, onError: () => undefined });
     await server.stop();
     try {
-      await sleep(100);
+      await waitFor(() => redis.status !== 'ready', 'the client noticing that Redis stopped');
       const taken = cost(3000);
       expect(await limiter.take(taken)).toBe(0); // the in-process bucket (3000 = 6000 × 0.5) is empty now
       expect(await limiter.take(cost(2000))).toBeGreaterThan(0);

@@ -11,8 +11,7 @@ import { redisResumeStore, type RedisResumeStore, type RedisResumeStoreConfig } 
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
 import { ANSWER_TEXT, ANSWER_TOKENS, getText, parseFrames, type ResumableApp, startResumableApp } from '../helpers/resumableApp';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { waitFor, within } from '../helpers/waitFor';
 
 /** A fetch that sends the first request to `first` and every later one to `then`: a load balancer that moves the client. */
 function movingFetch(first: ResumableApp, then: ResumableApp): typeof fetch & { calls: string[] } {
@@ -34,7 +33,7 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
   let streams = 0;
   const newStreamId = () => `msg-${++streams}`;
   const store = (redis: Redis, prefix: string, options: Partial<RedisResumeStoreConfig> = {}): RedisResumeStore =>
-    redisResumeStore({ redis, prefix, onError: () => undefined, ...options });
+    redisResumeStore({ redis, prefix, timeout: 5_000, onError: () => undefined, ...options });
   const app = async (...args: Parameters<typeof startResumableApp>): Promise<ResumableApp> => {
     const started = await startResumableApp(...args);
     apps.push(started);
@@ -42,11 +41,21 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
   };
   /** Connections Redis has open now. */
   const connections = async (redis: Redis): Promise<number> => (String(await redis.client('LIST')).match(/^id=/gm) ?? []).length;
+  /**
+   * Waits until the one stream under `prefix` holds the whole answer and its end entry: the store appends in the
+   * background, so the HTTP response can end before its last append has landed.
+   */
+  const appended = (redis: Redis, prefix: string) =>
+    waitFor(async () => {
+      const [events, ...more] = await redis.keys(`${prefix}*:events`);
+      return events !== undefined && more.length === 0 && (await redis.xlen(events)) === ANSWER_TOKENS.length + 1;
+    }, `the whole answer and its end appended under ${prefix}`);
 
   it('A drops the connection mid-answer; the reconnect lands on B, which follows the live rest from Redis: the same text, one model run, XREAD on a connection of its own', async () => {
     const prefix = newPrefix();
     const [redisA, redisB] = [client(), client()];
-    const a = await app({ store: store(redisA, prefix), dropAfter: 7, tokenMs: 25 });
+    // 100 ms a token: A is still answering (for 1.7 s) when the client, dropped after 7, reconnects to B.
+    const a = await app({ store: store(redisA, prefix), dropAfter: 7, tokenMs: 100 });
     const b = await app({ store: store(redisB, prefix, { blockMs: 200 }) });
     const duplicate = jest.spyOn(redisB, 'duplicate');
     const call = jest.spyOn(redisB, 'call');
@@ -69,8 +78,7 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
     // B followed live (A was still answering): one duplicate connection for the blocking read, none on the app's client.
     expect(duplicate).toHaveBeenCalledTimes(1);
     expect(call.mock.calls.filter(([command]) => String(command).toUpperCase() === 'XREAD')).toEqual([]);
-    await sleep(50);
-    expect(await connections(redisA)).toBe(baseline); // and it was closed
+    await waitFor(async () => (await connections(redisA)) === baseline, "B's duplicate connection closed"); // and it was closed
 
     // What Redis holds: the claim and the events (one stream entry per event, ids 0-1 … 0-25), both expiring.
     const keys = (await redisA.keys(`${prefix}*`)).sort();
@@ -98,7 +106,7 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
     const streamId = newStreamId();
     const whole = parseFrames((await getText(`${a.url}/answers/${streamId}`)).body);
     expect(whole).toHaveLength(25);
-    await sleep(50); // the last append lands
+    await appended(redisA, prefix);
     const duplicate = jest.spyOn(redisB, 'duplicate');
     const replay = parseFrames((await getText(`${b.url}/answers/${streamId}`, { 'last-event-id': '19' })).body);
     expect(replay).toEqual(whole.slice(19));
@@ -113,13 +121,13 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
   it('expires: a finished stream is replayable for ttl, then gone (the keys and the replay), and the id may run again', async () => {
     const prefix = newPrefix();
     const redis = client();
-    const a = await app({ store: store(redis, prefix, { ttl: 300 }), tokenMs: 1 });
+    // A TTL of 2 s: the replay below comes well within it however slow the machine; then Redis expires the keys.
+    const a = await app({ store: store(redis, prefix, { ttl: 2_000 }), tokenMs: 1 });
     const streamId = newStreamId();
     await getText(`${a.url}/answers/${streamId}`);
-    await sleep(50);
+    await appended(redis, prefix);
     expect(parseFrames((await getText(`${a.url}/answers/${streamId}`, { 'last-event-id': '23' })).body).map((frame) => frame.id)).toEqual(['24', '25']);
-    await sleep(400);
-    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+    await waitFor(async () => (await redis.keys(`${prefix}*`)).length === 0, 'Redis expiring the keys after the TTL');
     const gone = parseFrames((await getText(`${a.url}/answers/${streamId}`, { 'last-event-id': '23' })).body);
     expect(gone).toHaveLength(1);
     expect(JSON.parse(gone[0]!.data)).toMatchObject({ code: 'incomplete-stream' });
@@ -130,8 +138,9 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
 
   it('a reader of a stream whose instance died (no more events, no end) ends with incomplete-stream once the keys expire', async () => {
     const prefix = newPrefix();
-    const writer = store(client(), prefix, { ttl: 300 });
-    const reader = store(client(), prefix, { ttl: 300, blockMs: 100 });
+    // A TTL of 1.5 s: the reader reads the two events before the keys expire, however slow the machine.
+    const writer = store(client(), prefix, { ttl: 1_500 });
+    const reader = store(client(), prefix, { ttl: 1_500, blockMs: 100 });
     expect(await writer.claim('orphan')).toBe(true);
     expect(await writer.claim('orphan')).toBe(false);
     await writer.append('orphan', [
@@ -139,15 +148,17 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
       { id: 2, event: 'token', data: 'b' },
     ]);
     const seen: unknown[] = [];
-    const startedAt = Date.now();
-    const error = await new Promise<RxllmError>((resolve) => reader.read('orphan', 0).subscribe({ next: (event) => seen.push(event), error: resolve }));
+    // Bounded: a reader that never noticed the expiry would wait forever.
+    const error = await within(
+      new Promise<RxllmError>((resolve) => reader.read('orphan', 0).subscribe({ next: (event) => seen.push(event), error: resolve })),
+      'the reader ending once the keys expired',
+    );
     expect(seen).toEqual([
       { id: 1, data: 'a' },
       { id: 2, event: 'token', data: 'b' },
     ]);
     expect(error).toMatchObject({ code: 'incomplete-stream' });
     expect(error.message).toContain('expired before its end');
-    expect(Date.now() - startedAt).toBeLessThan(3_000);
   });
 
   it('Redis down: the answer still streams in full (without resume), the outage is reported once and counted; with Redis back, streams are resumable again', async () => {
@@ -169,13 +180,10 @@ describeWithRedis('redisResumeStore (against a real redis-server)', () => {
     expect(resumeStore.stats().errors).toBeGreaterThanOrEqual(2);
 
     await server.restart();
-    for (let waited = 0; redis.status !== 'ready'; waited += 20) {
-      if (waited > 5_000) throw new Error(`the client is ${redis.status} 5 s after the restart`);
-      await sleep(20);
-    }
+    await waitFor(() => redis.status === 'ready', 'the client reconnecting after the restart');
     const streamId = newStreamId();
     await getText(`${a.url}/answers/${streamId}`);
-    await sleep(50);
+    await appended(redis, prefix);
     expect(parseFrames((await getText(`${a.url}/answers/${streamId}`, { 'last-event-id': '24' })).body)).toEqual([{ id: '25', event: 'done', data: '{}' }]);
     expect(resumeStore.stats().unresumable).toBe(2);
   });
