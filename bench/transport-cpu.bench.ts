@@ -32,7 +32,6 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createParser } from 'eventsource-parser';
 import OpenAI from 'openai';
 import { lastValueFrom } from 'rxjs';
 import { withMiddleware } from '../src/core/transport';
@@ -45,6 +44,7 @@ import { timeouts } from '../src/middleware/timeouts';
 import { textSoFar } from '../src/operators/textSoFar';
 import { tokens } from '../src/operators/tokens';
 import { sseTransport } from '../src/transport/sse';
+import { streamFloor } from './lib/floorClient';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -79,29 +79,7 @@ type Client = ((onDelta: (text: string) => void) => Promise<unknown>) & { prepar
 
 function clients(baseURL: string): Record<string, Client> {
   // The floor: the minimal correct hand-written client (the harness's fetch-esp).
-  const url = `${baseURL}/chat/completions`;
-  const headers = { 'content-type': 'application/json', authorization: 'Bearer bench' };
-  const floor: Client = async (onDelta) => {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers,
-      body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
-    });
-    let done = false;
-    const parser = createParser({
-      onEvent: (message) => {
-        if (message.data === '[DONE]') {
-          done = true;
-          return;
-        }
-        const content = (JSON.parse(message.data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content;
-        if (content) onDelta(content);
-      },
-    });
-    const decoder = new TextDecoder();
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
-    if (!done) throw new Error('the stream ended without [DONE]');
-  };
+  const floor: Client = (onDelta) => streamFloor(baseURL, request, onDelta);
 
   // rxllm as a user writes it: one transport, a request per call (validated on each subscribe).
   const llm = sseTransport({ baseURL, apiKey: 'bench' });

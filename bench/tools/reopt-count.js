@@ -73,7 +73,7 @@ function threads() {
 }
 
 async function child(which, requests) {
-  const { createParser } = require('eventsource-parser');
+  const { streamFloor } = require(path.join(out, 'bench/lib/floorClient.js'));
   const { sseTransport } = require(path.join(out, 'src/transport/sse.js'));
   const { tokens } = require(path.join(out, 'src/operators/tokens.js'));
   const request = {
@@ -87,27 +87,7 @@ async function child(which, requests) {
   const server = spawn(process.execPath, [path.join(out, 'bench/lib/tokenServer.js'), String(TOKENS)], { stdio: ['pipe', 'pipe', 'inherit'] });
   const port = await new Promise((resolve) => server.stdout.once('data', (data) => resolve(data.toString().trim())));
   const baseURL = `http://127.0.0.1:${port}/v1`;
-  const floor = async (onDelta) => {
-    const response = await fetch(`${baseURL}/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
-      body: JSON.stringify({ ...request, stream: true, stream_options: { include_usage: true } }),
-    });
-    let done = false;
-    const parser = createParser({
-      onEvent: (message) => {
-        if (message.data === '[DONE]') {
-          done = true;
-          return;
-        }
-        const content = JSON.parse(message.data).choices[0]?.delta?.content;
-        if (content) onDelta(content);
-      },
-    });
-    const decoder = new TextDecoder();
-    for await (const chunk of response.body) parser.feed(decoder.decode(chunk, { stream: true }));
-    if (!done) throw new Error('the stream ended without [DONE]');
-  };
+  const floor = (onDelta) => streamFloor(baseURL, request, onDelta);
   const llm = sseTransport({ baseURL, apiKey: 'bench' });
   const rxllm = (onDelta) =>
     new Promise((resolve, reject) => llm(request).pipe(tokens()).subscribe({ next: onDelta, error: reject, complete: () => resolve(undefined) }));

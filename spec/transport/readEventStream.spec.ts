@@ -6,14 +6,17 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 const bodyOf = (...chunks: string[]) => chunkedResponse(chunks.map(bytes)).body!;
 
 /** A sink that records what it is told, and closes itself after `closeAfter` messages. */
-function recorder(closeAfter = Infinity): EventStreamSink & { seen: unknown[]; ended: Promise<void> } {
+function recorder(closeAfter = Infinity): EventStreamSink & { seen: unknown[]; messages: EventSourceMessage[]; ended: Promise<void> } {
   let end!: () => void;
   const ended = new Promise<void>((resolve) => (end = resolve));
   const sink = {
     seen: [] as unknown[],
+    /** Every message as the sink was given it (its fields, `unterminated` included). */
+    messages: [] as EventSourceMessage[],
     closed: false,
     ended,
     next(message: EventSourceMessage) {
+      sink.messages.push(message);
       sink.seen.push(message.data);
       if (sink.seen.length >= closeAfter) {
         sink.closed = true;
@@ -51,17 +54,11 @@ describe('readEventStream', () => {
   });
 
   it('delivers the events of one read in order, llama.cpp’s `error:` field among them, each whole and unmarked', async () => {
-    const messages: EventSourceMessage[] = [];
     const sink = recorder();
-    const next = sink.next;
-    sink.next = (message) => {
-      messages.push(message);
-      next(message);
-    };
     readEventStream(bodyOf('data: one\n\nerror: bad\n\ndata: two\n\n'), sink);
     await sink.ended;
     expect(sink.seen).toEqual(['one', 'bad', 'two', 'complete']);
-    expect(messages.map((message) => [message.event, message.unterminated])).toEqual([
+    expect(sink.messages.map((message) => [message.event, message.unterminated])).toEqual([
       [undefined, undefined],
       ['error', undefined],
       [undefined, undefined],
@@ -69,16 +66,10 @@ describe('readEventStream', () => {
   });
 
   it('marks unterminated only the event the body ends inside, not the earlier events of the same read', async () => {
-    const messages: EventSourceMessage[] = [];
     const sink = recorder();
-    const next = sink.next;
-    sink.next = (message) => {
-      messages.push(message);
-      next(message);
-    };
     readEventStream(bodyOf('data: one\n\ndata: [DONE]'), sink);
     await sink.ended;
-    expect(messages.map((message) => [message.data, message.unterminated])).toEqual([
+    expect(sink.messages.map((message) => [message.data, message.unterminated])).toEqual([
       ['one', undefined],
       ['[DONE]', true],
     ]);
