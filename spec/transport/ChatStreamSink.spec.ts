@@ -79,4 +79,21 @@ describe('ChatStreamSink', () => {
     expect(feed([{ event: 'error', data: '{"error":{"message":"overloaded"}}' }])).toEqual([['error', 'stream-error', undefined]]);
     expect(feed([{ data: chunk('Hel') }], 'complete')).toEqual([{ type: 'text', choice: 0, text: 'Hel' }, ['error', 'incomplete-stream', 'Hel']]);
   });
+  it("tells its exchange the answer finished before completing the subscriber (whose teardowns see it), and never when it errors", () => {
+    const flagAtTeardown = (messages: { data: string }[], end: 'complete' | 'none') => {
+      const exchange = { finished: false };
+      let seen: boolean | undefined;
+      new Observable<LlmEvent>((subscriber) => {
+        subscriber.add(() => (seen = exchange.finished));
+        const sink = new ChatStreamSink(subscriber, { status: 200 }, exchange);
+        for (const message of messages) sink.next(message);
+        if (end === 'complete') sink.complete();
+      }).subscribe({ error: () => undefined });
+      return seen;
+    };
+    expect(flagAtTeardown([{ data: finish }, { data: '[DONE]' }], 'none')).toBe(true);
+    expect(flagAtTeardown([{ data: finish }], 'complete')).toBe(true);
+    expect(flagAtTeardown([{ data: chunk('Hel') }], 'complete')).toBe(false); // incomplete-stream
+    expect(flagAtTeardown([{ data: '{oops' }], 'none')).toBe(false);
+  });
 });

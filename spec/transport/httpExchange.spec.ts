@@ -5,7 +5,7 @@ import { config, lastValueFrom, NEVER, Observable, of, toArray } from 'rxjs';
 import { openaiTransport } from '../../src/openai/openaiTransport';
 import { embeddingsClient } from '../../src/transport/embeddings';
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
-import { httpExchange, startExchange } from '../../src/transport/httpExchange';
+import { httpExchange, startDirectExchange, startExchange, type DirectExchange } from '../../src/transport/httpExchange';
 import { sseTransport } from '../../src/transport/sse';
 import { chatRequest } from '../helpers/transportContract';
 
@@ -160,6 +160,125 @@ describe('startExchange', () => {
     );
     pending$.subscribe().unsubscribe();
     expect(signals[1]!.aborted).toBe(true);
+  });
+});
+
+describe('startDirectExchange', () => {
+  // A reader that emits the status into the caller's subscriber and completes it, telling the
+  // exchange it finished when `finish` says so.
+  const direct = (signals: AbortSignal[], finish: boolean, send?: () => Promise<Response>): DirectExchange<number> => ({
+    send: (signal) => {
+      signals.push(signal);
+      return send ? send() : Promise.resolve(okResponse());
+    },
+    unreachable,
+    readInto: (response, subscriber, end) => {
+      subscriber.next(response.status);
+      if (finish) end.finished = true;
+      subscriber.complete();
+    },
+  });
+
+  it("delivers into the caller's subscriber; an answer the reader finished is not aborted, any other close aborts", async () => {
+    const signals: AbortSignal[] = [];
+    const finished$ = new Observable<number>((subscriber) => startDirectExchange(subscriber, direct(signals, true)));
+    expect(await lastValueFrom(finished$.pipe(toArray()))).toEqual([200]);
+    expect(signals[0]!.aborted).toBe(false);
+
+    // The flag is what keeps the request: completing without it aborts (the flag is set before
+    // complete() because RxJS runs the subscriber's teardowns inside it).
+    const unflagged$ = new Observable<number>((subscriber) => startDirectExchange(subscriber, direct(signals, false)));
+    expect(await lastValueFrom(unflagged$.pipe(toArray()))).toEqual([200]);
+    expect(signals[1]!.aborted).toBe(true);
+  });
+
+  it('unsubscribing before the response aborts, reads nothing of a late response and cancels its body', async () => {
+    let respond!: (response: Response) => void;
+    const signals: AbortSignal[] = [];
+    let cancelled = false;
+    const exchange = direct(signals, true, () => new Promise<Response>((resolve) => (respond = resolve)));
+    let reads = 0;
+    const readInto = exchange.readInto;
+    exchange.readInto = (...args) => (reads++, readInto(...args));
+    const exchange$ = new Observable<number>((subscriber) => startDirectExchange(subscriber, exchange));
+
+    exchange$.subscribe().unsubscribe();
+    expect(signals[0]!.aborted).toBe(true);
+    respond(new Response(new ReadableStream({ cancel: () => void (cancelled = true) })));
+    await pause(0);
+    expect(reads).toBe(0);
+    expect(cancelled).toBe(true);
+  });
+
+  it('unsubscribing while reading aborts, and runs the teardown readInto returned', async () => {
+    const signals: AbortSignal[] = [];
+    let tornDown = 0;
+    const reading: DirectExchange<number> = { ...direct(signals, true), readInto: () => () => void tornDown++ };
+    const values: number[] = [];
+    const subscription = new Observable<number>((subscriber) => startDirectExchange(subscriber, reading)).subscribe((value) => values.push(value));
+    await pause(0);
+    expect([signals[0]!.aborted, tornDown]).toEqual([false, 0]);
+    subscription.unsubscribe();
+    expect([signals[0]!.aborted, tornDown]).toEqual([true, 1]);
+  });
+
+  it('a send that throws synchronously errors with unreachable(cause) after subscribe returns; a readInto that throws errors and aborts', async () => {
+    const signals: AbortSignal[] = [];
+    const cause = new Error('refused');
+    const errors: unknown[] = [];
+    new Observable<number>((subscriber) =>
+      startDirectExchange(subscriber, {
+        ...direct(signals, true),
+        send: () => {
+          throw cause;
+        },
+      }),
+    ).subscribe({ error: (error: unknown) => errors.push(error) });
+    expect(errors).toEqual([]);
+    await pause(0);
+    expect(errors).toEqual([{ unreachable: cause }]);
+
+    const thrown = new Error('bad body');
+    const reading: DirectExchange<number> = {
+      ...direct(signals, true),
+      readInto: () => {
+        throw thrown;
+      },
+    };
+    await expect(lastValueFrom(new Observable<number>((subscriber) => startDirectExchange(subscriber, reading)))).rejects.toBe(thrown);
+    expect(signals[0]!.aborted).toBe(true);
+  });
+});
+
+describe('sseTransport on startDirectExchange', () => {
+  // A fetch that answers at once with `body`, keeping each request's signal.
+  const answering = (signals: AbortSignal[], body: ConstructorParameters<typeof Response>[0], contentType: string): typeof fetch =>
+    (async (_url: unknown, init?: RequestInit) => {
+      signals.push(init!.signal!);
+      return new Response(body, { headers: { 'content-type': contentType } });
+    }) as typeof fetch;
+  const chunk = 'data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}\n\n';
+
+  it('does not abort a finished answer, streamed or one JSON body, and aborts one unsubscribed mid-stream', async () => {
+    const signals: AbortSignal[] = [];
+    const streamed = sseTransport({ baseURL: 'http://127.0.0.1:1/v1', fetch: answering(signals, `${chunk}data: [DONE]\n\n`, 'text/event-stream') });
+    await lastValueFrom(streamed(chatRequest).pipe(toArray()));
+    const json = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] });
+    const whole = sseTransport({ baseURL: 'http://127.0.0.1:1/v1', fetch: answering(signals, json, 'application/json') });
+    await lastValueFrom(whole({ ...chatRequest, stream: false }).pipe(toArray()));
+    expect(signals.map((signal) => signal.aborted)).toEqual([false, false]);
+
+    // A stream that never ends: unsubscribed after its first event.
+    const endless = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode(chunk)) });
+    const open = sseTransport({ baseURL: 'http://127.0.0.1:1/v1', fetch: answering(signals, endless, 'text/event-stream') });
+    const first = await new Promise<string>((resolve) => {
+      const subscription = open(chatRequest).subscribe((event) => {
+        subscription.unsubscribe();
+        resolve(event.type);
+      });
+    });
+    expect(first).toBe('text');
+    expect(signals[2]!.aborted).toBe(true);
   });
 });
 

@@ -3,6 +3,7 @@ import type { LlmEvent } from '../core/events.js';
 import { isRxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext, type ResponseDetailsOf } from './ChatCompletionDecoder.js';
 import { describeCause } from './httpError.js';
+import type { ExchangeEnd } from './httpExchange.js';
 import type { EventSourceMessage, EventStreamSink } from './readEventStream.js';
 
 // Internal: not exported from any entry point.
@@ -25,9 +26,15 @@ export class ChatStreamSink implements EventStreamSink {
    */
   closed = false;
 
+  /**
+   * @param exchange the HTTP exchange the events come from, when the subscriber is the caller's
+   *   own (no relay between): told the answer finished just before the subscriber completes, so
+   *   the exchange does not abort the request its completion tears down.
+   */
   constructor(
     private readonly subscriber: Subscriber<LlmEvent>,
     context: ResponseContext | ResponseDetailsOf,
+    private readonly exchange?: ExchangeEnd,
   ) {
     this.decoder = new ChatCompletionDecoder(subscriber, context);
     // No closure: RxJS calls `unsubscribe()` on a teardown object (at once if already closed).
@@ -83,8 +90,12 @@ export class ChatStreamSink implements EventStreamSink {
     } catch (error) {
       incomplete = error;
     }
-    if (incomplete) this.subscriber.error(incomplete);
-    else this.subscriber.complete();
+    if (incomplete) {
+      this.subscriber.error(incomplete);
+      return;
+    }
+    if (this.exchange) this.exchange.finished = true;
+    this.subscriber.complete();
   }
 
   /** The error for data that is not JSON: an error event's text, a body cut off mid-event, or garbage. */

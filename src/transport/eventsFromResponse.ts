@@ -1,8 +1,9 @@
-import { defer, Observable, type Subscriber } from 'rxjs';
+import { defer, Observable, type Subscriber, type TeardownLogic } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
 import { RxllmError } from '../core/errors.js';
 import { ChatCompletionDecoder, type ResponseContext } from './ChatCompletionDecoder.js';
 import { ChatStreamSink } from './ChatStreamSink.js';
+import type { ExchangeEnd } from './httpExchange.js';
 import { readEventStream } from './readEventStream.js';
 import { failedResponse, responseDetails, responseText } from './httpError.js';
 
@@ -26,32 +27,51 @@ export function eventsFromResponse(response: Response): Observable<LlmEvent> {
       throw new RxllmError('incomplete-stream', 'The response has no body: the server produced no answer.', responseDetails(response));
     });
   }
+  const body = response.body;
+  return new Observable<LlmEvent>((subscriber) => readBody(response, body, subscriber));
+}
+
+/**
+ * Internal: {@link eventsFromResponse}'s events of `response`, delivered straight into `subscriber`
+ * (the caller's own, with no Observable between), with `exchange.finished` set just before the
+ * answer completes it. Returns the reading's teardown. For the readers of `startDirectExchange`.
+ */
+export function readResponseInto(response: Response, subscriber: Subscriber<LlmEvent>, exchange: ExchangeEnd): TeardownLogic {
+  const body = response.ok ? response.body : null;
+  // An error status or no body: an error, which aborts the request as any error does.
+  if (!body) {
+    eventsFromResponse(response).subscribe(subscriber);
+    return undefined;
+  }
+  return readBody(response, body, subscriber, exchange);
+}
+
+/** Reads a successful response's body into `subscriber`: an event stream as it arrives, or one JSON body. */
+function readBody(response: Response, body: ReadableStream<Uint8Array>, subscriber: Subscriber<LlmEvent>, exchange?: ExchangeEnd): TeardownLogic {
   const contentType = response.headers.get('content-type') ?? '';
   if (contentType.includes('text/event-stream')) {
     // fromEventStream(body).pipe(decodeChatStream(context)), fused: the parser hands each event to
     // the decoder directly, so a token costs one subscriber call instead of a chain of them.
-    const body = response.body;
     // The details (status, request id, every readable header) are read only if the stream errors:
     // made up front they stayed alive as long as the stream, a copy of the headers per live stream
     // (plus the sorted copy undici caches on the Headers once they are iterated).
     const details = (): ResponseContext => responseDetails(response);
-    return new Observable<LlmEvent>((subscriber) => readEventStream(body, new ChatStreamSink(subscriber, details)));
+    return readEventStream(body, new ChatStreamSink(subscriber, details, exchange));
   }
-  return new Observable<LlmEvent>((subscriber) => {
-    // One subscriber and one promise callback (not defer + from + switchMap + an inner Observable):
-    // a non-streaming answer is one body, and at low latency these layers cost more than its decoding.
-    // An unsubscribed caller gets nothing: the exchange above aborts the request, which ends the read.
-    responseText(response).then(
-      (text) => {
-        if (!subscriber.closed) decodeCompletion(text, contentType, response, subscriber);
-      },
-      (error: unknown) => subscriber.error(error),
-    );
-  });
+  // One subscriber and one promise callback (not defer + from + switchMap + an inner Observable):
+  // a non-streaming answer is one body, and at low latency these layers cost more than its decoding.
+  // An unsubscribed caller gets nothing: the exchange above aborts the request, which ends the read.
+  responseText(response).then(
+    (text) => {
+      if (!subscriber.closed) decodeCompletion(text, contentType, response, subscriber, exchange);
+    },
+    (error: unknown) => subscriber.error(error),
+  );
+  return undefined;
 }
 
 /** Decodes a whole JSON body into `subscriber`'s events, then completes it (or errors it). */
-function decodeCompletion(text: string, contentType: string, response: Response, subscriber: Subscriber<LlmEvent>): void {
+function decodeCompletion(text: string, contentType: string, response: Response, subscriber: Subscriber<LlmEvent>, exchange?: ExchangeEnd): void {
   // The headers are read only for an error's details: most answers never need them.
   const decoder = new ChatCompletionDecoder(subscriber, () => responseDetails(response));
   let payload: unknown;
@@ -68,6 +88,7 @@ function decodeCompletion(text: string, contentType: string, response: Response,
   }
   try {
     decoder.completion(payload);
+    if (exchange) exchange.finished = true;
     subscriber.complete();
   } catch (error) {
     subscriber.error(error);

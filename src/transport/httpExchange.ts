@@ -1,4 +1,4 @@
-import { Observable, type Subscriber, type Subscription } from 'rxjs';
+import { Observable, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
 import { Relay } from '../internal/Relay.js';
 
 // Internal: the one HTTP request lifecycle of rxllm's clients (sseTransport, openaiTransport,
@@ -77,6 +77,86 @@ export function startExchange<T>(subscriber: Subscriber<T>, exchange: Exchange<T
     },
   );
   return relay;
+}
+
+/**
+ * What a reader started by {@link startDirectExchange} tells its exchange: it sets `finished` just
+ * before it completes the subscriber (before, since RxJS runs the subscriber's teardowns, the
+ * exchange's among them, inside `complete()`). A finished exchange is not aborted, so the rest of
+ * its body is still read and `fetch` can reuse the connection.
+ */
+export interface ExchangeEnd {
+  finished: boolean;
+}
+
+/** {@link Exchange}, for a reader that delivers straight to the caller's subscriber. */
+export interface DirectExchange<T> {
+  /** Sends the request with the exchange's signal; may throw synchronously. */
+  send(signal: AbortSignal): Promise<Response>;
+  /** The error for a `send` that failed before any response. */
+  unreachable(cause: unknown): unknown;
+  /**
+   * Starts reading the response into `subscriber` (emitting, then completing or erroring it),
+   * sets `end.finished` just before completing it, and returns the reading's teardown. May throw.
+   */
+  readInto(response: Response, subscriber: Subscriber<T>, end: ExchangeEnd): TeardownLogic;
+}
+
+/**
+ * {@link startExchange} with no subscriber between the reader and the caller's: the response's
+ * events go straight to `subscriber`, where startExchange passes each one through its relay (after
+ * a full GC, one more function per token that V8 optimises again per answer). The exchange is a
+ * teardown added to `subscriber` instead: it aborts the request when the subscriber closes (an
+ * unsubscribe, an error) unless the reader said the answer finished. Behaves as startExchange
+ * otherwise: the same cold send, typed errors, late response cancelled, nothing delivered to a
+ * closed subscriber.
+ */
+export function startDirectExchange<T>(subscriber: Subscriber<T>, exchange: DirectExchange<T>): void {
+  const request = new ExchangeRequest();
+  // Added before sending: an unsubscribe from here on aborts the request.
+  subscriber.add(request);
+  let sent: Promise<Response>;
+  try {
+    sent = Promise.resolve(exchange.send(request.signal));
+  } catch (error) {
+    sent = Promise.reject(error);
+  }
+  sent.then(
+    (response) => {
+      if (subscriber.closed) {
+        response.body?.cancel().catch(() => undefined);
+        return;
+      }
+      try {
+        // Added after the reading started: a reader that closed the subscriber synchronously has
+        // its teardown run at once by `add`.
+        subscriber.add(exchange.readInto(response, subscriber, request));
+      } catch (error) {
+        subscriber.error(error);
+      }
+    },
+    (cause: unknown) => {
+      if (!subscriber.closed) subscriber.error(exchange.unreachable(cause));
+    },
+  );
+}
+
+/**
+ * The request of a {@link startDirectExchange}, as a teardown of its subscriber: aborts the request
+ * when the subscriber closes, unless the reader set `finished` first.
+ */
+class ExchangeRequest implements ExchangeEnd {
+  finished = false;
+  private readonly controller = new AbortController();
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Run by the subscriber as one of its teardowns (RxJS calls `unsubscribe()` on a teardown object). */
+  unsubscribe(): void {
+    if (!this.finished) this.controller.abort();
+  }
 }
 
 /**

@@ -1,12 +1,12 @@
-import { Observable } from 'rxjs';
+import { Observable, type Subscriber, type TeardownLogic } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
 import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { eventsFromResponse } from './eventsFromResponse.js';
+import { eventsFromResponse, readResponseInto } from './eventsFromResponse.js';
 import { httpEndpoint, type HttpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
-import { startExchange, type Exchange } from './httpExchange.js';
+import { startDirectExchange, type DirectExchange, type ExchangeEnd } from './httpExchange.js';
 import { readableHeaders, unreachable } from './httpError.js';
 
 /** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
@@ -51,12 +51,12 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
   // closures per request). A throw here (invalid-request) errors the subscriber, as in defer.
   return (request: LlmRequest, context?: RequestContext) =>
     new Observable<LlmEvent>((subscriber) =>
-      startExchange(subscriber, new SseExchange(endpoint, JSON.stringify(wireBody(checkRequestToSend(request), includeUsage)), context)),
+      startDirectExchange(subscriber, new SseExchange(endpoint, JSON.stringify(wireBody(checkRequestToSend(request), includeUsage)), context)),
     );
 }
 
 /** One request of an sseTransport: what it sends, and how its answer is read. */
-class SseExchange implements Exchange<LlmEvent> {
+class SseExchange implements DirectExchange<LlmEvent> {
   constructor(
     private readonly endpoint: HttpEndpoint,
     private readonly body: string,
@@ -73,8 +73,10 @@ class SseExchange implements Exchange<LlmEvent> {
     return unreachable(this.endpoint.url, cause);
   }
 
-  read(response: Response): Observable<LlmEvent> {
-    return eventsAfterHeaders(response, this.context);
+  /** Straight into the caller's subscriber: no relay between the decoder and it, per token. */
+  readInto(response: Response, subscriber: Subscriber<LlmEvent>, end: ExchangeEnd): TeardownLogic {
+    this.context?.onHeaders?.(response.status, readableHeaders(response.headers));
+    return readResponseInto(response, subscriber, end);
   }
 }
 
