@@ -1,4 +1,4 @@
-import { Observable, type Subscriber, type Subscription, type TeardownLogic } from 'rxjs';
+import { Observable, type Subscriber, type TeardownLogic } from 'rxjs';
 import { Relay } from '../internal/Relay.js';
 
 // Internal: the one HTTP request lifecycle of rxllm's clients (sseTransport, openaiTransport,
@@ -39,44 +39,34 @@ export interface Exchange<T> {
 
 /**
  * {@link httpExchange} without its Observable: starts the exchange for `subscriber` (already
- * subscribed) and returns its teardown. For a client whose own Observable does its per-request
- * work first (sseTransport validates and builds the body), so a request is one Observable and one
- * subscribe, not a `defer` around a second one. The exchange behaves exactly as httpExchange's.
+ * subscribed). For a client whose own Observable does its per-request work first, so a request is
+ * one Observable and one subscribe, not a `defer` around a second one. The exchange behaves exactly
+ * as httpExchange's. It is {@link startDirectExchange} with the response read through an
+ * Observable: one relay between that Observable and `subscriber`, which tells the exchange the
+ * answer finished just before it completes `subscriber`.
  */
-export function startExchange<T>(subscriber: Subscriber<T>, exchange: Exchange<T>): Subscription {
-  const relay = new ExchangeRelay(subscriber, new AbortController());
-  // A `send` that throws synchronously still becomes a typed error, and still asynchronously (as
-  // a rejection would). `send`'s own promise is listened to directly: wrapping it in a second
-  // promise cost an allocation and two more microtask turns per request.
-  let sent: Promise<Response>;
-  try {
-    sent = Promise.resolve(exchange.send(relay.signal));
-  } catch (error) {
-    sent = Promise.reject(error);
+export function startExchange<T>(subscriber: Subscriber<T>, exchange: Exchange<T>): void {
+  startDirectExchange(subscriber, new ObservableRead(exchange));
+}
+
+/** An {@link Exchange} as a {@link DirectExchange}: its `read` Observable subscribed through an {@link ExchangeRelay}. */
+class ObservableRead<T> implements DirectExchange<T> {
+  constructor(private readonly exchange: Exchange<T>) {}
+
+  send(signal: AbortSignal): Promise<Response> {
+    return this.exchange.send(signal);
   }
-  // The callbacks below are the only holders of the exchange (and, through it, of the caller's
-  // request and body), and are let go once the response or the failure arrives: a streaming
-  // answer keeps only the relay, not what it sent.
-  sent.then(
-    (response) => {
-      if (relay.closed) {
-        response.body?.cancel().catch(() => undefined);
-        return;
-      }
-      try {
-        // The relay is the response's subscriber: unsubscribing it tears the reading down. A
-        // subscriber that leaves from inside a synchronous emission closes it before `subscribe`
-        // returns, and RxJS then runs the reading's teardown at once.
-        exchange.read(response).subscribe(relay);
-      } catch (error) {
-        relay.error(error);
-      }
-    },
-    (cause: unknown) => {
-      if (!relay.closed) relay.error(exchange.unreachable(cause));
-    },
-  );
-  return relay;
+
+  unreachable(cause: unknown): unknown {
+    return this.exchange.unreachable(cause);
+  }
+
+  readInto(response: Response, subscriber: Subscriber<T>, end: ExchangeEnd): TeardownLogic {
+    // The relay is the response's subscriber: unsubscribing it (a teardown of `subscriber`) tears
+    // the reading down. A subscriber that leaves from inside a synchronous emission closes before
+    // `subscribe` returns, and `add` then runs the reading's teardown at once.
+    return this.exchange.read(response).subscribe(new ExchangeRelay(subscriber, end));
+  }
 }
 
 /**
@@ -160,22 +150,16 @@ class ExchangeRequest implements ExchangeEnd {
 }
 
 /**
- * The state of one exchange, which is also the subscriber of its response's events and the
- * teardown of its subscription: it passes the events on, and aborts the request when it is
- * unsubscribed (or errors) before the events completed.
+ * The subscriber of an {@link ObservableRead}'s response events: passes them on, and marks the
+ * exchange finished just before it completes the destination (whose teardowns, the exchange's
+ * abort among them, run inside `complete()`).
  */
 class ExchangeRelay<T> extends Relay<T, T> {
-  private finished = false;
-
   constructor(
     destination: Subscriber<T>,
-    private readonly controller: AbortController,
+    private readonly end: ExchangeEnd,
   ) {
     super(destination);
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
   }
 
   next(value: T): void {
@@ -183,13 +167,7 @@ class ExchangeRelay<T> extends Relay<T, T> {
   }
 
   override complete(): void {
-    if (!this.closed) this.finished = true;
+    if (!this.closed) this.end.finished = true;
     super.complete();
-  }
-
-  override unsubscribe(): void {
-    if (this.closed) return;
-    super.unsubscribe();
-    if (!this.finished) this.controller.abort();
   }
 }
