@@ -23,8 +23,8 @@ import { redisResumeStore } from '../../src/redis/redisResumeStore';
 import { finishEvent, textEvent } from '../../src/testing/events';
 import { type RedisCluster, slotRanges, startRedisCluster } from '../helpers/redisCluster';
 import { describeWithRedis } from '../helpers/redisServer';
+import { waitFor } from '../helpers/waitFor';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const answer: LlmEvent[] = [textEvent('Hel'), textEvent('lo'), textEvent(' world'), finishEvent('stop')];
 /** Eight different requests: their keys hash to slots all over the cluster. */
 const requests: LlmRequest[] = Array.from({ length: 8 }, (_, i) => ({ model: 'm', messages: [{ role: 'user', content: `Summarize: topic ${i}` }], temperature: 0 }));
@@ -44,13 +44,6 @@ function upstream(gap = 5, gate: Promise<unknown> = Promise.resolve()): Transpor
   return transport;
 }
 
-/** Waits (bounded) until `condition` holds. */
-async function until(condition: () => boolean | Promise<boolean>, what: string, boundMs = 10_000): Promise<void> {
-  for (let waited = 0; !(await condition()); waited += 10) {
-    if (waited > boundMs) throw new Error(`not within ${boundMs} ms: ${what}`);
-    await sleep(10);
-  }
-}
 
 describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
   let cluster: RedisCluster;
@@ -76,7 +69,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
    * Waits until `redises` are ready: a store's guard fails a call at once on a client that is reconnecting, which a
    * Cluster client still learning the slots can be on a loaded machine (a latency round trip then read nothing).
    */
-  const ready = (...redises: Cluster[]) => until(() => redises.every((redis) => redis.status === 'ready'), 'the Cluster clients ready');
+  const ready = (...redises: Cluster[]) => waitFor(() => redises.every((redis) => redis.status === 'ready'), 'the Cluster clients ready');
   const nodesUsed = (counts: number[]) => counts.filter((count) => count > 0).length;
   /**
    * `perNode` new prefixes for each master, whose `<prefix><suffix>` key the master serves (by CLUSTER KEYSLOT):
@@ -104,7 +97,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
 
   it('the cluster is real: three masters, each serving a third of the slots', async () => {
     const redis = client();
-    await until(() => redis.status === 'ready', 'the Cluster client ready');
+    await waitFor(() => redis.status === 'ready', 'the Cluster client ready');
     expect(redis.nodes('master')).toHaveLength(3);
     const info = (await redis.cluster('INFO')) as string;
     expect(info).toMatch(/cluster_state:ok/);
@@ -123,7 +116,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const [appA, appB] = [withMiddleware(model, cacheA), withMiddleware(model, cacheB)];
 
     for (const asked of requests) expect(await collect(appA(asked))).toEqual(answer);
-    await until(async () => (await placement(`${prefix}*`)).reduce((sum, n) => sum + n, 0) === requests.length, 'every answer written');
+    await waitFor(async () => (await placement(`${prefix}*`)).reduce((sum, n) => sum + n, 0) === requests.length, 'every answer written');
     for (const asked of requests) expect(await collect(appB(asked))).toEqual(answer);
 
     expect(model.calls).toBe(requests.length);
@@ -158,9 +151,9 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
       const [appA, appB] = registries.map((registry) => withMiddleware(model, dedupe({ registry })));
       const owned = requests.map((asked) => collect(appA!(asked)));
       // A holds every claim before B asks, so B follows all eight (and never owns one).
-      await until(() => registries[0]!.stats().owned === requests.length, 'A owning all eight');
+      await waitFor(() => registries[0]!.stats().owned === requests.length, 'A owning all eight');
       const followed = requests.map((asked) => collect(appB!(asked)));
-      await until(() => registries[1]!.stats().followed === requests.length, 'B following all eight');
+      await waitFor(() => registries[1]!.stats().followed === requests.length, 'B following all eight');
       open();
       const results = await Promise.all([...owned, ...followed]);
 
@@ -194,7 +187,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
     const reads = streams.map((id, i) => lastValueFrom(reader.read(id, 1).pipe(tap(() => replayed[i]!++), take(3), toArray())));
     // Every reader has replayed the event after id 1: what is appended now, it reads live (was: a 100 ms sleep,
     // after which, on a loaded machine, a reader could still be replaying and the test followed nothing live).
-    await until(() => replayed.every((count) => count >= 1), 'every reader replaying its event after id 1');
+    await waitFor(() => replayed.every((count) => count >= 1), 'every reader replaying its event after id 1');
     for (const id of streams) await writer.append(id, [{ id: 3, data: `${id} three` }, { id: 4, event: 'done', data: '' }]);
     const got = await Promise.all(reads);
     got.forEach((events, i) => expect(events.map((event) => event.data)).toEqual([`${streams[i]} two`, `${streams[i]} three`, '']));
@@ -253,7 +246,7 @@ describeWithRedis('rxllm/redis on a real Redis Cluster (three masters)', () => {
         expect(await storeB.acquire(2)).toBeUndefined();
         first!.release();
         let third: { release(): void } | undefined;
-        await until(async () => (third = await storeB.acquire(2)) !== undefined, 'the released slot taken by B');
+        await waitFor(async () => (third = await storeB.acquire(2)) !== undefined, 'the released slot taken by B');
         held.push(third!);
         expect(storeA.stats()).toMatchObject({ errors: 0 });
         expect(storeB.stats()).toMatchObject({ errors: 0 });

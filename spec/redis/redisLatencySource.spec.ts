@@ -16,7 +16,6 @@ import { sha256 } from '../../src/internal/sha256';
 /** Where the source's keys of `prefix` start: the prefix, `latency:` and its hash tag (one Cluster slot per prefix). */
 const tagged = (prefix: string) => `${prefix}latency:{${sha256(prefix).slice(0, 8)}}:`;
 
-const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 /** A finished request of `step` on `model` whose first token came after `ttft` ms (or that was cancelled before one). */
 function sample(step: string, model: string, ttft: number, outcome: 'ok' | 'cancelled' = 'ok'): LatencyRecord {
@@ -46,15 +45,6 @@ async function readAfterNow(source: RedisLatencySource): Promise<void> {
   await source.refresh();
 }
 
-/** Waits (bounded) until `condition` holds, polling every `every` ms; returns the ms it took. */
-async function until(condition: () => boolean, what: string, boundMs = 5_000, every = 5): Promise<number> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > boundMs) throw new Error(`not within ${boundMs} ms: ${what}`);
-    await sleep(every);
-  }
-  return performance.now() - started;
-}
 
 describeWithRedis('redisLatencySource (against a real redis-server)', () => {
   const server = useRedisServer({ prefix: 'lat' });
@@ -164,7 +154,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       const [fromA, fromB] = [a.source.stats().publishes, b.source.stats().publishes];
       clock.maxFrames = frame;
       clock.flush();
-      await until(() => a.source.stats().publishes > fromA && b.source.stats().publishes > fromB, `A's and B's round trips at ${frame} ms`, 15_000);
+      await waitFor(() => a.source.stats().publishes > fromA && b.source.stats().publishes > fromB, `A's and B's round trips at ${frame} ms`, 15_000);
     };
     // A knows both deployments: x is the faster. B has no samples of its own.
     feed(a.registry, [...times(20, () => sample('answer', 'x', 100)), ...times(20, () => sample('answer', 'y', 200))]);
@@ -216,7 +206,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     await server.restart();
     // This test's own clients (clients[0] and [1] are the file's first test's): a round trip on a client not yet
     // reconnected fails at once, by design, and would count as an error here.
-    await until(() => a.redis.status === 'ready' && b.redis.status === 'ready', "A's and B's clients reconnect", 15_000);
+    await waitFor(() => a.redis.status === 'ready' && b.redis.status === 'ready', "A's and B's clients reconnect", 15_000);
     await a.source.refresh(); // the restarted Redis is empty: A publishes again
     await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(14);
@@ -241,7 +231,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
     expect(b.source.percentile({ step: 'answer', p: 95 })).toBe(300);
 
     await server.restart();
-    await until(() => clients.every((redis) => redis.status === 'ready' || redis.status === 'end'), 'the clients reconnect', 15_000);
+    await waitFor(() => clients.every((redis) => redis.status === 'ready' || redis.status === 'end'), 'the clients reconnect', 15_000);
     await a.source.refresh();
     await readAfterNow(b.source);
     expect(b.source.count({ step: 'answer' })).toBe(13);
@@ -260,7 +250,7 @@ describeWithRedis('redisLatencySource (against a real redis-server)', () => {
       const before = a.source.stats().publishes;
       clock.maxFrames = frame;
       clock.flush();
-      await until(() => a.source.stats().publishes > before, `A publishing on its timer at ${frame} ms`, 15_000);
+      await waitFor(() => a.source.stats().publishes > before, `A publishing on its timer at ${frame} ms`, 15_000);
     }
     await readAfterNow(b.source);
     expect(b.source.count()).toBe(5);
