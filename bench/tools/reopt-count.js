@@ -1,11 +1,12 @@
 // Counts what V8 re-optimizes per streamed answer after a full GC, by function (docs/performance.md,
 // "CPU per token after a full GC"). Usage, after `node bench/run.js none` has compiled bench/.out:
 //
-//   node bench/tools/reopt-count.js [floor|rxllm] [requests=10]
+//   node bench/tools/reopt-count.js [floor|rxllm|openai] [requests=10]
 //
 // It runs itself in a child under `--trace-opt --trace-deopt --trace-file-names`: 3 warm-up
 // requests, then per request gc(), 20 ms, one 2,000-token answer from bench/lib/tokenServer through
-// the floor (fetch + eventsource-parser) or sseTransport + tokens(), 50 ms for the background
+// the floor (fetch + eventsource-parser), sseTransport + tokens() (rxllm) or openaiTransport over
+// the official SDK + tokens() (openai), 50 ms for the background
 // compiles to land; and prints, per request, the optimizations, aborted optimizations and deopts,
 // the CPU by thread (main / V8's other threads, from /proc/self/task/*/schedstat), and which
 // functions were optimized. "own" = the client's code: rxllm's src/ and RxJS (or the floor's callback).
@@ -72,6 +73,12 @@ function threads() {
   return { main, other };
 }
 
+/** openaiTransport over the official SDK, loaded only when asked for (openai is an optional peer). */
+function openaiTransport(baseURL) {
+  const { openaiTransport } = require(path.join(out, 'src/openai/openaiTransport.js'));
+  return openaiTransport({ baseURL, apiKey: 'bench' });
+}
+
 async function child(which, requests) {
   const { streamFloor } = require(path.join(out, 'bench/lib/floorClient.js'));
   const { sseTransport } = require(path.join(out, 'src/transport/sse.js'));
@@ -88,7 +95,7 @@ async function child(which, requests) {
   const port = await new Promise((resolve) => server.stdout.once('data', (data) => resolve(data.toString().trim())));
   const baseURL = `http://127.0.0.1:${port}/v1`;
   const floor = (onDelta) => streamFloor(baseURL, request, onDelta);
-  const llm = sseTransport({ baseURL, apiKey: 'bench' });
+  const llm = which === 'openai' ? openaiTransport(baseURL) : sseTransport({ baseURL, apiKey: 'bench' });
   const rxllm = (onDelta) =>
     new Promise((resolve, reject) => llm(request).pipe(tokens()).subscribe({ next: onDelta, error: reject, complete: () => resolve(undefined) }));
   const client = which === 'floor' ? floor : rxllm;
