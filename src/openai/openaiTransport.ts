@@ -1,13 +1,15 @@
 import OpenAI, { type ClientOptions } from 'openai';
-import { defer } from 'rxjs';
+import { Observable } from 'rxjs';
+import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
+import type { LlmEvent } from '../core/events.js';
 import { parseRequest, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import type { RequestContext } from '../core/context.js';
+import { ChatExchange } from '../transport/ChatExchange.js';
 import { baseURLOf, fetchOf } from '../transport/httpEndpoint.js';
-import { httpExchange } from '../transport/httpExchange.js';
+import { startDirectExchange } from '../transport/httpExchange.js';
 import { describeCause, errorFromHttpResponse, unreachable } from '../transport/httpError.js';
-import { eventsAfterHeaders, wireBody } from '../transport/sse.js';
+import { wireBody } from '../transport/sse.js';
 
 /** Options for {@link openaiTransport} when it builds its own client. */
 export interface OpenAITransportConfig extends ClientOptions {
@@ -53,15 +55,35 @@ export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig =
   const includeUsage = isOpenAIClient(clientOrConfig) ? true : (clientOrConfig.includeUsage ?? true);
   const url = `${client.baseURL.replace(/\/+$/, '')}/chat/completions`;
 
+  // As sseTransport: one Observable per request whose subscribe validates, builds the body and
+  // starts the exchange, and the decoder delivers straight to the caller's subscriber (no defer
+  // around a second Observable, no closures, no relay per token). A throw here (invalid-request)
+  // errors the subscriber before the SDK sees the request.
   return (request: LlmRequest, context?: RequestContext) =>
-    defer(() => {
-      const body = wireBody(parseRequest(request), includeUsage);
-      return httpExchange(
-        (signal) => client.chat.completions.create(body as unknown as OpenAI.ChatCompletionCreateParams, { signal, maxRetries: 0 }).asResponse(),
-        (error) => fromSdkError(error, url),
-        (response) => eventsAfterHeaders(response, context),
-      );
-    });
+    new Observable<LlmEvent>((subscriber) =>
+      startDirectExchange(subscriber, new OpenAIExchange(client, wireBody(parseRequest(request), includeUsage), url, context)),
+    );
+}
+
+/** One request of an openaiTransport: sent by the SDK (the answer is read as {@link ChatExchange} reads it). */
+class OpenAIExchange extends ChatExchange {
+  constructor(
+    private readonly client: OpenAI,
+    private readonly body: LlmRequest,
+    private readonly url: string,
+    context: RequestContext | undefined,
+  ) {
+    super(context);
+  }
+
+  send(signal: AbortSignal): Promise<Response> {
+    const body = this.body as unknown as OpenAI.ChatCompletionCreateParams;
+    return this.client.chat.completions.create(body, { signal, maxRetries: 0 }).asResponse();
+  }
+
+  unreachable(cause: unknown): unknown {
+    return fromSdkError(cause, this.url);
+  }
 }
 
 /** A client from options, checked as `sseTransport` checks its own, with the SDK's retries off. */

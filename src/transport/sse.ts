@@ -1,13 +1,13 @@
-import { Observable, type Subscriber, type TeardownLogic } from 'rxjs';
+import { Observable } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import type { RxllmError } from '../core/errors.js'; // for the docs
 import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
-import { eventsFromResponse, readResponseInto } from './eventsFromResponse.js';
+import { ChatExchange } from './ChatExchange.js';
 import { httpEndpoint, type HttpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
-import { startDirectExchange, type DirectExchange, type ExchangeEnd } from './httpExchange.js';
-import { readableHeaders, unreachable } from './httpError.js';
+import { startDirectExchange } from './httpExchange.js';
+import { unreachable } from './httpError.js';
 
 /** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
 export interface SseTransportConfig extends HttpEndpointConfig {
@@ -55,13 +55,15 @@ export function sseTransport(config: SseTransportConfig = {}): Transport {
     );
 }
 
-/** One request of an sseTransport: what it sends, and how its answer is read. */
-class SseExchange implements DirectExchange<LlmEvent> {
+/** One request of an sseTransport: what it sends with `fetch` (the answer is read as {@link ChatExchange} reads it). */
+class SseExchange extends ChatExchange {
   constructor(
     private readonly endpoint: HttpEndpoint,
     private readonly body: string,
-    private readonly context: RequestContext | undefined,
-  ) {}
+    context: RequestContext | undefined,
+  ) {
+    super(context);
+  }
 
   send(signal: AbortSignal): Promise<Response> {
     const { url, fetch, headers } = this.endpoint;
@@ -72,21 +74,6 @@ class SseExchange implements DirectExchange<LlmEvent> {
   unreachable(cause: unknown): unknown {
     return unreachable(this.endpoint.url, cause);
   }
-
-  /** Straight into the caller's subscriber: no relay between the decoder and it, per token. */
-  readInto(response: Response, subscriber: Subscriber<LlmEvent>, end: ExchangeEnd): TeardownLogic {
-    this.context?.onHeaders?.(response.status, readableHeaders(response.headers));
-    return readResponseInto(response, subscriber, end);
-  }
-}
-
-/**
- * {@link eventsFromResponse}, after telling the context's `onHeaders` that the headers arrived.
- * A throwing `onHeaders` errors the stream with its error (the exchange catches it).
- */
-export function eventsAfterHeaders(response: Response, context: RequestContext | undefined): Observable<LlmEvent> {
-  context?.onHeaders?.(response.status, readableHeaders(response.headers));
-  return eventsFromResponse(response);
 }
 
 /** The JSON body to send: streaming unless the request says otherwise, with usage asked for. */
