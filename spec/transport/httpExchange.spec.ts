@@ -282,7 +282,7 @@ describe('sseTransport on startDirectExchange', () => {
   });
 });
 
-describe('the clients built on httpExchange', () => {
+describe('the clients built on the exchange lifecycle (httpExchange, startDirectExchange)', () => {
   // A keep-alive server of its own for each test (fetch pools connections by origin), counting the
   // connections its requests came on.
   let server: Server;
