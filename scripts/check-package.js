@@ -28,7 +28,7 @@ try {
 
   // What must never be shipped: source maps (src/ is not in the package, so they would point at nothing)
   // and the ESM copy of the CLI (only `bin`, which is CommonJS, reaches the CLI).
-  const stray = packed.files.map((file) => file.path).filter((path) => path.endsWith('.map') || path.startsWith('dist/esm/cli/'));
+  const stray = packed.files.map((file) => file.path).filter((path) => path.endsWith('.map') || path.startsWith('dist/esm/cli/') || path.startsWith('dist/esm-node/cli/'));
   if (stray.length > 0) {
     console.error(`check:package: the package ships files nothing can use:\n  ${stray.join('\n  ')}`);
     failed = true;

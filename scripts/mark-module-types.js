@@ -7,5 +7,5 @@ const { join } = require('node:path');
 const dist = join(__dirname, '..', 'dist');
 const { sideEffects } = require('../package.json');
 writeFileSync(join(dist, 'cjs', 'package.json'), JSON.stringify({ type: 'commonjs', sideEffects }) + '\n');
-writeFileSync(join(dist, 'esm', 'package.json'), JSON.stringify({ type: 'module', sideEffects }) + '\n');
+for (const half of ['esm', 'esm-node']) writeFileSync(join(dist, half, 'package.json'), JSON.stringify({ type: 'module', sideEffects }) + '\n');
 chmodSync(join(dist, 'cjs', 'cli', 'main.js'), 0o755);

@@ -7,7 +7,7 @@
  * sseTransport, which compiles and runs without it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -106,10 +106,10 @@ it('ships no source maps (src/ is not packed, so they would point at nothing) an
   expect(packedFiles).toContain('dist/cjs/cli/main.js');
 });
 
-it('marks both halves of the build side-effect free for bundlers, which read the nearest package.json', () => {
-  for (const half of ['cjs', 'esm']) {
+it('marks each build side-effect free for bundlers, which read the nearest package.json', () => {
+  for (const half of ['cjs', 'esm', 'esm-node']) {
     const nearest = JSON.parse(readFileSync(join(installed, 'dist', half, 'package.json'), 'utf8')) as Record<string, unknown>;
-    expect(nearest).toEqual({ type: half === 'cjs' ? 'commonjs' : 'module', sideEffects: false });
+    expect([half, nearest]).toEqual([half, { type: half === 'cjs' ? 'commonjs' : 'module', sideEffects: false }]);
   }
 });
 
@@ -203,10 +203,32 @@ describe('the root entry in CommonJS loads neither lru-cache nor hdr-histogram-j
 
   it('require() loads rxjs, eventsource-parser and its own files: no lru-cache, no hdr-histogram-js, no zod, no optional peer', () => {
     expect(packagesOf(steps.atImport)).toEqual(['eventsource-parser', 'rxjs', 'rxllm']);
-    // limit() keeps a histogram per lane, so the histogram class loads (but not the library in it).
-    expect(ours(steps.atImport).filter((file) => file.startsWith('metrics/'))).toEqual(['metrics/LatencyHistogram.js']);
-    expect(ours(steps.atImport).filter((file) => /^(simulator|node|openai|testing|redis|cli|web)\//.test(file))).toEqual([]);
-    expect(ours(steps.atImport).filter((file) => /Class\.js$/.test(file)).sort()).toEqual(['internal/int32HistogramClass.js', 'internal/lruCacheClass.js']);
+  });
+
+  // The build is bundled (scripts/bundle.mjs): the entry file and the shared chunks of the modules it reaches.
+  it('require() loads the root bundle and shared chunks only, in a handful of files', () => {
+    const loaded = ours(steps.atImport);
+    expect(loaded).toContain('index.js');
+    expect(loaded.filter((file) => file !== 'index.js' && !file.startsWith('shared/'))).toEqual([]);
+    // 74 files before bundling; the chunk count follows how rollup groups modules by the entry points that use them.
+    expect(loaded.length).toBeLessThanOrEqual(15);
+  });
+
+  it("require() loads no code of the simulator, the servers, the test kit, the SDK and Redis clients or the CLI", () => {
+    const code = ours(steps.atImport).map((file) => readFileSync(join(installed, 'dist', 'cjs', file), 'utf8'));
+    // One function each of those entry points defines and the root entry never reaches.
+    const others = ['simulatedTransport', 'startSimulatorServer', 'toServerSentEvents', 'scriptedTransport', 'openaiTransport', 'redisCacheStore', 'runDemo'];
+    const defined = others.filter((name) => code.some((text) => new RegExp(`function ${name}\\(`).test(text)));
+    expect(defined).toEqual([]);
+    // The markers are real: each is defined in the files of its own entry point.
+    const everything = ['simulator', 'node', 'testing', 'openai', 'redis', 'shared', 'cli']
+      .flatMap((folder) =>
+        readdirSync(join(installed, 'dist', 'cjs', folder))
+          .filter((file) => file.endsWith('.js'))
+          .map((file) => readFileSync(join(installed, 'dist', 'cjs', folder, file), 'utf8')),
+      )
+      .join('\n');
+    expect(others.filter((name) => !new RegExp(`function ${name}\\(`).test(everything))).toEqual([]);
   });
 
   it('the first memoryCacheStore() loads lru-cache (and nothing else), which evicts as an LRU does', () => {
@@ -304,8 +326,13 @@ describe('esbuild bundles of a consumer of the memory cache and a histogram', ()
     expect(existsSync(join(out, 'node_modules'))).toBe(false);
     const inputs = Object.keys(result.metafile.inputs);
     const half = entry.endsWith('.cjs') ? 'cjs' : 'esm';
-    // Each bundle takes the loaders of the half its consumer resolved to, and lru-cache's matching build.
-    expect(inputs.filter((file) => /rxllm\/dist\/.*\/internal\/lruCacheClass\.js$/.test(file))).toEqual([`node_modules/rxllm/dist/${half}/internal/lruCacheClass.js`]);
+    // Each bundle takes the build its consumer resolves to (a bundler for Node matches the `node` condition, and
+    // gets the bundle Node itself imports), and lru-cache's matching build.
+    const build = half === 'cjs' ? 'cjs' : platform === 'node' ? 'esm-node' : 'esm';
+    const ours = inputs.filter((file) => file.startsWith('node_modules/rxllm/'));
+    expect([...new Set(ours.map((file) => /^node_modules\/rxllm\/dist\/([^/]+)\//.exec(file)?.[1]))]).toEqual([build]);
+    // A browser bundler gets one file per module, so it drops the modules an app does not use by file.
+    if (build === 'esm') expect(ours).toContain('node_modules/rxllm/dist/esm/internal/lruCacheClass.js');
     expect(inputs.filter((file) => /lru-cache\/dist\/[^/]+\/[^/]+\/index/.test(file)).map((file) => file.replace(/.*lru-cache\/dist\//, ''))).toEqual([
       `${half === 'cjs' ? 'commonjs' : 'esm'}/${platform}/index.min.js`,
     ]);
@@ -358,7 +385,8 @@ it('loads with import() from ESM, rxllm and rxllm/openai', () => {
   const result = JSON.parse(out) as { types: string[]; openaiTransport: string; file: string; works: boolean };
   expect(result.types).toEqual(exportsToCheck.map(() => 'function'));
   expect(result.openaiTransport).toBe('function');
-  expect(result.file).toBe(`file://${join(installed, 'dist', 'esm', 'index.js')}`);
+  // Node matches the `node` condition: the bundle (bundlers for the browser take dist/esm, one file per module).
+  expect(result.file).toBe(`file://${join(installed, 'dist', 'esm-node', 'index.js')}`);
   expect(result.works).toBe(true);
 });
 

@@ -364,8 +364,9 @@ class InstanceProcess {
 }
 
 /**
- * The instance module beside this one: compiled JavaScript when the CLI runs built, TypeScript (through ts-node)
- * when it runs from the sources (the tests, `npm run demo`).
+ * The instance module beside the running one: TypeScript (through ts-node) beside this file when the CLI runs from
+ * the sources (the tests), JavaScript beside dist/cjs/cli/main.js when it runs built (the CLI is bundled into that
+ * one file, and scripts/bundle.mjs writes the instance entry next to it).
  */
 function instanceModule(): { path: string; execArgv: string[] } {
   // The CLI is built as CommonJS only (tsconfig.build.esm.json leaves src/cli out), so __filename is there.
