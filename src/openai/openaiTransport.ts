@@ -3,7 +3,7 @@ import { Observable } from 'rxjs';
 import type { RequestContext } from '../core/context.js';
 import { RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
-import { parseRequest, type LlmRequest } from '../core/request.js';
+import { checkRequestToSend, type LlmRequest } from '../core/request.js';
 import type { Transport } from '../core/transport.js';
 import { ChatExchange } from '../transport/ChatExchange.js';
 import { baseURLOf, fetchOf } from '../transport/httpEndpoint.js';
@@ -61,7 +61,7 @@ export function openaiTransport(clientOrConfig: OpenAI | OpenAITransportConfig =
   // errors the subscriber before the SDK sees the request.
   return (request: LlmRequest, context?: RequestContext) =>
     new Observable<LlmEvent>((subscriber) =>
-      startDirectExchange(subscriber, new OpenAIExchange(client, wireBody(parseRequest(request), includeUsage), url, context)),
+      startDirectExchange(subscriber, new OpenAIExchange(client, wireBody(checkRequestToSend(request), includeUsage), url, context)),
     );
 }
 
