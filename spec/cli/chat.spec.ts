@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { runChat } from '../../src/cli/chat';
 import { captureIo } from '../helpers/captureIo';
+import { waitFor } from '../helpers/waitFor';
 
 // A tiny OpenAI-compatible server: streams "Hello world" unless the prompt asks for a failure.
 let server: Server;
@@ -144,8 +145,8 @@ describe('rxllm chat', () => {
     expect(await runChat(['--base-url', baseURL, '--first-token-timeout', '150', '--json', 'stall'], run.io)).toBe(1);
     const last = JSON.parse(run.stdout().trim().split('\n').at(-1)!) as Record<string, unknown>;
     expect(last).toMatchObject({ type: 'error', code: 'timeout' });
-    // The abort reaches the server asynchronously: poll for it (bounded).
-    for (let waited = 0; stallClosed.length === 0 && waited < 2000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    // The abort reaches the server asynchronously.
+    await waitFor(() => stallClosed.length > 0, 'the stalled server seeing its request closed');
     expect(stallClosed).toEqual([true]);
   });
 

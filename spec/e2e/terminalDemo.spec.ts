@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { findRedisServer } from '../../src/cli/demo/redisServer';
 import { displayWidth } from '../../src/cli/terminal';
+import { waitFor } from '../helpers/waitFor';
 
 const ROOT = join(__dirname, '..', '..');
 const haveTmux = (() => {
@@ -57,13 +58,10 @@ describeInTmux('rxllm demo in an 80-column terminal (tmux)', () => {
     // History limit first, so the session's window is created with it.
     tmux('start-server', ';', 'set-option', '-g', 'history-limit', '50000', ';', 'new-session', '-d', '-x', '80', '-y', '24', command);
 
-    const startedAt = Date.now();
-    let screen = '';
-    while (Date.now() - startedAt < DEADLINE_MS) {
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      screen = tmux('capture-pane', '-p', '-S', '-');
-      if (screen.includes(EXIT_MARK)) break;
-    }
+    const capture = () => tmux('capture-pane', '-p', '-S', '-');
+    // Once a second is enough for a run of ~20 s, and spares the loaded machine a tmux call every 10 ms.
+    await waitFor(() => capture().includes(EXIT_MARK), 'the demo exiting in the tmux pane', DEADLINE_MS, 1000);
+    const screen = capture(); // the pane now only sleeps: what it shows is final
     expect(screen).toContain(`${EXIT_MARK}0`);
 
     // Rows as the terminal kept them (a wrapped line counts once per row it took) ...

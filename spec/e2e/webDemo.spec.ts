@@ -12,6 +12,7 @@ import { lastValueFrom } from 'rxjs';
 import { contentAnalysisPipeline } from '../../src/cli/demo/pipeline';
 import { runWebDemo, type WebDemo } from '../../src/cli/demo/web';
 import { sseTransport } from '../../src/transport/sse';
+import { waitFor } from '../helpers/waitFor';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -29,12 +30,6 @@ writeFileSync(profiles, JSON.stringify({ e2e: { ttftMs: 150, tokensPerSecond: 40
 const MODEL = 'e2e';
 const TEXT = 'The delivery was two days late and the box arrived damaged, but the support team apologised and refunded the shipping within an hour.';
 const quiet = { stdout: { write: () => true }, stderr: { write: () => true }, env: {} };
-
-/** Polls until `done()` (real time: the browser and the servers run on real sockets), for at most 5 s. */
-async function waitFor(done: () => boolean): Promise<void> {
-  const startedAt = Date.now();
-  while (!done() && Date.now() - startedAt < 5000) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 describeInBrowser('rxllm demo --web in Chromium', () => {
   let demo: WebDemo;
@@ -112,7 +107,7 @@ describeInBrowser('rxllm demo --web in Chromium', () => {
 
   it('closing the page mid-run aborts the upstream requests (the simulator counts the aborts)', async () => {
     const simulator = demo.simulator!;
-    await waitFor(() => simulator.stats().inFlight === 0);
+    await waitFor(() => simulator.stats().inFlight === 0, "the simulator idle after the previous test's requests");
     const { page } = await openPage();
     await page.fill('#text', TEXT);
     simulator.resetStats();
@@ -121,7 +116,7 @@ describeInBrowser('rxllm demo --web in Chromium', () => {
     expect(simulator.stats().inFlight).toBeGreaterThan(0);
 
     await page.close();
-    await waitFor(() => simulator.stats().inFlight === 0 && simulator.stats().aborts > 0);
+    await waitFor(() => simulator.stats().inFlight === 0 && simulator.stats().aborts > 0, 'the simulator counting the aborts of the closed page, nothing left in flight');
     const stats = simulator.stats();
     expect(stats.inFlight).toBe(0);
     expect(stats.aborts).toBeGreaterThan(0);

@@ -7,6 +7,7 @@
  */
 import { Redis } from 'ioredis';
 import { type RedisServer, startRedisServer } from './redisServer';
+import { waitFor } from './waitFor';
 
 export interface RedisCluster {
   /** The three masters, in slot order: node i serves `slotRanges[i]`. */
@@ -45,16 +46,18 @@ export async function startRedisCluster(boundMs = 20_000): Promise<RedisCluster>
     await Promise.all(admins.map((admin, i) => admin.call('CLUSTER', 'ADDSLOTSRANGE', String(slotRanges[i]![0]), String(slotRanges[i]![1]))));
     for (const node of nodes.slice(1)) await admins[0]!.call('CLUSTER', 'MEET', '127.0.0.1', String(node.port));
 
-    const deadline = Date.now() + boundMs;
-    let last = '';
-    for (;;) {
-      const infos = await Promise.all(admins.map((admin) => admin.call('CLUSTER', 'INFO') as Promise<string>));
-      const ready = infos.every((info) => /cluster_state:ok/.test(info) && /cluster_known_nodes:3\b/.test(info) && /cluster_slots_ok:16384\b/.test(info));
-      if (ready) break;
-      last = infos.join('\n---\n');
-      if (Date.now() > deadline) throw new Error(`the Redis Cluster did not reach cluster_state:ok within ${boundMs} ms:\n${last}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(
+      async () => {
+        const infos = await Promise.all(admins.map((admin) => admin.call('CLUSTER', 'INFO') as Promise<string>));
+        const ready = infos.every((info) => /cluster_state:ok/.test(info) && /cluster_known_nodes:3\b/.test(info) && /cluster_slots_ok:16384\b/.test(info));
+        // Thrown rather than false, so that the bound's message shows what the nodes said last.
+        if (!ready) throw new Error(`CLUSTER INFO:\n${infos.join('\n---\n')}`);
+        return true;
+      },
+      'the Redis Cluster reaching cluster_state:ok, with 3 known nodes and 16384 slots on every node',
+      boundMs,
+      50,
+    );
   } catch (error) {
     await close();
     throw error;

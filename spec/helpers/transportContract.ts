@@ -310,7 +310,7 @@ export function describeTransportOverSockets(name: string, makeTransport: (baseU
 
       expect(error.code).toBe('invalid-request');
       expect(error.path).toBe('messages.0.content.0.text');
-      await new Promise((resolve) => setTimeout(resolve, 20)); // give a stray request time to arrive
+      await new Promise((resolve) => setTimeout(resolve, 20)); // a quiet period before a negative check: time for a stray request to arrive
       expect(server.requests).toHaveLength(0);
     });
   });

@@ -14,6 +14,7 @@ import { step } from '../../src/pipeline/step';
 import { sseTransport } from '../../src/transport/sse';
 import { finishEvent, textEvent } from '../../src/testing/events';
 import { createTestScheduler } from '../helpers/marbles';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Summarize: rxjs' }], temperature: 0 };
 const other: LlmRequest = { ...request, messages: [{ role: 'user', content: 'Summarize: zod' }] };
@@ -321,7 +322,7 @@ describe('dedupe against the simulator server, over real sockets', () => {
     const firstTokens = Array.from({ length: 10 }, () => firstValueFrom(llm(request).pipe(tokens())));
     // Each firstValueFrom unsubscribes after its first token; the shared request is then aborted once.
     await Promise.all(firstTokens);
-    await until(() => server.stats().aborts === 1);
+    await waitFor(() => server.stats().aborts === 1, 'the shared request aborted once on the server');
     expect(server.stats()).toMatchObject({ requests: 1, aborts: 1, completed: 0 });
   });
 
@@ -339,10 +340,3 @@ describe('dedupe against the simulator server, over real sockets', () => {
     expect(second).toEqual(first);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -15,6 +15,7 @@ import { finishEvent, textEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = { a: textEvent('Hel'), b: textEvent('lo'), f: finishEvent('stop') };
@@ -191,7 +192,7 @@ describe('fallback', () => {
         expect.any(String),
       );
       expect(served).toEqual(['healthy']);
-      for (let i = 0; i < 100 && server.stats().aborts === before; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => server.stats().aborts !== before, "the server counting the stalled request's abort");
       expect(server.stats().aborts).toBe(before + 1);
     });
   });

@@ -14,6 +14,7 @@ import { finishEvent, textEvent, usageEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = {
@@ -310,7 +311,7 @@ describe('hedge', () => {
       await expect(lastValueFrom(llm({ model: 'hung', messages: [{ role: 'user', content: 'Tell me a story' }] }).pipe(text()))).resolves.toEqual(
         expect.any(String),
       );
-      for (let i = 0; i < 100 && server.stats().aborts === before; i++) await new Promise((r) => setTimeout(r, 10));
+      await waitFor(() => server.stats().aborts !== before, "the server counting the losing request's abort");
       expect(server.stats().aborts).toBe(before + 1);
       expect(server.stats().requestsByModel['hung']).toBe(2);
     });

@@ -12,6 +12,7 @@ import { finishEvent } from '../../src/testing/events';
 import { scriptedTransport } from '../../src/testing/scriptedTransport';
 import { type LocalServer, startEventStream, startLocalServer, textChunk } from '../helpers/localServer';
 import { createTestScheduler } from '../helpers/marbles';
+import { waitFor } from '../helpers/waitFor';
 
 const values = { f: finishEvent('stop') };
 const answer = (ms: number) => ({ marbles: `${ms}ms (f|)`, values });
@@ -373,7 +374,6 @@ describe('a request in a lane, through limit() and cache(), to a real local serv
 });
 
 describe('limit({ store }) with a store of our own (its answers are Promises, so on real time)', () => {
-  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
   /** A store with `free` slots, counting its asks; `down` makes every ask reject as an unreachable backend would. */
   function countingStore(free: number) {
     const store = {
@@ -416,7 +416,7 @@ describe('limit({ store }) with a store of our own (its answers are Promises, so
     store.down = false;
     await lastValueFrom(llm(req('e')).pipe(toArray()));
     expect(limiter.stats().storeFallbacks).toBe(4); // asked the store again, and it answered
-    await sleep(0);
+    await waitFor(() => store.free >= 5, "request e's slot given back to the store");
     expect(store.free).toBe(5);
   });
 });

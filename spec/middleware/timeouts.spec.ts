@@ -11,6 +11,7 @@ import { finishEvent, reasoningEvent, textEvent, usageEvent } from '../../src/te
 import { sseTransport } from '../../src/transport/sse';
 import { createTestScheduler } from '../helpers/marbles';
 import { expectNotSentPastDeadline, timeoutErrors } from '../helpers/timeLimits';
+import { waitFor } from '../helpers/waitFor';
 
 const request: LlmRequest = { model: 'draft', messages: [{ role: 'user', content: 'hi' }] };
 const values: Record<string, LlmEvent> = {
@@ -300,20 +301,13 @@ describe('timeouts', () => {
     it('cuts a stall after the headers with idle, and the server sees the abort', async () => {
       const before = server.stats().aborts;
       await expect(ask('stall-mid', { idle: 60 })).rejects.toMatchObject({ code: 'timeout', limit: 'idle', tokensEmitted: true, message: expect.stringContaining('idle limit') });
-      await waitFor(() => server.stats().aborts > before);
+      await waitFor(() => server.stats().aborts > before, 'the server counting the abort of the request stalled after its headers');
     });
 
     it('cuts a stall before the headers with firstToken', async () => {
       const before = server.stats().aborts;
       await expect(ask('stall-head', { firstToken: 60 })).rejects.toMatchObject({ code: 'timeout', limit: 'firstToken', tokensEmitted: false });
-      await waitFor(() => server.stats().aborts > before);
+      await waitFor(() => server.stats().aborts > before, 'the server counting the abort of the request stalled before its headers');
     });
   });
 });
-
-async function waitFor(condition: () => boolean, ms = 2000): Promise<void> {
-  for (const end = Date.now() + ms; !condition(); ) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

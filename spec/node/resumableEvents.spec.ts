@@ -12,9 +12,9 @@ import { toServerSentEvents } from '../../src/node/toServerSentEvents';
 import { toServerSentEventsResponse } from '../../src/node/toServerSentEventsResponse';
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
 import { startLocalServer } from '../helpers/localServer';
+import { waitFor, within } from '../helpers/waitFor';
 import { ANSWER_TEXT, ANSWER_TOKENS, getText, parseFrames, readThenDrop, type ResumableApp, startResumableApp } from '../helpers/resumableApp';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let streams = 0;
 const newStreamId = () => `msg-${++streams}`;
 
@@ -76,7 +76,8 @@ describe('toServerSentEvents({ resume }) with a memoryResumeStore shared by two 
   it('the owner keeps running after its client left, and a finished stream replays from any id, by header or ?lastEventId=', async () => {
     const id = newStreamId();
     await readThenDrop(`${b.url}/answers/${id}`, 2);
-    await sleep(ANSWER_TOKENS.length * 15 + 200); // the answer finishes with nobody connected
+    // The stored stream's final event: the answer finished with nobody connected.
+    await within(lastValueFrom(store.read(id, ANSWER_TOKENS.length)), 'the answer finishing in the store with nobody connected');
     const byHeader = parseFrames((await getText(`${a.url}/answers/${id}`, { 'last-event-id': '20' })).body);
     expect(byHeader.map((frame) => frame.id)).toEqual(['21', '22', '23', '24', '25']);
     expect(byHeader.at(-1)).toMatchObject({ id: '25', event: 'done' });
@@ -105,17 +106,22 @@ describe('toServerSentEvents({ resume }): the returned subscription, options, an
   it('unsubscribing the returned subscription stops the source even after its client left, and ends the stored stream with an error event', async () => {
     const store = memoryResumeStore();
     let stop: (() => void) | undefined;
+    let running = false;
+    const source = defer(() => {
+      running = true;
+      return NEVER;
+    });
     const server = await startLocalServer((_request, res) => {
-      const subscription = toServerSentEvents(NEVER, res, { resume: { store, streamId: 'stopped' } });
+      const subscription = toServerSentEvents(source, res, { resume: { store, streamId: 'stopped' } });
       stop = () => subscription.unsubscribe();
     });
     const url = server.baseURL.replace(/\/v1$/, '');
     const pending = fetch(url);
-    await sleep(50);
+    await waitFor(() => running, 'the source running once the claim came back');
     stop!();
     await (await pending).text();
-    await sleep(10);
-    const events = await lastValueFrom(store.read('stopped', 0).pipe(toArray()));
+    // The read follows the stored stream live and completes at its final event.
+    const events = await within(lastValueFrom(store.read('stopped', 0).pipe(toArray())), 'the stored stream ending');
     expect(events).toEqual([{ id: 1, event: 'error', data: expect.stringContaining('incomplete-stream') as string }]);
     await server.close();
   });
@@ -129,9 +135,10 @@ describe('toServerSentEvents({ resume }): the returned subscription, options, an
     });
     const server = await startLocalServer((_request, res) => toServerSentEvents(source, res, { resume: { store, streamId: 'early' } }).unsubscribe());
     await getText(server.baseURL.replace(/\/v1$/, ''));
-    await sleep(10);
+    // The claim's answer ends the stored stream and, in the same step, would have subscribed: once the final event is in, it is decided.
+    const events = await within(lastValueFrom(store.read('early', 0).pipe(toArray())), 'the claimed stream ending');
     expect(subscribed).toBe(0);
-    expect(await lastValueFrom(store.read('early', 0).pipe(toArray()))).toEqual([{ id: 1, event: 'error', data: expect.stringContaining('stopped on the server') as string }]);
+    expect(events).toEqual([{ id: 1, event: 'error', data: expect.stringContaining('stopped on the server') as string }]);
     await server.close();
   });
 

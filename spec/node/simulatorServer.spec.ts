@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { asyncScheduler, firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
+import { firstValueFrom, lastValueFrom, take, toArray } from 'rxjs';
 import { isRxllmError, type RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
 import type { LlmRequest } from '../../src/core/request';
@@ -13,6 +13,7 @@ import { embeddingVector } from '../../src/simulator/embeddings';
 import type { SimulatorProfiles } from '../../src/simulator/profiles';
 import { simulatedTransport } from '../../src/simulator/simulatedTransport';
 import { sseTransport } from '../../src/transport/sse';
+import { waitFor } from '../helpers/waitFor';
 
 // Short real-time profiles: 5 ms to first token, 1 ms per token.
 const profiles: SimulatorProfiles = {
@@ -233,7 +234,12 @@ describe('startSimulatorServer', () => {
       const llm = sseTransport({ baseURL: server.baseURL });
       const first = await firstValueFrom(llm({ ...chat('Tell me a long story'), model: 'long' }).pipe(take(2), toArray()));
       expect(first).toHaveLength(2); // two tokens arrived, then take(2) unsubscribed
-      const after = await eventually(stats, (s) => s.aborts === 1 && s.inFlight === 0);
+      // The server sees the client's close a moment after the client acts.
+      await waitFor(async () => {
+        const { aborts, inFlight } = await stats();
+        return aborts === 1 && inFlight === 0;
+      }, 'GET /stats counting the abort, nothing left in flight');
+      const after = await stats();
       expect(after).toMatchObject({ requests: 1, aborts: 1, inFlight: 0, completed: 0, peakInFlight: 1 });
     });
 
@@ -241,9 +247,11 @@ describe('startSimulatorServer', () => {
       server.resetStats();
       const llm = sseTransport({ baseURL: server.baseURL });
       const stalled = [1, 2, 3].map(() => llm({ ...chat('Hi'), rxllm_sim: 'fault=stall,fault_after=1' } as LlmRequest).subscribe({ error: () => undefined }));
-      expect(await eventually(stats, (s) => s.inFlight === 3)).toMatchObject({ inFlight: 3, peakInFlight: 3 });
+      await waitFor(async () => (await stats()).inFlight === 3, 'GET /stats counting the three stalled streams in flight');
+      expect(await stats()).toMatchObject({ inFlight: 3, peakInFlight: 3 });
       stalled.forEach((subscription) => subscription.unsubscribe());
-      expect(await eventually(stats, (s) => s.inFlight === 0)).toMatchObject({ aborts: 3, peakInFlight: 3 });
+      await waitFor(async () => (await stats()).inFlight === 0, 'GET /stats counting the three abandoned streams closed');
+      expect(await stats()).toMatchObject({ aborts: 3, peakInFlight: 3 });
     });
   });
 
@@ -272,7 +280,7 @@ describe('startSimulatorServer', () => {
     const doomed = await startSimulatorServer({ profiles });
     const llm = sseTransport({ baseURL: doomed.baseURL });
     const failed = lastValueFrom(llm({ ...chat('Hi'), rxllm_sim: 'fault=stall,fault_after=1' } as LlmRequest)).catch((error: unknown) => error);
-    await eventually(async () => doomed.stats(), (s) => s.inFlight === 1);
+    await waitFor(() => doomed.stats().inFlight === 1, 'the stalled stream in flight on the server');
     await doomed.close();
     expect(await failed).toMatchObject({ code: 'connection-lost' });
     expect(doomed.stats()).toMatchObject({ inFlight: 0, aborts: 0 });
@@ -298,14 +306,4 @@ function post(path: string, body: unknown, headers: Record<string, string> = {})
 
 async function stats(): Promise<SimulatorStats> {
   return (await (await fetch(`${server.url}/stats`)).json()) as SimulatorStats;
-}
-
-/** Polls until the condition holds (the server sees a client's close a moment after the client acts). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 3000): Promise<T> {
-  const deadline = asyncScheduler.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || asyncScheduler.now() > deadline) return value;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }

@@ -5,6 +5,7 @@ import { startSimulatorServer, type SimulatorServer } from '../../src/node/simul
 import { toServerSentEvents } from '../../src/node/toServerSentEvents';
 import { sseTransport } from '../../src/transport/sse';
 import { startLocalServer, type LocalServer } from '../helpers/localServer';
+import { waitFor } from '../helpers/waitFor';
 
 let server: LocalServer;
 let url: string;
@@ -83,16 +84,6 @@ function frames(body: string): Frame[] {
       frame.data = data.join('\n');
       return frame;
     });
-}
-
-async function waitFor<T>(read: () => T, accept: (value: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
-  const startedAt = Date.now();
-  for (;;) {
-    const value = read();
-    if (accept(value)) return value;
-    if (Date.now() - startedAt > timeoutMs) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describe('toServerSentEvents', () => {
@@ -309,7 +300,7 @@ describe('toServerSentEvents', () => {
       expect(simulator.stats()).toMatchObject({ inFlight: 1, aborts: 0 });
 
       controller.abort();
-      await waitFor(() => simulator.stats(), (stats) => stats.aborts === 1 && stats.inFlight === 0, 'the simulator to count the abort');
+      await waitFor(() => simulator.stats().aborts === 1 && simulator.stats().inFlight === 0, 'the simulator counting the abort, nothing left in flight');
       expect(unsubscribed).toBe(true);
       expect(simulator.stats()).toMatchObject({ requests: 1, completed: 0, aborts: 1, inFlight: 0 });
     });

@@ -1,12 +1,13 @@
 import { concat, defer, finalize, NEVER, of, Subject, throwError } from 'rxjs';
 import { RxllmError } from '../../src/core/errors';
 import { toServerSentEventsResponse } from '../../src/node/toServerSentEventsResponse';
+import { waitFor } from '../helpers/waitFor';
 
 const decoder = new TextDecoder();
 
 /** The body subscribes on its first pull, which the stream makes once its start has settled (a microtask later). */
 async function subscribed(source: { readonly observed: boolean }): Promise<void> {
-  for (let i = 0; i < 10 && !source.observed; i++) await new Promise((resolve) => setImmediate(resolve));
+  await waitFor(() => source.observed, 'the body subscribing to the source on its first pull');
   expect(source.observed).toBe(true);
 }
 
@@ -35,7 +36,7 @@ describe('toServerSentEventsResponse', () => {
         return concat(of('hello'), source);
       }).pipe(finalize(() => (unsubscribed = true))),
     );
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 10)); // a quiet period before a negative check: time for an eager subscribe
     expect(subscribed).toBe(0);
 
     const reader = response.body!.getReader();

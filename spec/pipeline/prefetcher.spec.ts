@@ -9,6 +9,7 @@ import { prefetcher } from '../../src/pipeline/prefetcher';
 import { sseTransport } from '../../src/transport/sse';
 import { finishEvent, textEvent } from '../../src/testing/events';
 import { createTestScheduler } from '../helpers/marbles';
+import { waitFor } from '../helpers/waitFor';
 
 const followUp: LlmRequest = { model: 'm', messages: [{ role: 'user', content: 'Extract 5 keywords' }], temperature: 0 };
 const other: LlmRequest = { ...followUp, messages: [{ role: 'user', content: 'Translate it' }] };
@@ -431,7 +432,7 @@ describe('prefetcher against the simulator server, over real sockets', () => {
     const ahead = prefetcher({ transport: slow, ttl: 1_000 });
     ahead.prefetch('likely_followup_story', ask('Write a long story about streams.'));
 
-    await until(() => server.stats().aborts === 1);
+    await waitFor(() => server.stats().aborts === 1, 'the server counting the unused prefetch aborted at its TTL');
     expect(server.stats()).toMatchObject({ requests: 1, aborts: 1, completed: 0 });
     expect(ahead.stats()).toMatchObject({ started: 1, wasted: 1, held: 0 });
   });
@@ -441,7 +442,7 @@ describe('prefetcher against the simulator server, over real sockets', () => {
     const ahead = prefetcher({ transport: fast, ttl: 10_000 });
     const request = ask('Summarize in one sentence: prefetching hides latency.');
     ahead.prefetch(request);
-    await until(() => server.stats().completed === 1);
+    await waitFor(() => server.stats().completed === 1, 'the server completing the prefetched answer');
 
     const answer = await lastValueFrom(ahead.take(request).pipe(result()));
 
@@ -452,10 +453,3 @@ describe('prefetcher against the simulator server, over real sockets', () => {
     expect(ahead.stats().latencySavedMs).toBeGreaterThan(0);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  for (let waited = 0; !condition(); waited += 10) {
-    if (waited > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

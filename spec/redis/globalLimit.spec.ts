@@ -15,8 +15,7 @@ import { buildSync } from 'esbuild';
 import type { Redis } from 'ioredis';
 import { startSimulatorServer, type SimulatorServer } from '../../src/node/simulatorServer';
 import { describeWithRedis, useRedisServer } from '../helpers/redisServer';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { waitFor } from '../helpers/waitFor';
 
 interface Instance {
   child: ChildProcess;
@@ -106,10 +105,7 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     const lease = 4_500;
     const prefix = redisServer.prefix();
     const holder = start({ PREFIX: prefix, CONCURRENCY: '4', COUNT: '4', LEASE_MS: String(lease), TIMEOUT_MS: '1500', SIM: 'ttft=30000' });
-    for (let waited = 0; simulator.stats().inFlight < 4; waited += 20) {
-      if (waited > 20_000) throw new Error('the holder never had 4 requests upstream');
-      await sleep(20);
-    }
+    await waitFor(() => simulator.stats().inFlight >= 4, 'the holder having its 4 requests upstream', 20_000);
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();
     const leases = await redis.zrange(`${prefix}slots`, '0', '-1', 'WITHSCORES');
@@ -128,7 +124,9 @@ describeWithRedis('global limit across processes (limit() + redisConcurrencyStor
     // Watch the server for the next instance's first request, and read Redis's clock (the leases' clock) then.
     let arrivedAt: number | undefined;
     const watch = (async () => {
-      while (simulator.stats().requests <= 4 && next.child.exitCode === null) await sleep(5);
+      // Also done when the instance ends first (exit, or its 45 s kill timer): next.done then fails the test with
+      // its stderr, not this wait. Every 5 ms, since this poll times the arrival.
+      await waitFor(() => simulator.stats().requests > 4 || next.child.exitCode !== null || next.child.signalCode !== null, "the next instance's first request reaching the server, or its exit", 50_000, 5);
       const [seconds, micros] = await redis.time();
       arrivedAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
     })();

@@ -1,6 +1,7 @@
 import { config, lastValueFrom, take, toArray } from 'rxjs';
 import { fromEventStream, type EventSourceMessage } from '../../src/transport/fromEventStream';
 import { chunkedResponse } from '../helpers/chunkedFetch';
+import { waitFor } from '../helpers/waitFor';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const bodyOf = (...chunks: string[]) => chunkedResponse(chunks.map(bytes)).body!;
@@ -55,7 +56,8 @@ describe('fromEventStream', () => {
 
       const first = await lastValueFrom(fromEventStream(stream).pipe(take(1)));
       body.error(new DOMException('This operation was aborted', 'AbortError')); // the read under way rejects
-      await new Promise((resolve) => setTimeout(resolve, 20)); // RxJS reports stopped notifications on a timer
+      // A quiet period before a negative check: RxJS reports a stopped notification on a 0 ms timer, which fires before this one.
+      await new Promise((resolve) => setTimeout(resolve, 20));
 
       expect(first.data).toBe('1');
       expect(stopped).toEqual([]);
@@ -87,7 +89,7 @@ describe('fromEventStream', () => {
 
     expect(first.data).toBe('1');
     // The read already under way shows the body goes on, so the reader is cancelled (a tick later).
-    for (let i = 0; i < 50 && !cancelled; i++) await new Promise((resolve) => setImmediate(resolve));
+    await waitFor(() => cancelled, 'the body cancelled after the read under way showed it goes on');
     expect(cancelled).toBe(true);
   });
 
@@ -110,7 +112,9 @@ describe('fromEventStream', () => {
     );
 
     const first = await lastValueFrom(fromEventStream(body).pipe(take(1)));
-    await new Promise((resolve) => setTimeout(resolve, 40)); // past the grace
+    await waitFor(() => pulls === 2, 'the end of the body read');
+    // A quiet period before a negative check: a wrong cancel would come on the 20 ms grace timer, which fires before this one.
+    await new Promise((resolve) => setTimeout(resolve, 40));
 
     expect(first.data).toBe('1');
     expect(pulls).toBe(2); // the end was read
@@ -130,7 +134,7 @@ describe('fromEventStream', () => {
 
     await lastValueFrom(fromEventStream(body).pipe(take(1)));
     expect(cancelled).toBe(false);
-    for (let waited = 0; waited < 2000 && !cancelled; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await waitFor(() => cancelled, 'the body cancelled once the grace passed');
     expect(cancelled).toBe(true);
   });
 });

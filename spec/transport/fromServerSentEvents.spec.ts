@@ -1,8 +1,9 @@
-import { firstValueFrom, lastValueFrom, Observable, of, throwError, toArray } from 'rxjs';
+import { asyncScheduler, firstValueFrom, lastValueFrom, Observable, of, type SchedulerLike, throwError, toArray } from 'rxjs';
 import { RxllmError } from '../../src/core/errors';
 import { toServerSentEvents } from '../../src/node/toServerSentEvents';
 import { fromServerSentEvents } from '../../src/transport/fromServerSentEvents';
 import { startEventStream, startLocalServer, type LocalServer } from '../helpers/localServer';
+import { waitFor } from '../helpers/waitFor';
 
 let server: LocalServer;
 let url: string;
@@ -167,7 +168,7 @@ describe('fromServerSentEvents', () => {
     });
     const before = server.requests.length;
     const events$ = fromServerSentEvents(url);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, 20)); // a quiet period before a negative check: time for a stray request to arrive
     expect(server.requests.length).toBe(before);
     await lastValueFrom(events$);
     await lastValueFrom(events$);
@@ -278,10 +279,20 @@ describe('fromServerSentEvents', () => {
       numbered(4, 2);
       const before = server.requests.length;
       const values: number[] = [];
-      const subscription = fromServerSentEvents<number>(url, { reconnect: { delayMs: 300 } }).subscribe((value) => values.push(value));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The reconnect's delay is a timer on this scheduler: its schedule() is the moment the reconnect starts to wait.
+      let reconnectWaiting = false;
+      const scheduler: SchedulerLike = {
+        now: () => asyncScheduler.now(),
+        schedule: (...args: Parameters<typeof asyncScheduler.schedule>) => {
+          reconnectWaiting = true;
+          return asyncScheduler.schedule(...args);
+        },
+      };
+      const subscription = fromServerSentEvents<number>(url, { reconnect: { delayMs: 300, scheduler } }).subscribe((value) => values.push(value));
+      await waitFor(() => reconnectWaiting, 'the reconnect waiting after the drop');
       expect(values).toEqual([1, 2]);
       subscription.unsubscribe();
+      // A quiet period before a negative check: it ends after the 300 ms delay would have, when the cancelled reconnect would have sent.
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(server.requests.length - before).toBe(1);
     });

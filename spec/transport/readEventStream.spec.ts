@@ -1,6 +1,7 @@
 import type { EventSourceMessage } from '../../src/transport/fromEventStream';
 import { readEventStream, type EventStreamSink } from '../../src/transport/readEventStream';
 import { chunkedResponse } from '../helpers/chunkedFetch';
+import { within } from '../helpers/waitFor';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const bodyOf = (...chunks: string[]) => chunkedResponse(chunks.map(bytes)).body!;
@@ -47,9 +48,24 @@ describe('readEventStream', () => {
 
   it('delivers nothing more once the sink is closed, within the same read or after it', async () => {
     const sink = recorder(1);
-    readEventStream(bodyOf('data: one\n\ndata: two\n\n', 'data: three\n\n'), sink);
+    const reads = ['data: one\n\ndata: two\n\n', 'data: three\n\n'];
+    let cancelled!: () => void;
+    const readPastTheClose = new Promise<void>((resolve) => (cancelled = resolve));
+    const body = new ReadableStream<Uint8Array>(
+      {
+        pull(controller) {
+          const read = reads.shift();
+          if (read === undefined) controller.close();
+          else controller.enqueue(bytes(read));
+        },
+        cancel: () => cancelled(),
+      },
+      { highWaterMark: 0 },
+    );
+    readEventStream(body, sink);
     await sink.ended;
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // The read after the close brings more data, so the reader cancels the body there: nothing can be delivered after that.
+    await within(readPastTheClose, 'the body cancelled at the read after the sink closed');
     expect(sink.seen).toEqual(['one']);
   });
 

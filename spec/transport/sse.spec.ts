@@ -68,6 +68,7 @@ describe('sseTransport', () => {
     try {
       const first = await firstValueFrom(sseTransport({ baseURL: server.baseURL })(chatRequest)); // unsubscribes: the fetch is aborted
       expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
+      // A quiet period before a negative check: the aborted read's rejection, and RxJS's 0 ms timer for a stopped notification, come well within it.
       await new Promise((resolve) => setTimeout(resolve, 50));
 
       expect(first).toEqual({ type: 'text', choice: 0, text: 'Hello' });

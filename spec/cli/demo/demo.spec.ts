@@ -6,6 +6,7 @@ import { displayWidth } from '../../../src/cli/terminal';
 import { Redis } from 'ioredis';
 import { captureIo } from '../../helpers/captureIo';
 import { describeWithRedis, useRedisServer } from '../../helpers/redisServer';
+import { waitFor } from '../../helpers/waitFor';
 
 // A fast simulated world (tens of ms per request) keeps the real-HTTP run short.
 const profiles = join(mkdtempSync(join(tmpdir(), 'rxllm-demo-')), 'profiles.json');
@@ -112,11 +113,9 @@ describe('rxllm demo', () => {
     const run = captureIo();
     const stop = new AbortController();
     const exited = runDemo(['--web', '--profiles', profiles, '--model', 'quick'], { ...run.io, until: stop.signal });
-    let url: string | undefined;
-    for (let waited = 0; !url && waited < 5000; waited += 20) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      url = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(run.stdout())?.[1];
-    }
+    const opened = () => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(run.stdout())?.[1];
+    await waitFor(() => opened() !== undefined, "the demo printing its page's address");
+    const url = opened();
     expect(url).toBeDefined();
     const page = await fetch(url!);
     expect(page.status).toBe(200);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findRedisServer, startRedisServer } from '../../../src/cli/demo/redisServer';
 import { describeWithRedis } from '../../helpers/redisServer';
+import { waitFor } from '../../helpers/waitFor';
 
 /** Whether something accepts connections on the loopback port. */
 function accepts(port: number): Promise<boolean> {
@@ -34,7 +35,7 @@ describeWithRedis('startRedisServer', () => {
     expect(server.url).toBe(`redis://127.0.0.1:${server.port}`);
     expect(await accepts(server.port)).toBe(true);
     server.killNow();
-    for (let waited = 0; waited < 5_000 && (await accepts(server.port)); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(async () => !(await accepts(server.port)), 'the killed redis-server no longer accepting connections');
     expect(await accepts(server.port)).toBe(false);
     await server.close(); // nothing left to stop
   });
