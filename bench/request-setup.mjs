@@ -9,7 +9,7 @@
 // (process.cpuUsage), its ratio to the floor of the same round, and heap bytes allocated per
 // request (no collection runs inside a round with the semi-space size above). Pass two builds
 // (comma-separated) to compare them in one process. See docs/performance.md, "Fan-out".
-import { createParser } from 'eventsource-parser';
+import { streamFloor } from './peer-adapters/fetch-esp-abortable.mjs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
@@ -29,29 +29,7 @@ const bytes = new TextEncoder().encode(sse);
 const memoryFetch = async () => new Response(bytes, { headers: { 'content-type': 'text/event-stream' } });
 
 // The harness's floor adapter (fetch-eventsource-parser.mjs), on the same fetch.
-const floor = {
-  async stream(req, onDelta) {
-    const res = await memoryFetch('http://x/v1/chat/completions', {
-      method: 'POST',
-      headers: {},
-      body: JSON.stringify({ ...req, stream: true, stream_options: { include_usage: true } }),
-    });
-    let done = false;
-    const parser = createParser({
-      onEvent(ev) {
-        if (ev.data === '[DONE]') {
-          done = true;
-          return;
-        }
-        const d = JSON.parse(ev.data).choices?.[0]?.delta?.content;
-        if (d) onDelta(d);
-      },
-    });
-    const decoder = new TextDecoder();
-    for await (const part of res.body) parser.feed(decoder.decode(part, { stream: true }));
-    if (!done) throw new Error('stream ended without [DONE]');
-  },
-};
+const floor = { stream: (req, onDelta) => streamFloor({ url: 'http://x/v1/chat/completions', headers: {}, fetch: memoryFetch }, req, onDelta) };
 
 const clients = [['floor', floor]];
 for (const build of builds) {

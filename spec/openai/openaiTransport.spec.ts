@@ -124,153 +124,145 @@ describe('openaiTransport', () => {
       if (key !== undefined) process.env['OPENAI_API_KEY'] = key;
     }
   });
-});
 
-describe('openaiTransport on startDirectExchange (the decoder delivers to the caller’s subscriber)', () => {
-  let server: LocalServer;
-  beforeAll(async () => {
-    server = await startLocalServer();
-  });
-  afterAll(() => server.close());
-  beforeEach(() => {
-    server.requests.length = 0;
-  });
+  describe('on startDirectExchange (the decoder delivers to the caller’s subscriber)', () => {
 
-  // A transport whose SDK fetches with the real fetch, keeping the signal of each request (the
-  // SDK's own, which it aborts when the transport aborts).
-  const recording = (signals: AbortSignal[]) =>
-    openaiTransport({
-      baseURL: server.baseURL,
-      apiKey: 'sk-test',
-      fetch: (url, init) => {
-        signals.push(init!.signal!);
-        return fetch(url, init);
-      },
-    });
-  const json = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] });
-  const answerJson = (_request: unknown, response: ServerResponse) => {
-    response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_json' });
-    response.end(json);
-  };
-
-  it('does not abort a finished streamed answer: the body the server ends after the answer completed is read to its end', async () => {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    server.handle(async (_request, response) => {
-      startEventStream(response);
-      response.write(`${textChunk('Hi', 'stop')}data: [DONE]\n\n`);
-      await released; // the body ends only once the caller has the whole answer
-      response.end();
-    });
-    const signals: AbortSignal[] = [];
-
-    const events = await lastValueFrom(recording(signals)(chatRequest).pipe(toArray()));
-    expect(signals.map((signal) => signal.aborted)).toEqual([false]);
-    release();
-
-    expect(events.map((event) => event.type)).toEqual(['text', 'finish']);
-    expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: false });
-    expect(signals[0]!.aborted).toBe(false);
-  });
-
-  it('does not abort a finished JSON answer, asked for (stream: false) or sent where a stream was asked', async () => {
-    server.handle(answerJson);
-    const signals: AbortSignal[] = [];
-    const transport = recording(signals);
-
-    const asked = await lastValueFrom(transport({ ...chatRequest, stream: false }).pipe(toArray()));
-    const unasked = await lastValueFrom(transport(chatRequest).pipe(toArray()));
-
-    expect([asked, unasked].map((events) => events.map((event) => event.type))).toEqual([
-      ['text', 'finish'],
-      ['text', 'finish'],
-    ]);
-    expect(signals.map((signal) => signal.aborted)).toEqual([false, false]);
-  });
-
-  it('aborts a stream unsubscribed mid-answer: the SDK’s fetch sees the abort and the server the client leave', async () => {
-    server.handle((_request, response) => {
-      startEventStream(response);
-      response.write(textChunk('Hello')); // ...and never ends
-    });
-    const signals: AbortSignal[] = [];
-
-    const first = await new Promise<string>((resolve) => {
-      const subscription = recording(signals)(chatRequest).subscribe((event) => {
-        subscription.unsubscribe();
-        resolve(event.type);
+    // A transport whose SDK fetches with the real fetch, keeping the signal of each request (the
+    // SDK's own, which it aborts when the transport aborts).
+    const recording = (signals: AbortSignal[]) =>
+      openaiTransport({
+        baseURL: server.baseURL,
+        apiKey: 'sk-test',
+        fetch: (url, init) => {
+          signals.push(init!.signal!);
+          return fetch(url, init);
+        },
       });
-    });
-
-    expect(first).toBe('text');
-    expect(signals[0]!.aborted).toBe(true);
-    expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
-  });
-
-  it('calls onHeaders once with the status and headers, before the first event, for a streamed and a JSON answer', async () => {
-    const seen: string[] = [];
-    const onHeaders = (status: number, headers: Readonly<Record<string, string>>) => seen.push(`headers ${status} ${headers['x-request-id']}`);
-    const transport = openaiTransport({ baseURL: server.baseURL, apiKey: 'sk-test' });
-    const run = async (request: LlmRequest) => {
-      const events = await lastValueFrom(transport(request, { onHeaders }).pipe(toArray()));
-      seen.push(...events.map((event) => event.type));
+    const json = JSON.stringify({ choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'stop' }] });
+    const answerJson = (_request: unknown, response: ServerResponse) => {
+      response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_json' });
+      response.end(json);
     };
 
-    server.handle((_request, response) => {
-      startEventStream(response, { 'x-request-id': 'req_stream' });
-      response.end(`${textChunk('Hi', 'stop')}data: [DONE]\n\n`);
+    it('does not abort a finished streamed answer: the body the server ends after the answer completed is read to its end', async () => {
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      server.handle(async (_request, response) => {
+        startEventStream(response);
+        response.write(`${textChunk('Hi', 'stop')}data: [DONE]\n\n`);
+        await released; // the body ends only once the caller has the whole answer
+        response.end();
+      });
+      const signals: AbortSignal[] = [];
+
+      const events = await lastValueFrom(recording(signals)(chatRequest).pipe(toArray()));
+      expect(signals.map((signal) => signal.aborted)).toEqual([false]);
+      release();
+
+      expect(events.map((event) => event.type)).toEqual(['text', 'finish']);
+      expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: false });
+      expect(signals[0]!.aborted).toBe(false);
     });
-    await run(chatRequest);
-    server.handle(answerJson);
-    await run({ ...chatRequest, stream: false });
 
-    expect(seen).toEqual(['headers 200 req_stream', 'text', 'finish', 'headers 200 req_json', 'text', 'finish']);
-  });
+    it('does not abort a finished JSON answer, asked for (stream: false) or sent where a stream was asked', async () => {
+      server.handle(answerJson);
+      const signals: AbortSignal[] = [];
+      const transport = recording(signals);
 
-  it('an onHeaders that throws errors the request with its error, emits nothing and aborts it', async () => {
-    server.handle((_request, response) => {
-      startEventStream(response);
-      response.write(textChunk('Hello')); // ...and never ends: only an abort closes it
+      const asked = await lastValueFrom(transport({ ...chatRequest, stream: false }).pipe(toArray()));
+      const unasked = await lastValueFrom(transport(chatRequest).pipe(toArray()));
+
+      expect([asked, unasked].map((events) => events.map((event) => event.type))).toEqual([
+        ['text', 'finish'],
+        ['text', 'finish'],
+      ]);
+      expect(signals.map((signal) => signal.aborted)).toEqual([false, false]);
     });
-    const signals: AbortSignal[] = [];
-    const thrown = new Error('onHeaders failed');
-    const events: LlmEvent[] = [];
 
-    const error = await new Promise<unknown>((resolve) =>
-      recording(signals)(chatRequest, {
-        onHeaders: () => {
-          throw thrown;
-        },
-      }).subscribe({ next: (event) => events.push(event), error: resolve }),
-    );
+    it('aborts a stream unsubscribed mid-answer: the SDK’s fetch sees the abort and the server the client leave', async () => {
+      server.handle((_request, response) => {
+        startEventStream(response);
+        response.write(textChunk('Hello')); // ...and never ends
+      });
+      const signals: AbortSignal[] = [];
 
-    expect(error).toBe(thrown);
-    expect(events).toEqual([]);
-    expect(signals[0]!.aborted).toBe(true);
-    expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
-  });
+      const first = await new Promise<string>((resolve) => {
+        const subscription = recording(signals)(chatRequest).subscribe((event) => {
+          subscription.unsubscribe();
+          resolve(event.type);
+        });
+      });
 
-  it('an invalid request errors with invalid-request on subscribe and never reaches the SDK; a valid one reaches it once per subscription', async () => {
-    server.handle(answerJson);
-    const client = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test' });
-    const create = jest.spyOn(client.chat.completions, 'create');
-    const transport = openaiTransport(client);
-    const invalid = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'text' }] }] } as unknown as LlmRequest;
+      expect(first).toBe('text');
+      expect(signals[0]!.aborted).toBe(true);
+      expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
+    });
 
-    const errors: unknown[] = [];
-    transport(invalid).subscribe({ error: (error: unknown) => errors.push(error) });
+    it('calls onHeaders once with the status and headers, before the first event, for a streamed and a JSON answer', async () => {
+      const seen: string[] = [];
+      const onHeaders = (status: number, headers: Readonly<Record<string, string>>) => seen.push(`headers ${status} ${headers['x-request-id']}`);
+      const transport = openaiTransport({ baseURL: server.baseURL, apiKey: 'sk-test' });
+      const run = async (request: LlmRequest) => {
+        const events = await lastValueFrom(transport(request, { onHeaders }).pipe(toArray()));
+        seen.push(...events.map((event) => event.type));
+      };
 
-    expect(errors).toEqual([expect.objectContaining({ code: 'invalid-request', path: 'messages.0.content.0.text' })]); // at once, as before
-    expect(create).not.toHaveBeenCalled();
+      server.handle((_request, response) => {
+        startEventStream(response, { 'x-request-id': 'req_stream' });
+        response.end(`${textChunk('Hi', 'stop')}data: [DONE]\n\n`);
+      });
+      await run(chatRequest);
+      server.handle(answerJson);
+      await run({ ...chatRequest, stream: false });
 
-    const events$ = transport(chatRequest);
-    expect(create).not.toHaveBeenCalled(); // cold
-    await lastValueFrom(events$.pipe(toArray()));
-    expect(create).toHaveBeenCalledTimes(1);
-    expect(create).toHaveBeenCalledWith(
-      { ...chatRequest, stream: true, stream_options: { include_usage: true } },
-      expect.objectContaining({ signal: expect.any(AbortSignal), maxRetries: 0 }),
-    );
-    expect(server.requests).toHaveLength(1);
+      expect(seen).toEqual(['headers 200 req_stream', 'text', 'finish', 'headers 200 req_json', 'text', 'finish']);
+    });
+
+    it('an onHeaders that throws errors the request with its error, emits nothing and aborts it', async () => {
+      server.handle((_request, response) => {
+        startEventStream(response);
+        response.write(textChunk('Hello')); // ...and never ends: only an abort closes it
+      });
+      const signals: AbortSignal[] = [];
+      const thrown = new Error('onHeaders failed');
+      const events: LlmEvent[] = [];
+
+      const error = await new Promise<unknown>((resolve) =>
+        recording(signals)(chatRequest, {
+          onHeaders: () => {
+            throw thrown;
+          },
+        }).subscribe({ next: (event) => events.push(event), error: resolve }),
+      );
+
+      expect(error).toBe(thrown);
+      expect(events).toEqual([]);
+      expect(signals[0]!.aborted).toBe(true);
+      expect(await server.requests[0]!.closed).toEqual({ clientClosedFirst: true });
+    });
+
+    it('an invalid request errors with invalid-request on subscribe and never reaches the SDK; a valid one reaches it once per subscription', async () => {
+      server.handle(answerJson);
+      const client = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test' });
+      const create = jest.spyOn(client.chat.completions, 'create');
+      const transport = openaiTransport(client);
+      const invalid = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'text' }] }] } as unknown as LlmRequest;
+
+      const errors: unknown[] = [];
+      transport(invalid).subscribe({ error: (error: unknown) => errors.push(error) });
+
+      expect(errors).toEqual([expect.objectContaining({ code: 'invalid-request', path: 'messages.0.content.0.text' })]); // at once, as before
+      expect(create).not.toHaveBeenCalled();
+
+      const events$ = transport(chatRequest);
+      expect(create).not.toHaveBeenCalled(); // cold
+      await lastValueFrom(events$.pipe(toArray()));
+      expect(create).toHaveBeenCalledTimes(1);
+      expect(create).toHaveBeenCalledWith(
+        { ...chatRequest, stream: true, stream_options: { include_usage: true } },
+        expect.objectContaining({ signal: expect.any(AbortSignal), maxRetries: 0 }),
+      );
+      expect(server.requests).toHaveLength(1);
+    });
   });
 });
