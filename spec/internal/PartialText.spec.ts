@@ -28,6 +28,16 @@ describe('PartialText', () => {
     expect(toolCall.errorDetails()).toEqual({ tokensEmitted: true }); // no text: no partialText field
   });
 
+  it('keeps the text of the choice it was made for', () => {
+    const second = new PartialText(1);
+    expect(second.add({ type: 'text', choice: 0, text: 'first choice' })).toBe(false);
+    expect(second.add({ type: 'text', choice: 1, text: 'Bon' })).toBe(true);
+    expect(second.add({ type: 'text', choice: 1, text: 'jour' })).toBe(true);
+    expect(second.text).toBe('Bonjour');
+    // Any choice's content still counts as emitted.
+    expect(new PartialText(1).add({ type: 'text', choice: 0, text: 'x' })).toBe(false);
+  });
+
   it('gives an error its partialText and tokensEmitted', () => {
     const partial = new PartialText();
     partial.add({ type: 'text', choice: 0, text: 'Hello' });

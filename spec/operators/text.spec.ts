@@ -1,3 +1,4 @@
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import { text } from '../../src/operators/text';
@@ -92,5 +93,13 @@ describe('text', () => {
     expect(() => text({ choice: 1.5 })).toThrow(
       new RxllmError('invalid-config', 'text(): `choice` must be an integer ≥ 0 (the choice index for n > 1), got 1.5.'),
     );
+  });
+
+  it('emits exactly the whole concatenation for a long answer, across block boundaries and long deltas, for any choice', async () => {
+    const deltas = Array.from({ length: 150 }, (_, i) => (i === 70 ? 'L'.repeat(300) : i % 9 === 0 ? '' : `t${i} `));
+    for (const choice of [0, 2]) {
+      const events = [...deltas.flatMap((delta, i) => [textEvent(delta, { choice }), textEvent(`other${i}`, { choice: choice + 1 })]), finishEvent('stop', { choice })];
+      await expect(lastValueFrom(from(events).pipe(text({ choice }), toArray()))).resolves.toEqual([deltas.join('')]);
+    }
   });
 });

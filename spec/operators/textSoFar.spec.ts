@@ -1,3 +1,4 @@
+import { from } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import { textSoFar } from '../../src/operators/textSoFar';
@@ -91,5 +92,25 @@ describe('textSoFar', () => {
     expect(() => textSoFar({ choice: 1.5 })).toThrow(
       new RxllmError('invalid-config', 'textSoFar(): `choice` must be an integer ≥ 0 (the choice index for n > 1), got 1.5.'),
     );
+  });
+
+  // The text is kept in flat blocks of deltas (src/internal/PartialText.ts): every emitted value, across block
+  // boundaries and past a long delta, must be exactly the concatenation so far, and stay what it was.
+  it('emits exactly the concatenation so far for a long answer, across block boundaries and long deltas, for any choice', () => {
+    const deltas = Array.from({ length: 150 }, (_, i) => (i === 70 ? 'L'.repeat(300) : i % 9 === 0 ? '' : `t${i} `));
+    for (const choice of [0, 2]) {
+      const events = [
+        ...deltas.flatMap((delta, i) => [textEvent(delta, { choice }), textEvent(`other${i}`, { choice: choice + 1 })]),
+        finishEvent('stop', { choice }),
+      ];
+      const seen: string[] = [];
+      let completed = false;
+      from(events)
+        .pipe(textSoFar({ choice }))
+        .subscribe({ next: (text) => seen.push(text), complete: () => (completed = true) });
+      const expected = deltas.filter((delta) => delta !== '').map((_, i, kept) => kept.slice(0, i + 1).join(''));
+      expect(seen).toEqual(expected);
+      expect(completed).toBe(true);
+    }
   });
 });

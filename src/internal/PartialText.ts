@@ -14,10 +14,11 @@ const BLOCK_DELTAS = 32;
 const LONG_DELTA = 256;
 
 /**
- * What an answer has produced so far, for the error that may cut it off: the text of choice 0
- * (an error's `partialText`) and whether any content went out (its `tokensEmitted`, which stops
- * `retry()` from sending the request again). One instance per request or attempt; the caller
- * adds each event as it passes it on.
+ * What an answer has produced so far, for the error that may cut it off: the text of one choice
+ * (choice 0 for an error's `partialText`) and whether any content went out (its `tokensEmitted`,
+ * which stops `retry()` from sending the request again). One instance per request or attempt; the
+ * caller adds each event as it passes it on. `textSoFar()` and `text()` keep a choice's text in one
+ * too, so that the strings they emit hold flat blocks, not a rope node per token.
  *
  * The text is kept in flat blocks of {@link BLOCK_DELTAS} deltas, each joined once, so a long
  * answer costs about its characters and not a rope node per token; {@link text} is O(1) amortised
@@ -47,7 +48,10 @@ export class PartialText {
   private readCount = 0;
   private contentSeen = false;
 
-  /** The text of choice 0 so far (`''` before any). */
+  /** @param choice the choice whose text is kept (any choice's content counts for {@link tokensEmitted}). */
+  constructor(private readonly choice = 0) {}
+
+  /** The text of the choice so far (`''` before any). */
   get text(): string {
     const pending = this.pending;
     let read = this.read;
@@ -63,13 +67,13 @@ export class PartialText {
   }
 
   /**
-   * Takes in one event. Returns true when it made the text of choice 0 longer: a caller that
+   * Takes in one event. Returns true when it made the choice's text longer: a caller that
    * shows the text so far has something new to show.
    */
   add(event: LlmEvent): boolean {
     if (!isContentEvent(event)) return false;
     this.contentSeen = true;
-    if (event.type !== 'text' || event.choice !== 0 || event.text === '') return false;
+    if (event.type !== 'text' || event.choice !== this.choice || event.text === '') return false;
     const delta = event.text;
     if (delta.length >= LONG_DELTA) {
       this.seal();

@@ -1,7 +1,8 @@
-import { reduce, type OperatorFunction } from 'rxjs';
+import { Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { LlmEvent } from '../core/events.js';
+import { PartialText } from '../internal/PartialText.js';
+import { Relay } from '../internal/Relay.js';
 import { choiceOf, type ChoiceConfig } from './choiceOption.js';
-import { tokens } from './tokens.js';
 
 /**
  * The whole answer text, once, when the stream completes.
@@ -29,9 +30,29 @@ import { tokens } from './tokens.js';
  */
 export function text(config: ChoiceConfig = {}): OperatorFunction<LlmEvent, string> {
   const choice = choiceOf(config, 'text');
-  return (events) =>
-    events.pipe(
-      tokens({ choice }),
-      reduce((all, token) => all + token, ''),
-    );
+  // One relay, the text kept in flat blocks (PartialText) rather than reduce(+) over tokens(): the
+  // answer a caller keeps is a few joined blocks, not a rope node per token.
+  return (events) => new Observable<string>((subscriber) => events.subscribe(new WholeText(subscriber, new PartialText(choice))));
+}
+
+class WholeText extends Relay<LlmEvent, string> {
+  constructor(
+    destination: Subscriber<string>,
+    private readonly all: PartialText,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    if (!this.closed) this.all.add(event);
+  }
+
+  override complete(): void {
+    if (this.closed) return;
+    // Read before the relay closes: complete() tears it down first, then tells the destination.
+    const text = this.all.text;
+    this.unsubscribe();
+    this.destination.next(text);
+    this.destination.complete();
+  }
 }
