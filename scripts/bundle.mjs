@@ -1,5 +1,5 @@
 // `npm run build`, after tsc: the JavaScript that Node loads, bundled with rollup. Node pays per file it loads
-// (resolution, a read, a compile, a module record): `require('rxllm')` loaded 74 files and `import('rxllm')` as
+// (resolution, a read, a compile, a module record): `require('rxllm')` loaded 73 files and `import('rxllm')` as
 // many ES modules. Here each entry point is one file, and the modules that several entry points use go into
 // shared chunks (dist/*/shared/), so a class such as RxllmError stays one class whichever entry point a user
 // imports it from, and an entry point loads only the chunks of the modules it reaches: the root entry loads no
