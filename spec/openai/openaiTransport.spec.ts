@@ -126,7 +126,6 @@ describe('openaiTransport', () => {
   });
 
   describe('on startDirectExchange (the decoder delivers to the caller’s subscriber)', () => {
-
     // A transport whose SDK fetches with the real fetch, keeping the signal of each request (the
     // SDK's own, which it aborts when the transport aborts).
     const recording = (signals: AbortSignal[]) =>
@@ -177,6 +176,18 @@ describe('openaiTransport', () => {
         ['text', 'finish'],
       ]);
       expect(signals.map((signal) => signal.aborted)).toEqual([false, false]);
+    });
+
+    // A request that says `stream: false` reaches the SDK as the caller's own object (checked, not copied): the SDK
+    // must only serialise it. Frozen all the way down, any write into it throws.
+    it('sends a stream: false request as it is, without writing into the caller’s object', async () => {
+      server.handle(answerJson);
+      const request = deepFreeze({ ...chatRequest, stream: false as const, messages: chatRequest.messages.map((message) => ({ ...message })) });
+
+      const events = await lastValueFrom(openaiTransport({ baseURL: server.baseURL, apiKey: 'sk-test' })(request).pipe(toArray()));
+
+      expect(events.map((event) => event.type)).toEqual(['text', 'finish']);
+      expect(JSON.parse(server.requests[0]!.body)).toEqual(request);
     });
 
     it('aborts a stream unsubscribed mid-answer: the SDK’s fetch sees the abort and the server the client leave', async () => {
@@ -266,3 +277,11 @@ describe('openaiTransport', () => {
     });
   });
 });
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
