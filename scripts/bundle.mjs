@@ -5,16 +5,16 @@
 // imports it from, and an entry point loads only the chunks of the modules it reaches: the root entry loads no
 // simulator, server, CLI or metrics-only code, as before.
 //
-// Two bundles:
-// - dist/cjs, for `require()`: from build/modules (tsc's ES module output of src/, CLI included, before the
-//   per-format variants are chosen, so src/internal/*Class.ts keep their require() at the first call).
-// - dist/esm-node, for `import` in Node (the `node` condition): from dist/esm, the per-module ES module build
-//   with its variants chosen (static imports).
+// Two bundles, both from build/modules (tsc's ES module output of src/, CLI included, without comments: these
+// files are for Node to run; dist/esm and the .d.ts files keep every comment for readers):
+// - dist/cjs, for `require()`: src/internal/*Class.ts keep their require() at the first call.
+// - dist/esm-node, for `import` in Node (the `node` condition): each X.esm.js is taken where X.js is imported
+//   (static imports), as scripts/select-esm-variants.js does for dist/esm.
 // dist/esm itself stays one file per module: it is what bundlers take (the `default` condition), and they drop
 // the modules an app does not use by file, with `sideEffects: false`; inside a merged chunk they could only drop
 // what they prove pure (esbuild: the stream consumer of check:size grew from 10.7 to 18.4 KB gzip).
 import { rollup } from 'rollup';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,10 +32,21 @@ const cliEntries = { 'cli/main': 'cli/main', 'cli/scaleOutInstance': 'cli/demo/s
 // never bundled.
 const external = (id) => !id.startsWith('.') && !isAbsolute(id) && !id.startsWith('\0');
 
-async function bundle(format, from, to, inputs) {
+// The ES module variant of a module, where there is one: X.esm.js in place of an imported X.js.
+const esmVariants = {
+  name: 'esm-variants',
+  resolveId(source, importer) {
+    if (!importer || !source.startsWith('.')) return null;
+    const variant = resolve(dirname(importer), source).replace(/\.js$/, '.esm.js');
+    return existsSync(variant) ? variant : null;
+  },
+};
+
+async function bundle(format, to, inputs, plugins = []) {
   const build = await rollup({
-    input: Object.fromEntries(Object.entries(inputs).map(([name, path]) => [name, join(from, `${path}.js`)])),
+    input: Object.fromEntries(Object.entries(inputs).map(([name, path]) => [name, join(modules, `${path}.js`)])),
     external,
+    plugins,
     // A warning (a circular chunk, a missing export, an unresolved import) fails the build rather than scroll by.
     onwarn(warning) {
       throw new Error(`bundle (${format}, ${to}): ${warning.message}`);
@@ -55,6 +66,6 @@ async function bundle(format, from, to, inputs) {
 }
 
 const same = Object.fromEntries(entries.map((entry) => [entry, entry]));
-await bundle('cjs', modules, join(dist, 'cjs'), { ...same, ...cliEntries });
-await bundle('es', join(dist, 'esm'), join(dist, 'esm-node'), same);
+await bundle('cjs', join(dist, 'cjs'), { ...same, ...cliEntries });
+await bundle('es', join(dist, 'esm-node'), same, [esmVariants]);
 rmSync(join(root, 'build'), { recursive: true, force: true });
