@@ -47,12 +47,9 @@ class WholeText extends Relay<LlmEvent, string> {
     if (!this.closed) this.all.add(event);
   }
 
+  /** The whole text, then the Relay's own completion (as reduce() emitted: the value, then complete). */
   override complete(): void {
-    if (this.closed) return;
-    // Read before the relay closes: complete() tears it down first, then tells the destination.
-    const text = this.all.text;
-    this.unsubscribe();
-    this.destination.next(text);
-    this.destination.complete();
+    if (!this.closed) this.destination.next(this.all.text);
+    super.complete();
   }
 }
