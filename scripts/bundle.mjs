@@ -14,7 +14,7 @@
 // the modules an app does not use by file, with `sideEffects: false`; inside a merged chunk they could only drop
 // what they prove pure (esbuild: the stream consumer of check:size grew from 10.7 to 18.4 KB gzip).
 import { rollup } from 'rollup';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,8 +22,10 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const modules = join(root, 'build', 'modules');
 
-// Entry points as package.json's `exports` names them (each at the same path in every half), and the CLI's.
-const entries = ['index', 'metrics/index', 'simulator/index', 'openai/index', 'testing/index', 'node/index', 'redis/index'];
+// Entry points as package.json's `exports` maps them for `import` (./dist/esm/X.js: the same path X in every half),
+// so a new entry point is declared once; and the CLI's.
+const { exports: exportsMap } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const entries = Object.values(exportsMap).flatMap((target) => /^\.\/dist\/esm\/(.+)\.js$/.exec(target?.import?.default ?? '')?.[1] ?? []);
 // The CLI is CommonJS only (`bin`). Its demo forks scaleOutInstance beside the module that forks it, which is
 // dist/cjs/cli/main.js once bundled (src/cli/demo/scaleOut.ts).
 const cliEntries = { 'cli/main': 'cli/main', 'cli/scaleOutInstance': 'cli/demo/scaleOutInstance' };

@@ -1,7 +1,8 @@
 // Per-format variants (run by `npm run build` after tsc): a source file X.esm.ts beside X.ts is the ES module
 // build's X. tsc compiles both into both halves; this script moves X.esm's output over X's in dist/esm and
 // deletes it from dist/cjs. Importers name only './X.js', so Node, TypeScript, Jest, ts-node and every bundler
-// resolve one plain relative path, and the choice is made here, once, by the half a file ships in.
+// resolve one plain relative path, and the choice is made here, once, by the half a file ships in. (The bundle of
+// the ES module half for Node, dist/esm-node, applies the same rule while it resolves imports: scripts/bundle.mjs.)
 //
 // What it is for (src/internal/lruCacheClass.ts): CommonJS loads lru-cache and hdr-histogram-js at their first
 // use with require(); an ES module cannot require() synchronously in a way bundlers follow, so its variant
