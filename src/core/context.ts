@@ -1,5 +1,6 @@
 import type { SchedulerLike } from 'rxjs';
 import type { LlmRequest } from './request.js';
+import { withFields } from '../internal/withFields.js';
 
 /**
  * What travels beside a request and is not part of it. Middleware reads it instead of taking
@@ -79,5 +80,5 @@ export function withDeadline(context: RequestContext | undefined, withinMs: numb
   if (withinMs === undefined || withinMs === Infinity) return context;
   const deadline = scheduler.now() + withinMs;
   if (context?.deadline !== undefined && context.deadline <= deadline) return context;
-  return { ...context, deadline };
+  return withFields(context, { deadline });
 }

@@ -5,6 +5,7 @@ import { isRxllmError, type RxllmError } from '../core/errors.js';
 import type { LlmEvent } from '../core/events.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, validateConfig } from '../core/validateConfig.js';
+import { withFields } from '../internal/withFields.js';
 
 /** A transport in a {@link fallback} list, with a name for callbacks and an optional model to ask it for. */
 export interface FallbackCandidate {
@@ -105,7 +106,7 @@ export function fallback(candidates: readonly (Transport | FallbackCandidate)[],
       let emitted = false;
       const attempt = (index: number): Observable<LlmEvent> => {
         const candidate = named[index]!;
-        const sent = candidate.model === undefined ? request : { ...request, model: candidate.model };
+        const sent = candidate.model === undefined ? request : withFields(request, { model: candidate.model });
         return candidate.transport(sent, context).pipe(
           tap(() => {
             if (emitted) return;

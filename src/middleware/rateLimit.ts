@@ -10,6 +10,7 @@ import { memoryRateLimiter } from '../load/memoryRateLimiter.js';
 import type { RateLimiter } from '../load/RateLimiter.js';
 import { rateLimitHeaders } from '../load/rateLimitHeaders.js';
 import { LatencyHistogram, type Distribution } from '../metrics/LatencyHistogram.js';
+import { withFields } from '../internal/withFields.js';
 
 /**
  * Options for {@link rateLimit}: either the provider's rates (`requestsPerMinute`, optionally `tokensPerMinute`),
@@ -141,7 +142,7 @@ export function rateLimit(config: RateLimitConfig): RateLimitMiddleware {
           // errors or is unsubscribed before its usage keeps its estimate charged: the provider counted its prompt
           // (and whatever it generated before the abort), and nothing tells how much that was.
           let settled = false;
-          return next(request, { ...context, onHeaders }).pipe(
+          return next(request, withFields(context, { onHeaders })).pipe(
             tap((event) => {
               if (event.type !== 'usage' || settled || limiter.correct === undefined) return;
               settled = true;

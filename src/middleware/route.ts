@@ -8,6 +8,7 @@ import type { Middleware, Transport } from '../core/transport.js';
 import type { LatencySource } from './latencySource.js';
 import { functionSchema, latencySourceSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
+import { withFields } from '../internal/withFields.js';
 
 /** Quality tiers, fastest first. A request asks for one; a quality floor can raise it. */
 export type Tier = 'ultra_fast' | 'fast' | 'balanced' | 'quality';
@@ -202,12 +203,12 @@ export function route(config: RouteConfig): Middleware {
       // The key measure() records the routed request under: its step, else the candidate's model.
       const queryFor = (candidate: RouteCandidate): Query => {
         const model = modelOf(candidate);
-        return { model, step: stepOf({ ...request, model }, context) };
+        return { model, step: stepOf(withFields(request, { model }), context) };
       };
       const { chosen, reason, ttftMs } = choose(candidates, queryFor);
       const model = modelOf(chosen);
       onDecision?.({ requested, floor, tier: served, candidate: chosen.name, model, reason, ttftMs });
-      return counted(queryFor(chosen), chosen.name, context, (chosen.transport ?? next)({ ...request, model }, context));
+      return counted(queryFor(chosen), chosen.name, context, (chosen.transport ?? next)(withFields(request, { model }), context));
     });
 
   function choose(

@@ -7,6 +7,7 @@ import { isContentEvent, type LlmEvent } from '../core/events.js';
 import type { Middleware } from '../core/transport.js';
 import { schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
+import { withFields } from '../internal/withFields.js';
 
 /** Options for {@link timeouts}. Every limit is in milliseconds; give at least one. */
 export interface TimeoutsConfig {
@@ -153,13 +154,12 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       if (headersTimer) timers.push(headersTimer);
       // Told by the transport, beside the stream; the caller's own onHeaders still hears it.
       const downstream: RequestContext | undefined = headersTimer
-        ? {
-            ...context,
+        ? withFields<RequestContext, RequestContext>(context, {
             onHeaders: (status, received) => {
               headersTimer.unsubscribe();
               context?.onHeaders?.(status, received);
             },
-          }
+          })
         : context;
 
       // A first-token limit that ends no earlier than the deadline would never fire first: not armed.

@@ -31,6 +31,7 @@ import { criticalPath, type TimelineEntry } from './criticalPath.js';
 import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
 import { validateGraph } from './validateGraph.js';
+import { withFields } from '../internal/withFields.js';
 
 /**
  * One node of a {@link graph}: the nodes it waits for, and how it runs once
@@ -356,7 +357,7 @@ export function graph<I, O extends Record<string, unknown>>(config: GraphConfig<
       // subscriber: a dependent's take(1) can never drop a node's refCount to zero
       // (which would restart it), and the run sees a failure before any dependent does.
       return merge(...order.map((name) => stream(name).pipe(map((state) => [name, state] as const)))).pipe(
-        scan((all, [name, state]) => ({ ...all, [name]: state }), pending),
+        scan((all, [name, state]) => withFields(all, { [name]: state }), pending),
         map((all): GraphState<O> => {
           if (firstTokenAt === undefined && Object.values(all).some((s) => 'firstTokenAt' in s)) firstTokenAt = scheduler.now();
           return snapshot(all, startedAt, firstTokenAt, failFast, after, () => scheduler.now()) as GraphState<O>;
@@ -418,16 +419,15 @@ function snapshot(
   const base = { nodes, values, startedAt, ...(firstTokenAt === undefined ? {} : { firstTokenAt }), timeline };
   const allEnded = Object.values(nodes).every(isEnded);
   if (errors.length && (failFast || allEnded)) {
-    return {
-      ...base,
-      status: 'failed',
+    return withFields(base, {
+      status: 'failed' as const,
       endedAt: now(),
       criticalPath: criticalPath(timeline),
       errors: errors.map(({ node, error }) => ({ node, error })),
-    };
+    });
   }
-  if (allEnded) return { ...base, status: 'done', value: values, endedAt: now(), criticalPath: criticalPath(timeline) };
-  return { ...base, status: firstTokenAt === undefined && !timeline.some((e) => e.endedAt !== undefined) ? 'waiting' : 'streaming' };
+  if (allEnded) return withFields(base, { status: 'done' as const, value: values, endedAt: now(), criticalPath: criticalPath(timeline) });
+  return withFields(base, { status: firstTokenAt === undefined && !timeline.some((e) => e.endedAt !== undefined) ? ('waiting' as const) : ('streaming' as const) });
 }
 
 function isEnded(state: NodeState): state is EndedState {

@@ -10,6 +10,7 @@ import { finalValueOnly } from './finalValueOnly.js';
 import type { Progress, RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
 import { stepValueRun } from './step.js';
+import { withFields } from '../internal/withFields.js';
 
 /** Options for {@link parallel}. */
 export interface ParallelConfig {
@@ -179,9 +180,9 @@ export function parallel<B extends Branches>(branches: B, config: ParallelConfig
           };
           if (all.every((state) => state.status === 'done')) {
             const value = Object.fromEntries(names.map((name) => [name, (states[name] as { value: unknown }).value]));
-            return { ...base, status: 'done', value: value as ParallelValue<B>, endedAt: scheduler.now() };
+            return withFields(base, { status: 'done' as const, value: value as ParallelValue<B>, endedAt: scheduler.now() });
           }
-          return { ...base, status: all.some((state) => state.status !== 'waiting') ? 'streaming' : 'waiting' };
+          return withFields(base, { status: all.some((state) => state.status !== 'waiting') ? ('streaming' as const) : ('waiting' as const) });
         }),
       );
     })) as RunFunction<ParallelInput<B>, ParallelState<B>>;

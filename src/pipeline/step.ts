@@ -7,6 +7,7 @@ import { PartialText } from '../internal/PartialText.js';
 import type { LlmMessage, LlmRequest } from '../core/request.js';
 import * as s from '../internal/check.js';
 import { formatIssues, isStandardSchema } from '../internal/standardSchema.js';
+import { withFields } from '../internal/withFields.js';
 import type { Transport } from '../core/transport.js';
 import { functionSchema, schedulerSchema, transportSchema, validateConfig } from '../core/validateConfig.js';
 import { answerParser, invalidOutput, type ParsedAnswer } from '../operators/parse.js';
@@ -15,7 +16,7 @@ import { isFinalValueOnly } from './finalValueOnly.js';
 import { jsonResponseFormat } from './jsonResponseFormat.js';
 import type { RunFunction, Runnable } from '../core/Progress.js';
 import { runContext } from './runContext.js';
-import type { StepState } from './StepState.js';
+import type { StepState, StepStatus } from './StepState.js';
 
 /** Options for {@link step}. */
 export interface StepConfig<S extends StandardSchemaV1 = StandardSchemaV1> {
@@ -166,17 +167,19 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       const startedAt = onlyValue ? 0 : scheduler.now();
       let firstTokenAt: number | undefined;
       let served: Served | undefined;
-      const context: RequestContext = {
-        ...parent,
+      const context: RequestContext = withFields(parent, {
         step: name,
-        onServed: (report) => {
+        onServed: (report: Served) => {
           served = report;
           parent?.onServed?.(report);
         },
-      };
+      });
       const requests = new Subscription();
-      const base = (textSoFar: string, reask: number) => ({
+      // One literal per state, its status in it (a spread of a base and then a status would give every
+      // state a hidden class of its own: see withFields).
+      const state = <S extends StepStatus>(status: S, textSoFar: string, reask: number) => ({
         step: name,
+        status,
         textSoFar,
         reask,
         startedAt,
@@ -188,7 +191,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         const partial = new PartialText();
         // A re-ask is a new request: whoever answered the last one is not news for this one.
         served = undefined;
-        if (!onlyValue) subscriber.next({ ...base('', reask), status: 'waiting' });
+        if (!onlyValue) subscriber.next(state('waiting', '', reask));
         let events: Observable<LlmEvent>;
         try {
           events = transport(request, context);
@@ -207,7 +210,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
                   if (!partial.tokensEmitted) return; // not content: usage, finish
                   // A non-text token (reasoning, tool call) shows once that the model has started.
                   firstTokenAt ??= scheduler.now();
-                  if (grew || !started) subscriber.next({ ...base(partial.text, reask), status: 'streaming' });
+                  if (grew || !started) subscriber.next(state('streaming', partial.text, reask));
                 },
             error: fail,
             complete: () => settle(request, partial.text, reask),
@@ -239,7 +242,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
           subscriber.next(
             onlyValue
               ? (parsed.value as StepState<unknown>)
-              : { ...base(text, reask), status: 'done', value: parsed.value, endedAt: scheduler.now() },
+              : withFields(state('done', text, reask), { value: parsed.value, endedAt: scheduler.now() }),
           );
           subscriber.complete();
         } else if (reask < reasks) {
@@ -253,7 +256,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
       // A caller that reads only the final value gets it from one JSON body: no token is shown, and
       // a stream costs both sides a write, a read and a decode per token. A request that sets
       // `stream` keeps it.
-      ask((onlyValue || isFinalValueOnly(parent)) && request.stream === undefined ? { ...request, stream: false } : request, 0);
+      ask((onlyValue || isFinalValueOnly(parent)) && request.stream === undefined ? withFields(request, { stream: false }) : request, 0);
       return requests;
     });
 
@@ -304,12 +307,11 @@ function withFormat(request: LlmRequest, format: AnswerFormat | undefined): LlmR
   // A response_format the caller set wins: they know what their endpoint supports.
   if (!format || request.response_format) return request;
   const messages = format.instruction ? [...request.messages, format.instruction] : request.messages;
-  return { ...request, messages, response_format: format.responseFormat };
+  return withFields(request, { messages, response_format: format.responseFormat });
 }
 
 function followUp(request: LlmRequest, answer: string, issues: readonly StandardSchemaV1.Issue[]): LlmRequest {
-  return {
-    ...request,
+  return withFields(request, {
     messages: [
       ...request.messages,
       { role: 'assistant', content: answer },
@@ -320,7 +322,7 @@ function followUp(request: LlmRequest, answer: string, issues: readonly Standard
           `Reply again with only the corrected answer as JSON, no other text.`,
       },
     ],
-  };
+  });
 }
 
 const stepArguments = s.object({

@@ -8,6 +8,7 @@ import { ChatExchange } from './ChatExchange.js';
 import { httpEndpoint, type HttpEndpoint, type HttpEndpointConfig } from './httpEndpoint.js';
 import { startDirectExchange } from './httpExchange.js';
 import { unreachable } from './httpError.js';
+import { withFields } from '../internal/withFields.js';
 
 /** Options for {@link sseTransport}: where to send (`baseURL`, with `/chat/completions` appended), credentials, headers, fetch. */
 export interface SseTransportConfig extends HttpEndpointConfig {
@@ -80,6 +81,6 @@ class SseExchange extends ChatExchange {
 export function wireBody(request: LlmRequest, includeUsage: boolean): LlmRequest {
   // A request that already says `stream: false` (a step's value()) is sent as it is: only read, never copied.
   if (request.stream === false) return request;
-  if (!includeUsage || request.stream_options != null) return { ...request, stream: true };
-  return { ...request, stream: true, stream_options: { include_usage: true } };
+  if (!includeUsage || request.stream_options != null) return withFields(request, { stream: true });
+  return withFields(request, { stream: true, stream_options: { include_usage: true } });
 }
