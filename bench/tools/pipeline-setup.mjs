@@ -5,8 +5,13 @@
 // The slowest step of the harness's seed pipeline is the second one sent, so its request waits for the first
 // two set-ups: that wait is part of the "overhead over the slowest step" row (docs/performance.md).
 //
+// With HOLD=1 one more run is started first and kept in flight throughout: its objects, and so their hidden classes,
+// survive every collection, which tells the cost of classes V8 drops at a collection from the cost of running code
+// cold (docs/performance.md, "Goals not reached, and why").
+//
 //   npm run build && node --expose-gc bench/tools/pipeline-setup.mjs          # steady
 //   npm run build && GC=1 node --expose-gc bench/tools/pipeline-setup.mjs     # after a full GC
+//   npm run build && GC=1 HOLD=1 node --expose-gc bench/tools/pipeline-setup.mjs
 import { parallel, sseTransport, step } from '../../dist/esm-node/index.js';
 
 const steps = [
@@ -42,6 +47,7 @@ const clients = {
   },
 };
 
+const held = process.env.HOLD ? [clients.floor(), clients.rxllm()] : [];
 const samples = { floor: [], rxllm: [] };
 for (let round = 0; round < 80; round++) {
   for (const name of round % 2 ? ['floor', 'rxllm'] : ['rxllm', 'floor']) {
@@ -54,7 +60,7 @@ for (let round = 0; round < 80; round++) {
   }
 }
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-console.log(`${process.env.GC ? 'after a full GC' : 'steady'}: µs from the start of a run to each fetch() call, median of ${samples.floor.length}`);
+console.log(`${process.env.GC ? 'after a full GC' : 'steady'}${held.length ? ', one run held' : ''}: µs from the start of a run to each fetch() call, median of ${samples.floor.length}`);
 for (const [name, runs] of Object.entries(samples)) {
   console.log(`  ${name.padEnd(6)} ${[0, 1, 2].map((i) => `${(median(runs.map((run) => run[i])) * 1000).toFixed(0)}`.padStart(5)).join('  ')}`);
 }
