@@ -9,7 +9,10 @@
 // the official SDK + tokens() (openai), 50 ms for the background
 // compiles to land; and prints, per request, the optimizations, aborted optimizations and deopts,
 // the CPU by thread (main / V8's other threads, from /proc/self/task/*/schedstat), and which
-// functions were optimized. "own" = the client's code: rxllm's src/ and RxJS (or the floor's callback).
+// functions were optimized, with the milliseconds V8's compiler took for them per request (`compile`: all of the
+// request's optimizations, as --trace-opt reports them). "own" = the client's code: rxllm's src/ and RxJS (or the
+// floor's callback). With HOLD=1 (rxllm only) one more sseTransport + tokens() request is kept in flight throughout (a
+// body that sends two chunks and never ends): its objects, and so their hidden classes, survive every collection.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -29,9 +32,10 @@ function parent(which, requests) {
   if (run.status !== 0) throw new Error(run.stderr || `exit ${run.status}`);
   const perRequest = [];
   const byFunction = new Map();
+  const compileByFunction = new Map();
   let current;
   for (const line of run.stdout.split('\n')) {
-    if (line.startsWith('@@ START')) current = { opt: 0, optOwn: 0, aborted: 0, deopts: 0 };
+    if (line.startsWith('@@ START')) current = { opt: 0, optOwn: 0, aborted: 0, deopts: 0, compile: 0 };
     else if (line.startsWith('@@ END')) {
       const [, , , cpu, , main, , other] = line.split(' ');
       perRequest.push({ ...current, cpu: Number(cpu), main: Number(main), other: Number(other) });
@@ -40,6 +44,13 @@ function parent(which, requests) {
       const name = /<JSFunction (.*?) \(sfi/.exec(line)?.[1]?.replace(out + '/', '').replace('node:internal/deps/', '');
       if (!name) continue;
       const own = name.includes('src/') || name.includes('rxjs') || name.includes('reopt-count.js');
+      // "[completed compiling ... took <prepare>, <execute>, <finalize> ms]": execute runs on a background thread.
+      const took = /took ([\d.]+), ([\d.]+), ([\d.]+) ms/.exec(line);
+      if (line.startsWith('[completed compiling') && took) {
+        const ms = Number(took[1]) + Number(took[2]) + Number(took[3]);
+        current.compile += ms;
+        compileByFunction.set(name, (compileByFunction.get(name) ?? 0) + ms);
+      }
       if (line.startsWith('[completed optimizing')) {
         current.opt++;
         if (own) current.optOwn++;
@@ -51,11 +62,14 @@ function parent(which, requests) {
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const column = (key) => perRequest.map((request) => request[key]);
   console.log(`${which}: ${perRequest.length} requests after a full GC, medians (all)`);
-  for (const key of ['opt', 'optOwn', 'aborted', 'deopts', 'cpu', 'main', 'other']) {
-    console.log(`  ${key.padEnd(8)} ${median(column(key))}  (${column(key).join(' ')})`);
+  for (const key of ['opt', 'optOwn', 'aborted', 'deopts', 'cpu', 'main', 'other', 'compile']) {
+    const values = column(key).map((value) => (key === 'compile' ? Number(value.toFixed(1)) : value));
+    console.log(`  ${key.padEnd(8)} ${median(values)}  (${values.join(' ')})`);
   }
-  console.log('  optimized per request, by function:');
-  for (const [name, count] of [...byFunction].sort((a, b) => b[1] - a[1])) console.log(`    ${(count / perRequest.length).toFixed(2)}  ${name}`);
+  console.log('  optimized per request, by function (count, compile ms):');
+  for (const [name, count] of [...byFunction].sort((a, b) => b[1] - a[1])) {
+    console.log(`    ${(count / perRequest.length).toFixed(2)}  ${((compileByFunction.get(name) ?? 0) / perRequest.length).toFixed(2).padStart(5)}  ${name}`);
+  }
 }
 
 function threads() {
@@ -99,6 +113,15 @@ async function child(which, requests) {
   const rxllm = (onDelta) =>
     new Promise((resolve, reject) => llm(request).pipe(tokens()).subscribe({ next: onDelta, error: reject, complete: () => resolve(undefined) }));
   const client = which === 'floor' ? floor : rxllm;
+  let held;
+  if (process.env.HOLD && which === 'rxllm') {
+    const chunk = (text) =>
+      `data: ${JSON.stringify({ id: 'held', object: 'chat.completion.chunk', created: 1, model: 'bench', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })}\n\n`;
+    const body = new TextEncoder().encode(chunk('held ') + chunk('open'));
+    const neverEnds = async () => new Response(new ReadableStream({ start: (controller) => controller.enqueue(body) }), { headers: { 'content-type': 'text/event-stream' } });
+    // Referenced until the end: an in-memory body nobody holds would be collected with its subscriber.
+    held = sseTransport({ baseURL, apiKey: 'bench', fetch: neverEnds })(request).pipe(tokens()).subscribe(() => undefined);
+  }
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   for (let i = 0; i < 3; i++) await client(() => undefined);
   for (let i = 0; i < requests; i++) {
@@ -116,5 +139,6 @@ async function child(which, requests) {
     const perToken = (ns) => (ns / 1000 / TOKENS).toFixed(2);
     console.log(`@@ END ${i} ${((used.user + used.system) / TOKENS).toFixed(2)} main ${perToken(after.main - before.main)} other ${perToken(after.other - before.other)}`);
   }
+  held?.unsubscribe();
   server.kill();
 }
