@@ -9,6 +9,7 @@ import { stableStringify } from '../internal/stableStringify.js';
 import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
+import { withFields } from '../internal/withFields.js';
 
 /** Options for {@link batch}. Validated once, when `batch()` is called. */
 export interface BatchConfig {
@@ -140,7 +141,7 @@ function packKey(request: LlmRequest, context: RequestContext | undefined): stri
   const { messages, max_tokens: _max, max_completion_tokens: _maxCompletion, stream: _stream, ...rest } = request;
   // The context parts a packed request can carry for all its items only if they are equal.
   const shared = { lane: context?.lane, step: context?.step, scope: scopeOf(context) };
-  return stableStringify({ request: { ...rest, messages: messages.slice(0, -1) }, context: shared });
+  return stableStringify({ request: withFields(rest, { messages: messages.slice(0, -1) }), context: shared });
 }
 
 /** The context a packed request goes with, made from its items' (which share lane, step and scope: see packKey). */
@@ -167,8 +168,7 @@ function packedAnswers(next: Transport, items: readonly Item[]): Observable<Read
   const sum = (field: 'max_tokens' | 'max_completion_tokens') =>
     items.every(({ request }) => typeof request[field] === 'number') ? items.reduce((total, { request }) => total + (request[field] as number), 0) : undefined;
   const { max_tokens: _max, max_completion_tokens: _maxCompletion, ...base } = first;
-  const packed: LlmRequest = {
-    ...base,
+  const packed: LlmRequest = withFields(base, {
     messages: [...first.messages.slice(0, -1), { role: 'user', content: packedPrompt(prompts) }],
     response_format: {
       type: 'json_schema',
@@ -183,7 +183,7 @@ function packedAnswers(next: Transport, items: readonly Item[]): Observable<Read
         },
       },
     },
-  };
+  });
   const maxTokens = sum('max_tokens');
   const maxCompletionTokens = sum('max_completion_tokens');
   if (maxTokens !== undefined) packed.max_tokens = maxTokens;
