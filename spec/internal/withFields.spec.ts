@@ -1,9 +1,5 @@
-import { setFlagsFromString } from 'node:v8';
 import { withFields } from '../../src/internal/withFields';
-
-// V8's own check that two objects have one hidden class; natives syntax is allowed for functions compiled after this.
-setFlagsFromString('--allow-natives-syntax');
-const haveSameMap = new Function('a', 'b', 'return %HaveSameMap(a, b)') as (a: object, b: object) => boolean;
+import { haveSameMap } from '../helpers/haveSameMap';
 
 describe('withFields', () => {
   const request = (i: number) => ({ model: `m${i}`, max_tokens: 10, messages: [{ role: 'user', content: `q${i}` }] });
