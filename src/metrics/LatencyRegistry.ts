@@ -6,6 +6,7 @@ import type { LatencyRecord } from './LatencyRecord.js';
 import { LatencySeries, type WindowPolicy } from './LatencySeries.js';
 import { emptyHistogram, type LatencyMetric, type LatencyStats, StatsAccumulator } from './LatencyStats.js';
 import { clockSchema, validateConfig } from '../core/validateConfig.js';
+import { withFields } from '../internal/withFields.js';
 
 /** The sliding window: the last `ms` milliseconds, or the last `requests` requests, of each series. */
 export type LatencyWindowConfig =
@@ -255,7 +256,7 @@ export class LatencyRegistry {
    * @internal
    */
   windowTtft(query: Omit<SeriesQuery, 'view'> = {}): WindowTtft[] {
-    return this.matching({ ...query, view: 'window' }).map((series) => ({
+    return this.matching(withFields(query, { view: 'window' as const })).map((series) => ({
       step: series.step,
       model: series.model,
       requests: series.window.requests,

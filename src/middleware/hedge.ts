@@ -8,6 +8,7 @@ import { type LatencySource, parsePercentile } from './latencySource.js';
 import type { LatencyRegistry } from '../metrics/LatencyRegistry.js'; // for {@link} in the docs
 import { functionSchema, latencySourceSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { stepOptionRemoved } from './stepOptionRemoved.js';
+import { withFields } from '../internal/withFields.js';
 
 /** The share of extra requests hedging may add: a token bucket filled by every request. */
 export interface HedgeBudget {
@@ -159,7 +160,7 @@ export function hedge(config: HedgeConfig): Middleware {
       let delay = typeof after === 'number' ? after : undefined;
       if (percentile !== undefined) {
         const query = { step: stepOf(request, context) };
-        delay = registry!.count(query) >= minSamples ? registry!.percentile({ ...query, p: percentile }) : undefined;
+        delay = registry!.count(query) >= minSamples ? registry!.percentile(withFields(query, { p: percentile })) : undefined;
       }
 
       const attempts: (Subscription | undefined)[] = [];

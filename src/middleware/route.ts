@@ -236,7 +236,7 @@ export function route(config: RouteConfig): Middleware {
     for (const { candidate, query } of known) {
       // A known candidate without a first token among its samples (all failed) ranks last but stays
       // known, so exploration keeps trying it: as an unknown one it would never be probed again.
-      const value = registry.percentile({ ...query, p });
+      const value = registry.percentile(withFields(query, { p }));
       ttftMs[candidate.name] = value;
       if (value !== undefined && (fastest === undefined || value < ttftMs[fastest.name]!)) fastest = candidate;
     }
