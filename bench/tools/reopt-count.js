@@ -13,6 +13,7 @@
 // request's optimizations, as --trace-opt reports them). "own" = the client's code: rxllm's src/ and RxJS (or the
 // floor's callback). With HOLD=1 (rxllm only) one more sseTransport + tokens() request is kept in flight throughout (a
 // body that sends two chunks and never ends): its objects, and so their hidden classes, survive every collection.
+// HOLD=own keeps only rxllm's own objects of the per-token path alive (no request, no fetch, no body stream).
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -97,6 +98,7 @@ async function child(which, requests) {
   const { streamFloor } = require(path.join(out, 'bench/lib/floorClient.js'));
   const { sseTransport } = require(path.join(out, 'src/transport/sse.js'));
   const { tokens } = require(path.join(out, 'src/operators/tokens.js'));
+  const { Observable } = require('rxjs');
   const request = {
     model: 'bench',
     messages: [
@@ -114,7 +116,17 @@ async function child(which, requests) {
     new Promise((resolve, reject) => llm(request).pipe(tokens()).subscribe({ next: onDelta, error: reject, complete: () => resolve(undefined) }));
   const client = which === 'floor' ? floor : rxllm;
   let held;
-  if (process.env.HOLD && which === 'rxllm') {
+  if (process.env.HOLD === 'own' && which === 'rxllm') {
+    // Only rxllm's own objects of the per-token path (the sink, its decoder and their PartialText, tokens()'s relay
+    // and the subscriber it feeds), each past its first chunk so that its fields hold what a live one holds.
+    const { ChatStreamSink } = require(path.join(out, 'src/transport/ChatStreamSink.js'));
+    const chunk = JSON.stringify({ id: 'held', object: 'chat.completion.chunk', created: 1, model: 'bench', choices: [{ index: 0, delta: { content: 'held' }, finish_reason: null }] });
+    held = new Observable((subscriber) => {
+      new ChatStreamSink(subscriber, () => ({}), { finished: false }).next({ data: chunk });
+    })
+      .pipe(tokens())
+      .subscribe(() => undefined);
+  } else if (process.env.HOLD && which === 'rxllm') {
     const chunk = (text) =>
       `data: ${JSON.stringify({ id: 'held', object: 'chat.completion.chunk', created: 1, model: 'bench', choices: [{ index: 0, delta: { content: text }, finish_reason: null }] })}\n\n`;
     const body = new TextEncoder().encode(chunk('held ') + chunk('open'));
