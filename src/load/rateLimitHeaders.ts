@@ -10,12 +10,14 @@ export function rateLimitHeaders(headers: Readonly<Record<string, string>>): Pro
   const resetRequestsMs = duration(headers['x-ratelimit-reset-requests']);
   const remainingTokens = count(headers['x-ratelimit-remaining-tokens']);
   const resetTokensMs = duration(headers['x-ratelimit-reset-tokens']);
-  return {
-    ...(remainingRequests === undefined ? {} : { remainingRequests }),
-    ...(resetRequestsMs === undefined ? {} : { resetRequestsMs }),
-    ...(remainingTokens === undefined ? {} : { remainingTokens }),
-    ...(resetTokensMs === undefined ? {} : { resetTokensMs }),
-  };
+  // Fields set one by one into a literal, not a literal of spreads: a literal that starts with a spread gets a
+  // hidden class per call (see internal/withFields.ts), and this runs once per response under rateLimit().
+  const limits: { -readonly [K in keyof ProviderLimits]: ProviderLimits[K] } = {};
+  if (remainingRequests !== undefined) limits.remainingRequests = remainingRequests;
+  if (resetRequestsMs !== undefined) limits.resetRequestsMs = resetRequestsMs;
+  if (remainingTokens !== undefined) limits.remainingTokens = remainingTokens;
+  if (resetTokensMs !== undefined) limits.resetTokensMs = resetTokensMs;
+  return limits;
 }
 
 function count(value: string | undefined): number | undefined {

@@ -152,13 +152,14 @@ function packedContext(contexts: readonly (RequestContext | undefined)[]): Reque
   );
   const deadlines = contexts.map((context) => context?.deadline);
   const listeners = contexts.flatMap((context) => (context?.onServed === undefined ? [] : [context.onServed]));
-  return {
-    ...(first?.lane === undefined ? {} : { lane: first.lane }),
-    ...(first?.step === undefined ? {} : { step: first.step }),
-    ...(Object.keys(attributes).length === 0 ? {} : { attributes }),
-    ...(deadlines.includes(undefined) ? {} : { deadline: Math.max(...(deadlines as number[])) }),
-    ...(listeners.length === 0 ? {} : { onServed: (served: Served) => listeners.forEach((listener) => listener(served)) }),
-  };
+  // Fields set one by one (a literal that starts with a spread gets a hidden class per call: internal/withFields.ts).
+  const context: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {};
+  if (first?.lane !== undefined) context.lane = first.lane;
+  if (first?.step !== undefined) context.step = first.step;
+  if (Object.keys(attributes).length > 0) context.attributes = attributes;
+  if (!deadlines.includes(undefined)) context.deadline = Math.max(...(deadlines as number[]));
+  if (listeners.length > 0) context.onServed = (served: Served) => listeners.forEach((listener) => listener(served));
+  return context;
 }
 
 function packedAnswers(next: Transport, items: readonly Item[]): Observable<ReadonlyArray<LlmEvent[] | undefined>> {

@@ -175,16 +175,18 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         },
       });
       const requests = new Subscription();
-      // One literal per state, its status in it (a spread of a base and then a status would give every
-      // state a hidden class of its own: see withFields).
-      const state = <S extends StepStatus>(status: S, textSoFar: string, reask: number) => ({
+      // One literal per state, its status (and a done state's value) in it: a literal that starts with a
+      // spread of a base, as `{ ...base(), status }` did, gives every state a hidden class of its own (see
+      // withFields). The fields keep their order, status last.
+      const state = <S extends StepStatus>(status: S, textSoFar: string, reask: number, done?: { value: unknown; endedAt: number }) => ({
         step: name,
-        status,
         textSoFar,
         reask,
         startedAt,
         ...(firstTokenAt === undefined ? {} : { firstTokenAt }),
         ...(served === undefined ? {} : { served }),
+        status,
+        ...done,
       });
 
       const ask = (request: LlmRequest, reask: number): void => {
@@ -242,7 +244,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
           subscriber.next(
             onlyValue
               ? (parsed.value as StepState<unknown>)
-              : withFields(state('done', text, reask), { value: parsed.value, endedAt: scheduler.now() }),
+              : (state('done', text, reask, { value: parsed.value, endedAt: scheduler.now() }) as StepState<unknown>),
           );
           subscriber.complete();
         } else if (reask < reasks) {

@@ -52,14 +52,15 @@ export function readEventStream(body: ReadableStream<Uint8Array>, sink: EventStr
   // parser's hot loop, so the sink's whole per-token path (decoding, the subscribers) was compiled
   // once more inside the parser, and again after every full GC (docs/performance.md).
   const queued: EventSourceMessage[] = [];
+  // The optional field last: a literal that starts with a spread gets a hidden class per call (see withFields).
   const parser = createParser({
-    ...(onRetry ? { onRetry } : {}),
     onEvent: (message) => {
       queued.push(message);
     },
     onError: (error) => {
       if (error.type === 'unknown-field' && error.field === 'error') queued.push({ event: 'error', data: error.value ?? '' });
     },
+    ...(onRetry ? { onRetry } : {}),
   });
   // One read can hold many events: the ones after the sink closed (say, at [DONE]) go nowhere.
   const deliver = (atEnd: boolean): void => {
