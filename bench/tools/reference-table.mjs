@@ -16,7 +16,11 @@ const rows = [
 ];
 const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
-console.log(`${files.length} runs: ${files.map((file) => basename(file)).join(', ')}`);
+console.log(`${files.length} runs:`);
+for (const file of files) {
+  const versions = JSON.parse(readFileSync(file, 'utf8')).versions ?? {};
+  console.log(`  ${basename(file)}  rxllm ${versions['rxllm'] ?? '?'} at ${versions['rxllm commit'] ?? '?'}`);
+}
 for (const [title, rowsOf, figure] of rows) {
   const ratios = new Map();
   for (const file of files) {
