@@ -1,5 +1,5 @@
 // What a run()'s states cost per token: step().run() and parallel().run() over a transport that emits 2,000 text
-// events at once (no sockets), each state read as a UI would read it. ns per token, median of 270 runs after 30
+// events at once (no sockets), each state's status read. ns per token, median of 270 runs after 30
 // warm-up runs; with GC=1 a full collection runs before each run. Pass two builds (comma-separated) to compare them,
 // each in its own process, interleaved (docs/performance.md, "Hidden classes: one per copy").
 //
