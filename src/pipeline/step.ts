@@ -175,18 +175,18 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
         },
       });
       const requests = new Subscription();
-      // One literal per state, its status (and a done state's value) in it: a literal that starts with a
-      // spread of a base, as `{ ...base(), status }` did, gives every state a hidden class of its own (see
-      // withFields). The fields keep their order, status last.
-      const state = <S extends StepStatus>(status: S, textSoFar: string, reask: number, done?: { value: unknown; endedAt: number }) => ({
+      // One literal per state, its status in it: a literal that starts with a spread of a base, as
+      // `{ ...base(), status }` did, gives every state a hidden class of its own (see withFields).
+      // Status comes before the optional fields, so it sits at one offset in every state: after them,
+      // reading it cost 219-252 instead of 93 ns per token (bench/tools/state-emissions.mjs).
+      const state = <S extends StepStatus>(status: S, textSoFar: string, reask: number) => ({
         step: name,
+        status,
         textSoFar,
         reask,
         startedAt,
         ...(firstTokenAt === undefined ? {} : { firstTokenAt }),
         ...(served === undefined ? {} : { served }),
-        status,
-        ...done,
       });
 
       const ask = (request: LlmRequest, reask: number): void => {
@@ -244,7 +244,7 @@ export function step<I>(name: string, buildRequest: (input: I) => LlmRequest, co
           subscriber.next(
             onlyValue
               ? (parsed.value as StepState<unknown>)
-              : (state('done', text, reask, { value: parsed.value, endedAt: scheduler.now() }) as StepState<unknown>),
+              : withFields(state('done', text, reask), { value: parsed.value, endedAt: scheduler.now() }),
           );
           subscriber.complete();
         } else if (reask < reasks) {
