@@ -1,4 +1,5 @@
 import type { ProviderLimits } from './RateLimiter.js';
+import type { Writable } from '../internal/Writable.js';
 
 /**
  * Reads OpenAI's rate-limit response headers (names lower-case, as transports report them):
@@ -12,7 +13,7 @@ export function rateLimitHeaders(headers: Readonly<Record<string, string>>): Pro
   const resetTokensMs = duration(headers['x-ratelimit-reset-tokens']);
   // Fields set one by one into a literal, not a literal of spreads: a literal that starts with a spread gets a
   // hidden class per call (see internal/withFields.ts), and this runs once per response under rateLimit().
-  const limits: { -readonly [K in keyof ProviderLimits]: ProviderLimits[K] } = {};
+  const limits: Writable<ProviderLimits> = {};
   if (remainingRequests !== undefined) limits.remainingRequests = remainingRequests;
   if (resetRequestsMs !== undefined) limits.resetRequestsMs = resetRequestsMs;
   if (remainingTokens !== undefined) limits.remainingTokens = remainingTokens;

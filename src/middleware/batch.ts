@@ -10,6 +10,7 @@ import type { Middleware, Transport } from '../core/transport.js';
 import { AdaptiveBatcher, type BatcherCounts, type BatchExecutor } from '../load/adaptiveBatcher.js';
 import { functionSchema, schedulerSchema, validateConfig } from '../core/validateConfig.js';
 import { withFields } from '../internal/withFields.js';
+import type { Writable } from '../internal/Writable.js';
 
 /** Options for {@link batch}. Validated once, when `batch()` is called. */
 export interface BatchConfig {
@@ -153,7 +154,7 @@ function packedContext(contexts: readonly (RequestContext | undefined)[]): Reque
   const deadlines = contexts.map((context) => context?.deadline);
   const listeners = contexts.flatMap((context) => (context?.onServed === undefined ? [] : [context.onServed]));
   // Fields set one by one (a literal that starts with a spread gets a hidden class per call: internal/withFields.ts).
-  const context: { -readonly [K in keyof RequestContext]: RequestContext[K] } = {};
+  const context: Writable<RequestContext> = {};
   if (first?.lane !== undefined) context.lane = first.lane;
   if (first?.step !== undefined) context.step = first.step;
   if (Object.keys(attributes).length > 0) context.attributes = attributes;
