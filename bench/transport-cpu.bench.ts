@@ -3,13 +3,18 @@
 // reading and decoding every token — from a transport made once, as a user makes it; clients in
 // interleaved rounds (shuffled order); one local server in a child process.
 //
-// Two conditions, each with its own rounds:
-// - "after a full GC": gc() before every sample, as the peers' harness does. A full collection
-//   frees the maps and code that only the last request's objects kept alive, so each request pays
-//   for re-optimising the code on its per-token path (V8 recompiles it, on a background thread that
-//   process.cpuUsage() counts). This is what a server pays for the first request after an idle
-//   spell, and the figure the harness quotes.
-// - "steady": no forced GC, the same code warm from request to request (a busy server).
+// Three conditions, each with its own rounds:
+// - "after a full GC": gc() before every sample, as the peers' harness does. A forced collection
+//   frees the maps and code that only the last request's objects kept alive, the hidden classes of
+//   parsed JSON included, so each request pays for re-optimising the code on its per-token path (V8
+//   recompiles it, on a background thread that process.cpuUsage() counts). The figure the harness
+//   quotes.
+// - "after V8's own major collections": before every sample, short-lived garbage drives V8 to run
+//   two major collections of its own, with no request in flight (bench/lib/majorCollections.ts):
+//   what the first request after an idle spell pays in a process nobody calls gc() in
+//   (docs/performance.md, "Forced collections and V8's own").
+// - "steady": no collection forced or provoked, the same code warm from request to request (a busy
+//   server).
 //
 // Clients: the floor (fetch + eventsource-parser), rxllm's sseTransport with tokens() and with
 // textSoFar(), the openai SDK, and "rxllm stack": the same transport wrapped by dedupe() + cache() +
@@ -45,6 +50,7 @@ import { textSoFar } from '../src/operators/textSoFar';
 import { tokens } from '../src/operators/tokens';
 import { sseTransport } from '../src/transport/sse';
 import { streamFloor } from './lib/floorClient';
+import { stopCountingCollections, untilMajorCollections } from './lib/majorCollections';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -192,7 +198,10 @@ async function cpuMicrosPerToken(client: Client): Promise<Sample> {
 
 type Samples = Record<string, Sample[]>;
 
-async function rounds(all: Record<string, Client>, forceGc: boolean): Promise<Samples> {
+/** What runs before each sample, outside the measured time. */
+type Before = () => void | Promise<void>;
+
+async function rounds(all: Record<string, Client>, before: Before): Promise<Samples> {
   const names = Object.keys(all);
   const samples: Samples = Object.fromEntries(names.map((name) => [name, []]));
   let seed = 0x2545f491;
@@ -214,7 +223,7 @@ async function rounds(all: Record<string, Client>, forceGc: boolean): Promise<Sa
     }
     for (const name of order) {
       await all[name]!.prepare?.();
-      if (forceGc) gc();
+      await before();
       samples[name]!.push(await cpuMicrosPerToken(all[name]!));
     }
   }
@@ -261,6 +270,7 @@ async function main(): Promise<void> {
   if (!(globalThis as { gc?: unknown }).gc) throw new Error('run with node --expose-gc (bench/run.js does)');
   const server = await startServer();
   let afterGc: Samples;
+  let afterOwnCollections: Samples;
   let steady: Samples;
   try {
     const all = clients(server.baseURL);
@@ -271,17 +281,19 @@ async function main(): Promise<void> {
         await client(() => undefined);
       }
     }
-    afterGc = await rounds(all, true);
-    steady = await rounds(all, false);
+    afterGc = await rounds(all, gc);
+    afterOwnCollections = await rounds(all, () => untilMajorCollections(2));
+    steady = await rounds(all, () => undefined);
   } finally {
+    stopCountingCollections();
     server.stop();
   }
-  const results = { afterFullGc: report(afterGc), steady: report(steady) };
+  const results = { afterFullGc: report(afterGc), afterOwnMajorCollections: report(afterOwnCollections), steady: report(steady) };
   const file = writeResults('transport-cpu', {
     tokens: TOKENS,
     rounds: ROUNDS,
     warmup: WARMUP,
-    method: 'process.cpuUsage() around the whole request (building, validation, send, decode), one transport per client, 3 warm-up requests per client then interleaved rounds; afterFullGc: gc() before each sample, as the peers\' harness; steady: no forced GC; byThread: the same samples split into the main thread and all other threads (V8 compiler and GC helpers), from /proc/self/task/*/schedstat',
+    method: 'process.cpuUsage() around the whole request (building, validation, send, decode), one transport per client, 3 warm-up requests per client then interleaved rounds; afterFullGc: gc() before each sample, as the peers\' harness; afterOwnMajorCollections: before each sample, allocation drives V8 to two major collections of its own, then 100 ms to settle; steady: no collection forced or provoked; byThread: the same samples split into the main thread and all other threads (V8 compiler and GC helpers), from /proc/self/task/*/schedstat',
     goal: 'rxllm tokens() ≤ 1.2x floor after a full GC (the peers\' harness: ≤ 8.0 µs where the floor is 6.68); rxllm stack (dedupe+cache+retry+timeouts+measure) ≤ 1.5x floor (≤ 10 µs)',
     ...results,
   });
