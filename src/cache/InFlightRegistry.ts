@@ -1,4 +1,4 @@
-import { defer, Observable, type Subscriber, type Subscription } from 'rxjs';
+import { defer, Observable, type Observer, type Subscriber, Subscription } from 'rxjs';
 
 /**
  * Shares one running observable per key among everyone who asks while it runs.
@@ -55,17 +55,17 @@ export function createInFlightRegistry(): InFlightRegistry {
     return new Observable<T>((subscriber) => {
       const existing = inFlight.get(key) as Flight<T> | undefined;
       if (existing) {
-        existing.add(subscriber);
-        return () => existing.remove(subscriber);
+        existing.addCaller(subscriber);
+        return () => existing.removeCaller(subscriber);
       }
       // Only remove our own entry: a newer run may already sit under the same key.
       const flight: Flight<T> = new Flight<T>(() => {
         if (inFlight.get(key) === flight) inFlight.delete(key);
       });
       inFlight.set(key, flight);
-      flight.add(subscriber);
+      flight.addCaller(subscriber);
       flight.start(start);
-      return () => flight.remove(subscriber);
+      return () => flight.removeCaller(subscriber);
     });
   }
 
@@ -88,16 +88,20 @@ export function createInFlightRegistry(): InFlightRegistry {
  * every value so far, then the live rest; the run leaves the registry when it completes or errors
  * (before its callers are told, so one that subscribes again from its handler starts a fresh run) or
  * loses its last caller (then the source is unsubscribed, which aborts the request).
+ *
+ * The run is itself the source's subscriber (a Subscription and an Observer, which RxJS takes as is), not a
+ * partial observer, which RxJS would wrap in two more objects: three calls per token.
  */
-class Flight<T> {
+class Flight<T> extends Subscription implements Observer<T> {
   private readonly values: T[] = [];
   private callers: Subscriber<T>[] = [];
-  private source: Subscription | undefined;
   private ended = false;
 
-  constructor(private readonly leave: () => void) {}
+  constructor(private readonly leave: () => void) {
+    super();
+  }
 
-  add(caller: Subscriber<T>): void {
+  addCaller(caller: Subscriber<T>): void {
     // Replay what was emitted so far (a snapshot: values that arrive meanwhile come live), then join.
     const values = this.values;
     const replayed = values.length;
@@ -105,7 +109,7 @@ class Flight<T> {
     for (let i = 0; i < replayed && !caller.closed; i++) caller.next(values[i]!);
   }
 
-  remove(caller: Subscriber<T>): void {
+  removeCaller(caller: Subscriber<T>): void {
     const callers = this.callers;
     const at = callers.indexOf(caller);
     if (at === -1) return;
@@ -114,34 +118,38 @@ class Flight<T> {
     if (this.callers.length === 0 && !this.ended) {
       this.ended = true;
       this.leave();
-      this.source?.unsubscribe();
+      // Unsubscribes the source (its teardown was added to this subscription).
+      this.unsubscribe();
     }
   }
 
   start(start: () => Observable<T>): void {
-    const subscription = defer(start).subscribe({
-      next: (value) => {
-        if (this.ended) return; // every caller left during a synchronous run: nobody to tell
-        this.values.push(value);
-        const callers = this.callers;
-        if (callers.length === 1) callers[0]!.next(value);
-        else for (let i = 0; i < callers.length; i++) callers[i]!.next(value);
-      },
-      error: (error: unknown) => {
-        if (this.ended) return;
-        this.ended = true;
-        this.leave();
-        for (const caller of this.callers) caller.error(error);
-      },
-      complete: () => {
-        if (this.ended) return;
-        this.ended = true;
-        this.leave();
-        for (const caller of this.callers) caller.complete();
-      },
-    });
-    // Every caller may have left while the source was subscribing (a synchronous source, take(1)).
-    if (this.ended) subscription.unsubscribe();
-    else this.source = subscription;
+    // If every caller leaves while the source is still subscribing (a synchronous source, take(1)), this
+    // subscription is closed by then, and RxJS runs the teardown the source returns at once.
+    defer(start).subscribe(this);
+  }
+
+  next(value: T): void {
+    if (this.ended) return; // every caller left during a synchronous run: nobody to tell
+    this.values.push(value);
+    const callers = this.callers;
+    if (callers.length === 1) callers[0]!.next(value);
+    else for (let i = 0; i < callers.length; i++) callers[i]!.next(value);
+  }
+
+  error(error: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.leave();
+    for (const caller of this.callers) caller.error(error);
+    this.unsubscribe();
+  }
+
+  complete(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.leave();
+    for (const caller of this.callers) caller.complete();
+    this.unsubscribe();
   }
 }

@@ -1,5 +1,6 @@
 import { asyncScheduler, defer, from, map, Observable, of, type SchedulerLike, type Subscriber, type Subscription, take, timer } from 'rxjs';
 import * as s from '../internal/check.js';
+import { Relay } from '../internal/Relay.js';
 import type { CacheEntry, CacheStore, CacheStoreStats, MaybePromise } from '../cache/CacheStore.js';
 import { createInFlightRegistry, type InFlightRegistry } from '../cache/InFlightRegistry.js';
 import { memoryCacheStore } from '../cache/memoryCacheStore.js';
@@ -232,23 +233,14 @@ export function cache(config: CacheConfig = {}): CacheMiddleware {
 
   // Passes every event on and records it; stores the answer only if it completed whole and was not forgotten
   // meanwhile. One observer, not a tap() operator: every token of a miss passes through here.
-  const record = (key: string, flight: Flight, request: LlmRequest, subscriber: Subscriber<LlmEvent>, next: Transport, context: RequestContext | undefined): Subscription => {
-    const events: LlmEvent[] = [];
-    return next(request, context).subscribe({
-      next: (event) => {
-        events.push(event);
-        subscriber.next(event);
-      },
-      error: (error: unknown) => subscriber.error(error),
-      complete: () => {
-        if (!flight.forgotten) {
-          const answer = storedAnswer(events, request.n ?? 1);
-          if (answer) save(key, answer);
-        }
-        subscriber.complete();
-      },
-    });
-  };
+  const record = (key: string, flight: Flight, request: LlmRequest, subscriber: Subscriber<LlmEvent>, next: Transport, context: RequestContext | undefined): Subscription =>
+    next(request, context).subscribe(
+      new Recording(subscriber, (events) => {
+        if (flight.forgotten) return;
+        const answer = storedAnswer(events, request.n ?? 1);
+        if (answer) save(key, answer);
+      }),
+    );
 
   const replay = (events: readonly LlmEvent[]): Observable<LlmEvent> =>
     replayInterval === 0
@@ -483,3 +475,30 @@ const configSchema = s
     message: '`maxEntries` and `maxBytes` bound the built-in store; with your own `store`, bound it yourself',
   });
 
+/**
+ * The observer of a miss: passes every event on and keeps it, and hands the whole answer to `completed` just
+ * before the completion goes on. A Relay, not a partial observer, since every token passes here (RxJS would
+ * wrap a partial observer in two more objects, three calls per token).
+ */
+class Recording extends Relay<LlmEvent, LlmEvent> {
+  private readonly events: LlmEvent[] = [];
+
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly completed: (events: LlmEvent[]) => void,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    if (this.closed) return;
+    this.events.push(event);
+    this.destination.next(event);
+  }
+
+  override complete(): void {
+    if (this.closed) return;
+    this.completed(this.events);
+    super.complete();
+  }
+}

@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber } from 'rxjs';
+import { Relay } from '../internal/Relay.js';
 import * as s from '../internal/check.js';
 import { stepOf } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
@@ -69,76 +70,100 @@ export interface MeasureConfig {
 export function measure(config: MeasureConfig): Middleware {
   const { registry, scheduler = asyncScheduler } = validateConfig('measure', configSchema, config);
   return (next) => (request, context) =>
-    // State lives inside the subscribe function: every subscription is its own measurement.
+    // State lives in the subscription's Measurement: every subscription is its own measurement.
     new Observable<LlmEvent>((subscriber) => {
-      const start = scheduler.now();
-      let firstToken: number | undefined;
-      let contentEvents = 0;
-      let usage: LlmUsage | undefined;
-      const finishReasons: FinishReason[] = [];
-      let recorded = false;
-
-      const done = (outcome: RequestOutcome, errorCode?: string) => {
-        recorded = true;
-        const fromUsage = typeof usage?.completion_tokens === 'number';
-        registry.record({
-          step: stepOf(request, context),
-          model: request.model,
-          start,
-          ...(firstToken === undefined ? {} : { firstToken }),
-          end: scheduler.now(),
-          outcome,
-          ...(errorCode === undefined ? {} : { errorCode }),
-          outputTokens: fromUsage ? usage!.completion_tokens : contentEvents,
-          outputTokensFrom: fromUsage ? 'usage' : 'counted',
-          ...(typeof usage?.prompt_tokens === 'number' ? { inputTokens: usage.prompt_tokens } : {}),
-          finishReasons,
-        });
-      };
-      const failed = (error: unknown) => {
-        done('error', isRxllmError(error) ? error.code : 'unknown');
-        subscriber.error(error);
-      };
-
+      const measurement = new Measurement(subscriber, registry, scheduler, stepOf(request, context), request.model);
       let events: Observable<LlmEvent>;
       try {
         events = next(request, context);
       } catch (error: unknown) {
         // A transport that throws instead of returning a stream is recorded as an error too. (An invalid
         // request never gets here: withMiddleware rejects it first.)
-        failed(error);
+        measurement.error(error);
         return;
       }
-      // One observer, not a tap() operator: every token passes through here. A subscriber that left while the
-      // upstream was still subscribing (take(1) over a synchronous stream) hears nothing more, and it is cancelled.
-      const upstream = events.subscribe({
-        // The hot path: a type switch and a counter; the clock is read once, on the first token.
-        next(event) {
-          if (subscriber.closed) return;
-          if (event.type === 'usage') usage = event.usage;
-          else if (event.type === 'finish') finishReasons.push(event.reason);
-          else if (event.type === 'tool-call' || event.text !== '') {
-            contentEvents++;
-            if (firstToken === undefined) firstToken = scheduler.now();
-          }
-          subscriber.next(event);
-        },
-        // The record is written before the end reaches the subscriber, so a registry read then includes it.
-        complete: () => {
-          if (subscriber.closed) return;
-          done('ok');
-          subscriber.complete();
-        },
-        error: (error: unknown) => {
-          if (!subscriber.closed) failed(error);
-        },
-      });
+      events.subscribe(measurement);
       return () => {
-        upstream.unsubscribe();
+        measurement.unsubscribe();
         // Only when the subscriber leaves before completion or error.
-        if (!recorded) done('cancelled');
+        measurement.cancelled();
       };
     });
+}
+
+/**
+ * One request's measurement, and the observer of its events: a Relay, not a partial observer, since
+ * every token passes here (RxJS would wrap a partial observer in two more objects, three calls per token).
+ */
+class Measurement extends Relay<LlmEvent, LlmEvent> {
+  private readonly start: number;
+  private firstToken: number | undefined = undefined;
+  private contentEvents = 0;
+  private usage: LlmUsage | undefined = undefined;
+  private readonly finishReasons: FinishReason[] = [];
+  private recorded = false;
+
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly registry: LatencyRegistry,
+    private readonly scheduler: SchedulerLike,
+    private readonly step: string,
+    private readonly model: string,
+  ) {
+    super(destination);
+    this.start = scheduler.now();
+  }
+
+  // The hot path: a type switch and a counter; the clock is read once, on the first token. A subscriber
+  // that left while the upstream was still subscribing (take(1) over a synchronous stream) hears nothing
+  // more, and it is cancelled.
+  next(event: LlmEvent): void {
+    if (this.destination.closed) return;
+    if (event.type === 'usage') this.usage = event.usage;
+    else if (event.type === 'finish') this.finishReasons.push(event.reason);
+    else if (event.type === 'tool-call' || event.text !== '') {
+      this.contentEvents++;
+      if (this.firstToken === undefined) this.firstToken = this.scheduler.now();
+    }
+    this.destination.next(event);
+  }
+
+  // The record is written before the end reaches the subscriber, so a registry read then includes it.
+  override complete(): void {
+    if (this.destination.closed) return;
+    this.record('ok');
+    super.complete();
+  }
+
+  override error(error: unknown): void {
+    if (this.destination.closed) return;
+    this.record('error', isRxllmError(error) ? error.code : 'unknown');
+    super.error(error);
+  }
+
+  /** The subscriber left: recorded as cancelled, unless the request had already ended. */
+  cancelled(): void {
+    if (!this.recorded) this.record('cancelled');
+  }
+
+  private record(outcome: RequestOutcome, errorCode?: string): void {
+    this.recorded = true;
+    const usage = this.usage;
+    const fromUsage = typeof usage?.completion_tokens === 'number';
+    this.registry.record({
+      step: this.step,
+      model: this.model,
+      start: this.start,
+      ...(this.firstToken === undefined ? {} : { firstToken: this.firstToken }),
+      end: this.scheduler.now(),
+      outcome,
+      ...(errorCode === undefined ? {} : { errorCode }),
+      outputTokens: fromUsage ? usage!.completion_tokens : this.contentEvents,
+      outputTokensFrom: fromUsage ? 'usage' : 'counted',
+      ...(typeof usage?.prompt_tokens === 'number' ? { inputTokens: usage.prompt_tokens } : {}),
+      finishReasons: this.finishReasons,
+    });
+  }
 }
 
 const configSchema = s.strictObject({

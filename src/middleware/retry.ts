@@ -1,5 +1,6 @@
-import { asyncScheduler, Observable, type SchedulerLike, type Subscription, timer } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, type Subscription, timer } from 'rxjs';
 import * as s from '../internal/check.js';
+import { Relay } from '../internal/Relay.js';
 import { type RequestContext, timeLeft } from '../core/context.js';
 import type { LlmEvent } from '../core/events.js';
 import { isRxllmError, RxllmError, type RxllmErrorDetails } from '../core/errors.js';
@@ -172,39 +173,32 @@ export function retry(config: RetryConfig = {}): Middleware {
         return;
       }
       const attempts = next(request, context);
-      let emitted = false;
       let retries = 0;
       let attempt: Subscription | undefined;
       let wait: Subscription | undefined;
       // Once an event went out, every error says so: a retry further out must not send the request again.
-      const fail = (error: unknown) =>
+      const fail = (error: unknown, emitted: boolean) =>
         subscriber.error(emitted && isRxllmError(error) && error.tokensEmitted !== true ? error.with({ tokensEmitted: true }) : error);
-      const start = (): void => {
-        attempt = attempts.subscribe({
-          next: (event) => {
-            emitted = true;
-            subscriber.next(event);
-          },
-          error: (error: unknown) => {
-            if (emitted || retries >= maxRetries) {
-              fail(error);
-              return;
-            }
-            retries++;
-            let delayMs: number;
-            try {
-              delayMs = waitBefore(error, retries, context);
-            } catch (final: unknown) {
-              fail(final);
-              return;
-            }
-            wait = timer(delayMs, scheduler).subscribe(() => {
-              wait = undefined;
-              if (!subscriber.closed) start();
-            });
-          },
-          complete: () => subscriber.complete(),
+      const failed = (error: unknown, emitted: boolean): void => {
+        if (emitted || retries >= maxRetries) {
+          fail(error, emitted);
+          return;
+        }
+        retries++;
+        let delayMs: number;
+        try {
+          delayMs = waitBefore(error, retries, context);
+        } catch (final: unknown) {
+          fail(final, false);
+          return;
+        }
+        wait = timer(delayMs, scheduler).subscribe(() => {
+          wait = undefined;
+          if (!subscriber.closed) start();
         });
+      };
+      const start = (): void => {
+        attempt = attempts.subscribe(new Attempt(subscriber, failed));
       };
       start();
       return () => {
@@ -274,3 +268,31 @@ const configSchema = s.strictObject({
   onRetry: functionSchema<(info: RetryInfo) => void>('a function (info) => void').optional(),
   scheduler: schedulerSchema.optional(),
 });
+
+/**
+ * One attempt's observer: passes its events on and reports its error, with whether any event went out. A
+ * Relay, not a partial observer, since every token of the answer passes here (RxJS would wrap a partial
+ * observer in two more objects, three calls per token).
+ */
+class Attempt extends Relay<LlmEvent, LlmEvent> {
+  private emitted = false;
+
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly failed: (error: unknown, emitted: boolean) => void,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    if (this.closed) return;
+    this.emitted = true;
+    this.destination.next(event);
+  }
+
+  override error(error: unknown): void {
+    if (this.closed) return;
+    this.unsubscribe();
+    this.failed(error, this.emitted);
+  }
+}

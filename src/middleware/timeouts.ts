@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
+import { Relay } from '../internal/Relay.js';
 import * as s from '../internal/check.js';
 import { stepOf, timeLeft, type RequestContext } from '../core/context.js';
 import { PartialText } from '../internal/PartialText.js';
@@ -108,15 +109,25 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       const name = stepOf(request, context);
       const start = scheduler.now();
       const left = timeLeft(context, scheduler);
-      const partial = new PartialText();
-      let lastEventAt = start;
-      let upstream: Subscription | undefined;
       const timers: Subscription[] = [];
+      // The upstream's observer: the first event stops the headers clock, the first content event the first-token
+      // clock (and starts the idle one).
+      const watch = new Watch(
+        subscriber,
+        scheduler,
+        idle !== undefined,
+        start,
+        () => headersTimer?.unsubscribe(),
+        () => {
+          firstTokenTimer?.unsubscribe();
+          if (idle !== undefined) armIdle(idle, idle);
+        },
+      );
 
       const fail = (limit: TimeLimit, message: string) => {
         // Abort first: a retry() downstream resubscribes from inside error(), and the old request must be gone by then.
-        upstream?.unsubscribe();
-        subscriber.error(new RxllmError('timeout', message, { limit, ...partial.errorDetails() }));
+        watch.unsubscribe();
+        subscriber.error(new RxllmError('timeout', message, { limit, ...watch.partial.errorDetails() }));
       };
 
       if (left <= 0) {
@@ -175,7 +186,7 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       // One timer per gap, not per event: when it fires early (events came meanwhile) it re-arms for the rest.
       const armIdle = (limit: number, delay: number) => {
         const timer = scheduler.schedule(function () {
-          const quiet = scheduler.now() - lastEventAt;
+          const quiet = scheduler.now() - watch.lastEventAt;
           if (quiet >= limit) {
             fail('idle', `Step "${name}" sent nothing for ${limit} ms after its last event (idle limit). The stream stalled; retry, or raise \`idle\`.`);
           } else this.schedule(undefined, limit - quiet);
@@ -183,34 +194,53 @@ export function timeouts(config: TimeoutsConfig): Middleware {
         timers.push(timer);
       };
 
-      let waitingForHeaders = true;
-      let waitingForContent = true;
-      upstream = next(request, downstream).subscribe({
-        // Per token: the clock is read only when an idle limit needs the time of the last event, and the headers
-        // and first-token clocks are stopped once, not on every event.
-        next: (event) => {
-          if (idle !== undefined) lastEventAt = scheduler.now();
-          if (waitingForHeaders) {
-            waitingForHeaders = false;
-            headersTimer?.unsubscribe();
-          }
-          if (waitingForContent && isContentEvent(event)) {
-            waitingForContent = false;
-            firstTokenTimer?.unsubscribe();
-            if (idle !== undefined) armIdle(idle, idle);
-          }
-          partial.add(event);
-          subscriber.next(event);
-        },
-        error: (error: unknown) => subscriber.error(error),
-        complete: () => subscriber.complete(),
-      });
+      next(request, downstream).subscribe(watch);
 
       return () => {
-        upstream?.unsubscribe();
+        watch.unsubscribe();
         for (const timer of timers) timer.unsubscribe();
       };
     });
+}
+
+/**
+ * The observer of one request's events under {@link timeouts}: keeps what the timers need (the time of the
+ * last event, the text so far for a timeout's `partialText`) and says when the first event and the first
+ * content arrive. A Relay, not a partial observer, since every token passes here (RxJS would wrap a
+ * partial observer in two more objects, three calls per token).
+ */
+class Watch extends Relay<LlmEvent, LlmEvent> {
+  readonly partial = new PartialText();
+  private waitingForEvent = true;
+  private waitingForContent = true;
+
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly scheduler: SchedulerLike,
+    private readonly trackIdle: boolean,
+    public lastEventAt: number,
+    private readonly firstEvent: () => void,
+    private readonly firstContent: () => void,
+  ) {
+    super(destination);
+  }
+
+  // Per token: the clock is read only when an idle limit needs the time of the last event, and the headers
+  // and first-token clocks are stopped once, not on every event.
+  next(event: LlmEvent): void {
+    if (this.closed) return;
+    if (this.trackIdle) this.lastEventAt = this.scheduler.now();
+    if (this.waitingForEvent) {
+      this.waitingForEvent = false;
+      this.firstEvent();
+    }
+    if (this.waitingForContent && isContentEvent(event)) {
+      this.waitingForContent = false;
+      this.firstContent();
+    }
+    this.partial.add(event);
+    this.destination.next(event);
+  }
 }
 
 const DEADLINE_ADVICE = 'The deadline bounds the whole request, retries included: give the pipeline a later deadline, or ask for a shorter answer.';
