@@ -5,6 +5,7 @@ import { type Middleware, type Transport, withMiddleware } from '../../src/core/
 import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
 import { cache } from '../../src/middleware/cache';
 import { dedupe } from '../../src/middleware/dedupe';
+import { limit } from '../../src/middleware/limit';
 import { measure } from '../../src/middleware/measure';
 import { retry } from '../../src/middleware/retry';
 import { timeouts } from '../../src/middleware/timeouts';
@@ -39,6 +40,7 @@ const middleware: Array<[string, () => Middleware]> = [
   ['retry()', () => retry({ maxRetries: 2 })],
   ['timeouts()', () => timeouts({ headers: 30_000, firstToken: 30_000, idle: 30_000, total: 120_000 })],
   ['measure()', () => measure({ registry: new LatencyRegistry() })],
+  ['limit()', () => limit({ concurrency: 4 })],
 ];
 
 describe('middleware on the per-token path', () => {

@@ -1,5 +1,6 @@
-import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscription } from 'rxjs';
+import { asyncScheduler, defer, Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import * as s from '../internal/check.js';
+import { Relay } from '../internal/Relay.js';
 import { RxllmError } from '../core/errors.js';
 import type { RequestContext } from '../core/context.js'; // for {@link} in the docs
 import type { LlmEvent } from '../core/events.js';
@@ -305,17 +306,7 @@ export function limit(config: LimitConfig): LimitMiddleware {
           counts.peakInFlight = Math.max(counts.peakInFlight, counts.inFlight);
           counts.started++;
           counts.wait.record(scheduler.now() - subscribedAt);
-          upstream = next(request, context).subscribe({
-            next: (event) => subscriber.next(event),
-            error: (error: unknown) => {
-              release();
-              subscriber.error(error);
-            },
-            complete: () => {
-              release();
-              subscriber.complete();
-            },
-          });
+          upstream = next(request, context).subscribe(new SlotHolder(subscriber, release));
         };
 
         const entry: Waiting = { lane, enqueuedAt: subscribedAt, start };
@@ -412,4 +403,34 @@ function parseConfig(config: LimitConfig) {
     return open;
   });
   return { ...parsed.data, slots, defaultLane: parsed.data.defaultLane ?? lanes[0]! };
+}
+
+/**
+ * The observer of a request that holds a slot: passes its events on and frees the slot just before its end
+ * goes on. A Relay, not a partial observer, since every token passes here (RxJS would wrap a partial observer
+ * in two more objects, three calls per token).
+ */
+class SlotHolder extends Relay<LlmEvent, LlmEvent> {
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly release: () => void,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    if (!this.closed) this.destination.next(event);
+  }
+
+  override error(error: unknown): void {
+    if (this.closed) return;
+    this.release();
+    super.error(error);
+  }
+
+  override complete(): void {
+    if (this.closed) return;
+    this.release();
+    super.complete();
+  }
 }
