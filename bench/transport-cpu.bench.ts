@@ -50,7 +50,7 @@ import { textSoFar } from '../src/operators/textSoFar';
 import { tokens } from '../src/operators/tokens';
 import { sseTransport } from '../src/transport/sse';
 import { streamFloor } from './lib/floorClient';
-import { stopCountingCollections, untilMajorCollections } from './lib/majorCollections';
+import { untilMajorCollections } from './lib/majorCollections';
 import { round, summarize } from './lib/stats';
 import { writeResults } from './lib/writeResults';
 
@@ -285,7 +285,6 @@ async function main(): Promise<void> {
     afterOwnCollections = await rounds(all, () => untilMajorCollections(2));
     steady = await rounds(all, () => undefined);
   } finally {
-    stopCountingCollections();
     server.stop();
   }
   const results = { afterFullGc: report(afterGc), afterOwnMajorCollections: report(afterOwnCollections), steady: report(steady) };

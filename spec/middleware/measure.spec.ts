@@ -1,4 +1,4 @@
-import { type Observable, of, take } from 'rxjs';
+import { config, type Observable, of, take } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { RxllmError } from '../../src/core/errors';
 import type { LlmEvent } from '../../src/core/events';
@@ -238,5 +238,31 @@ describe('measure', () => {
       }),
     );
     expect(() => measure({ registry, stpe: 'x' } as never)).toThrow(expect.objectContaining({ code: 'invalid-config' }));
+  });
+
+  it('passes the end on and reports the error when the registry throws (any object with record is accepted)', async () => {
+    const broken = { record: () => { throw new Error('registry broke'); } } as unknown as LatencyRegistry;
+    const reported: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => reported.push(error);
+    try {
+      const seen: string[] = [];
+      await new Promise<void>((resolve, reject) =>
+        withMiddleware(() => of(textEvent('hi'), finishEvent('stop')), measure({ registry: broken }))(request()).subscribe({
+          next: (event) => seen.push(event.type),
+          error: reject,
+          complete: () => {
+            seen.push('complete');
+            resolve();
+          },
+        }),
+      );
+      expect(seen).toEqual(['text', 'finish', 'complete']);
+      // Reported on a timer, as RxJS reports an unhandled error.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(reported).toEqual([new Error('registry broke')]);
+    } finally {
+      config.onUnhandledError = before;
+    }
   });
 });

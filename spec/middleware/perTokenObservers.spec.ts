@@ -65,7 +65,8 @@ describe('middleware on the per-token path', () => {
     try {
       await new Promise<void>((resolve, reject) =>
         stack(request).subscribe({
-          // The caller's partial observer is wrapped once: its ConsumerObserver is the one frame expected.
+          // The caller's partial observer is wrapped once: its ConsumerObserver is the one frame expected. (RxJS
+          // 7's class name: were it renamed, the count would be 0 and this would fail, not pass unseen.)
           next: () => wrappers.push(new Error().stack!.split('\n').filter((frame) => frame.includes('ConsumerObserver.next')).length),
           error: reject,
           complete: resolve,
@@ -75,5 +76,33 @@ describe('middleware on the per-token path', () => {
       Error.stackTraceLimit = limit;
     }
     expect(wrappers).toEqual(events.map(() => 1));
+  });
+
+  // The order a relay keeps (src/internal/Relay.ts), the reverse of an RxJS Subscriber's: the upstream is torn down
+  // (its request aborted or released) before the caller hears the end, so a caller that sends again from its
+  // handler finds the old request gone. dedupe()'s flight tells its callers first: they share the run.
+  it.each(middleware.filter(([name]) => name !== 'dedupe()'))('%s tears the upstream down before the end reaches the caller', async (_name, make) => {
+    const log: string[] = [];
+    const transport: Transport = () =>
+      new Observable<LlmEvent>((subscriber) => {
+        const timer = setTimeout(() => {
+          for (const event of events) subscriber.next(event);
+          subscriber.complete();
+        });
+        return () => {
+          clearTimeout(timer);
+          log.push('teardown');
+        };
+      });
+    await new Promise<void>((resolve, reject) =>
+      withMiddleware(transport, make())(request).subscribe({
+        error: reject,
+        complete: () => {
+          log.push('complete');
+          resolve();
+        },
+      }),
+    );
+    expect(log).toEqual(['teardown', 'complete']);
   });
 });

@@ -12,9 +12,14 @@ import { Subscription, type Observer, type Subscriber } from 'rxjs';
  * every token passes (measured in bench/transport-cpu: right after a full collection the wrappers'
  * code runs unoptimized again, and it showed as most of rxllm's cost per token over the floor).
  *
- * It behaves like a Subscriber: nothing is delivered once closed; an error or completion closes
- * it first (running the source's teardown), then reaches the destination. Unsubscribing the
- * Subscription that `subscribe` returns (the relay itself) unsubscribes the source.
+ * Nothing is delivered once closed. An error or completion closes it first (running the source's
+ * teardown), then reaches the destination: the reverse of an RxJS Subscriber, which tells its
+ * destination and then unsubscribes. So a caller that hears the end, and perhaps subscribes again
+ * from its handler, finds the source already torn down (its request aborted or released).
+ * Unsubscribing the Subscription that `subscribe` returns (the relay itself) unsubscribes the
+ * source. What a relay's methods throw reaches the producer that called them (RxJS would catch it
+ * in its wrappers and report it as unhandled): a subclass that calls code it does not control
+ * catches what that code throws.
  *
  * @example
  * ```ts

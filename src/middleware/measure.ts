@@ -1,5 +1,6 @@
 import { asyncScheduler, Observable, type SchedulerLike, type Subscriber } from 'rxjs';
 import { Relay } from '../internal/Relay.js';
+import { reportUnhandledError } from '../internal/reportUnhandledError.js';
 import * as s from '../internal/check.js';
 import { stepOf } from '../core/context.js';
 import { isRxllmError } from '../core/errors.js';
@@ -116,7 +117,9 @@ class Measurement extends Relay<LlmEvent, LlmEvent> {
 
   // The hot path: a type switch and a counter; the clock is read once, on the first token. A subscriber
   // that left while the upstream was still subscribing (take(1) over a synchronous stream) hears nothing
-  // more, and it is cancelled.
+  // more, and it is cancelled. The checks ask the destination, not this relay: the relay is closed only
+  // after its destination (by the teardown) or by its own end, and in that window (the destination gone,
+  // the teardown not yet added) the request must not be recorded as 'ok'.
   next(event: LlmEvent): void {
     if (this.destination.closed) return;
     if (event.type === 'usage') this.usage = event.usage;
@@ -148,6 +151,16 @@ class Measurement extends Relay<LlmEvent, LlmEvent> {
 
   private record(outcome: RequestOutcome, errorCode?: string): void {
     this.recorded = true;
+    try {
+      this.write(outcome, errorCode);
+    } catch (error: unknown) {
+      // A registry that throws (any object with `record` is accepted) must not cut the answer off: the
+      // end still reaches the subscriber, and the error is reported, not lost.
+      reportUnhandledError(error);
+    }
+  }
+
+  private write(outcome: RequestOutcome, errorCode: string | undefined): void {
     const usage = this.usage;
     const fromUsage = typeof usage?.completion_tokens === 'number';
     this.registry.record({

@@ -111,7 +111,8 @@ export function timeouts(config: TimeoutsConfig): Middleware {
       const left = timeLeft(context, scheduler);
       const timers: Subscription[] = [];
       // The upstream's observer: the first event stops the headers clock, the first content event the first-token
-      // clock (and starts the idle one).
+      // clock (and starts the idle one). Its callbacks name timers declared below: they run only on events, which
+      // come after `subscribe(watch)` at the end, when every timer exists.
       const watch = new Watch(
         subscriber,
         scheduler,
@@ -218,18 +219,23 @@ class Watch extends Relay<LlmEvent, LlmEvent> {
     destination: Subscriber<LlmEvent>,
     private readonly scheduler: SchedulerLike,
     private readonly trackIdle: boolean,
-    public lastEventAt: number,
+    private lastEvent: number,
     private readonly firstEvent: () => void,
     private readonly firstContent: () => void,
   ) {
     super(destination);
   }
 
+  /** When the last event arrived (the request's start before any), on the scheduler's clock. */
+  get lastEventAt(): number {
+    return this.lastEvent;
+  }
+
   // Per token: the clock is read only when an idle limit needs the time of the last event, and the headers
   // and first-token clocks are stopped once, not on every event.
   next(event: LlmEvent): void {
     if (this.closed) return;
-    if (this.trackIdle) this.lastEventAt = this.scheduler.now();
+    if (this.trackIdle) this.lastEvent = this.scheduler.now();
     if (this.waitingForEvent) {
       this.waitingForEvent = false;
       this.firstEvent();
