@@ -36,7 +36,9 @@ export interface MeasureConfig {
  *
  * - **Emits** exactly the upstream events, unchanged and at the same moments.
  * - **Completes** and **errors** with the upstream; the record is written just before the
- *   completion or error is passed on, so a registry read at that moment includes it. A transport
+ *   completion or error is passed on, so a registry read at that moment includes it. A registry
+ *   that throws does not cut the answer off: the end still goes on, and the error is reported as
+ *   RxJS reports an unhandled one (`config.onUnhandledError`, else thrown on a timer). A transport
  *   that throws instead of returning a stream is recorded as an error too. An invalid request is
  *   never recorded: `withMiddleware` rejects it above every middleware.
  * - **Unsubscribe** before the end unsubscribes the upstream (aborting the request) and records
