@@ -5,6 +5,7 @@ import { type Middleware, type Transport, withMiddleware } from '../../src/core/
 import { LatencyRegistry } from '../../src/metrics/LatencyRegistry';
 import { cache } from '../../src/middleware/cache';
 import { dedupe } from '../../src/middleware/dedupe';
+import { hedge } from '../../src/middleware/hedge';
 import { limit } from '../../src/middleware/limit';
 import { measure } from '../../src/middleware/measure';
 import { retry } from '../../src/middleware/retry';
@@ -41,6 +42,8 @@ const middleware: Array<[string, () => Middleware]> = [
   ['timeouts()', () => timeouts({ headers: 30_000, firstToken: 30_000, idle: 30_000, total: 120_000 })],
   ['measure()', () => measure({ registry: new LatencyRegistry() })],
   ['limit()', () => limit({ concurrency: 4 })],
+  // A backup far off: the original answers alone, as most hedged requests do.
+  ['hedge()', () => hedge({ after: 60_000 })],
 ];
 
 describe('middleware on the per-token path', () => {

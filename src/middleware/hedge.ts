@@ -1,4 +1,5 @@
-import { asyncScheduler, Observable, type SchedulerLike, Subscription } from 'rxjs';
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, Subscription } from 'rxjs';
+import { Relay } from '../internal/Relay.js';
 import * as s from '../internal/check.js';
 import { stepOf, timeLeft } from '../core/context.js';
 import { isContentEvent, type LlmEvent } from '../core/events.js';
@@ -163,55 +164,9 @@ export function hedge(config: HedgeConfig): Middleware {
         delay = registry!.count(query) >= minSamples ? registry!.percentile(withFields(query, { p: percentile })) : undefined;
       }
 
-      const attempts: (Subscription | undefined)[] = [];
-      const held: LlmEvent[][] = [];
-      let winner = -1;
-      let running = 0;
       const timer = new Subscription();
-
-      const win = (index: number): void => {
-        winner = index;
-        timer.unsubscribe();
-        attempts.forEach((attempt, i) => {
-          if (i !== index) attempt?.unsubscribe();
-        });
-        if (attempts.length > 1) notify({ type: 'won', attempt: index });
-        for (const event of held[index]!) subscriber.next(event);
-        held.length = 0;
-      };
-
-      const start = (index: number): void => {
-        running++;
-        held[index] = [];
-        const attempt = new Subscription();
-        attempts[index] = attempt;
-        const transport = index === 0 ? next : (to ?? next);
-        attempt.add(
-          transport(request, context).subscribe({
-            next: (event) => {
-              if (winner === index) subscriber.next(event);
-              else if (winner === -1) {
-                if (isContentEvent(event)) {
-                  win(index);
-                  subscriber.next(event);
-                } else held[index]!.push(event);
-              }
-            },
-            error: (error: unknown) => {
-              if (winner === index) subscriber.error(error);
-              else if (winner === -1) {
-                attempts[index] = undefined;
-                // Another attempt still running may yet answer; only when none is left does the request fail.
-                if (--running === 0) subscriber.error(error);
-              }
-            },
-            complete: () => {
-              if (winner === -1) win(index);
-              if (winner === index) subscriber.complete();
-            },
-          }),
-        );
-      };
+      const race = new Race(subscriber, timer, notify);
+      const start = (index: number): void => race.start(index, (index === 0 ? next : (to ?? next))(request, context));
 
       const armHedge = (hedgeNumber: number): void => {
         // A backup that would start at or after the deadline could not answer in time.
@@ -221,7 +176,7 @@ export function hedge(config: HedgeConfig): Middleware {
         }
         timer.add(
           scheduler.schedule(() => {
-            if (winner !== -1) return;
+            if (race.winner !== -1) return;
             if (bucket && !bucket.take()) {
               notify({ type: 'skipped', reason: 'budget' });
               return;
@@ -235,13 +190,110 @@ export function hedge(config: HedgeConfig): Middleware {
 
       start(0);
       if (delay === undefined) notify({ type: 'skipped', reason: 'no-latency-data' });
-      else if (maxHedges > 0 && winner === -1) armHedge(1);
+      else if (maxHedges > 0 && race.winner === -1) armHedge(1);
 
       return () => {
         timer.unsubscribe();
-        for (const attempt of attempts) attempt?.unsubscribe();
+        race.unsubscribeAll();
       };
     });
+}
+
+/**
+ * One request's race between its attempts: which one won (the first with content, or the first to
+ * complete), the events each held back before then, and how many still run.
+ */
+class Race {
+  /** The winner's index: 0 the original, 1 the first backup, …; -1 while none has won. */
+  winner = -1;
+  private running = 0;
+  private readonly attempts: (Attempt | undefined)[] = [];
+  private readonly held: LlmEvent[][] = [];
+
+  constructor(
+    private readonly subscriber: Subscriber<LlmEvent>,
+    private readonly timer: Subscription,
+    private readonly notify: (event: HedgeEvent) => void,
+  ) {}
+
+  start(index: number, events: Observable<LlmEvent>): void {
+    this.running++;
+    this.held[index] = [];
+    // Known before subscribing: an attempt that wins while another still subscribes can cancel it.
+    const attempt = new Attempt(this.subscriber, this, index);
+    this.attempts[index] = attempt;
+    events.subscribe(attempt);
+  }
+
+  /** An event of attempt `index` before any attempt won: content makes it the winner, anything else waits. */
+  early(index: number, event: LlmEvent): void {
+    if (isContentEvent(event)) {
+      this.win(index);
+      this.subscriber.next(event);
+    } else this.held[index]!.push(event);
+  }
+
+  failed(index: number, error: unknown): void {
+    if (this.winner === index) this.subscriber.error(error);
+    else if (this.winner === -1) {
+      this.attempts[index] = undefined;
+      // Another attempt still running may yet answer; only when none is left does the request fail.
+      if (--this.running === 0) this.subscriber.error(error);
+    }
+  }
+
+  completed(index: number): void {
+    if (this.winner === -1) this.win(index);
+    if (this.winner === index) this.subscriber.complete();
+  }
+
+  unsubscribeAll(): void {
+    for (const attempt of this.attempts) attempt?.unsubscribe();
+  }
+
+  private win(index: number): void {
+    this.winner = index;
+    this.timer.unsubscribe();
+    this.attempts.forEach((attempt, i) => {
+      if (i !== index) attempt?.unsubscribe();
+    });
+    if (this.attempts.length > 1) this.notify({ type: 'won', attempt: index });
+    for (const event of this.held[index]!) this.subscriber.next(event);
+    this.held.length = 0;
+  }
+}
+
+/**
+ * One attempt's observer: once its attempt has won, a token passes straight to the caller with one call. A
+ * Relay, not a partial observer (RxJS would wrap a partial observer in two more objects, three calls per token).
+ */
+class Attempt extends Relay<LlmEvent, LlmEvent> {
+  constructor(
+    destination: Subscriber<LlmEvent>,
+    private readonly race: Race,
+    private readonly index: number,
+  ) {
+    super(destination);
+  }
+
+  next(event: LlmEvent): void {
+    if (this.closed) return;
+    const winner = this.race.winner;
+    if (winner === this.index) this.destination.next(event);
+    else if (winner === -1) this.race.early(this.index, event);
+  }
+
+  override error(error: unknown): void {
+    if (this.closed) return;
+    this.unsubscribe();
+    this.race.failed(this.index, error);
+  }
+
+  override complete(): void {
+    if (this.closed) return;
+    this.unsubscribe();
+    this.race.completed(this.index);
+  }
 }
 
 /** Hedges earned per request, spent one per backup; at most `capacity` saved up. */
