@@ -1,4 +1,4 @@
-import { Observable, Subject, type Subscriber } from 'rxjs';
+import { config, Observable, Subject, type Subscriber } from 'rxjs';
 import { Relay } from '../../src/internal/Relay';
 
 class Doubler extends Relay<number, number> {
@@ -58,5 +58,38 @@ describe('Relay', () => {
     expect(subject.observed).toBe(false);
     subject.next(2);
     expect(seen).toEqual([2]);
+  });
+
+  it('passes the end on when the source\'s teardown throws, and reports the teardown\'s error as unhandled', async () => {
+    const reported: unknown[] = [];
+    const before = config.onUnhandledError;
+    config.onUnhandledError = (error) => reported.push(error);
+    try {
+      const seen: unknown[] = [];
+      const source = new Observable<number>((s) => {
+        setTimeout(() => {
+          s.next(1);
+          s.complete();
+        });
+        return () => {
+          throw new Error('teardown broke');
+        };
+      });
+      await new Promise<void>((resolve) =>
+        doubled(source).subscribe({
+          next: (v) => seen.push(v),
+          complete: () => {
+            seen.push('done');
+            resolve();
+          },
+        }),
+      );
+      expect(seen).toEqual([2, 'done']);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(reported).toHaveLength(1);
+      expect(String(reported[0])).toContain('teardown broke');
+    } finally {
+      config.onUnhandledError = before;
+    }
   });
 });

@@ -114,6 +114,36 @@ describe('hedge', () => {
     });
   });
 
+  it('counts a backup whose transport throws as a failed attempt: the original\'s later error still reaches the caller', () => {
+    testScheduler.run(({ cold, expectObservable }) => {
+      const failing = cold<LlmEvent>('150ms #', undefined, new RxllmError('server', 'down'));
+      let n = 0;
+      const transport: Transport = () => {
+        if (n++ === 0) return failing;
+        throw new Error('backup transport broke');
+      };
+      const events: HedgeEvent[] = [];
+      // The backup's throw is that attempt's failure; with no attempt left after the original's, the request fails
+      // with the last error (before, the thrown backup was never counted off and the caller waited forever).
+      expectObservable(withMiddleware(transport, hedge({ after: 100, onHedge: (event) => events.push(event) }))(request)).toBe(
+        '150ms #',
+        undefined,
+        new RxllmError('server', 'down'),
+      );
+    });
+  });
+
+  it('fails at once, with nothing hedged, when the original\'s transport throws', () => {
+    const events: HedgeEvent[] = [];
+    const transport: Transport = () => {
+      throw new Error('transport broke');
+    };
+    const errors: unknown[] = [];
+    withMiddleware(transport, hedge({ after: 100, onHedge: (event) => events.push(event) }))(request).subscribe({ error: (error) => errors.push(error) });
+    expect(errors).toEqual([new Error('transport broke')]);
+    expect(events).toEqual([]);
+  });
+
   it('stops hedging when the budget is spent: about ratio × requests backups', () => {
     const seen: HedgeEvent[] = [];
     testScheduler.run(() => {

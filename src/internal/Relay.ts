@@ -1,4 +1,5 @@
 import { Subscription, type Observer, type Subscriber } from 'rxjs';
+import { reportUnhandledError } from './reportUnhandledError.js';
 
 // Internal: not exported from any entry point.
 
@@ -17,7 +18,8 @@ import { Subscription, type Observer, type Subscriber } from 'rxjs';
  * destination and then unsubscribes. So a caller that hears the end, and perhaps subscribes again
  * from its handler, finds the source already torn down (its request aborted or released).
  * Unsubscribing the Subscription that `subscribe` returns (the relay itself) unsubscribes the
- * source. What a relay's methods throw reaches the producer that called them (RxJS would catch it
+ * source; a teardown that throws then is reported as unhandled, and the end still goes on. What a
+ * relay's methods throw reaches the producer that called them (RxJS would catch it
  * in its wrappers and report it as unhandled): a subclass that calls code it does not control
  * catches what that code throws.
  *
@@ -40,13 +42,26 @@ export abstract class Relay<I, O> extends Subscription implements Observer<I> {
 
   error(error: unknown): void {
     if (this.closed) return;
-    this.unsubscribe();
+    this.close();
     this.destination.error(error);
   }
 
   complete(): void {
     if (this.closed) return;
-    this.unsubscribe();
+    this.close();
     this.destination.complete();
+  }
+
+  /**
+   * Unsubscribes (running the source's teardown) before the end goes on. A teardown that throws is
+   * reported as RxJS reports an unhandled error, and the end still reaches the destination: it must
+   * not hang the caller nor break the producer that signalled the end.
+   */
+  protected close(): void {
+    try {
+      this.unsubscribe();
+    } catch (error: unknown) {
+      reportUnhandledError(error);
+    }
   }
 }

@@ -166,7 +166,7 @@ export function hedge(config: HedgeConfig): Middleware {
 
       const timer = new Subscription();
       const race = new Race(subscriber, timer, notify);
-      const start = (index: number): void => race.start(index, (index === 0 ? next : (to ?? next))(request, context));
+      const start = (index: number): void => race.start(index, () => (index === 0 ? next : (to ?? next))(request, context));
 
       const armHedge = (hedgeNumber: number): void => {
         // A backup that would start at or after the deadline could not answer in time.
@@ -189,6 +189,8 @@ export function hedge(config: HedgeConfig): Middleware {
       };
 
       start(0);
+      // The original failed at once (its transport threw, or its stream erred synchronously): nothing to hedge.
+      if (subscriber.closed) return;
       if (delay === undefined) notify({ type: 'skipped', reason: 'no-latency-data' });
       else if (maxHedges > 0 && race.winner === -1) armHedge(1);
 
@@ -216,13 +218,25 @@ class Race {
     private readonly notify: (event: HedgeEvent) => void,
   ) {}
 
-  start(index: number, events: Observable<LlmEvent>): void {
+  /**
+   * Starts attempt `index`: counted and known before its transport is called, so that an attempt that
+   * wins meanwhile (a transport can emit while another one is called) cancels it, and a transport that
+   * throws instead of returning a stream fails that attempt like any other error.
+   */
+  start(index: number, send: () => Observable<LlmEvent>): void {
     this.running++;
     this.held[index] = [];
-    // Known before subscribing: an attempt that wins while another still subscribes can cancel it.
     const attempt = new Attempt(this.subscriber, this, index);
     this.attempts[index] = attempt;
-    events.subscribe(attempt);
+    let events: Observable<LlmEvent>;
+    try {
+      events = send();
+    } catch (error: unknown) {
+      attempt.error(error);
+      return;
+    }
+    // Another attempt may have won while this one's transport was called: then it is already cancelled.
+    if (!attempt.closed) events.subscribe(attempt);
   }
 
   /** An event of attempt `index` before any attempt won: content makes it the winner, anything else waits. */
@@ -285,13 +299,13 @@ class Attempt extends Relay<LlmEvent, LlmEvent> {
 
   override error(error: unknown): void {
     if (this.closed) return;
-    this.unsubscribe();
+    this.close();
     this.race.failed(this.index, error);
   }
 
   override complete(): void {
     if (this.closed) return;
-    this.unsubscribe();
+    this.close();
     this.race.completed(this.index);
   }
 }

@@ -292,7 +292,7 @@ class Attempt extends Relay<LlmEvent, LlmEvent> {
 
   override error(error: unknown): void {
     if (this.closed) return;
-    this.unsubscribe();
+    this.close();
     this.failed(error, this.emitted);
   }
 }
