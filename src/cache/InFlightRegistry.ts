@@ -89,8 +89,8 @@ export function createInFlightRegistry(): InFlightRegistry {
  * (before its callers are told, so one that subscribes again from its handler starts a fresh run) or
  * loses its last caller (then the source is unsubscribed, which aborts the request).
  *
- * The run is itself the source's subscriber (a Subscription and an Observer, which RxJS takes as is), not a
- * partial observer, which RxJS would wrap in two more objects: three calls per token.
+ * The run is itself the source's subscriber (a Subscription and an Observer, which RxJS takes as is, as it
+ * takes a Relay: see there for why not a partial observer).
  */
 class Flight<T> extends Subscription implements Observer<T> {
   private readonly values: T[] = [];

@@ -17,11 +17,11 @@ import { reportUnhandledError } from './reportUnhandledError.js';
  * teardown), then reaches the destination: the reverse of an RxJS Subscriber, which tells its
  * destination and then unsubscribes. So a caller that hears the end, and perhaps subscribes again
  * from its handler, finds the source already torn down (its request aborted or released).
- * Unsubscribing the Subscription that `subscribe` returns (the relay itself) unsubscribes the
- * source; a teardown that throws then is reported as unhandled, and the end still goes on. What a
- * relay's methods throw reaches the producer that called them (RxJS would catch it
- * in its wrappers and report it as unhandled): a subclass that calls code it does not control
- * catches what that code throws.
+ * A source teardown that throws at that moment is reported as unhandled, and the end still goes on
+ * (`close()`). Unsubscribing the Subscription that `subscribe` returns (the relay itself)
+ * unsubscribes the source. What a relay's own methods throw reaches the producer that called them
+ * (RxJS would catch it in its wrappers and report it as unhandled): a subclass that calls code it
+ * does not control catches what that code throws.
  *
  * @example
  * ```ts

@@ -477,8 +477,8 @@ const configSchema = s
 
 /**
  * The observer of a miss: passes every event on and keeps it, and hands the whole answer to `completed` just
- * before the completion goes on. A Relay, not a partial observer, since every token passes here (RxJS would
- * wrap a partial observer in two more objects, three calls per token).
+ * before the completion goes on. A Relay: every token of a miss passes here (see Relay for why not a
+ * partial observer).
  */
 class Recording extends Relay<LlmEvent, LlmEvent> {
   private readonly events: LlmEvent[] = [];

@@ -278,8 +278,8 @@ class Race {
 }
 
 /**
- * One attempt's observer: once its attempt has won, a token passes straight to the caller with one call. A
- * Relay, not a partial observer (RxJS would wrap a partial observer in two more objects, three calls per token).
+ * One attempt's observer: once its attempt has won, a token passes straight to the caller with one call (a
+ * Relay: see there for why not a partial observer).
  */
 class Attempt extends Relay<LlmEvent, LlmEvent> {
   constructor(

@@ -407,8 +407,7 @@ function parseConfig(config: LimitConfig) {
 
 /**
  * The observer of a request that holds a slot: passes its events on and frees the slot just before its end
- * goes on. A Relay, not a partial observer, since every token passes here (RxJS would wrap a partial observer
- * in two more objects, three calls per token).
+ * goes on. A Relay: every token passes here (see Relay for why not a partial observer).
  */
 class SlotHolder extends Relay<LlmEvent, LlmEvent> {
   constructor(

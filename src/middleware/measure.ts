@@ -95,8 +95,8 @@ export function measure(config: MeasureConfig): Middleware {
 }
 
 /**
- * One request's measurement, and the observer of its events: a Relay, not a partial observer, since
- * every token passes here (RxJS would wrap a partial observer in two more objects, three calls per token).
+ * One request's measurement, and the observer of its events: a Relay, since every token passes here
+ * (see Relay for why not a partial observer).
  */
 class Measurement extends Relay<LlmEvent, LlmEvent> {
   private readonly start: number;

@@ -271,8 +271,7 @@ const configSchema = s.strictObject({
 
 /**
  * One attempt's observer: passes its events on and reports its error, with whether any event went out. A
- * Relay, not a partial observer, since every token of the answer passes here (RxJS would wrap a partial
- * observer in two more objects, three calls per token).
+ * Relay: every token of the answer passes here (see Relay for why not a partial observer).
  */
 class Attempt extends Relay<LlmEvent, LlmEvent> {
   private emitted = false;

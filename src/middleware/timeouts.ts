@@ -207,8 +207,7 @@ export function timeouts(config: TimeoutsConfig): Middleware {
 /**
  * The observer of one request's events under {@link timeouts}: keeps what the timers need (the time of the
  * last event, the text so far for a timeout's `partialText`) and says when the first event and the first
- * content arrive. A Relay, not a partial observer, since every token passes here (RxJS would wrap a
- * partial observer in two more objects, three calls per token).
+ * content arrive. A Relay: every token passes here (see Relay for why not a partial observer).
  */
 class Watch extends Relay<LlmEvent, LlmEvent> {
   readonly partial = new PartialText();
